@@ -1,0 +1,100 @@
+import { mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentcgroupError } from '../errors.js';
+import { parseControllerList } from './mountinfo.js';
+
+/**
+ * The one place that reads and writes cgroupfs. Cgroups are named by their path relative to the
+ * root (`''` is the root itself), so tests point the root at a temp directory. Kernel errors come
+ * back as sentences naming the cgroup, the file and what the errno means there.
+ */
+export class Cgroupfs {
+  constructor(readonly root: string) {}
+
+  path(cgroup: string, file?: string): string {
+    return file === undefined ? join(this.root, cgroup) : join(this.root, cgroup, file);
+  }
+
+  read(cgroup: string, file: string): string {
+    try {
+      return readFileSync(this.path(cgroup, file), 'utf8');
+    } catch (err) {
+      throw this.explain(err, 'read', cgroup, file);
+    }
+  }
+
+  write(cgroup: string, file: string, value: string): void {
+    try {
+      // One write() per value: cgroupfs parses each write on its own.
+      writeFileSync(this.path(cgroup, file), value);
+    } catch (err) {
+      throw this.explain(err, `write ${JSON.stringify(value)} to`, cgroup, file);
+    }
+  }
+
+  exists(cgroup: string): boolean {
+    try {
+      return statSync(this.path(cgroup)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  create(cgroup: string): void {
+    try {
+      mkdirSync(this.path(cgroup));
+    } catch (err) {
+      throw this.explain(err, 'create', cgroup);
+    }
+  }
+
+  remove(cgroup: string): void {
+    try {
+      rmdirSync(this.path(cgroup));
+    } catch (err) {
+      throw this.explain(err, 'remove', cgroup);
+    }
+  }
+
+  controllers(cgroup: string): string[] {
+    return parseControllerList(this.read(cgroup, 'cgroup.controllers'));
+  }
+
+  subtreeControl(cgroup: string): string[] {
+    return parseControllerList(this.read(cgroup, 'cgroup.subtree_control'));
+  }
+
+  /** Enables controllers for the children of `cgroup`; already-enabled ones are left alone. */
+  enableControllers(cgroup: string, controllers: readonly string[]): void {
+    const have = new Set(this.subtreeControl(cgroup));
+    const want = controllers.filter((c) => !have.has(c));
+    if (want.length > 0) this.write(cgroup, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
+  }
+
+  procs(cgroup: string): number[] {
+    return this.read(cgroup, 'cgroup.procs')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(Number);
+  }
+
+  movePid(cgroup: string, pid: number): void {
+    this.write(cgroup, 'cgroup.procs', String(pid));
+  }
+
+  private explain(err: unknown, verb: string, cgroup: string, file?: string): AgentcgroupError {
+    const errno = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    const where = file === undefined ? `cgroup ${this.path(cgroup)}` : `${this.path(cgroup, file)}`;
+    const hints: Record<string, string> = {
+      ENOENT: file === undefined ? 'it does not exist' : 'no such file (is the controller enabled in the parent?)',
+      EACCES: 'permission denied (agentcgroup must run as root)',
+      EPERM: 'not permitted (root is required; cgroupfs may be read-only in a container)',
+      EROFS: 'cgroupfs is mounted read-only here',
+      EBUSY: file === 'cgroup.subtree_control' ? 'the cgroup has processes of its own (no internal processes rule)' : 'the cgroup is busy (it still has processes or children)',
+      EOPNOTSUPP: 'the kernel does not support this here',
+      EINVAL: 'the kernel rejected the value',
+      EEXIST: 'it already exists',
+    };
+    return new AgentcgroupError(`cgroup-${errno.toLowerCase()}`, `cannot ${verb} ${where}: ${hints[errno] ?? errno}`, { cause: err });
+  }
+}

@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { describeError } from '../errors.js';
+import { type CliContext, processContext } from './context.js';
+import { registerDoctor } from './doctor.js';
+
+export const VERSION = '0.1.0';
+
+/**
+ * Runs the CLI and returns the exit code. Never calls process.exit and never lets a stack trace
+ * reach the user: anything thrown becomes one line on stderr.
+ */
+export async function main(argv: readonly string[], ctx: CliContext = processContext()): Promise<number> {
+  let exitCode = 0;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const program = new Command()
+    .name('agentcgroup')
+    .description('Per-tool-call cgroup v2 resource control for AI-agent containers')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })
+    .showSuggestionAfterError();
+  registerDoctor(program, ctx, setExit);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    // Commander has already printed its own message (usage errors, --help, --version).
+    if (err instanceof CommanderError) return err.exitCode;
+    ctx.stderr(`agentcgroup: ${describeError(err)}\n`);
+    return 1;
+  }
+  return exitCode;
+}

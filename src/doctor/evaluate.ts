@@ -1,0 +1,169 @@
+import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
+import type { HostFacts, Read } from '../host/facts.js';
+
+/** required: agentcgroup cannot work without it; recommended: works, but worse; info: context only. */
+export type Need = 'required' | 'recommended' | 'info';
+
+export interface Probe {
+  id: string;
+  title: string;
+  need: Need;
+  ok: boolean;
+  /** What was found, in a few words. */
+  found: string;
+  /** How the decision was made: which file or rule. */
+  how: string;
+}
+
+export interface Verdict {
+  ready: boolean;
+  /** One line: why not ready (the first failed required probe), or a summary when ready. */
+  summary: string;
+}
+
+export interface DoctorReport {
+  probes: Probe[];
+  verdict: Verdict;
+}
+
+/** The controllers a carved container needs on cgroup v2. */
+export const NEEDED_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+
+type Mode = 'unified' | 'hybrid' | 'legacy' | 'none' | 'unknown';
+
+function cgroupMode(facts: HostFacts): Mode {
+  if (!facts.mounts) return 'unknown';
+  const hasV2 = facts.mounts.some((m) => m.fsType === 'cgroup2');
+  const hasV1 = facts.mounts.some((m) => m.fsType === 'cgroup');
+  if (hasV2 && !hasV1) return 'unified';
+  if (hasV2) return 'hybrid';
+  return hasV1 ? 'legacy' : 'none';
+}
+
+function readOr(read: Read, fallback: string): string {
+  return read.ok ? read.text.trim() : fallback;
+}
+
+function mountProbe(facts: HostFacts, mode: Mode): Probe {
+  const base = { id: 'cgroup2', title: 'cgroup2 mount', need: 'required' as const };
+  const how = `${facts.roots.proc}/self/mountinfo: cgroup2 and cgroup (v1) mounts`;
+  switch (mode) {
+    case 'unknown':
+      return { ...base, ok: false, found: `cannot read mountinfo (${facts.mountinfoError ?? 'unknown error'})`, how };
+    case 'none':
+      return { ...base, ok: false, found: 'no cgroup filesystem mounted', how };
+    case 'legacy':
+      return { ...base, ok: false, found: 'cgroup v1 only (legacy hierarchy), no cgroup2 mount', how };
+    default:
+      return { ...base, ok: true, found: `${mode} hierarchy, cgroup2 at ${facts.cgroup2?.mountPoint ?? '?'}`, how };
+  }
+}
+
+/** Why a controller is missing from cgroup2: bound to a v1 hierarchy, disabled at boot, or absent. */
+function missingReason(facts: HostFacts, name: string): string {
+  const binding = facts.controllerBindings?.find((b) => b.name === name);
+  if (!binding) return `${name} controller is not built into this kernel`;
+  if (!binding.enabled) return `${name} controller is disabled (cgroup_disable= on the kernel command line)`;
+  if (binding.hierarchy !== 0) return `${name} controller is bound to cgroup v1 (hierarchy ${binding.hierarchy})`;
+  return `${name} controller is not offered by the cgroup2 root`;
+}
+
+function controllerProbes(facts: HostFacts): Probe[] {
+  const available = facts.cgroup2?.controllers.ok ? parseControllerList(facts.cgroup2.controllers.text) : undefined;
+  const enabled = facts.cgroup2?.subtreeControl.ok ? parseControllerList(facts.cgroup2.subtreeControl.text) : [];
+  const rootPath = facts.cgroup2?.path ?? '(no cgroup2 mount)';
+  return NEEDED_CONTROLLERS.map((name): Probe => {
+    const base = { id: `controller.${name}`, title: `${name} controller`, need: 'required' as const };
+    if (!available) {
+      return { ...base, ok: false, found: missingReason(facts, name), how: `${rootPath}/cgroup.controllers unreadable; ${facts.roots.proc}/cgroups` };
+    }
+    if (!available.includes(name)) {
+      return { ...base, ok: false, found: missingReason(facts, name), how: `absent from ${rootPath}/cgroup.controllers; binding from ${facts.roots.proc}/cgroups` };
+    }
+    const state = enabled.includes(name) ? 'enabled for children' : 'available, not yet enabled for children (the runtime enables it)';
+    return { ...base, ok: true, found: `${state} at the cgroup2 root`, how: `${rootPath}/cgroup.controllers and cgroup.subtree_control` };
+  });
+}
+
+/** A feature file of non-root cgroups: seen in an existing child, else inferred from the kernel version. */
+function featureProbe(
+  facts: HostFacts,
+  file: 'memory.peak' | 'cgroup.kill' | 'cgroup.freeze',
+  since: [number, number],
+  use: string,
+): Probe {
+  const base = { id: file, title: file, need: 'required' as const };
+  const seen = facts.cgroup2?.childFiles[file];
+  if (seen) return { ...base, ok: true, found: `present (${use})`, how: `seen at ${seen}` };
+  if (!facts.cgroup2) return { ...base, ok: false, found: 'no cgroup2 mount', how: 'needs cgroup2' };
+  const release = readOr(facts.kernelRelease, '');
+  const ok = release !== '' && kernelAtLeast(release, since[0], since[1]);
+  const needs = `Linux ${since[0]}.${since[1]}`;
+  return {
+    ...base,
+    ok,
+    found: ok ? `expected (${use})` : `missing: needs ${needs}, kernel is ${release || 'unknown'}`,
+    how: `no child cgroup to look in; kernel ${release || 'unknown'} against ${needs}`,
+  };
+}
+
+function psiProbe(facts: HostFacts): Probe {
+  const base = { id: 'psi', title: 'pressure stall information', need: 'required' as const };
+  const how = `${facts.roots.proc}/pressure/memory`;
+  const r = facts.memoryPressure;
+  if (r.ok && r.text.startsWith('some ')) return { ...base, ok: true, found: 'on (memory pressure triggers usable)', how };
+  const why = r.ok ? 'unexpected contents' : r.error === 'EOPNOTSUPP' ? 'disabled (boot with psi=1)' : `unavailable (${r.error})`;
+  return { ...base, ok: false, found: why, how };
+}
+
+function swapProbe(facts: HostFacts): Probe {
+  const base = { id: 'swap', title: 'swap', need: 'recommended' as const };
+  const how = `${facts.roots.proc}/swaps`;
+  if (!facts.swaps.ok) return { ...base, ok: false, found: `unknown (${facts.swaps.error})`, how };
+  const devices = facts.swaps.text.split('\n').slice(1).filter((l) => l.trim() !== '').length;
+  return devices > 0
+    ? { ...base, ok: true, found: `${devices} swap device(s)`, how }
+    : { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming; the supervisor must resolve stalls', how };
+}
+
+function kernelProbe(facts: HostFacts): Probe {
+  const release = readOr(facts.kernelRelease, 'unknown');
+  return { id: 'kernel', title: 'kernel', need: 'info', ok: facts.kernelRelease.ok, found: release, how: `${facts.roots.proc}/sys/kernel/osrelease` };
+}
+
+function rootProbe(facts: HostFacts): Probe {
+  const ok = facts.uid === 0;
+  return {
+    id: 'root',
+    title: 'running as root',
+    need: 'required',
+    ok,
+    found: ok ? 'uid 0' : `uid ${facts.uid}: carving container cgroups needs root`,
+    how: 'effective uid of this process',
+  };
+}
+
+/** Pure: facts in, probes and verdict out. */
+export function evaluate(facts: HostFacts): DoctorReport {
+  const mode = cgroupMode(facts);
+  const probes = [
+    mountProbe(facts, mode),
+    ...controllerProbes(facts),
+    featureProbe(facts, 'memory.peak', [5, 19], 'per-tool-call peak memory'),
+    featureProbe(facts, 'cgroup.kill', [5, 14], 'kills a whole tool call at once'),
+    featureProbe(facts, 'cgroup.freeze', [5, 2], 'freezes low-priority work'),
+    psiProbe(facts),
+    swapProbe(facts),
+    kernelProbe(facts),
+    rootProbe(facts),
+  ];
+  const failed = probes.filter((p) => p.need === 'required' && !p.ok);
+  const first = failed[0];
+  const verdict: Verdict = first
+    ? {
+        ready: false,
+        summary: `not ready: ${first.found}${mode === 'hybrid' && first.id.startsWith('controller.') ? ' (hybrid cgroup layout); agentcgroup needs it on cgroup v2' : ''}${failed.length > 1 ? ` (+${failed.length - 1} more)` : ''}`,
+      }
+    : { ready: true, summary: `ready: cgroup v2 with ${NEEDED_CONTROLLERS.join(', ')}, PSI, memory.peak, cgroup.kill, cgroup.freeze` };
+  return { probes, verdict };
+}

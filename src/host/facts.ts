@@ -1,0 +1,129 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type ControllerBinding,
+  type Mount,
+  parseMountinfo,
+  parseProcCgroups,
+  parseUnifiedCgroupPath,
+} from '../cgroup/mountinfo.js';
+
+/** Where /proc and /sys are: the real ones, or fixture directories in tests. */
+export interface HostRoots {
+  proc: string;
+  sys: string;
+}
+
+/** The result of reading one file: its text, or the errno that stopped us. */
+export type Read = { ok: true; text: string } | { ok: false; error: string };
+
+/** Feature files that exist only in non-root cgroups, with the first place each was seen. */
+export interface ChildFileSightings {
+  'memory.peak'?: string;
+  'cgroup.kill'?: string;
+  'cgroup.freeze'?: string;
+}
+
+/**
+ * Everything doctor decides from, gathered read-only in one pass. Plain data, so the decisions are
+ * pure functions that tests feed from fixtures.
+ */
+export interface HostFacts {
+  roots: HostRoots;
+  mounts: Mount[] | undefined;
+  mountinfoError?: string;
+  controllerBindings: ControllerBinding[] | undefined;
+  /** The cgroup2 mount we would use, if any, with its path translated under roots.sys. */
+  cgroup2?: {
+    mountPoint: string;
+    path: string;
+    controllers: Read;
+    subtreeControl: Read;
+    childFiles: ChildFileSightings;
+  };
+  selfCgroup: string | undefined;
+  memoryPressure: Read;
+  swaps: Read;
+  kernelRelease: Read;
+  uid: number;
+}
+
+export function readText(path: string): Read {
+  try {
+    return { ok: true, text: readFileSync(path, 'utf8') };
+  } catch (err) {
+    return { ok: false, error: (err as NodeJS.ErrnoException).code ?? String(err) };
+  }
+}
+
+/** Maps a mount point seen in mountinfo (always under the real /sys) into the injected sys root. */
+function underSysRoot(roots: HostRoots, mountPoint: string): string {
+  return mountPoint === '/sys' || mountPoint.startsWith('/sys/')
+    ? join(roots.sys, mountPoint.slice('/sys'.length))
+    : mountPoint;
+}
+
+/** The cgroup2 mount to use: the conventional /sys/fs/cgroup first, else the first one listed. */
+export function pickCgroup2Mount(mounts: Mount[]): Mount | undefined {
+  const v2 = mounts.filter((m) => m.fsType === 'cgroup2');
+  return v2.find((m) => m.mountPoint === '/sys/fs/cgroup') ?? v2[0];
+}
+
+const CHILD_FILES = ['memory.peak', 'cgroup.kill', 'cgroup.freeze'] as const;
+const MAX_CHILDREN_SCANNED = 64;
+
+function sightChildFiles(root: string): ChildFileSightings {
+  const seen: ChildFileSightings = {};
+  let children: string[];
+  try {
+    children = readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .slice(0, MAX_CHILDREN_SCANNED);
+  } catch {
+    return seen;
+  }
+  for (const child of children) {
+    let names: string[];
+    try {
+      names = readdirSync(join(root, child));
+    } catch {
+      continue;
+    }
+    for (const file of CHILD_FILES) {
+      if (seen[file] === undefined && names.includes(file)) seen[file] = join(root, child, file);
+    }
+  }
+  return seen;
+}
+
+export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
+  const mountinfo = readText(join(roots.proc, 'self/mountinfo'));
+  const mounts = mountinfo.ok ? parseMountinfo(mountinfo.text) : undefined;
+  const procCgroups = readText(join(roots.proc, 'cgroups'));
+  const selfCgroup = readText(join(roots.proc, 'self/cgroup'));
+  const facts: HostFacts = {
+    roots,
+    mounts,
+    controllerBindings: procCgroups.ok ? parseProcCgroups(procCgroups.text) : undefined,
+    selfCgroup: selfCgroup.ok ? parseUnifiedCgroupPath(selfCgroup.text) : undefined,
+    memoryPressure: readText(join(roots.proc, 'pressure/memory')),
+    swaps: readText(join(roots.proc, 'swaps')),
+    kernelRelease: readText(join(roots.proc, 'sys/kernel/osrelease')),
+    uid,
+  };
+  if (!mountinfo.ok) facts.mountinfoError = mountinfo.error;
+  const v2 = mounts ? pickCgroup2Mount(mounts) : undefined;
+  if (v2) {
+    const path = underSysRoot(roots, v2.mountPoint);
+    facts.cgroup2 = {
+      mountPoint: v2.mountPoint,
+      path,
+      controllers: readText(join(path, 'cgroup.controllers')),
+      subtreeControl: readText(join(path, 'cgroup.subtree_control')),
+      childFiles: sightChildFiles(path),
+    };
+  }
+  return facts;
+}
+

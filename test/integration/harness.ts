@@ -1,0 +1,49 @@
+/**
+ * The inside half of the integration tier: a scenario script, bundled to plain CommonJS and run by
+ * node inside the guest, records checks as JSON lines for the host-side tap test to assert on. No
+ * tap in here: it is far too slow to load under emulation.
+ */
+import { appendFileSync } from 'node:fs';
+
+export interface CheckRecord {
+  check: string;
+  ok: boolean;
+  detail?: unknown;
+}
+
+export interface Checker {
+  ok(cond: boolean, check: string, detail?: unknown): boolean;
+  equal<T>(actual: T, expected: T, check: string): boolean;
+  match(actual: string, pattern: RegExp, check: string): boolean;
+}
+
+function emit(record: CheckRecord | { done: true }): void {
+  const out = process.env.AGENTCGROUP_RESULTS;
+  const line = `${JSON.stringify(record)}\n`;
+  if (out) appendFileSync(out, line);
+  else process.stdout.write(line);
+}
+
+export function scenario(body: (c: Checker) => Promise<void> | void): void {
+  const c: Checker = {
+    ok(cond, check, detail) {
+      emit(detail === undefined ? { check, ok: cond } : { check, ok: cond, detail });
+      return cond;
+    },
+    equal(actual, expected, check) {
+      return c.ok(Object.is(actual, expected), check, { actual, expected });
+    },
+    match(actual, pattern, check) {
+      return c.ok(pattern.test(actual), check, { actual, pattern: String(pattern) });
+    },
+  };
+  Promise.resolve()
+    .then(() => body(c))
+    .then(
+      () => emit({ done: true }),
+      (err: unknown) => {
+        c.ok(false, 'scenario ran to the end', err instanceof Error ? err.stack : String(err));
+        emit({ done: true });
+      },
+    );
+}

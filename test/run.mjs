@@ -1,0 +1,32 @@
+// `npm test`: prepares the test guest (cached), runs both tiers through tap, and ends with tap's own
+// totals as one line `N passed, N failed`. Exits non-zero when anything failed or tap gave no totals.
+import { spawn, spawnSync } from 'node:child_process';
+
+const prep = spawnSync('bash', ['test/vm/prepare.sh'], { stdio: 'inherit' });
+if (prep.status !== 0) console.error('test: guest preparation failed; every integration test will count as failed');
+
+const tap = spawn('node_modules/.bin/tap', ['-R', 'tap', ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] });
+let summary;
+let buffered = '';
+tap.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  buffered += chunk.toString();
+  const lines = buffered.split('\n');
+  buffered = lines.pop() ?? '';
+  for (const line of lines) {
+    // The top-level summary is the one unindented `# { total: ... }` line tap prints last.
+    const m = /^# \{ total: (\d+)(.*)\}$/.exec(line);
+    if (m) summary = { total: Number(m[1]), rest: m[2] };
+  }
+});
+tap.on('close', (code) => {
+  if (!summary) {
+    console.log('0 passed, 1 failed');
+    process.exitCode = code || 1;
+    return;
+  }
+  const count = (name) => Number(new RegExp(`${name}: (\\d+)`).exec(summary.rest)?.[1] ?? 0);
+  const skipped = count('skip') + count('todo');
+  console.log(`${count('pass')} passed, ${count('fail')} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = code ?? 1;
+});

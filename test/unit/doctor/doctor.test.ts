@@ -1,0 +1,78 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main.js';
+import type { CliContext } from '../../../src/cli/context.js';
+import type { DoctorReport } from '../../../src/doctor/evaluate.js';
+import { hybridHost, legacyHost, unifiedHost } from '../../fixtures/hosts.js';
+
+async function doctor(dir: string, extra: string[] = [], uid = 0) {
+  let out = '';
+  let err = '';
+  const ctx: CliContext = { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {}, uid };
+  const code = await main(['doctor', '--proc-root', join(dir, 'proc'), '--sys-root', join(dir, 'sys'), ...extra], ctx);
+  return { code, out, err };
+}
+
+async function doctorJson(dir: string, uid = 0) {
+  const r = await doctor(dir, ['--json'], uid);
+  return { ...r, report: JSON.parse(r.out) as DoctorReport };
+}
+
+const probe = (r: DoctorReport, id: string) => r.probes.find((p) => p.id === id);
+
+t.test('unified host with memory, cpu, pids is ready and exits 0', async (t) => {
+  const { code, report } = await doctorJson(t.testdir(unifiedHost()));
+  t.equal(code, 0);
+  t.equal(report.verdict.ready, true);
+  t.match(probe(report, 'cgroup2')?.found, /^unified hierarchy, cgroup2 at \/sys\/fs\/cgroup$/);
+  t.match(probe(report, 'memory.peak')?.how, /system\.slice\/memory\.peak$/, 'feature seen in a real child cgroup');
+  t.equal(probe(report, 'swap')?.ok, false, 'no swap is a warning');
+  t.equal(probe(report, 'swap')?.need, 'recommended');
+});
+
+t.test('hybrid host says in one line that memory is bound to cgroup v1 and exits non-zero', async (t) => {
+  const { code, out } = await doctor(t.testdir(hybridHost()));
+  t.equal(code, 1);
+  const verdict = out.split('\n').filter((l) => l.startsWith('verdict:'));
+  t.equal(verdict.length, 1);
+  t.match(verdict[0], /^verdict: not ready: memory controller is bound to cgroup v1 \(hierarchy 4\).*hybrid/);
+});
+
+t.test('legacy v1-only host fails on the mount probe first', async (t) => {
+  const { code, report } = await doctorJson(t.testdir(legacyHost()));
+  t.equal(code, 1);
+  t.equal(probe(report, 'cgroup2')?.ok, false);
+  t.match(report.verdict.summary, /cgroup v1 only/);
+});
+
+t.test('without a child cgroup, features are inferred from the kernel version', async (t) => {
+  const host = unifiedHost();
+  const cg = ((host.sys as Record<string, unknown>).fs as Record<string, Record<string, unknown>>).cgroup!;
+  delete cg['system.slice'];
+  const proc = host.proc as Record<string, unknown>;
+  proc.sys = { kernel: { osrelease: '5.15.0-generic\n' } };
+  const { code, report } = await doctorJson(t.testdir(host));
+  t.equal(probe(report, 'cgroup.kill')?.ok, true, '5.15 has cgroup.kill (5.14)');
+  t.equal(probe(report, 'memory.peak')?.ok, false, '5.15 lacks memory.peak (5.19)');
+  t.match(probe(report, 'memory.peak')?.how, /kernel 5\.15\.0-generic against Linux 5\.19/);
+  t.equal(code, 1);
+});
+
+t.test('PSI disabled at boot, missing controller and non-root are each named', async (t) => {
+  const host = unifiedHost();
+  ((host.proc as Record<string, unknown>).pressure as Record<string, unknown>) = {};
+  const cg = ((host.sys as Record<string, unknown>).fs as Record<string, Record<string, unknown>>).cgroup!;
+  cg['cgroup.controllers'] = 'cpu memory\n';
+  const { code, report } = await doctorJson(t.testdir(host), 1000);
+  t.equal(code, 1);
+  t.equal(probe(report, 'psi')?.ok, false);
+  t.match(probe(report, 'controller.pids')?.found, /not offered by the cgroup2 root/);
+  t.match(probe(report, 'root')?.found, /uid 1000/);
+  t.match(report.verdict.summary, /\(\+2 more\)$/);
+});
+
+t.test('unreadable /proc gives a clear verdict, not a crash', async (t) => {
+  const { code, report } = await doctorJson(t.testdir({ proc: {}, sys: {} }));
+  t.equal(code, 1);
+  t.match(report.verdict.summary, /^not ready: cannot read mountinfo \(ENOENT\)/);
+});

@@ -1,0 +1,54 @@
+#!/bin/busybox sh
+# PID 1 of the test guest. Mounts the host's root read-only, the checkout and the exchange directory
+# writable at their host paths, a fresh cgroup2 tree, then runs $xfer/cmd chrooted into the host root
+# and writes its stdout, stderr and exit code back through the exchange share. Then powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    agentcg.xfer=*) xfer=${arg#*=} ;;
+    agentcg.work=*) work=${arg#*=} ;;
+  esac
+done
+
+fail() { echo "guest init: $*"; echo "guest init: $*" > /dev/ttyS0; reboot -f; sleep 5; }
+
+for m in $(cat /mods/order); do insmod "/mods/$m" || fail "insmod $m"; done
+
+r=/mnt/root
+p9='trans=virtio,version=9p2000.L,msize=262144'
+mount -t 9p -o "$p9,ro" hostroot $r || fail "cannot mount the host root share"
+mount -t proc proc $r/proc
+mount -t sysfs sysfs $r/sys
+mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 $r/sys/fs/cgroup || fail "cannot mount cgroup2"
+mount -t bpf bpf $r/sys/fs/bpf 2>/dev/null
+mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
+mkdir -p /dev/shm /dev/pts
+mount -o bind /dev $r/dev
+mount -t devpts -o newinstance,ptmxmode=0666 devpts $r/dev/pts 2>/dev/null
+mount -t tmpfs tmpfs $r/dev/shm
+for d in /tmp /run /var/tmp /var/lib/containers /var/cache /root; do
+  [ -d "$r$d" ] && mount -t tmpfs -o mode=0755 tmpfs "$r$d"
+done
+chmod 1777 $r/tmp $r/var/tmp
+# The host root has no /lib/modules for this kernel and is read-only: the module tree lives under /run,
+# and tests load modules with `modprobe -d $AGENTCGROUP_VM_MODROOT NAME`.
+modroot=/run/agentcgroup-vm
+mkdir -p "$r$modroot/lib/modules"
+mount -t 9p -o "$p9,ro" modules "$r$modroot/lib/modules" || fail "cannot mount the module share"
+mount -t 9p -o "$p9" work "$r$work" || fail "cannot mount the work share at $work"
+mkdir -p "$r$xfer"
+mount -t 9p -o "$p9" xfer "$r$xfer" || fail "cannot mount the exchange share at $xfer"
+
+echo "guest init: running" > /dev/ttyS0
+chroot $r /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  HOME=/root TMPDIR=/tmp AGENTCGROUP_IN_GUEST=1 AGENTCGROUP_VM_MODROOT=$modroot \
+  /bin/sh -c 'cd "$1" && exec /bin/sh "$2/cmd" >"$2/stdout" 2>"$2/stderr"' sh "$work" "$xfer"
+echo $? > "$r$xfer/rc"
+sync
+umount "$r$xfer" 2>/dev/null
+reboot -f
