@@ -40,6 +40,8 @@ chmod 1777 $r/tmp $r/var/tmp
 modroot=/run/agentcgroup-vm
 mkdir -p "$r$modroot/lib/modules"
 mount -t 9p -o "$p9,ro" modules "$r$modroot/lib/modules" || fail "cannot mount the module share"
+# The checkout may sit under a directory replaced by tmpfs above (/tmp, /root): recreate its path.
+mkdir -p "$r$work"
 mount -t 9p -o "$p9" work "$r$work" || fail "cannot mount the work share at $work"
 mkdir -p "$r$xfer"
 mount -t 9p -o "$p9" xfer "$r$xfer" || fail "cannot mount the exchange share at $xfer"
