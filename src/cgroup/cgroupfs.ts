@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
 import { parseControllerList } from './mountinfo.js';
@@ -8,8 +8,40 @@ import { parseControllerList } from './mountinfo.js';
  * root (`''` is the root itself), so tests point the root at a temp directory. Kernel errors come
  * back as sentences naming the cgroup, the file and what the errno means there.
  */
+/** The file operations cgroupfs needs: the real ones, or a simulated kernel in unit tests. */
+export interface FsOps {
+  readFile(path: string): string;
+  writeFile(path: string, data: string): void;
+  mkdir(path: string): void;
+  rmdir(path: string): void;
+  isDir(path: string): boolean;
+  /** Names of the subdirectories (child cgroups). */
+  subdirs(path: string): string[];
+}
+
+export const realFsOps: FsOps = {
+  readFile: (p) => readFileSync(p, 'utf8'),
+  writeFile: (p, d) => writeFileSync(p, d),
+  mkdir: (p) => mkdirSync(p),
+  rmdir: (p) => rmdirSync(p),
+  isDir: (p) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+  subdirs: (p) =>
+    readdirSync(p, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name),
+};
+
 export class Cgroupfs {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly ops: FsOps = realFsOps,
+  ) {}
 
   path(cgroup: string, file?: string): string {
     return file === undefined ? join(this.root, cgroup) : join(this.root, cgroup, file);
@@ -17,7 +49,7 @@ export class Cgroupfs {
 
   read(cgroup: string, file: string): string {
     try {
-      return readFileSync(this.path(cgroup, file), 'utf8');
+      return this.ops.readFile(this.path(cgroup, file));
     } catch (err) {
       throw this.explain(err, 'read', cgroup, file);
     }
@@ -26,23 +58,19 @@ export class Cgroupfs {
   write(cgroup: string, file: string, value: string): void {
     try {
       // One write() per value: cgroupfs parses each write on its own.
-      writeFileSync(this.path(cgroup, file), value);
+      this.ops.writeFile(this.path(cgroup, file), value);
     } catch (err) {
       throw this.explain(err, `write ${JSON.stringify(value)} to`, cgroup, file);
     }
   }
 
   exists(cgroup: string): boolean {
-    try {
-      return statSync(this.path(cgroup)).isDirectory();
-    } catch {
-      return false;
-    }
+    return this.ops.isDir(this.path(cgroup));
   }
 
   create(cgroup: string): void {
     try {
-      mkdirSync(this.path(cgroup));
+      this.ops.mkdir(this.path(cgroup));
     } catch (err) {
       throw this.explain(err, 'create', cgroup);
     }
@@ -50,9 +78,17 @@ export class Cgroupfs {
 
   remove(cgroup: string): void {
     try {
-      rmdirSync(this.path(cgroup));
+      this.ops.rmdir(this.path(cgroup));
     } catch (err) {
       throw this.explain(err, 'remove', cgroup);
+    }
+  }
+
+  children(cgroup: string): string[] {
+    try {
+      return this.ops.subdirs(this.path(cgroup));
+    } catch (err) {
+      throw this.explain(err, 'list', cgroup);
     }
   }
 

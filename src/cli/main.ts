@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors.js';
 import { type CliContext, processContext } from './context.js';
 import { registerDoctor } from './doctor.js';
+import { registerExec } from './exec.js';
+import { registerHook } from './hook.js';
 
 export const VERSION = '0.1.0';
 
@@ -18,10 +20,13 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
     .name('agentcgroup')
     .description('Per-tool-call cgroup v2 resource control for AI-agent containers')
     .version(VERSION)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })
     .showSuggestionAfterError();
   registerDoctor(program, ctx, setExit);
+  registerHook(program, ctx, setExit);
+  registerExec(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

@@ -1,16 +1,11 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { main } from '../../../src/cli/main.js';
-import type { CliContext } from '../../../src/cli/context.js';
+import { runCli } from '../../fixtures/cli.js';
 import type { DoctorReport } from '../../../src/doctor/evaluate.js';
 import { hybridHost, legacyHost, unifiedHost } from '../../fixtures/hosts.js';
 
-async function doctor(dir: string, extra: string[] = [], uid = 0) {
-  let out = '';
-  let err = '';
-  const ctx: CliContext = { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {}, uid };
-  const code = await main(['doctor', '--proc-root', join(dir, 'proc'), '--sys-root', join(dir, 'sys'), ...extra], ctx);
-  return { code, out, err };
+function doctor(dir: string, extra: string[] = [], uid = 0) {
+  return runCli(['doctor', '--proc-root', join(dir, 'proc'), '--sys-root', join(dir, 'sys'), ...extra], { uid });
 }
 
 async function doctorJson(dir: string, uid = 0) {

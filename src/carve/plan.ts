@@ -1,0 +1,133 @@
+import { priorityWeight } from '../config/policy.js';
+import { formatBytes, resolveSize } from '../config/size.js';
+import type { Policy, Size } from '../config/types.js';
+import { AgentcgroupError } from '../errors.js';
+
+/** Our two children of a container cgroup C. */
+export const AGENT_LEAF = 'agent';
+export const TOOLS_PARENT = 'tools';
+export const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+
+export type Bytes = number | 'max';
+
+/** Concrete limits for one cgroup, resolved from policy sizes against the session. */
+export interface Limits {
+  memoryHigh: Bytes;
+  memoryMax: Bytes;
+  cpuWeight: number;
+  pidsMax?: number | 'max';
+  oomGroup?: boolean;
+}
+
+/** What the kernel and our state say about C right now: the input of planning. */
+export interface CarveInput {
+  /** C, relative to the cgroup2 root. */
+  cgroup: string;
+  policy: Policy;
+  controllers: string[];
+  children: string[];
+  /** C's own memory.max as the engine set it. */
+  sessionMax: Bytes;
+  /** Host MemTotal: the session size of a container with no memory limit. */
+  hostMemory: number;
+  /** At poststart the container runs: C is frozen around the move so nothing forks mid-way. */
+  freeze: boolean;
+}
+
+export type Step =
+  | { op: 'freeze'; cgroup: string }
+  | { op: 'mkdir'; cgroup: string }
+  | { op: 'move-all'; from: string; to: string }
+  | { op: 'enable'; cgroup: string; controllers: readonly string[] }
+  | { op: 'write'; cgroup: string; file: string; value: string };
+
+export interface CarvePlan {
+  cgroup: string;
+  sessionBytes: number;
+  session: { memoryHigh: Bytes; cpuWeight: number };
+  agent: Limits;
+  /** The template each tool call's cgroup gets; stored so `exec` applies exactly what was planned. */
+  tool: Limits;
+  steps: Step[];
+}
+
+function limitWrites(cgroup: string, l: Limits): Step[] {
+  const w = (file: string, value: string): Step => ({ op: 'write', cgroup, file, value });
+  // memory.max first: a memory.high above it would simply never trigger, the reverse order can OOM-kill
+  // nothing here (the cgroup is new or empty) but reads worse in a trace.
+  const steps = [w('memory.max', String(l.memoryMax)), w('memory.high', String(l.memoryHigh)), w('cpu.weight', String(l.cpuWeight))];
+  if (l.pidsMax !== undefined) steps.push(w('pids.max', String(l.pidsMax)));
+  if (l.oomGroup !== undefined) steps.push(w('memory.oom.group', l.oomGroup ? '1' : '0'));
+  return steps;
+}
+
+/** A throttle zone only exists when memory.high sits below memory.max; say which pair is inverted. */
+function checkZone(where: string, high: Bytes, max: Bytes): void {
+  if (high !== 'max' && max !== 'max' && high > max) {
+    throw new AgentcgroupError('bad-policy', `${where}: memory_high ${formatBytes(high)} is above memory_max ${formatBytes(max)}`);
+  }
+}
+
+/**
+ * Pure: policy sizes made concrete. The session is C's memory.max, or the host's memory when the
+ * engine set no limit (then percentages are of the machine).
+ */
+export function resolveLimits(policy: Policy, sessionMax: Bytes, hostMemory: number) {
+  const sessionBytes = sessionMax === 'max' ? hostMemory : Math.min(sessionMax, hostMemory);
+  const size = (s: Size) => resolveSize(s, sessionBytes);
+  const session = { memoryHigh: size(policy.session.memoryHigh), cpuWeight: priorityWeight(policy.priority) };
+  const agent: Limits = { memoryHigh: size(policy.agent.memoryHigh), memoryMax: size(policy.agent.memoryMax), cpuWeight: policy.agent.cpuWeight };
+  const tool: Limits = {
+    memoryHigh: size(policy.tool.memoryHigh),
+    memoryMax: size(policy.tool.memoryMax),
+    cpuWeight: policy.tool.cpuWeight,
+    pidsMax: policy.tool.pidsMax,
+    oomGroup: policy.tool.oomGroup,
+  };
+  checkZone('agent', agent.memoryHigh, agent.memoryMax);
+  checkZone('tool', tool.memoryHigh, tool.memoryMax);
+  return { sessionBytes, session, agent, tool };
+}
+
+/** Pure: decides every cgroupfs change of a carve, or refuses with one line naming the problem. */
+export function planCarve(input: CarveInput): CarvePlan {
+  const { cgroup, policy } = input;
+  const missing = CONTROLLERS.filter((c) => !input.controllers.includes(c));
+  if (missing.length > 0) {
+    throw new AgentcgroupError(
+      'missing-controllers',
+      `container cgroup /${cgroup} lacks the ${missing.join(', ')} controller${missing.length > 1 ? 's' : ''} (has: ${input.controllers.join(' ') || 'none'})`,
+    );
+  }
+  const foreign = input.children.filter((c) => c !== AGENT_LEAF && c !== TOOLS_PARENT);
+  if (foreign.length > 0) {
+    throw new AgentcgroupError('foreign-children', `container cgroup /${cgroup} already has sub-cgroups not made by agentcgroup (${foreign.slice(0, 5).join(', ')})`);
+  }
+  if (input.children.length > 0) {
+    throw new AgentcgroupError('half-carved', `container cgroup /${cgroup} already has ${input.children.join(' and ')} but no agentcgroup record for it`);
+  }
+
+  const { sessionBytes, session, agent, tool } = resolveLimits(policy, input.sessionMax, input.hostMemory);
+
+  const agentCg = `${cgroup}/${AGENT_LEAF}`;
+  const toolsCg = `${cgroup}/${TOOLS_PARENT}`;
+  const steps: Step[] = [
+    ...(input.freeze ? [{ op: 'freeze', cgroup } as const] : []),
+    { op: 'mkdir', cgroup: agentCg },
+    // The no-internal-processes rule: C must be empty before it can enable controllers for children.
+    { op: 'move-all', from: cgroup, to: agentCg },
+    { op: 'enable', cgroup, controllers: CONTROLLERS },
+    { op: 'mkdir', cgroup: toolsCg },
+    { op: 'enable', cgroup: toolsCg, controllers: CONTROLLERS },
+    { op: 'write', cgroup, file: 'memory.high', value: String(session.memoryHigh) },
+    { op: 'write', cgroup, file: 'cpu.weight', value: String(session.cpuWeight) },
+    ...limitWrites(agentCg, agent),
+  ];
+  return { cgroup, sessionBytes, session, agent, tool, steps };
+}
+
+/** The steps that set up one tool call's cgroup under C/tools. */
+export function planToolCgroup(cgroup: string, callId: string, tool: Limits): Step[] {
+  const cg = `${cgroup}/${TOOLS_PARENT}/${callId}`;
+  return [{ op: 'mkdir', cgroup: cg }, ...limitWrites(cg, tool)];
+}

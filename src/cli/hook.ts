@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { loadPolicy } from '../config/policy.js';
+import { applyAnnotations } from '../config/annotations.js';
+import { AgentcgroupError, describeError } from '../errors.js';
+import { carveContainer } from '../hook/carve.js';
+import { hostEnvFrom } from '../hook/environment.js';
+import { teardownContainer } from '../hook/teardown.js';
+import { readBundleConfig } from '../oci/config.js';
+import { parseState } from '../oci/state.js';
+import { StateStore } from '../state/records.js';
+import type { CliContext } from './context.js';
+
+const STAGES = ['createRuntime', 'poststart', 'poststop'] as const;
+type Stage = (typeof STAGES)[number];
+
+/** runc and crun report different statuses per stage (see the notes); an explicit stage wins. */
+function resolveStage(arg: string | undefined, status: string): Stage {
+  if (arg !== undefined) {
+    const stage = STAGES.find((s) => s.toLowerCase() === arg.toLowerCase());
+    if (!stage) throw new AgentcgroupError('bad-stage', `unknown hook stage ${JSON.stringify(arg.slice(0, 40))} (expected ${STAGES.join(', ')})`);
+    return stage;
+  }
+  if (status === 'creating' || status === 'created') return 'createRuntime';
+  if (status === 'running') return 'poststart';
+  if (status === 'stopped') return 'poststop';
+  throw new AgentcgroupError('bad-stage', `cannot tell the hook stage from status ${JSON.stringify(status)}: pass it as an argument`);
+}
+
+const OFF = /^(0|false|no|off)$/i;
+
+export function registerHook(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
+  program
+    .command('hook')
+    .description(
+      'OCI hook: reads the container state on stdin. createRuntime (or poststart) carves the container cgroup into agent/ and tools/ and applies the policy; poststop finalizes call logs and removes our state. Fails open (exit 0, container unconstrained) unless the host policy says strict: true',
+    )
+    .argument('[stage]', `${STAGES.join(' | ')}; inferred from the state's status when omitted`)
+    .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present, else built-in defaults)')
+    .action(async (stageArg: string | undefined, opts: { policy?: string }) => {
+      const host = hostEnvFrom(ctx.env, ctx.fsOps);
+      if (opts.policy !== undefined) host.policyFile = opts.policy;
+      let strict = false;
+      let stage: string = stageArg ?? 'hook';
+      let id = '';
+      try {
+        const hostPolicy = loadPolicy(host.policyFile);
+        strict = hostPolicy.strict;
+        const state = parseState(await ctx.readStdin());
+        id = ` for container ${state.id}`;
+        const resolved = resolveStage(stageArg, state.status);
+        stage = resolved;
+        const store = new StateStore(hostPolicy.paths.runDir, hostPolicy.paths.callLogDir);
+        const warnings =
+          resolved === 'poststop'
+            ? teardownContainer(state, store, host).warnings
+            : carveIfEnabled(state, hostPolicy, store, host, resolved);
+        for (const w of warnings) ctx.stderr(`agentcgroup: warning: ${w}\n`);
+      } catch (err) {
+        const consequence =
+          stage === 'poststop' ? 'cleanup incomplete' : strict ? 'refusing to start the container (strict policy)' : 'the container runs unconstrained';
+        ctx.stderr(`agentcgroup: ${stage}${id}: ${describeError(err)}; ${consequence}\n`);
+        setExit(strict ? 1 : 0);
+      }
+    });
+
+  function carveIfEnabled(
+    state: Parameters<typeof carveContainer>[0],
+    hostPolicy: Parameters<typeof carveContainer>[1],
+    store: StateStore,
+    host: ReturnType<typeof hostEnvFrom>,
+    stage: 'createRuntime' | 'poststart',
+  ): string[] {
+    const annotations = { ...readBundleConfig(state.bundle).annotations, ...state.annotations };
+    if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return [];
+    const policy = applyAnnotations(hostPolicy, annotations);
+    return carveContainer(state, policy, store, host, stage).warnings;
+  }
+}

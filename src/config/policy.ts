@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { AgentcgroupError } from '../errors.js';
+import { formatSize, parseSize, printable, quote, SIZE_FORMS } from './size.js';
+import type { Policy, Priority, Size } from './types.js';
+
+export const DEFAULT_POLICY_FILE = '/etc/agentcgroup/policy.yaml';
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') Object.values(value).forEach(deepFreeze);
+  return Object.freeze(value);
+}
+
+const percent = (p: number): Size => ({ kind: 'percent', percent: p });
+const MAX: Size = { kind: 'max' };
+
+/** Frozen so no caller can change every later policy by accident; parse and apply work on copies. */
+export const DEFAULT_POLICY: Policy = deepFreeze({
+  strict: false,
+  priority: 'normal',
+  session: { memoryHigh: percent(90) },
+  agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100, oomScoreAdj: -900 },
+  tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true },
+  paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
+});
+
+const PRIORITY_WEIGHT: Record<Priority, number> = { low: 50, normal: 100, high: 200 };
+
+/** cpu.weight of the session cgroup: how the container's CPU share compares with its siblings'. */
+export function priorityWeight(p: Priority): number {
+  return PRIORITY_WEIGHT[p];
+}
+
+/** One policy setting: its snake_case key path (as in YAML, and after the annotation prefix). */
+export interface PolicyKey {
+  key: string;
+  description: string;
+  /** Only the host's policy file may set it: annotations come from the container. */
+  hostOnly: boolean;
+}
+
+interface Setting extends PolicyKey {
+  /** Validates `value` and writes it into `policy`; `where` prefixes any error message. */
+  set(policy: Policy, value: unknown, where: string): void;
+}
+
+function fail(where: string, reason: string): never {
+  throw new AgentcgroupError('bad-policy', `${where}: ${reason}`);
+}
+
+/** A parsed YAML value as shown in a message. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  return value instanceof Map ? 'a mapping' : 'an unsupported value';
+}
+
+function bool(value: unknown, where: string): boolean {
+  return typeof value === 'boolean' ? value : fail(where, `must be true or false, got ${show(value)}`);
+}
+
+function priority(value: unknown, where: string): Priority {
+  if (value === 'low' || value === 'normal' || value === 'high') return value;
+  return fail(where, `must be low, normal or high, got ${show(value)}`);
+}
+
+const int = (min: number, max: number) => (value: unknown, where: string): number =>
+  Number.isInteger(value) && (value as number) >= min && (value as number) <= max
+    ? (value as number)
+    : fail(where, `must be an integer from ${min} to ${max}, got ${show(value)}`);
+
+function pids(value: unknown, where: string): number | 'max' {
+  if (value === 'max' || (Number.isSafeInteger(value) && (value as number) > 0)) return value as number | 'max';
+  return fail(where, `must be a positive integer or max, got ${show(value)}`);
+}
+
+// YAML gives a plain integer as a number; String() hands it to the one size grammar.
+function size(value: unknown, where: string): Size {
+  if (typeof value === 'string' || typeof value === 'number') return parseSize(String(value), where);
+  return fail(where, `must be a size (${SIZE_FORMS}), got ${show(value)}`);
+}
+
+// Paths are joined with container ids and created as root: nothing relative, nothing that climbs.
+function path(value: unknown, where: string): string {
+  const ok =
+    typeof value === 'string' &&
+    value.startsWith('/') &&
+    !/[\x00-\x1f\x7f]/.test(value) &&
+    !value.split('/').includes('..');
+  if (ok) return value;
+  return fail(where, `must be an absolute path without control characters or .. segments, got ${show(value)}`);
+}
+
+const CPU_WEIGHT = int(1, 10000);
+const OOM_SCORE_ADJ = int(-1000, 1000);
+
+const SETTINGS: readonly Setting[] = [
+  { key: 'strict', hostOnly: true, set: (p, v, w) => { p.strict = bool(v, w); },
+    description: 'a hook that cannot carve stops the container instead of running it uncarved' },
+  { key: 'priority', hostOnly: false, set: (p, v, w) => { p.priority = priority(v, w); },
+    description: "the container's CPU share against other containers: low, normal or high" },
+  { key: 'session.memory_high', hostOnly: false, set: (p, v, w) => { p.session.memoryHigh = size(v, w); },
+    description: "memory.high of the whole container, as a share of its memory limit" },
+  { key: 'agent.memory_high', hostOnly: false, set: (p, v, w) => { p.agent.memoryHigh = size(v, w); },
+    description: "memory.high of the agent framework's cgroup" },
+  { key: 'agent.memory_max', hostOnly: false, set: (p, v, w) => { p.agent.memoryMax = size(v, w); },
+    description: "memory.max of the agent framework's cgroup" },
+  { key: 'agent.cpu_weight', hostOnly: false, set: (p, v, w) => { p.agent.cpuWeight = CPU_WEIGHT(v, w); },
+    description: "cpu.weight of the agent framework's cgroup (1 to 10000)" },
+  { key: 'agent.oom_score_adj', hostOnly: true, set: (p, v, w) => { p.agent.oomScoreAdj = OOM_SCORE_ADJ(v, w); },
+    description: "oom_score_adj of the agent framework's processes (-1000 to 1000)" },
+  { key: 'tool.memory_high', hostOnly: false, set: (p, v, w) => { p.tool.memoryHigh = size(v, w); },
+    description: "memory.high of each tool call's cgroup" },
+  { key: 'tool.memory_max', hostOnly: false, set: (p, v, w) => { p.tool.memoryMax = size(v, w); },
+    description: "memory.max of each tool call's cgroup" },
+  { key: 'tool.cpu_weight', hostOnly: false, set: (p, v, w) => { p.tool.cpuWeight = CPU_WEIGHT(v, w); },
+    description: "cpu.weight of each tool call's cgroup (1 to 10000)" },
+  { key: 'tool.pids_max', hostOnly: false, set: (p, v, w) => { p.tool.pidsMax = pids(v, w); },
+    description: "pids.max of each tool call's cgroup: a positive integer or max" },
+  { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
+    description: 'memory.oom.group of each tool call: an OOM kills the whole call' },
+  { key: 'paths.run_dir', hostOnly: true, set: (p, v, w) => { p.paths.runDir = path(v, w); },
+    description: 'per-container run state, removed when the container stops' },
+  { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },
+    description: 'per-container call logs (JSON lines), kept after the container is gone' },
+];
+
+/** Every policy key, in the order of the shipped policy file, for docs and help. */
+export const POLICY_KEYS: readonly PolicyKey[] = SETTINGS.map(({ key, description, hostOnly }) => ({
+  key,
+  description,
+  hostOnly,
+}));
+
+const SETTING_BY_KEY = new Map(SETTINGS.map((s) => [s.key, s]));
+const SECTIONS = new Set(SETTINGS.filter((s) => s.key.includes('.')).map((s) => s.key.split('.')[0]));
+
+/** Sets one key of `policy` (mutating it) after validating the value; throws bad-policy prefixed with `where`. */
+export function setPolicyKey(policy: Policy, key: string, value: unknown, where: string): void {
+  const setting = SETTING_BY_KEY.get(key);
+  if (!setting) fail(where, 'unknown key');
+  setting.set(policy, value, where);
+}
+
+export interface MemoryOrderProblem {
+  section: 'agent' | 'tool';
+  /** Names both keys and both values. */
+  reason: string;
+}
+
+/**
+ * Sections whose memory_high is above their memory_max. Only sizes of one kind compare: 90% against 2G
+ * depends on the session, and memory.high max under a finite memory.max is a valid "hard limit only".
+ */
+export function memoryOrderProblems(policy: Policy): MemoryOrderProblem[] {
+  return (['agent', 'tool'] as const).flatMap((section) => {
+    const { memoryHigh: high, memoryMax: max } = policy[section];
+    const above =
+      (high.kind === 'percent' && max.kind === 'percent' && high.percent > max.percent) ||
+      (high.kind === 'bytes' && max.kind === 'bytes' && high.bytes > max.bytes);
+    if (!above) return [];
+    const reason = `${section}.memory_high ${formatSize(high)} is above ${section}.memory_max ${formatSize(max)}`;
+    return [{ section, reason }];
+  });
+}
+
+/** The parsed YAML as [key path, value] pairs: sections are one level deep, so this is the whole walk. */
+function entries(doc: unknown, source: string): Array<[string, unknown]> {
+  if (doc === null || doc === undefined) return [];
+  if (!(doc instanceof Map)) fail(source, `must be a mapping of policy keys, got ${show(doc)}`);
+  const out: Array<[string, unknown]> = [];
+  for (const [k, v] of doc) {
+    const key = typeof k === 'string' ? k : show(k);
+    if (!SECTIONS.has(key)) {
+      // A dotted top-level key would be a second spelling of a nested one, and one could shadow the other.
+      if (key.includes('.')) fail(`${source}: ${printable(key)}`, 'unknown key (nest it under its section)');
+      out.push([key, v]);
+      continue;
+    }
+    // `tool:` with every child commented out is an empty section, not an error.
+    if (v === null) continue;
+    if (!(v instanceof Map)) fail(`${source}: ${key}`, `must be a mapping, got ${show(v)}`);
+    for (const [sk, sv] of v) out.push([`${key}.${typeof sk === 'string' ? sk : show(sk)}`, sv]);
+  }
+  return out;
+}
+
+export function parsePolicyYaml(text: string, source: string): Policy {
+  const src = printable(source);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) fail(`${src}: line ${lineCounter.linePos(problem.pos[0]).line}`, problem.message.split('\n')[0] ?? '');
+  let data: unknown;
+  try {
+    // As Maps, non-string keys stay keys instead of being stringified with a process warning.
+    data = doc.toJS({ mapAsMap: true });
+  } catch (err) {
+    fail(src, err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err));
+  }
+
+  const policy = structuredClone(DEFAULT_POLICY);
+  for (const [key, value] of entries(data, src)) setPolicyKey(policy, key, value, `${src}: ${printable(key)}`);
+  const [order] = memoryOrderProblems(policy);
+  if (order) fail(src, order.reason);
+  return policy;
+}
+
+/**
+ * The host policy. Without `file`, `defaultFile` is optional (no file = defaults); a file the operator
+ * named must exist, since silently running on defaults would hide a typo in the path.
+ */
+export function loadPolicy(file: string | undefined, defaultFile: string = DEFAULT_POLICY_FILE): Policy {
+  const path = file ?? defaultFile;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && file === undefined) return structuredClone(DEFAULT_POLICY);
+    const why = code === 'ENOENT' ? 'not found' : `cannot read (${code ?? (err as Error).message})`;
+    fail(`policy file ${printable(path)}`, why);
+  }
+  return parsePolicyYaml(text, path);
+}

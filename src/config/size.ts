@@ -1,0 +1,98 @@
+import { AgentcgroupError } from '../errors.js';
+import type { Size } from './types.js';
+
+/** cgroup memory limits are kept in pages: a limit that is not a multiple would be rounded by the kernel anyway. */
+export const PAGE_SIZE = 4096;
+
+/** How sizes are written, for messages that reject one. */
+export const SIZE_FORMS = 'use bytes, 800M, 1.2G, 50% or max';
+
+const UNITS = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 } as const;
+type Unit = keyof typeof UNITS;
+
+// Upper-case units only, optional `i`, no `B`: one spelling per size, so a typo is an error, not a guess.
+const BYTES = /^(\d+)$/;
+const WITH_UNIT = /^(\d+(?:\.\d+)?)([KMGT])i?$/;
+const PERCENT = /^(\d+(?:\.\d+)?)%$/;
+const QUOTE_CUT = 40;
+
+// Characters a terminal may act on or hide: C1 controls, zero-width, bidi overrides, line separators.
+const UNSAFE_AFTER_JSON = /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * A value as shown in a one-line message: JSON-quoted so control characters print escaped, and cut
+ * short so a hostile value cannot flood a log line.
+ */
+export function quote(value: string): string {
+  const cut = value.length > QUOTE_CUT ? value.slice(0, QUOTE_CUT) : value;
+  const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  const json = JSON.stringify(cut).replace(UNSAFE_AFTER_JSON, escape);
+  return cut === value ? json : `${json}...`;
+}
+
+/** A name (file, key) as is when it is plain printable ASCII, else quoted. */
+export function printable(name: string): string {
+  return /^[\x20-\x7e]{1,200}$/.test(name) ? name : quote(name);
+}
+
+const floorToPage = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
+
+/** A size as written in policy or an annotation; errors are one bad-policy line starting with `key`. */
+export function parseSize(text: string, key: string): Size {
+  const fail = (reason: string): never => {
+    throw new AgentcgroupError('bad-policy', `${key}: ${quote(text)} ${reason}`);
+  };
+  // Only blanks are trimmed: a newline or NUL in a size means the value was not meant for us.
+  const s = text.replace(/^[ \t]+|[ \t]+$/g, '');
+  if (s === 'max') return { kind: 'max' };
+
+  const percent = PERCENT.exec(s);
+  if (percent) {
+    const p = Number(percent[1]);
+    if (!(p > 0 && p <= 100)) fail('is not a percentage above 0 and at most 100');
+    return { kind: 'percent', percent: p };
+  }
+
+  let bytes: number;
+  const plain = BYTES.exec(s);
+  const withUnit = WITH_UNIT.exec(s);
+  if (plain) bytes = Number(plain[1]);
+  else if (withUnit) bytes = Math.floor(Number(withUnit[1]) * UNITS[withUnit[2] as Unit]);
+  else return fail(`is not a size (${SIZE_FORMS})`);
+  if (!Number.isSafeInteger(bytes)) fail('is too large (at most 2^53 bytes)');
+  const rounded = floorToPage(bytes);
+  if (rounded < PAGE_SIZE) fail(`is below one page (${PAGE_SIZE} bytes)`);
+  return { kind: 'bytes', bytes: rounded };
+}
+
+/**
+ * A Size in bytes for a session of `sessionBytes` (the container's memory.max, or host memory). A
+ * percentage never resolves below one page: 0 in memory.max would OOM-kill the group on its first page.
+ */
+export function resolveSize(size: Size, sessionBytes: number): number | 'max' {
+  switch (size.kind) {
+    case 'max':
+      return 'max';
+    case 'bytes':
+      return size.bytes;
+    case 'percent':
+      return Math.max(PAGE_SIZE, floorToPage((sessionBytes * size.percent) / 100));
+  }
+}
+
+/** Bytes for people: 900M, 1.2G, 512K, and plain bytes below 1K. Binary units, at most one decimal. */
+export function formatBytes(n: number): string {
+  if (n < UNITS.K) return String(n);
+  // Largest unit first, so 1048575 reads 1M rather than 1024K.
+  for (const unit of ['T', 'G', 'M', 'K'] as const) {
+    const v = Math.round((n / UNITS[unit]) * 10) / 10;
+    if (v >= 1) return `${v}${unit}`;
+  }
+  return String(n);
+}
+
+/** A Size as written in policy: 70%, 900M, max. */
+export function formatSize(size: Size): string {
+  if (size.kind === 'max') return 'max';
+  return size.kind === 'percent' ? `${size.percent}%` : formatBytes(size.bytes);
+}

@@ -1,0 +1,40 @@
+/** The policy agentcgroup applies to a container: host YAML merged over defaults, then annotations. */
+
+/** A memory size as written in policy: bytes, a percentage of the session, or unlimited. */
+export type Size = { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number } | { kind: 'max' };
+
+export type Priority = 'low' | 'normal' | 'high';
+
+export interface Policy {
+  /** Host-only. A hook that cannot carve exits non-zero (the container does not start) instead of failing open. */
+  strict: boolean;
+  priority: Priority;
+  /** The container's own cgroup C. Its memory.max is the engine's and is never raised by us. */
+  session: {
+    memoryHigh: Size;
+  };
+  /** The `agent` leaf: the framework's processes. */
+  agent: {
+    memoryHigh: Size;
+    memoryMax: Size;
+    cpuWeight: number;
+    /** Host-only. Written to /proc/<pid>/oom_score_adj of the framework's processes. */
+    oomScoreAdj: number;
+  };
+  /** The template for each tool call's `tools/<call-id>` cgroup. */
+  tool: {
+    memoryHigh: Size;
+    memoryMax: Size;
+    cpuWeight: number;
+    pidsMax: number | 'max';
+    /** memory.oom.group: an OOM kills the whole tool call, never half of it. */
+    oomGroup: boolean;
+  };
+  /** Host-only. */
+  paths: {
+    /** Per-container run state (removed at poststop). */
+    runDir: string;
+    /** Per-container call logs (JSON lines), kept after the container is gone. */
+    callLogDir: string;
+  };
+}

@@ -1,0 +1,79 @@
+import { formatBytes } from '../config/size.js';
+import type { Bytes } from '../carve/plan.js';
+import type { CallRecord, RunningCall } from '../state/records.js';
+
+/** What the kernel said about a finished call's cgroup, read just before it is removed. */
+export interface CallStats {
+  peak: number | null;
+  events: CallRecord['events'];
+  pressure: CallRecord['pressure'];
+}
+
+export interface CallEnd {
+  exit: number | null;
+  signal: string | null;
+  end: Date;
+}
+
+const fmt = (b: Bytes | number | null) => (b === null ? '?' : b === 'max' ? 'max' : formatBytes(b));
+
+/** Pure: the call log line for a call that ran to an end we saw. */
+export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd): CallRecord {
+  const limits = call.limits;
+  const oomKilled = stats.events.oom_kill > 0;
+  const outcome: CallRecord['outcome'] = oomKilled ? 'oom-killed' : end.signal ? 'killed' : end.exit === 0 ? 'ok' : 'failed';
+  const rec: CallRecord = {
+    id: call.callId,
+    container,
+    name: call.name,
+    argv: call.argv,
+    cgroup: call.cgroup,
+    start: call.start,
+    end: end.end.toISOString(),
+    durationMs: end.end.getTime() - Date.parse(call.start),
+    exit: end.exit,
+    signal: end.signal,
+    outcome,
+    memory: { peak: stats.peak, high: limits.high, max: limits.max },
+    events: stats.events,
+    pressure: stats.pressure,
+  };
+  if (oomKilled) rec.reason = `memory.max ${fmt(limits.max)} reached (peak ${fmt(stats.peak)})`;
+  else if (end.signal) rec.reason = `ended by ${end.signal}`;
+  return rec;
+}
+
+/** Pure: the record of a call the container's teardown cut off; its cgroup is gone, so no stats. */
+export function cutOffRecord(container: string, call: RunningCall, now: Date): CallRecord {
+  return {
+    id: call.callId,
+    container,
+    name: call.name,
+    argv: call.argv,
+    cgroup: call.cgroup,
+    start: call.start,
+    end: now.toISOString(),
+    durationMs: now.getTime() - Date.parse(call.start),
+    exit: null,
+    signal: null,
+    outcome: 'cut-off',
+    reason: 'the container stopped before the call ended',
+    memory: { peak: null, high: call.limits.high, max: call.limits.max },
+    events: { high: 0, max: 0, oom: 0, oom_kill: 0 },
+    pressure: { someUs: 0, fullUs: 0 },
+  };
+}
+
+/**
+ * Pure: what the caller's stderr should say, since an agent otherwise sees a bare 137. Undefined when
+ * the call was never limited.
+ */
+export function callNotice(rec: CallRecord): string | undefined {
+  const name = JSON.stringify(rec.name);
+  if (rec.outcome === 'oom-killed') return `agentcgroup: tool call ${name} killed: ${rec.reason}`;
+  if (rec.events.high > 0) {
+    const stall = rec.pressure.fullUs > 0 ? `, stalled ${(rec.pressure.fullUs / 1e6).toFixed(1)} s` : '';
+    return `agentcgroup: tool call ${name} was throttled at memory.high ${fmt(rec.memory.high)} (${rec.events.high} times, peak ${fmt(rec.memory.peak)}${stall})`;
+  }
+  return undefined;
+}

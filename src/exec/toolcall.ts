@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import { Cgroupfs } from '../cgroup/cgroupfs.js';
+import { killAndRemove } from '../cgroup/lifecycle.js';
+import { checkCgroupPath, findCgroup2Root } from '../cgroup/locate.js';
+import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
+import { applySteps } from '../carve/apply.js';
+import { type Limits, TOOLS_PARENT, planToolCgroup, resolveLimits } from '../carve/plan.js';
+import type { Policy } from '../config/types.js';
+import { AgentcgroupError, describeError } from '../errors.js';
+import type { HostEnv } from '../hook/environment.js';
+import { hostMemoryBytes } from '../host/meminfo.js';
+import { safeName } from '../oci/ids.js';
+import { type RunningCall, StateStore } from '../state/records.js';
+import { type CallStats, callNotice, finishedRecord } from './record.js';
+
+export type ExecTarget = { container: string } | { cgroup: string };
+
+export interface ExecRequest {
+  target: ExecTarget;
+  name: string;
+  argv: string[];
+  policy: Policy;
+}
+
+interface Resolved {
+  fs: Cgroupfs;
+  cgroup: string;
+  tool: Limits;
+  container: string | null;
+  logKey: string;
+}
+
+/** Finds C and the tool template: from a carve's record, or from policy for a bare cgroup path. */
+function resolveTarget(req: ExecRequest, store: StateStore, host: HostEnv): Resolved {
+  if ('container' in req.target) {
+    const id = req.target.container;
+    const rec = store.loadContainer(id);
+    if (!rec) throw new AgentcgroupError('unknown-container', `container ${id} is not carved by agentcgroup (no record in ${store.runDir}/containers)`);
+    return { fs: new Cgroupfs(rec.cgroupRoot, host.fsOps), cgroup: rec.cgroup, tool: rec.tool, container: id, logKey: id };
+  }
+  const root = host.cgroupRoot ?? findCgroup2Root(host.procRoot);
+  const given = req.target.cgroup;
+  const relative = given.startsWith(`${root}/`) ? given.slice(root.length) : given;
+  const cgroup = checkCgroupPath(relative, '--cgroup');
+  const fs = new Cgroupfs(root, host.fsOps);
+  if (!fs.exists(`${cgroup}/${TOOLS_PARENT}`)) throw new AgentcgroupError('not-carved', `cgroup ${fs.path(cgroup)} is not carved by agentcgroup (it has no ${TOOLS_PARENT}/ child)`);
+  const { tool } = resolveLimits(req.policy, parseLimit(fs.read(cgroup, 'memory.max')), hostMemoryBytes(host.procRoot));
+  return { fs, cgroup, tool, container: null, logKey: `cgroup-${cgroup.replace(/\//g, '_')}` };
+}
+
+function readStats(fs: Cgroupfs, cg: string): CallStats {
+  const events = parseFlatKeyed(fs.read(cg, 'memory.events'));
+  const pressure = parsePressure(fs.read(cg, 'memory.pressure'));
+  let peak: number | null = null;
+  try {
+    peak = parseLimit(fs.read(cg, 'memory.peak'));
+  } catch {
+    // memory.peak arrived in 5.19; doctor warns about older kernels.
+  }
+  return {
+    peak,
+    events: { high: events.high ?? 0, max: events.max ?? 0, oom: events.oom ?? 0, oom_kill: events.oom_kill ?? 0 },
+    pressure: { someUs: pressure.some?.total ?? 0, fullUs: pressure.full?.total ?? 0 },
+  };
+}
+
+/*
+ * Node has no pre-exec hook, so a tiny sh moves itself into the call's cgroup (writing 0 moves the
+ * writer) and only then execs the command: not one byte of the command is charged elsewhere. It
+ * reports the move on fd 3, which the command does not inherit.
+ */
+const PLACE = 'echo 0 > "$0" || exit 126; echo placed >&3; exec "$@" 3>&-';
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+interface ChildEnd {
+  placed: boolean;
+  exit: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+function runPlaced(procsFile: string, argv: string[]): Promise<ChildEnd> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', PLACE, procsFile, ...argv], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    for (const s of FORWARDED) process.on(s, forward);
+    let report = '';
+    child.stdio[3]?.on('data', (d: Buffer) => (report += d.toString()));
+    child.on('error', (err) => {
+      for (const s of FORWARDED) process.off(s, forward);
+      reject(new AgentcgroupError('spawn-failed', `cannot start /bin/sh to place the tool call: ${err.message}`));
+    });
+    child.on('close', (exit, signal) => {
+      for (const s of FORWARDED) process.off(s, forward);
+      resolve({ placed: report.includes('placed'), exit, signal });
+    });
+  });
+}
+
+/** Runs one tool call in a fresh C/tools/<call-id> and returns the exit code to pass on. */
+export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line: string) => void): Promise<number> {
+  const store = new StateStore(req.policy.paths.runDir, req.policy.paths.callLogDir);
+  const t = resolveTarget(req, store, host);
+  const callId = `${safeName(req.name)}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const cg = `${t.cgroup}/${TOOLS_PARENT}/${callId}`;
+  applySteps(t.fs, planToolCgroup(t.cgroup, callId, t.tool));
+  const call: RunningCall = {
+    callId,
+    name: req.name,
+    argv: req.argv,
+    cgroup: `/${cg}`,
+    start: host.now().toISOString(),
+    limits: { high: t.tool.memoryHigh, max: t.tool.memoryMax },
+  };
+  let end: ChildEnd;
+  try {
+    if (t.container) store.markRunning(t.container, call);
+    end = await runPlaced(t.fs.path(cg, 'cgroup.procs'), req.argv);
+  } catch (err) {
+    cleanup(t, cg, store, callId, stderr);
+    throw err;
+  }
+  const stats = readStats(t.fs, cg);
+  cleanup(t, cg, store, callId, stderr);
+  if (!end.placed) {
+    throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was not started: cannot move it into ${t.fs.path(cg)}`);
+  }
+  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() });
+  try {
+    store.appendCall(t.logKey, rec);
+  } catch (err) {
+    stderr(`agentcgroup: cannot write the call log ${store.callLog(t.logKey)}: ${describeError(err)}\n`);
+  }
+  const notice = callNotice(rec);
+  if (notice) stderr(`${notice}\n`);
+  return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);
+}
+
+/** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */
+function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): void {
+  try {
+    killAndRemove(t.fs, cg);
+  } catch (err) {
+    stderr(`agentcgroup: cannot remove tool-call cgroup: ${describeError(err)}\n`);
+  }
+  if (t.container) store.clearRunning(t.container, callId);
+}

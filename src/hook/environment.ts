@@ -1,0 +1,24 @@
+import type { FsOps } from '../cgroup/cgroupfs.js';
+
+/**
+ * The host as commands see it. Defaults are the real paths; tests point these at fixture trees and a
+ * simulated cgroupfs. Set from AGENTCGROUP_* variables, which come from the hook's own JSON (the
+ * engine's), never from the container.
+ */
+export interface HostEnv {
+  procRoot: string;
+  /** The cgroup2 mount; discovered from mountinfo when unset. */
+  cgroupRoot?: string;
+  /** The host policy file; DEFAULT_POLICY_FILE (if present) when unset. */
+  policyFile?: string;
+  fsOps?: FsOps;
+  now: () => Date;
+}
+
+export function hostEnvFrom(env: NodeJS.ProcessEnv, fsOps?: FsOps): HostEnv {
+  const h: HostEnv = { procRoot: env.AGENTCGROUP_PROC_ROOT ?? '/proc', now: () => new Date() };
+  if (fsOps) h.fsOps = fsOps;
+  if (env.AGENTCGROUP_CGROUP_ROOT) h.cgroupRoot = env.AGENTCGROUP_CGROUP_ROOT;
+  if (env.AGENTCGROUP_POLICY) h.policyFile = env.AGENTCGROUP_POLICY;
+  return h;
+}

@@ -1,0 +1,130 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Limits } from '../carve/plan.js';
+import { AgentcgroupError } from '../errors.js';
+import { appendJsonLine, readJsonIfExists, removeIfExists, writeJsonAtomic } from './files.js';
+
+/**
+ * What a carve leaves behind for later stages and for `exec`: where C is and the limits that were
+ * planned. Lives in <runDir>/containers/<id>.json until poststop.
+ */
+export interface ContainerRecord {
+  version: 1;
+  id: string;
+  /** Absolute mount point of the cgroup2 hierarchy. */
+  cgroupRoot: string;
+  /** C relative to cgroupRoot. */
+  cgroup: string;
+  bundle: string;
+  pid: number;
+  stage: string;
+  carvedAt: string;
+  sessionBytes: number;
+  agent: Limits;
+  tool: Limits;
+}
+
+/** A tool call in flight: written when it starts, removed when its record is logged. */
+export interface RunningCall {
+  callId: string;
+  name: string;
+  argv: string[];
+  cgroup: string;
+  start: string;
+  limits: { high: number | 'max'; max: number | 'max' };
+}
+
+/** One line of a container's call log. */
+export interface CallRecord {
+  id: string;
+  container: string | null;
+  name: string;
+  argv: string[];
+  cgroup: string;
+  start: string;
+  end: string;
+  durationMs: number | null;
+  exit: number | null;
+  signal: string | null;
+  /** ok: exit 0; failed: non-zero exit; oom-killed: memory.max hit and killed; cut-off: the container went away first. */
+  outcome: 'ok' | 'failed' | 'oom-killed' | 'killed' | 'cut-off';
+  reason?: string;
+  memory: { peak: number | null; high: number | 'max'; max: number | 'max' };
+  events: { high: number; max: number; oom: number; oom_kill: number };
+  pressure: { someUs: number; fullUs: number };
+}
+
+export class StateStore {
+  constructor(
+    readonly runDir: string,
+    readonly callLogDir: string,
+  ) {}
+
+  containerFile(id: string): string {
+    return join(this.runDir, 'containers', `${id}.json`);
+  }
+
+  callsDir(id: string): string {
+    return join(this.runDir, 'calls', id);
+  }
+
+  callLog(key: string): string {
+    return join(this.callLogDir, `${key}.jsonl`);
+  }
+
+  saveContainer(rec: ContainerRecord): void {
+    writeJsonAtomic(this.containerFile(rec.id), rec);
+  }
+
+  loadContainer(id: string): ContainerRecord | undefined {
+    let raw: unknown;
+    try {
+      raw = readJsonIfExists(this.containerFile(id));
+    } catch (err) {
+      throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is unreadable: ${(err as Error).message}`);
+    }
+    if (raw === undefined) return undefined;
+    const r = raw as Partial<ContainerRecord>;
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object') {
+      throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
+    }
+    return r as ContainerRecord;
+  }
+
+  removeContainer(id: string): void {
+    removeIfExists(this.containerFile(id));
+    removeIfExists(this.callsDir(id));
+  }
+
+  markRunning(container: string, call: RunningCall): void {
+    writeJsonAtomic(join(this.callsDir(container), `${call.callId}.json`), call);
+  }
+
+  clearRunning(container: string, callId: string): void {
+    removeIfExists(join(this.callsDir(container), `${callId}.json`));
+  }
+
+  /** Calls still marked running; unreadable markers are skipped (a crash mid-write leaves only a .tmp). */
+  runningCalls(container: string): RunningCall[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.callsDir(container)).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    const calls: RunningCall[] = [];
+    for (const n of names) {
+      try {
+        const c = readJsonIfExists(join(this.callsDir(container), n)) as RunningCall | undefined;
+        if (c && typeof c.callId === 'string') calls.push(c);
+      } catch {
+        // skipped: see above
+      }
+    }
+    return calls;
+  }
+
+  appendCall(key: string, rec: CallRecord): void {
+    appendJsonLine(this.callLog(key), rec);
+  }
+}

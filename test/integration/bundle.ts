@@ -1,0 +1,94 @@
+/**
+ * Guest-side helpers for real-engine scenarios: a busybox OCI bundle whose hooks call the built CLI,
+ * a policy that keeps our state in a scratch directory, and small process utilities.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const CLI = resolve('dist/agentcgroup.cjs');
+
+export interface Scratch {
+  dir: string;
+  policy: string;
+  runDir: string;
+  callDir: string;
+}
+
+export function scratch(policyExtra = ''): Scratch {
+  const dir = mkdtempSync('/tmp/agentcg-it-');
+  const runDir = join(dir, 'run');
+  const callDir = join(dir, 'calls');
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(policy, `paths:\n  run_dir: ${runDir}\n  call_log_dir: ${callDir}\n${policyExtra}`);
+  return { dir, policy, runDir, callDir };
+}
+
+export interface BundleOptions {
+  args: string[];
+  memoryLimit?: number;
+  annotations?: Record<string, string>;
+  /** Which of our hook stages go into config.json (none for hooks.d-driven engines). */
+  hookStages?: ('createRuntime' | 'poststart' | 'poststop')[];
+}
+
+/** A bundle from `crun spec`, with a read-only busybox rootfs. */
+export function makeBundle(s: Scratch, name: string, opts: BundleOptions): string {
+  const bundle = join(s.dir, name);
+  mkdirSync(join(bundle, 'rootfs/bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(bundle, 'rootfs/bin/busybox'));
+  for (const tool of ['sh', 'sleep', 'cat', 'dd', 'head']) symlinkSync('busybox', join(bundle, 'rootfs/bin', tool));
+  must(spawnSync('crun', ['spec'], { cwd: bundle, encoding: 'utf8' }), 'crun spec');
+  const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  config.process.terminal = false;
+  config.process.args = opts.args;
+  config.root = { path: 'rootfs', readonly: true };
+  config.annotations = opts.annotations ?? {};
+  if (opts.memoryLimit) config.linux.resources = { ...config.linux.resources, memory: { limit: opts.memoryLimit } };
+  const hook = { path: process.execPath, args: ['node', CLI, 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] };
+  config.hooks = Object.fromEntries((opts.hookStages ?? ['createRuntime', 'poststop']).map((st) => [st, [hook]]));
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config, null, 1));
+  return bundle;
+}
+
+export function must<T extends SpawnSyncReturns<string>>(r: T, what: string): T {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`.slice(0, 2000));
+  return r;
+}
+
+export function run(cmd: string, args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { encoding: 'utf8', input: input ?? '', timeout: 120_000 });
+}
+
+export function readOr(path: string, fallback = ''): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until check() is true or the time is up; returns the last result. */
+export async function eventually(check: () => boolean, timeoutMs = 20_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await sleep(100);
+  }
+  return check();
+}
+
+/** Starts a detached container; its stdio (and the runtime's, with our hooks' messages) go to a log file. */
+export function runDetached(runtime: string, bundle: string, id: string, log: string): { status: number | null; log: string } {
+  const fd = openSync(log, 'a');
+  try {
+    const r = spawnSync(runtime, ['run', '-d', '--bundle', bundle, id], { stdio: ['ignore', fd, fd], timeout: 120_000 });
+    return { status: r.status, log: readOr(log) };
+  } finally {
+    closeSync(fd);
+  }
+}

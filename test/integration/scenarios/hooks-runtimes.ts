@@ -1,0 +1,100 @@
+// crun and runc with our hooks in config.json: the carve, limits, tool calls through `exec`, `exec`
+// into the container, teardown, and a runtime killed with SIGKILL.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Checker } from '../harness.js';
+import { scenario } from '../harness.js';
+import { CLI, type Scratch, eventually, makeBundle, readOr, run, runDetached, scratch, sleep } from '../bundle.js';
+
+const MiB = 1 << 20;
+const LIMIT = 256 * MiB;
+const page = (n: number) => Math.floor(n / 4096) * 4096;
+
+function record(s: Scratch, id: string): { cgroup: string; tool: { memoryMax: number } } | undefined {
+  const text = readOr(join(s.runDir, 'containers', `${id}.json`));
+  return text ? JSON.parse(text) : undefined;
+}
+
+function callLog(s: Scratch, id: string): Record<string, unknown>[] {
+  return readOr(join(s.callDir, `${id}.jsonl`))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
+
+async function lifecycle(c: Checker, rt: string): Promise<void> {
+  const s = scratch();
+  const id = `it-${rt}`;
+  const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', 'sleep 300'], memoryLimit: LIMIT });
+  const started = runDetached(rt, bundle, id, join(s.dir, 'run.log'));
+  c.equal(started.status, 0, `${rt}: container starts with the hooks`);
+  c.equal(started.log, '', `${rt}: hooks print nothing on success`);
+  const rec = record(s, id);
+  if (!c.ok(rec !== undefined, `${rt}: carve recorded`, readOr(join(s.dir, 'run.log')))) return;
+  const C = rec!.cgroup;
+  const state = JSON.parse(run(rt, ['state', id]).stdout || '{}') as { pid?: number; status?: string };
+  c.equal(readOr(cg(C, 'agent/cgroup.procs')).trim(), String(state.pid), `${rt}: container init sits in the agent leaf`);
+  c.equal(readOr(cg(C, 'cgroup.procs')).trim(), '', `${rt}: C itself holds no process`);
+  c.equal(readOr(cg(C, 'cgroup.subtree_control')).trim(), 'cpu memory pids', `${rt}: C enables memory, cpu, pids`);
+  c.equal(readOr(cg(C, 'tools/cgroup.subtree_control')).trim(), 'cpu memory pids', `${rt}: tools enables them too`);
+  c.equal(readOr(cg(C, 'memory.high')).trim(), String(page(LIMIT * 0.9)), `${rt}: session memory.high 90% of the engine's 256M`);
+  c.equal(readOr(cg(C, 'memory.max')).trim(), String(LIMIT), `${rt}: memory.max left as the engine set it`);
+  c.equal(readOr(`/proc/${state.pid}/oom_score_adj`).trim(), '-900', `${rt}: framework protected from the OOM killer`);
+
+  // A tool call from the host: placed before it runs, measured, logged, removed.
+  const agentBefore = Number(readOr(cg(C, 'agent/memory.current')));
+  const small = run(process.execPath, [CLI, 'exec', '--container', id, '--name', 'small', '--policy', s.policy, '--', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+  c.equal(small.status, 0, `${rt}: a 64M call exits 0`);
+  const agentAfter = Number(readOr(cg(C, 'agent/memory.current')));
+  c.ok(agentAfter - agentBefore < MiB, `${rt}: the call added < 1 MiB to the agent leaf`, { agentBefore, agentAfter });
+  let calls = callLog(s, id);
+  const first = calls[0] as { outcome?: string; memory?: { peak?: number }; cgroup?: string } | undefined;
+  c.equal(first?.outcome, 'ok', `${rt}: call logged as ok`);
+  c.ok((first?.memory?.peak ?? 0) >= 64 * MiB, `${rt}: its own memory.peak saw the 64M`, first?.memory);
+  c.ok(first?.cgroup !== undefined && !existsSync(cg(first.cgroup)), `${rt}: its cgroup is removed`);
+
+  // Over the tool's memory.max: the call dies, the agent lives, the caller is told why.
+  const hog = run(process.execPath, [CLI, 'exec', '--container', id, '--name', 'hog', '--policy', s.policy, '--', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=240M', 'count=1']);
+  c.equal(hog.status, 137, `${rt}: the over-limit call exits 137`);
+  c.match(hog.stderr, /^agentcgroup: tool call "hog" killed: memory\.max 217\.[0-9]M reached \(peak 21[0-9]\.[0-9]M\)\n$/, `${rt}: stderr says why`);
+  calls = callLog(s, id);
+  c.equal((calls[1] as { outcome?: string } | undefined)?.outcome, 'oom-killed', `${rt}: call logged as oom-killed`);
+  c.equal(JSON.parse(run(rt, ['state', id]).stdout || '{}').status, 'running', `${rt}: the agent survives`);
+  c.equal(readdirSync(cg(C, 'tools')).filter((n) => !n.includes('.')).length, 0, `${rt}: no tool cgroup left behind`);
+
+  // exec into a carved container still works and lands in the agent leaf.
+  const inside = run(rt, ['exec', id, '/bin/cat', '/proc/self/cgroup']);
+  c.equal(inside.status, 0, `${rt}: ${rt} exec works`);
+  c.match(inside.stdout, /\/agent\n$/, `${rt}: exec lands in the agent leaf`);
+
+  run(rt, ['delete', '-f', id]);
+  c.ok(!existsSync(cg(C)), `${rt}: container cgroup gone after delete`);
+  c.ok(!existsSync(join(s.runDir, 'containers', `${id}.json`)), `${rt}: poststop removed our record`);
+}
+
+/** The runtime process SIGKILLed mid-run: a later delete still runs poststop and nothing of ours is left. */
+async function killedRuntime(c: Checker, rt: string): Promise<void> {
+  const s = scratch();
+  const id = `it-${rt}-kill`;
+  const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', 'sleep 300'], memoryLimit: LIMIT });
+  const child = spawn(rt, ['run', '--bundle', bundle, id], { stdio: 'ignore' });
+  const up = await eventually(() => record(s, id) !== undefined && JSON.parse(run(rt, ['state', id]).stdout || '{}').status === 'running');
+  c.ok(up, `${rt}: foreground run carved and running`);
+  child.kill('SIGKILL');
+  await sleep(300);
+  const C = record(s, id)?.cgroup;
+  run(rt, ['delete', '-f', id]);
+  c.ok(C !== undefined && !existsSync(cg(C)), `${rt}: after SIGKILL of the runtime and delete, the cgroup is gone`);
+  c.ok(!existsSync(join(s.runDir, 'containers', `${id}.json`)), `${rt}: and our record too`);
+  c.equal(readdirSync(s.runDir).flatMap((d) => readdirSync(join(s.runDir, d))).join(','), '', `${rt}: run dir empty`);
+}
+
+scenario(async (c) => {
+  for (const rt of ['crun', 'runc']) {
+    await lifecycle(c, rt);
+    await killedRuntime(c, rt);
+  }
+});

@@ -1,0 +1,271 @@
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { AgentcgroupError } from '../../../src/errors.js';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_POLICY_FILE,
+  loadPolicy,
+  memoryOrderProblems,
+  parsePolicyYaml,
+  POLICY_KEYS,
+  priorityWeight,
+} from '../../../src/config/policy.js';
+import type { Policy } from '../../../src/config/types.js';
+
+const SRC = '/etc/agentcgroup/policy.yaml';
+const SHIPPED = new URL('../../../config/policy.yaml', import.meta.url);
+
+/** The error `fn` throws, checked to be a one-line AgentcgroupError with `code`. */
+function oneLineError(t: Test, fn: () => unknown, code = 'bad-policy'): string {
+  try {
+    fn();
+  } catch (err) {
+    t.type(err, AgentcgroupError);
+    t.equal((err as AgentcgroupError).code, code);
+    const { message } = err as Error;
+    t.notMatch(message, /[\n\r\0]/, `one line: ${message}`);
+    return message;
+  }
+  t.fail('did not throw');
+  return '';
+}
+
+const policyError = (t: Test, yaml: string, source = SRC) => oneLineError(t, () => parsePolicyYaml(yaml, source));
+
+t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
+  t.same(DEFAULT_POLICY, {
+    strict: false,
+    priority: 'normal',
+    session: { memoryHigh: { kind: 'percent', percent: 90 } },
+    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' }, cpuWeight: 100, oomScoreAdj: -900 },
+    tool: {
+      memoryHigh: { kind: 'percent', percent: 70 },
+      memoryMax: { kind: 'percent', percent: 85 },
+      cpuWeight: 100,
+      pidsMax: 4096,
+      oomGroup: true,
+    },
+    paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
+  });
+  t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
+  t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
+});
+
+t.test('priorityWeight', async (t) => {
+  t.equal(priorityWeight('low'), 50);
+  t.equal(priorityWeight('normal'), 100);
+  t.equal(priorityWeight('high'), 200);
+});
+
+t.test('the shipped config/policy.yaml is exactly the defaults, with every key written out', async (t) => {
+  const text = readFileSync(SHIPPED, 'utf8');
+  t.same(parsePolicyYaml(text, 'config/policy.yaml'), DEFAULT_POLICY);
+  const doc = parse(text) as Record<string, unknown>;
+  const written = Object.entries(doc).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' ? Object.keys(v).map((sk) => `${k}.${sk}`) : [k],
+  );
+  t.same(written, POLICY_KEYS.map((k) => k.key), 'every key, in POLICY_KEYS order');
+});
+
+t.test('config/README.md documents every policy key with its host-only status', async (t) => {
+  const readme = readFileSync(new URL('../../../config/README.md', import.meta.url), 'utf8');
+  for (const { key, hostOnly } of POLICY_KEYS) {
+    t.match(readme, new RegExp(`^\\| \`${key.replace('.', '\\.')}\` \\| [^|]+ \\| ${hostOnly ? 'yes' : 'no'} \\|`, 'm'), key);
+  }
+});
+
+t.test('empty and comment-only files are the defaults, as a fresh copy', async (t) => {
+  for (const text of ['', '\n', '# nothing here\n', '---\n', '# a\n\n# b\n', 'tool:\n  # pids_max: 10\n']) {
+    const p = parsePolicyYaml(text, SRC);
+    t.same(p, DEFAULT_POLICY, JSON.stringify(text));
+    t.not(p, DEFAULT_POLICY);
+    t.notOk(Object.isFrozen(p.tool), 'callers get a mutable copy');
+  }
+});
+
+t.test('every key is read and merged over the defaults', async (t) => {
+  const p = parsePolicyYaml(
+    [
+      'strict: true',
+      'priority: high',
+      'session:',
+      '  memory_high: 95%',
+      'agent:',
+      '  memory_high: 1G',
+      '  memory_max: 2147483648',
+      '  cpu_weight: 10000',
+      '  oom_score_adj: -1000',
+      'tool:',
+      '  memory_high: "600M"',
+      '  memory_max: 1.5G',
+      '  cpu_weight: 1',
+      '  pids_max: max',
+      '  oom_group: false',
+      'paths:',
+      '  run_dir: /run/ac',
+      '  call_log_dir: /srv/logs/calls',
+    ].join('\n'),
+    SRC,
+  );
+  t.same(p, {
+    strict: true,
+    priority: 'high',
+    session: { memoryHigh: { kind: 'percent', percent: 95 } },
+    agent: {
+      memoryHigh: { kind: 'bytes', bytes: 2 ** 30 },
+      memoryMax: { kind: 'bytes', bytes: 2 ** 31 },
+      cpuWeight: 10000,
+      oomScoreAdj: -1000,
+    },
+    tool: {
+      memoryHigh: { kind: 'bytes', bytes: 600 * 2 ** 20 },
+      memoryMax: { kind: 'bytes', bytes: 1.5 * 2 ** 30 },
+      cpuWeight: 1,
+      pidsMax: 'max',
+      oomGroup: false,
+    },
+    paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
+  } satisfies Policy);
+});
+
+t.test('a partial file keeps the other defaults', async (t) => {
+  const p = parsePolicyYaml('tool:\n  pids_max: 512\n', SRC);
+  t.equal(p.tool.pidsMax, 512);
+  t.same({ ...p, tool: { ...p.tool, pidsMax: 4096 } }, DEFAULT_POLICY);
+  t.equal(parsePolicyYaml('agent:\n  oom_score_adj: 1000\n', SRC).agent.oomScoreAdj, 1000);
+  t.equal(parsePolicyYaml('tool:\n  memory_max: 4097\n', SRC).tool.memoryMax.kind, 'bytes');
+  t.same(parsePolicyYaml('tool:\n  memory_max: 4097\n', SRC).tool.memoryMax, { kind: 'bytes', bytes: 4096 }, 'rounded to a page');
+  const float = parsePolicyYaml('agent:\n  memory_max: 1e10\n', SRC).agent.memoryMax;
+  t.same(float, { kind: 'bytes', bytes: 9999998976 }, 'a YAML float with an integer value is that integer');
+});
+
+t.test('the spec example: pids_max -3', async (t) => {
+  t.equal(
+    policyError(t, 'tool:\n  pids_max: -3\n'),
+    '/etc/agentcgroup/policy.yaml: tool.pids_max: must be a positive integer or max, got -3',
+  );
+});
+
+t.test('wrong types and out-of-range values name the file and the key path', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['strict: yes', /: strict: must be true or false, got "yes"$/],
+    ['strict: 1', /: strict: must be true or false, got 1$/],
+    ['strict:', /: strict: must be true or false, got nothing$/],
+    ['priority: urgent', /: priority: must be low, normal or high, got "urgent"$/],
+    ['priority: HIGH', /: priority: must be low, normal or high, got "HIGH"$/],
+    ['session:\n  memory_high: 12Q', /: session\.memory_high: "12Q" is not a size \(use bytes, 800M, 1\.2G, 50% or max\)$/],
+    ['session:\n  memory_high: 0%', /: session\.memory_high: "0%" is not a percentage above 0 and at most 100$/],
+    ['agent:\n  memory_max: 1.5', /: agent\.memory_max: "1\.5" is not a size/],
+    ['agent:\n  memory_max: -4096', /: agent\.memory_max: "-4096" is not a size/],
+    ['agent:\n  memory_max: 1e30', /: agent\.memory_max: "1e\+30" is not a size/],
+    ['agent:\n  memory_max: [1G]', /: agent\.memory_max: must be a size \(use bytes, 800M, 1\.2G, 50% or max\), got a list$/],
+    ['agent:\n  memory_max: true', /: agent\.memory_max: must be a size .*, got true$/],
+    ['agent:\n  cpu_weight: 0', /: agent\.cpu_weight: must be an integer from 1 to 10000, got 0$/],
+    ['agent:\n  cpu_weight: 10001', /: agent\.cpu_weight: must be an integer from 1 to 10000, got 10001$/],
+    ['agent:\n  cpu_weight: 1.5', /got 1\.5$/],
+    ['agent:\n  cpu_weight: "100"', /: agent\.cpu_weight: must be an integer from 1 to 10000, got "100"$/],
+    ['agent:\n  oom_score_adj: -1001', /: agent\.oom_score_adj: must be an integer from -1000 to 1000, got -1001$/],
+    ['tool:\n  cpu_weight: .nan', /: tool\.cpu_weight: .*got NaN$/],
+    ['tool:\n  pids_max: 0', /: tool\.pids_max: must be a positive integer or max, got 0$/],
+    ['tool:\n  pids_max: 1.5', /got 1\.5$/],
+    ['tool:\n  pids_max: unlimited', /got "unlimited"$/],
+    ['tool:\n  pids_max: 9007199254740993', /: tool\.pids_max: must be a positive integer or max, got 9007199254740992$/],
+    ['tool:\n  oom_group: "true"', /: tool\.oom_group: must be true or false, got "true"$/],
+    ['tool:\n  oom_group: {a: 1}', /: tool\.oom_group: must be true or false, got a mapping$/],
+    ['paths:\n  run_dir: run/agentcgroup', /: paths\.run_dir: must be an absolute path without .* segments, got "run\/agentcgroup"$/],
+    ['paths:\n  run_dir: /run/../etc', /: paths\.run_dir: must be an absolute path/],
+    ['paths:\n  run_dir: /run/..', /: paths\.run_dir: must be an absolute path/],
+    ['paths:\n  call_log_dir: "/var/log\\nx"', /: paths\.call_log_dir: .*got "\/var\/log\\nx"$/],
+    ['paths:\n  call_log_dir: "/var/log\\0x"', /: paths\.call_log_dir: .*got "\/var\/log\\u0000x"$/],
+    ['paths:\n  call_log_dir: 7', /: paths\.call_log_dir: .*got 7$/],
+    ['tool: 5', /: tool: must be a mapping, got 5$/],
+    ['tool: [1]', /: tool: must be a mapping, got a list$/],
+  ];
+  for (const [yaml, want] of cases) {
+    const message = policyError(t, yaml);
+    t.ok(message.startsWith(`${SRC}: `), `names the file: ${message}`);
+    t.match(message, want, yaml);
+  }
+});
+
+t.test('paths with .. only as part of a name are fine', async (t) => {
+  t.equal(parsePolicyYaml('paths:\n  run_dir: /run/a..b\n', SRC).paths.runDir, '/run/a..b');
+});
+
+t.test('unknown keys are errors, at any level', async (t) => {
+  t.equal(policyError(t, 'stirct: true'), `${SRC}: stirct: unknown key`);
+  t.equal(policyError(t, 'tool:\n  memroy_max: 1G'), `${SRC}: tool.memroy_max: unknown key`);
+  t.equal(policyError(t, 'session:\n  memory_max: 1G'), `${SRC}: session.memory_max: unknown key`);
+  t.match(policyError(t, 'paths:\n  run_dir:\n    x: 1'), /^\/etc\/agentcgroup\/policy\.yaml: paths\.run_dir: must be .*, got a mapping$/);
+  t.equal(policyError(t, 'tool.memory_max: 1G'), `${SRC}: tool.memory_max: unknown key (nest it under its section)`);
+  t.equal(policyError(t, '1: 2'), `${SRC}: 1: unknown key`);
+  t.equal(policyError(t, '"a\\nb": 2'), `${SRC}: "a\\nb": unknown key`, 'a hostile key is quoted');
+  t.equal(policyError(t, '[a]: 2'), `${SRC}: a list: unknown key`);
+});
+
+t.test('a document that is not a mapping', async (t) => {
+  t.equal(policyError(t, '- strict'), `${SRC}: must be a mapping of policy keys, got a list`);
+  t.equal(policyError(t, 'just text'), `${SRC}: must be a mapping of policy keys, got "just text"`);
+  t.equal(policyError(t, '42'), `${SRC}: must be a mapping of policy keys, got 42`);
+});
+
+t.test('YAML syntax errors are one line with the line number', async (t) => {
+  t.equal(policyError(t, 'strict: false\nstrict: true\n'), `${SRC}: line 2: Map keys must be unique`);
+  t.match(policyError(t, 'tool:\n  pids_max: [1\n'), /^\/etc\/agentcgroup\/policy\.yaml: line \d+: /);
+  t.match(policyError(t, 'tool:\n  pids_max: 1\n cpu_weight: 2\n'), /^\/etc\/agentcgroup\/policy\.yaml: line 3: /);
+  t.match(policyError(t, '--- 1\n--- 2\n'), /: line \d+: Source contains multiple documents/);
+  t.match(policyError(t, 'tool:\n  pids_max: !weird 5\n'), /: line 2: Unresolved tag: !weird$/, 'an unknown tag is not let through');
+  t.equal(policyError(t, 'strict: *nope\n'), `${SRC}: Unresolved alias (the anchor must be set before the alias): nope`);
+});
+
+t.test('a hostile source name is quoted', async (t) => {
+  t.equal(policyError(t, 'strict: 1', '/tmp/a\nb.yaml'), '"/tmp/a\\nb.yaml": strict: must be true or false, got 1');
+});
+
+t.test('memory_high above memory_max of the same kind is refused, naming both keys', async (t) => {
+  t.equal(
+    policyError(t, 'tool:\n  memory_high: 90%\n'),
+    `${SRC}: tool.memory_high 90% is above tool.memory_max 85%`,
+  );
+  t.equal(
+    policyError(t, 'agent:\n  memory_high: 2G\n  memory_max: 1G\n'),
+    `${SRC}: agent.memory_high 2G is above agent.memory_max 1G`,
+  );
+  const mixed = parsePolicyYaml('tool:\n  memory_high: 900G\n  memory_max: 10%\n', SRC);
+  t.equal(mixed.tool.memoryHigh.kind, 'bytes', 'bytes against percent depends on the session: not compared');
+  t.same(parsePolicyYaml('tool:\n  memory_high: max\n', SRC).tool.memoryHigh, { kind: 'max' }, 'max compares with nothing');
+  t.same(parsePolicyYaml('tool:\n  memory_high: 85%\n', SRC).tool.memoryHigh, { kind: 'percent', percent: 85 }, 'equal is fine');
+});
+
+t.test('memoryOrderProblems lists every offending section', async (t) => {
+  const p = structuredClone(DEFAULT_POLICY);
+  t.same(memoryOrderProblems(p), []);
+  p.agent.memoryHigh = { kind: 'bytes', bytes: 8192 };
+  p.agent.memoryMax = { kind: 'bytes', bytes: 4096 };
+  p.tool.memoryHigh = { kind: 'percent', percent: 99 };
+  t.same(memoryOrderProblems(p).map((x) => x.section), ['agent', 'tool']);
+});
+
+t.test('loadPolicy', async (t) => {
+  const dir = t.testdir({
+    'policy.yaml': 'priority: low\n',
+    'bad.yaml': 'tool:\n  pids_max: -3\n',
+    'adir': {},
+  });
+  t.equal(loadPolicy(join(dir, 'policy.yaml')).priority, 'low', 'an explicit file');
+  t.equal(loadPolicy(undefined, join(dir, 'policy.yaml')).priority, 'low', 'the default file when it exists');
+  t.same(loadPolicy(undefined, join(dir, 'missing.yaml')), DEFAULT_POLICY, 'no default file: defaults');
+  t.equal(
+    oneLineError(t, () => loadPolicy(join(dir, 'missing.yaml'))),
+    `policy file ${join(dir, 'missing.yaml')}: not found`,
+    'a named file that does not exist is an error',
+  );
+  t.equal(
+    oneLineError(t, () => loadPolicy(join(dir, 'bad.yaml'))),
+    `${join(dir, 'bad.yaml')}: tool.pids_max: must be a positive integer or max, got -3`,
+  );
+  t.equal(oneLineError(t, () => loadPolicy(join(dir, 'adir'))), `policy file ${join(dir, 'adir')}: cannot read (EISDIR)`);
+  t.equal(oneLineError(t, () => loadPolicy(undefined, join(dir, 'adir'))), `policy file ${join(dir, 'adir')}: cannot read (EISDIR)`);
+});

@@ -1,0 +1,165 @@
+import t from 'tap';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CG_ROOT, PID, hookEnv } from '../../fixtures/hookenv.js';
+
+const GiB = 1 << 30;
+
+t.test('createRuntime carves agent + tools, applies the policy and records it', async (t) => {
+  const h = hookEnv(t.testdir());
+  const r = await h.hook(['createRuntime'], h.state('created'));
+  t.same(r, { code: 0, out: '', err: '' });
+  const k = h.kernel;
+  t.equal(k.whereIs(PID), 'ctr1/agent', 'init moved into the agent leaf');
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/cgroup.subtree_control`).trim(), 'cpu memory pids');
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/tools/cgroup.subtree_control`).trim(), 'cpu memory pids');
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/memory.high`).trim(), String(Math.floor((GiB * 0.9) / 4096) * 4096), 'session memory.high 90% of memory.max');
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/memory.max`).trim(), String(GiB), "the engine's memory.max is untouched");
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '100');
+  t.equal(readFileSync(join(h.proc, String(PID), 'oom_score_adj'), 'utf8'), '-900', 'framework protected from the OOM killer');
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.cgroup, 'ctr1');
+  t.equal(rec.tool.memoryMax, Math.floor((GiB * 0.85) / 4096) * 4096, 'tool template: 85% of the session');
+  t.equal(rec.tool.memoryHigh, Math.floor((GiB * 0.7) / 4096) * 4096);
+});
+
+t.test('a second carve of the same container changes nothing', async (t) => {
+  const h = hookEnv(t.testdir());
+  await h.hook(['createRuntime'], h.state('created'));
+  const before = h.kernel.snapshot();
+  const r = await h.hook([], h.state('created'));
+  t.equal(r.code, 0);
+  t.equal(r.err, '');
+  t.same(h.kernel.snapshot(), before);
+});
+
+t.test('the stage is inferred from the status: runc creating and crun created carve, stopped tears down', async (t) => {
+  const h = hookEnv(t.testdir());
+  t.equal((await h.hook([], h.state('creating'))).code, 0);
+  t.equal(h.kernel.whereIs(PID), 'ctr1/agent');
+  t.ok(existsSync(join(h.runDir, 'containers/ctr1.json')));
+  const { pid: _pid, ...noPid } = JSON.parse(h.state('stopped')) as Record<string, unknown>;
+  t.equal((await h.hook([], JSON.stringify(noPid))).code, 0, 'runc poststop has no pid at all');
+  t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')), 'record removed');
+});
+
+t.test('poststart carves a running container under freeze and thaws it', async (t) => {
+  const h = hookEnv(t.testdir());
+  const r = await h.hook(['poststart'], h.state('running'));
+  t.equal(r.code, 0, r.err);
+  const log = h.kernel.log.join('\n');
+  t.match(log, /write ctr1\/cgroup\.freeze 1[\s\S]*write ctr1\/agent\/cgroup\.procs 4242[\s\S]*write ctr1\/cgroup\.freeze 0/);
+  t.equal(h.kernel.readFile(`${CG_ROOT}/ctr1/cgroup.events`), 'populated 1\nfrozen 0\n', 'nothing left frozen');
+});
+
+t.test('poststop logs calls cut off by teardown, removes our state, and is idempotent', async (t) => {
+  const h = hookEnv(t.testdir());
+  await h.hook(['createRuntime'], h.state('created'));
+  const marker = join(h.runDir, 'calls/ctr1');
+  mkdirSync(marker, { recursive: true });
+  const call = { callId: 'pytest-1', name: 'pytest', argv: ['pytest'], cgroup: '/ctr1/tools/pytest-1', start: new Date(Date.now() - 1000).toISOString(), limits: { high: 1, max: 2 } };
+  writeFileSync(join(marker, 'pytest-1.json'), JSON.stringify(call));
+  // The runtime removed C before poststop, as runc and crun do.
+  h.kernel.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  for (const p of ['ctr1/tools', 'ctr1/agent']) h.kernel.rmdir(`${CG_ROOT}/${p}`);
+  h.kernel.rmdir(`${CG_ROOT}/ctr1`);
+  for (let i = 0; i < 2; i++) {
+    const r = await h.hook(['poststop'], h.state('stopped'));
+    t.same(r, { code: 0, out: '', err: '' }, `poststop run ${i + 1} is quiet`);
+  }
+  const lines = readFileSync(join(h.callDir, 'ctr1.jsonl'), 'utf8').trim().split('\n');
+  t.equal(lines.length, 1, 'the cut-off call is logged once');
+  const rec = JSON.parse(lines[0]!);
+  t.equal(rec.outcome, 'cut-off');
+  t.equal(rec.name, 'pytest');
+  t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')));
+  t.notOk(existsSync(marker));
+});
+
+t.test('poststop with no carve (createRuntime never ran) is a quiet no-op', async (t) => {
+  const h = hookEnv(t.testdir());
+  const before = h.kernel.snapshot();
+  t.same(await h.hook(['poststop'], h.state('stopped')), { code: 0, out: '', err: '' });
+  t.same(h.kernel.snapshot(), before);
+});
+
+t.test('poststop after a runtime died: our leftovers are removed, the live tree is not touched otherwise', async (t) => {
+  const h = hookEnv(t.testdir());
+  await h.hook(['createRuntime'], h.state('created'));
+  h.kernel.mkdir(`${CG_ROOT}/ctr1/tools/call-1`);
+  h.kernel.spawnAt('ctr1/tools/call-1', 999);
+  h.kernel.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  const r = await h.hook(['poststop'], h.state('stopped'));
+  t.same(r, { code: 0, out: '', err: '' });
+  t.same(h.kernel.subdirs(`${CG_ROOT}/ctr1`), [], 'agent and tools gone; C itself is the runtime’s');
+  t.equal(h.kernel.whereIs(999), undefined, 'the straggler was killed');
+});
+
+// Every refusal: one line naming the problem, exit 0 (fail-open), no record, the tree as it was.
+const refusals: [string, Parameters<typeof hookEnv>[1], (h: ReturnType<typeof hookEnv>) => string, RegExp][] = [
+  ['missing controller', { rootControllers: '+memory +cpu' }, (h) => h.state('created'), /lacks the pids controller/],
+  ['malformed state', {}, () => '{"ociVersion": "1.0", "id": ', /not JSON/],
+  ['hostile id', {}, (h) => h.state('created', { id: '../../etc' }), /state\.id: /],
+  ['hostile annotation', { annotations: { 'io.agentcgroup.tool.memory_max': '../../x' } }, (h) => h.state('created'), /io\.agentcgroup\.tool\.memory_max/],
+  ['unknown annotation', { annotations: { 'io.agentcgroup.strict': 'false' } }, (h) => h.state('created'), /io\.agentcgroup\.strict/],
+  ['no pid', {}, (h) => h.state('created', { pid: 0 }), /no pid/],
+  ['inverted zone', { policy: 'tool:\n  memory_high: 95%\n  memory_max: 50%\n' }, (h) => h.state('created'), /memory_high/],
+];
+for (const [name, opts, stdin, pattern] of refusals) {
+  t.test(`refused and untouched: ${name}`, async (t) => {
+    const h = hookEnv(t.testdir(), opts);
+    const before = h.kernel.snapshot();
+    const r = await h.hook(['createRuntime'], stdin(h));
+    t.equal(r.code, 0, 'fails open');
+    t.match(r.err, pattern);
+    t.match(r.err, /^agentcgroup: [^\n]*; the container runs unconstrained\n$/, 'exactly one line');
+    t.same(h.kernel.snapshot(), before, 'cgroup tree unchanged');
+    t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')), 'no record');
+  });
+}
+
+t.test('strict host policy turns a refusal into a non-zero exit', async (t) => {
+  const h = hookEnv(t.testdir(), { rootControllers: '+memory +cpu', policy: 'strict: true\n' });
+  const r = await h.hook(['createRuntime'], h.state('created'));
+  t.equal(r.code, 1);
+  t.match(r.err, /^agentcgroup: createRuntime for container ctr1: .*refusing to start the container \(strict policy\)\n$/);
+});
+
+// A kernel error at any step of the carve must leave the tree exactly as it was.
+const failPoints = ['ctr1/agent', 'ctr1/agent/cgroup.procs', 'ctr1/cgroup.subtree_control', 'ctr1/tools', 'ctr1/tools/cgroup.subtree_control', 'ctr1/memory.high', 'ctr1/agent/cpu.weight'];
+for (const point of failPoints) {
+  t.test(`a kernel error at ${point} is rolled back`, async (t) => {
+    const h = hookEnv(t.testdir());
+    const before = h.kernel.snapshot();
+    h.kernel.failures.set(point, 'EINVAL');
+    const r = await h.hook(['createRuntime'], h.state('created'));
+    t.equal(r.code, 0);
+    t.match(r.err, /the kernel rejected the value|cannot/);
+    t.equal(r.err.split('\n').length, 2, 'one line');
+    t.same(h.kernel.snapshot(), before);
+    t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')));
+  });
+}
+
+t.test('io.agentcgroup.enable=false leaves the container alone', async (t) => {
+  const h = hookEnv(t.testdir(), { annotations: { 'io.agentcgroup.enable': 'false' } });
+  const before = h.kernel.snapshot();
+  t.same(await h.hook(['createRuntime'], h.state('created')), { code: 0, out: '', err: '' });
+  t.same(h.kernel.snapshot(), before);
+});
+
+t.test('annotations override the tool template within the session', async (t) => {
+  const h = hookEnv(t.testdir(), { annotations: { 'io.agentcgroup.tool.memory_max': '512M', 'io.agentcgroup.tool.memory_high': '50%', 'io.agentcgroup.priority': 'high' } });
+  t.equal((await h.hook(['createRuntime'], h.state('created'))).code, 0);
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.tool.memoryMax, 512 << 20);
+  t.equal(rec.tool.memoryHigh, 512 << 20, '50% of the 1G session');
+  t.equal(h.kernel.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '200', 'high priority weight');
+});
+
+t.test('a container without a memory limit takes the host memory as its session', async (t) => {
+  const h = hookEnv(t.testdir(), { memoryMax: 'max' });
+  t.equal((await h.hook(['createRuntime'], h.state('created'))).code, 0);
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.sessionBytes, 8 * GiB);
+});
