@@ -28,7 +28,7 @@ export function registerExec(program: Command, ctx: CliContext, setExit: (code: 
   program
     .command('exec')
     .description(
-      'run one tool call in its own cgroup C/tools/<call-id> of a carved container, placed there before it starts; passes stdio, signals and the exit code through, appends a JSON line to the call log, and says on stderr when the call was throttled or OOM-killed. Exits 125 when agentcgroup itself fails',
+      'run one tool call in its own cgroup C/tools/<call-id> of a carved container, placed there before it starts; passes stdio, signals and the exit code through, appends a JSON line to the call log <paths.call_log_dir>/<container id>.jsonl (default /var/lib/agentcgroup/calls), and says on stderr when the call was throttled or OOM-killed. Exits 125 when agentcgroup itself fails',
     )
     .usage('[--container ID | --cgroup PATH] [--name NAME] -- CMD [ARGS...]')
     .option('--container <id>', 'the container, by the id its hooks saw')

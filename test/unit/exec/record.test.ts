@@ -1,0 +1,43 @@
+import t from 'tap';
+import { callNotice, cutOffRecord, finishedRecord } from '../../../src/exec/record.js';
+import type { RunningCall } from '../../../src/state/records.js';
+
+const M = 1 << 20;
+const call: RunningCall = {
+  callId: 'pytest-1',
+  name: 'pytest',
+  argv: ['pytest', '-x'],
+  cgroup: '/c/tools/pytest-1',
+  start: '2026-01-01T00:00:00.000Z',
+  limits: { high: 600 * M, max: 900 * M },
+};
+const quiet = { high: 0, max: 0, oom: 0, oom_kill: 0 };
+const end = (exit: number | null, signal: string | null) => ({ exit, signal, end: new Date('2026-01-01T00:00:02.500Z') });
+
+t.test('an OOM kill is the outcome and the notice, whatever the exit status says', async (t) => {
+  const rec = finishedRecord(call, 'c', { peak: 912 * M, events: { ...quiet, max: 3, oom: 1, oom_kill: 1 }, pressure: { someUs: 0, fullUs: 0 } }, end(null, 'SIGKILL'));
+  t.equal(rec.outcome, 'oom-killed');
+  t.equal(rec.durationMs, 2500);
+  t.equal(callNotice(rec), 'agentcgroup: tool call "pytest" killed: memory.max 900M reached (peak 912M)');
+});
+
+t.test('a throttled call that finished says how often and how long it stalled', async (t) => {
+  const rec = finishedRecord(call, 'c', { peak: 650 * M, events: { ...quiet, high: 12 }, pressure: { someUs: 2_000_000, fullUs: 1_500_000 } }, end(0, null));
+  t.equal(rec.outcome, 'ok');
+  t.equal(callNotice(rec), 'agentcgroup: tool call "pytest" was throttled at memory.high 600M (12 times, peak 650M, stalled 1.5 s)');
+});
+
+t.test('plain outcomes need no notice', async (t) => {
+  const stats = { peak: 10 * M, events: quiet, pressure: { someUs: 0, fullUs: 0 } };
+  t.equal(finishedRecord(call, null, stats, end(0, null)).outcome, 'ok');
+  t.equal(finishedRecord(call, null, stats, end(2, null)).outcome, 'failed');
+  const killed = finishedRecord(call, null, stats, end(null, 'SIGTERM'));
+  t.equal(killed.outcome, 'killed');
+  t.equal(killed.reason, 'ended by SIGTERM');
+  t.equal(callNotice(killed), undefined);
+});
+
+t.test('a call cut off by teardown keeps its limits and has no stats', async (t) => {
+  const rec = cutOffRecord('c', call, new Date('2026-01-01T00:00:10.000Z'));
+  t.match(rec, { outcome: 'cut-off', exit: null, durationMs: 10_000, memory: { peak: null, high: 600 * M, max: 900 * M } });
+});
