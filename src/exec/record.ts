@@ -17,11 +17,35 @@ export interface CallEnd {
 
 const fmt = (b: Bytes | number | null) => (b === null ? '?' : b === 'max' ? 'max' : formatBytes(b));
 
+const NO_STATS: CallStats = { peak: null, events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 } };
+
+function outcomeOf(stats: CallStats, end: CallEnd): CallRecord['outcome'] {
+  if (stats.events.oom_kill > 0) return 'oom-killed';
+  if (end.signal) return 'killed';
+  return end.exit === 0 ? 'ok' : 'failed';
+}
+
 /** Pure: the call log line for a call that ran to an end we saw. */
 export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd): CallRecord {
-  const limits = call.limits;
-  const oomKilled = stats.events.oom_kill > 0;
-  const outcome: CallRecord['outcome'] = oomKilled ? 'oom-killed' : end.signal ? 'killed' : end.exit === 0 ? 'ok' : 'failed';
+  const outcome = outcomeOf(stats, end);
+  const reason =
+    outcome === 'oom-killed' ? `memory.max ${fmt(call.limits.max)} reached (peak ${fmt(stats.peak)})` : end.signal ? `ended by ${end.signal}` : undefined;
+  return buildRecord(call, container, stats, end, outcome, reason);
+}
+
+/** Pure: the record of a call the container's teardown cut off; its cgroup is gone, so no stats. */
+export function cutOffRecord(container: string, call: RunningCall, now: Date): CallRecord {
+  return buildRecord(call, container, NO_STATS, { exit: null, signal: null, end: now }, 'cut-off', 'the container stopped before the call ended');
+}
+
+function buildRecord(
+  call: RunningCall,
+  container: string | null,
+  stats: CallStats,
+  end: CallEnd,
+  outcome: CallRecord['outcome'],
+  reason: string | undefined,
+): CallRecord {
   const rec: CallRecord = {
     id: call.callId,
     container,
@@ -34,34 +58,12 @@ export function finishedRecord(call: RunningCall, container: string | null, stat
     exit: end.exit,
     signal: end.signal,
     outcome,
-    memory: { peak: stats.peak, high: limits.high, max: limits.max },
+    memory: { peak: stats.peak, high: call.limits.high, max: call.limits.max },
     events: stats.events,
     pressure: stats.pressure,
   };
-  if (oomKilled) rec.reason = `memory.max ${fmt(limits.max)} reached (peak ${fmt(stats.peak)})`;
-  else if (end.signal) rec.reason = `ended by ${end.signal}`;
+  if (reason !== undefined) rec.reason = reason;
   return rec;
-}
-
-/** Pure: the record of a call the container's teardown cut off; its cgroup is gone, so no stats. */
-export function cutOffRecord(container: string, call: RunningCall, now: Date): CallRecord {
-  return {
-    id: call.callId,
-    container,
-    name: call.name,
-    argv: call.argv,
-    cgroup: call.cgroup,
-    start: call.start,
-    end: now.toISOString(),
-    durationMs: now.getTime() - Date.parse(call.start),
-    exit: null,
-    signal: null,
-    outcome: 'cut-off',
-    reason: 'the container stopped before the call ended',
-    memory: { peak: null, high: call.limits.high, max: call.limits.max },
-    events: { high: 0, max: 0, oom: 0, oom_kill: 0 },
-    pressure: { someUs: 0, fullUs: 0 },
-  };
 }
 
 /**

@@ -4,7 +4,7 @@ import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, readBundleConfig } from '../../../src/oci/config.js';
 
-const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+import { PRINTABLE } from '../../fixtures/text.js';
 const SRC = '/b/config.json';
 
 // A trimmed-down config.json as podman hands it to crun, with the fields we do not read left in.

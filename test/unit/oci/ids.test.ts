@@ -2,7 +2,7 @@ import t from 'tap';
 import { safeName, validateContainerId } from '../../../src/oci/ids.js';
 
 // A message must never carry a raw control character, line break or bidi override.
-const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+import { PRINTABLE } from '../../fixtures/text.js';
 
 const podmanId = 'f3c1a9b0e2d4c6b8a0f1e3d5c7b9a1f3e5d7c9b1a3f5e7d9c1b3a5f7e9d1c3b5';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseState } from '../../../src/oci/state.js';
 
-const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/;
+import { PRINTABLE } from '../../fixtures/text.js';
 
 const podmanId = '2b6ad6c4d1f0b1e3a8d6e1f7c0a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1';
 const bundle = `/var/lib/containers/storage/overlay-containers/${podmanId}/userdata`;
