@@ -46,5 +46,7 @@ export function cgroupOfPid(procRoot: string, pid: number): string {
   }
   const path = parseUnifiedCgroupPath(text);
   if (path === undefined) throw new AgentcgroupError('no-cgroup2', `process ${pid} has no cgroup v2 membership (cgroup v1 host?)`);
+  // On a hybrid host the runtime places containers in v1 hierarchies only, leaving them at the v2 root.
+  if (path === '/') throw new AgentcgroupError('no-cgroup2', `container process ${pid} sits in the cgroup2 root: its cgroup is managed on cgroup v1 (hybrid host?)`);
   return checkCgroupPath(path, `cgroup of process ${pid}`);
 }

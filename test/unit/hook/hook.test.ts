@@ -163,3 +163,21 @@ t.test('a container without a memory limit takes the host memory as its session'
   const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
   t.equal(rec.sessionBytes, 8 * GiB);
 });
+
+t.test('unsupported hosts get one line and the container starts', async (t) => {
+  const v1 = hookEnv(t.testdir());
+  writeFileSync(join(v1.proc, 'self/mountinfo'), '35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n');
+  const r1 = await v1.hook(['createRuntime'], v1.state('created'));
+  t.equal(r1.code, 0);
+  t.match(r1.err, /^agentcgroup: createRuntime for container ctr1: no cgroup2 filesystem is mounted \(cgroup v1 host\).*unconstrained\n$/);
+
+  const hybrid = hookEnv(t.testdir());
+  writeFileSync(join(hybrid.proc, String(PID), 'cgroup'), '4:memory:/ctr1\n0::/\n');
+  const r2 = await hybrid.hook(['createRuntime'], hybrid.state('created'));
+  t.equal(r2.code, 0);
+  t.match(r2.err, /^agentcgroup: [^\n]*sits in the cgroup2 root: its cgroup is managed on cgroup v1 \(hybrid host\?\)[^\n]*\n$/);
+
+  const gone = hookEnv(t.testdir());
+  const r3 = await gone.hook(['createRuntime'], gone.state('created', { pid: 99999 }));
+  t.match(r3.err, /cannot read the cgroup of container process 99999: no such process/);
+});
