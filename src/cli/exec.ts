@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { loadPolicy } from '../config/policy.js';
 import { AgentcgroupError, describeError } from '../errors.js';
+import { CONTAINER_EXEC_SOCKET, runViaSocket } from '../exec/client.js';
 import { type ExecTarget, runToolCall } from '../exec/toolcall.js';
 import { hostEnvFrom } from '../hook/environment.js';
 import { validateContainerId } from '../oci/ids.js';
@@ -17,11 +19,13 @@ interface ExecOptions {
   policy?: string;
 }
 
-function target(opts: ExecOptions): ExecTarget {
+/** From the host: a container or cgroup. Inside a container: its exec socket, when mounted. */
+function target(opts: ExecOptions, socket: string): ExecTarget | { socket: string } {
   if (opts.container !== undefined && opts.cgroup !== undefined) throw new AgentcgroupError('bad-args', 'give either --container or --cgroup, not both');
   if (opts.container !== undefined) return { container: validateContainerId(opts.container) };
   if (opts.cgroup !== undefined) return { cgroup: opts.cgroup };
-  throw new AgentcgroupError('bad-args', 'give --container ID or --cgroup PATH (the carved container cgroup)');
+  if (existsSync(socket)) return { socket };
+  throw new AgentcgroupError('bad-args', `give --container ID or --cgroup PATH (the carved container cgroup); inside a container, the daemon's socket ${socket} is not there`);
 }
 
 export function registerExec(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -30,7 +34,7 @@ export function registerExec(program: Command, ctx: CliContext, setExit: (code: 
     .description(
       'run one tool call in its own cgroup C/tools/<call-id> of a carved container, placed there before it starts; passes stdio, signals and the exit code through, appends a JSON line to the call log <paths.call_log_dir>/<container id>.jsonl (default /var/lib/agentcgroup/calls), and says on stderr when the call was throttled or OOM-killed. Exits 125 when agentcgroup itself fails',
     )
-    .usage('[--container ID | --cgroup PATH] [--name NAME] -- CMD [ARGS...]')
+    .usage('[--container ID | --cgroup PATH] [--name NAME] -- CMD [ARGS...]\n       (inside a container, with neither: through the daemon at /run/agentcgroup/exec.sock)')
     .option('--container <id>', 'the container, by the id its hooks saw')
     .option('--cgroup <path>', 'the carved container cgroup, absolute or relative to the cgroup2 root')
     .option('--name <name>', 'tool-call name for logs and messages (default: the command name)')
@@ -41,8 +45,10 @@ export function registerExec(program: Command, ctx: CliContext, setExit: (code: 
       try {
         const host = hostEnvFrom(ctx.env, ctx.fsOps);
         if (opts.policy !== undefined) host.policyFile = opts.policy;
-        const req = { target: target(opts), name: opts.name ?? basename(argv[0] ?? 'call'), argv, policy: loadPolicy(host.policyFile) };
-        setExit(await runToolCall(req, host, ctx.stderr));
+        const name = opts.name ?? basename(argv[0] ?? 'call');
+        const where = target(opts, ctx.env.AGENTCGROUP_EXEC_SOCKET ?? CONTAINER_EXEC_SOCKET);
+        if ('socket' in where) setExit(await runViaSocket(where.socket, name, argv, ctx.stderr));
+        else setExit(await runToolCall({ target: where, name, argv, policy: loadPolicy(host.policyFile) }, host, ctx.stderr));
       } catch (err) {
         ctx.stderr(`agentcgroup: exec: ${describeError(err)}\n`);
         setExit(EXEC_FAILED);

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { loadPolicy } from '../config/policy.js';
 import { applyAnnotations } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
+import { adminSocketPath } from '../daemon/paths.js';
 import { carveContainer } from '../hook/carve.js';
+import { daemonReachable, firstToNotice } from '../hook/daemoncheck.js';
 import { hostEnvFrom } from '../hook/environment.js';
 import { teardownContainer } from '../hook/teardown.js';
 import { readBundleConfig } from '../oci/config.js';
@@ -27,6 +29,8 @@ function resolveStage(arg: string | undefined, status: string): Stage {
 }
 
 const OFF = /^(0|false|no|off)$/i;
+/** Returned (by identity) when a container opted out: nothing was carved, nothing to warn about. */
+const NOT_CARVED: string[] = [];
 
 export function registerHook(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
   program
@@ -54,6 +58,11 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
           resolved === 'poststop'
             ? teardownContainer(state, store, host).warnings
             : carveIfEnabled(state, hostPolicy, store, host, resolved);
+        if (resolved !== 'poststop' && warnings !== NOT_CARVED && !(await daemonReachable(adminSocketPath(hostPolicy.paths.runDir)))) {
+          if (firstToNotice(hostPolicy.paths.runDir)) {
+            warnings.push('the agentcgroup daemon is not running: containers are carved and limited, but tool calls get their own cgroup only through `agentcgroup exec` (said once until the daemon starts)');
+          }
+        }
         for (const w of warnings) ctx.stderr(`agentcgroup: warning: ${w}\n`);
       } catch (err) {
         const consequence =
@@ -71,7 +80,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     stage: 'createRuntime' | 'poststart',
   ): string[] {
     const annotations = { ...readBundleConfig(state.bundle).annotations, ...state.annotations };
-    if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return [];
+    if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return NOT_CARVED;
     const policy = applyAnnotations(hostPolicy, annotations);
     return carveContainer(state, policy, store, host, stage).warnings;
   }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors.js';
 import { type CliContext, processContext } from './context.js';
+import { registerDaemon } from './daemon.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
@@ -27,6 +28,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerDoctor(program, ctx, setExit);
   registerHook(program, ctx, setExit);
   registerExec(program, ctx, setExit);
+  registerDaemon(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

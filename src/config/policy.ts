@@ -21,6 +21,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   session: { memoryHigh: percent(90) },
   agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100, oomScoreAdj: -900 },
   tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true },
+  tracker: { framework: [] },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
 });
 
@@ -93,6 +94,15 @@ function path(value: unknown, where: string): string {
   return fail(where, `must be an absolute path without control characters or .. segments, got ${show(value)}`);
 }
 
+// A YAML list, or (from an annotation) one comma-separated string. Patterns are matched, never used
+// as paths, but still kept printable and short.
+function patterns(value: unknown, where: string): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value;
+  const ok = (p: unknown) => typeof p === 'string' && p.length > 0 && p.length <= 256 && !/[\x00-\x1f\x7f]/.test(p);
+  if (Array.isArray(list) && list.length <= 64 && list.every(ok)) return list as string[];
+  return fail(where, `must be a list of up to 64 program patterns (a path with /, else a process name; * matches anything), got ${show(value)}`);
+}
+
 const CPU_WEIGHT = int(1, 10000);
 const OOM_SCORE_ADJ = int(-1000, 1000);
 
@@ -121,6 +131,8 @@ const SETTINGS: readonly Setting[] = [
     description: "pids.max of each tool call's cgroup: a positive integer or max" },
   { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
     description: 'memory.oom.group of each tool call: an OOM kills the whole call' },
+  { key: 'tracker.framework', hostOnly: false, set: (p, v, w) => { p.tracker.framework = patterns(v, w); },
+    description: 'programs that belong to the framework, not tool calls: paths (with /) or process names, * as wildcard' },
   { key: 'paths.run_dir', hostOnly: true, set: (p, v, w) => { p.paths.runDir = path(v, w); },
     description: 'per-container run state, removed when the container stops' },
   { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },

@@ -30,6 +30,14 @@ export interface Policy {
     /** memory.oom.group: an OOM kills the whole tool call, never half of it. */
     oomGroup: boolean;
   };
+  /** How the daemon tells a tool call from the framework (see src/policy/classify.ts). */
+  tracker: {
+    /**
+     * Programs that are part of the framework, not tool calls: a pattern with a `/` matches the exec'd
+     * path, one without matches the process name (comm); `*` is a wildcard.
+     */
+    framework: string[];
+  };
   /** Host-only. */
   paths: {
     /** Per-container run state (removed at poststop). */

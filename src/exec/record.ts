@@ -17,11 +17,13 @@ export interface CallEnd {
 
 const fmt = (b: Bytes | number | null) => (b === null ? '?' : b === 'max' ? 'max' : formatBytes(b));
 
-const NO_STATS: CallStats = { peak: null, events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 } };
+/** A call whose cgroup could not be read. */
+export const NO_STATS: CallStats = { peak: null, events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 } };
 
 function outcomeOf(stats: CallStats, end: CallEnd): CallRecord['outcome'] {
   if (stats.events.oom_kill > 0) return 'oom-killed';
   if (end.signal) return 'killed';
+  if (end.exit === null) return 'ended';
   return end.exit === 0 ? 'ok' : 'failed';
 }
 

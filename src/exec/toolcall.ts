@@ -1,19 +1,16 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { killAndRemove } from '../cgroup/lifecycle.js';
 import { checkCgroupPath, findCgroup2Root } from '../cgroup/locate.js';
-import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
-import { applySteps } from '../carve/apply.js';
-import { type Limits, TOOLS_PARENT, planToolCgroup, resolveLimits } from '../carve/plan.js';
+import { parseLimit } from '../cgroup/stats.js';
+import { type Limits, TOOLS_PARENT, resolveLimits } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import type { HostEnv } from '../hook/environment.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
-import { safeName } from '../oci/ids.js';
 import { type RunningCall, StateStore } from '../state/records.js';
-import { type CallStats, callNotice, finishedRecord } from './record.js';
+import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
+import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
 
 export type ExecTarget = { container: string } | { cgroup: string };
 
@@ -48,22 +45,6 @@ function resolveTarget(req: ExecRequest, store: StateStore, host: HostEnv): Reso
   if (!fs.exists(`${cgroup}/${TOOLS_PARENT}`)) throw new AgentcgroupError('not-carved', `cgroup ${fs.path(cgroup)} is not carved by agentcgroup (it has no ${TOOLS_PARENT}/ child)`);
   const { tool } = resolveLimits(req.policy, parseLimit(fs.read(cgroup, 'memory.max')), hostMemoryBytes(host.procRoot));
   return { fs, cgroup, tool, container: null, logKey: `cgroup-${cgroup.replace(/\//g, '_')}` };
-}
-
-function readStats(fs: Cgroupfs, cg: string): CallStats {
-  const events = parseFlatKeyed(fs.read(cg, 'memory.events'));
-  const pressure = parsePressure(fs.read(cg, 'memory.pressure'));
-  let peak: number | null = null;
-  try {
-    peak = parseLimit(fs.read(cg, 'memory.peak'));
-  } catch {
-    // memory.peak arrived in 5.19; doctor warns about older kernels.
-  }
-  return {
-    peak,
-    events: { high: events.high ?? 0, max: events.max ?? 0, oom: events.oom ?? 0, oom_kill: events.oom_kill ?? 0 },
-    pressure: { someUs: pressure.some?.total ?? 0, fullUs: pressure.full?.total ?? 0 },
-  };
 }
 
 /*
@@ -102,9 +83,8 @@ function runPlaced(procsFile: string, argv: string[]): Promise<ChildEnd> {
 export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line: string) => void): Promise<number> {
   const store = new StateStore(req.policy.paths.runDir, req.policy.paths.callLogDir);
   const t = resolveTarget(req, store, host);
-  const callId = `${safeName(req.name)}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const cg = `${t.cgroup}/${TOOLS_PARENT}/${callId}`;
-  applySteps(t.fs, planToolCgroup(t.cgroup, callId, t.tool));
+  const callId = newCallId(req.name);
+  const cg = createCallCgroup(t.fs, t.cgroup, callId, t.tool);
   const call: RunningCall = {
     callId,
     name: req.name,
@@ -112,6 +92,7 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
     cgroup: `/${cg}`,
     start: host.now().toISOString(),
     limits: { high: t.tool.memoryHigh, max: t.tool.memoryMax },
+    owner: 'exec',
   };
   let end: ChildEnd;
   try {
@@ -121,8 +102,7 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
     cleanup(t, cg, store, callId, stderr);
     throw err;
   }
-  const stats = readStats(t.fs, cg);
-  cleanup(t, cg, store, callId, stderr);
+  const stats = cleanup(t, cg, store, callId, stderr);
   if (!end.placed) {
     throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was not started: cannot move it into ${t.fs.path(cg)}`);
   }
@@ -138,11 +118,13 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
 }
 
 /** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */
-function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): void {
+function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): CallStats {
+  let stats = NO_STATS;
   try {
-    killAndRemove(t.fs, cg);
+    stats = finishCallCgroup(t.fs, cg);
   } catch (err) {
     stderr(`agentcgroup: cannot remove tool-call cgroup: ${describeError(err)}\n`);
   }
   if (t.container) store.clearRunning(t.container, callId);
+  return stats;
 }

@@ -50,10 +50,12 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     bundle: state.bundle,
     pid: state.pid,
     stage,
+    state: 'carving',
     carvedAt: host.now().toISOString(),
     sessionBytes: plan.sessionBytes,
     agent: plan.agent,
     tool: plan.tool,
+    framework: policy.tracker.framework,
   };
   // The record goes first: a hook killed mid-carve still leaves poststop something to clean up by.
   store.saveContainer(record);
@@ -63,6 +65,8 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     store.removeContainer(state.id);
     throw err;
   }
+  record.state = 'carved';
+  store.saveContainer(record);
   const warnings = protectFramework(host.procRoot, fs.procs(`${cgroup}/${AGENT_LEAF}`), policy.agent.oomScoreAdj);
   return { record, carved: true, warnings };
 }

@@ -18,10 +18,14 @@ export interface ContainerRecord {
   bundle: string;
   pid: number;
   stage: string;
+  /** `carving` while the hook works (the record goes first so a crash leaves it to clean up by). */
+  state: 'carving' | 'carved';
   carvedAt: string;
   sessionBytes: number;
   agent: Limits;
   tool: Limits;
+  /** tracker.framework of the container's policy: programs that are not tool calls. */
+  framework: string[];
 }
 
 /** A tool call in flight: written when it starts, removed when its record is logged. */
@@ -32,6 +36,10 @@ export interface RunningCall {
   cgroup: string;
   start: string;
   limits: { high: number | 'max'; max: number | 'max' };
+  /** Who ends it: `exec` waits for its own child; the daemon watches the cgroup empty. */
+  owner: 'exec' | 'daemon';
+  /** The process the call started with (daemon-owned calls): its exit status is the call's. */
+  leader?: number;
 }
 
 /** One line of a container's call log. */
@@ -46,8 +54,11 @@ export interface CallRecord {
   durationMs: number | null;
   exit: number | null;
   signal: string | null;
-  /** ok: exit 0; failed: non-zero exit; oom-killed: memory.max hit and killed; cut-off: the container went away first. */
-  outcome: 'ok' | 'failed' | 'oom-killed' | 'killed' | 'cut-off';
+  /**
+   * ok: exit 0; failed: non-zero exit; killed: by a signal; oom-killed: memory.max hit; cut-off: the
+   * container went away first; ended: its processes are gone but no exit status was seen.
+   */
+  outcome: 'ok' | 'failed' | 'oom-killed' | 'killed' | 'cut-off' | 'ended';
   reason?: string;
   memory: { peak: number | null; high: number | 'max'; max: number | 'max' };
   events: { high: number; max: number; oom: number; oom_kill: number };
@@ -85,7 +96,7 @@ export class StateStore {
     }
     if (raw === undefined) return undefined;
     const r = raw as Partial<ContainerRecord>;
-    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object') {
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework)) {
       throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
     }
     return r as ContainerRecord;
@@ -102,6 +113,17 @@ export class StateStore {
 
   clearRunning(container: string, callId: string): void {
     removeIfExists(join(this.callsDir(container), `${callId}.json`));
+  }
+
+  /** Container ids with a record, for the daemon's start-up scan. */
+  containerIds(): string[] {
+    try {
+      return readdirSync(join(this.runDir, 'containers'))
+        .filter((n) => n.endsWith('.json'))
+        .map((n) => n.slice(0, -'.json'.length));
+    } catch {
+      return [];
+    }
   }
 
   /** Calls still marked running; unreadable markers are skipped (a crash mid-write leaves only a .tmp). */

@@ -2,7 +2,7 @@
  * Guest-side helpers for real-engine scenarios: a busybox OCI bundle whose hooks call the built CLI,
  * a policy that keeps our state in a scratch directory, and small process utilities.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -21,11 +21,18 @@ export function scratch(policyExtra = ''): Scratch {
   const callDir = join(dir, 'calls');
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, `paths:\n  run_dir: ${runDir}\n  call_log_dir: ${callDir}\n${policyExtra}`);
+  // As if the "daemon not running" warning had been given: scenarios without a daemon stay quiet.
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, 'daemon-absent-warned'), '');
   return { dir, policy, runDir, callDir };
 }
 
 export interface BundleOptions {
   args: string[];
+  /** The host's root, read-only, instead of a busybox rootfs: for containers that run node. */
+  hostRoot?: boolean;
+  /** Extra mounts (source on the host, destination in the container). */
+  binds?: { source: string; destination: string; readonly?: boolean }[];
   memoryLimit?: number;
   annotations?: Record<string, string>;
   /** Which of our hook stages go into config.json (none for hooks.d-driven engines). */
@@ -37,12 +44,26 @@ export function makeBundle(s: Scratch, name: string, opts: BundleOptions): strin
   const bundle = join(s.dir, name);
   mkdirSync(join(bundle, 'rootfs/bin'), { recursive: true });
   copyFileSync('/bin/busybox', join(bundle, 'rootfs/bin/busybox'));
-  for (const tool of ['sh', 'sleep', 'cat', 'dd', 'head']) symlinkSync('busybox', join(bundle, 'rootfs/bin', tool));
+  for (const tool of ['sh', 'sleep', 'cat', 'dd', 'head', 'env', 'ls']) symlinkSync('busybox', join(bundle, 'rootfs/bin', tool));
   must(spawnSync('crun', ['spec'], { cwd: bundle, encoding: 'utf8' }), 'crun spec');
   const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
   config.process.terminal = false;
   config.process.args = opts.args;
+  config.process.env = ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', 'HOME=/tmp'];
+  config.process.cwd = opts.hostRoot ? process.cwd() : '/';
   config.root = { path: 'rootfs', readonly: true };
+  const binds = [...(opts.binds ?? [])];
+  if (opts.hostRoot) {
+    // pivot_root cannot take the guest's own root: build one from the host's /usr (merged /usr layout)
+    // and this checkout, read-only.
+    for (const d of ['usr', 'run', 'tmp', process.cwd().slice(1)]) mkdirSync(join(bundle, 'rootfs', d), { recursive: true });
+    for (const l of ['lib', 'lib64', 'sbin']) symlinkSync(`usr/${l}`, join(bundle, 'rootfs', l));
+    binds.unshift({ source: '/usr', destination: '/usr', readonly: true }, { source: process.cwd(), destination: process.cwd(), readonly: true });
+    config.mounts.push({ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] });
+  }
+  for (const b of binds) {
+    config.mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', b.readonly ? 'ro' : 'rw'] });
+  }
   config.annotations = opts.annotations ?? {};
   if (opts.memoryLimit) config.linux.resources = { ...config.linux.resources, memory: { limit: opts.memoryLimit } };
   const hook = { path: process.execPath, args: ['node', CLI, 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] };
@@ -91,4 +112,19 @@ export function runDetached(runtime: string, bundle: string, id: string, log: st
   } finally {
     closeSync(fd);
   }
+}
+
+/** Starts `agentcgroup daemon` with the scratch policy; resolves once its admin socket answers. */
+export async function startDaemon(s: Scratch, logName = 'daemon.log'): Promise<{ child: ChildProcess; log: string }> {
+  const log = join(s.dir, logName);
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, [CLI, 'daemon', '--policy', s.policy], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const ready = await eventually(() => readOr(log).includes('daemon ready'), 60_000);
+  if (!ready) throw new Error(`daemon did not start: ${readOr(log)}`);
+  return { child, log };
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 }

@@ -14,7 +14,7 @@ export interface CheckRecord {
 export interface Checker {
   ok(cond: boolean, check: string, detail?: unknown): boolean;
   equal<T>(actual: T, expected: T, check: string): boolean;
-  match(actual: string, pattern: RegExp, check: string): boolean;
+  match(actual: string, pattern: RegExp, check: string, detail?: unknown): boolean;
 }
 
 function emit(record: CheckRecord | { done: true }): void {
@@ -33,8 +33,8 @@ export function scenario(body: (c: Checker) => Promise<void> | void): void {
     equal(actual, expected, check) {
       return c.ok(Object.is(actual, expected), check, { actual, expected });
     },
-    match(actual, pattern, check) {
-      return c.ok(pattern.test(actual), check, { actual, pattern: String(pattern) });
+    match(actual, pattern, check, detail) {
+      return c.ok(pattern.test(actual), check, { actual, pattern: String(pattern), ...(detail === undefined ? {} : { detail }) });
     },
   };
   Promise.resolve()

@@ -46,11 +46,17 @@ mount -t 9p -o "$p9" work "$r$work" || fail "cannot mount the work share at $wor
 mkdir -p "$r$xfer"
 mount -t 9p -o "$p9" xfer "$r$xfer" || fail "cannot mount the exchange share at $xfer"
 
-echo "guest init: running" > /dev/ttyS0
-chroot $r /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME=/root TMPDIR=/tmp AGENTCGROUP_IN_GUEST=1 AGENTCGROUP_VM_MODROOT=$modroot \
-  /bin/sh -c 'cd "$1" && exec /bin/sh "$2/cmd" >"$2/stdout" 2>"$2/stderr"' sh "$work" "$xfer"
-echo $? > "$r$xfer/rc"
+# switch_root, not chroot: the host root must become the root of the mount namespace, or container
+# runtimes' pivot_root lands their containers in this initramfs instead of their own rootfs.
+cp /bin/busybox "$r$modroot/busybox"
+cat > "$r$modroot/stage2" <<EOF
+cd "$work" || exit 1
+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+  HOME=/root TMPDIR=/tmp AGENTCGROUP_IN_GUEST=1 AGENTCGROUP_VM_MODROOT=$modroot \\
+  /bin/sh "$xfer/cmd" >"$xfer/stdout" 2>"$xfer/stderr"
+echo \$? > "$xfer/rc"
 sync
-umount "$r$xfer" 2>/dev/null
-reboot -f
+echo b > /proc/sysrq-trigger
+EOF
+echo "guest init: running" > /dev/ttyS0
+exec switch_root $r $modroot/busybox sh $modroot/stage2

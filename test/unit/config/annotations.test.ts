@@ -37,6 +37,7 @@ t.test('the prefix and the documented keys', async (t) => {
       'io.agentcgroup.tool.memory_max',
       'io.agentcgroup.tool.cpu_weight',
       'io.agentcgroup.tool.pids_max',
+      'io.agentcgroup.tracker.framework',
     ],
   );
   for (const { key, description } of ANNOTATION_KEYS) {
@@ -44,6 +45,10 @@ t.test('the prefix and the documented keys', async (t) => {
   }
   const readme = readFileSync(new URL('../../../config/README.md', import.meta.url), 'utf8');
   for (const { key } of ANNOTATION_KEYS) t.match(readme, `| \`${key}\` |`, `config/README.md documents ${key}`);
+});
+
+t.test('tracker.framework comes comma-separated from an annotation', async (t) => {
+  t.same(applyAnnotations(DEFAULT_POLICY, { 'io.agentcgroup.tracker.framework': 'node, claude' }).tracker.framework, ['node', 'claude']);
 });
 
 t.test('no annotations, or only foreign ones, change nothing', async (t) => {

@@ -47,6 +47,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
       pidsMax: 4096,
       oomGroup: true,
     },
+    tracker: { framework: [] },
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
@@ -103,6 +104,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  cpu_weight: 1',
       '  pids_max: max',
       '  oom_group: false',
+      'tracker:',
+      '  framework: [node, /usr/local/bin/claude*]',
       'paths:',
       '  run_dir: /run/ac',
       '  call_log_dir: /srv/logs/calls',
@@ -126,6 +129,7 @@ t.test('every key is read and merged over the defaults', async (t) => {
       pidsMax: 'max',
       oomGroup: false,
     },
+    tracker: { framework: ['node', '/usr/local/bin/claude*'] },
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
   } satisfies Policy);
 });
@@ -139,6 +143,13 @@ t.test('a partial file keeps the other defaults', async (t) => {
   t.same(parsePolicyYaml('tool:\n  memory_max: 4097\n', SRC).tool.memoryMax, { kind: 'bytes', bytes: 4096 }, 'rounded to a page');
   const float = parsePolicyYaml('agent:\n  memory_max: 1e10\n', SRC).agent.memoryMax;
   t.same(float, { kind: 'bytes', bytes: 9999998976 }, 'a YAML float with an integer value is that integer');
+});
+
+t.test('tracker.framework takes a list of printable patterns', async (t) => {
+  t.same(parsePolicyYaml('tracker:\n  framework: node, python3\n', SRC).tracker.framework, ['node', 'python3'], 'a string is a comma-separated list');
+  t.match(policyError(t, 'tracker:\n  framework: 7\n'), /tracker\.framework: must be a list of up to 64 program patterns/);
+  t.match(policyError(t, 'tracker:\n  framework: [""]\n'), /tracker\.framework: must be a list/);
+  t.match(policyError(t, 'tracker:\n  framework: ["a\\tb"]\n'), /tracker\.framework: must be a list/);
 });
 
 t.test('the spec example: pids_max -3', async (t) => {

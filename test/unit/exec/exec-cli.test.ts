@@ -15,7 +15,7 @@ function setup(dir: string) {
 }
 
 const cases: [string, (p: string) => string[], RegExp][] = [
-  ['no target', (p) => ['--policy', p, '--', 'true'], /give --container ID or --cgroup PATH/],
+  ['no target', (p) => ['--policy', p, '--', 'true'], /give --container ID or --cgroup PATH.*exec\.sock is not there/],
   ['both targets', (p) => ['--container', 'a', '--cgroup', '/c1', '--policy', p, '--', 'true'], /not both/],
   ['hostile container id', (p) => ['--container', '../x', '--policy', p, '--', 'true'], /container id/],
   ['unknown container', (p) => ['--container', 'nope', '--policy', p, '--', 'true'], /container nope is not carved by agentcgroup/],
@@ -28,7 +28,7 @@ for (const [what, args, pattern] of cases) {
     const dir = t.testdir();
     const { policy, kernel } = setup(dir);
     const before = kernel.snapshot();
-    const r = await runCli(['exec', ...args(policy)], { fsOps: kernel, env: { AGENTCGROUP_CGROUP_ROOT: '/sys/fs/cgroup' } });
+    const r = await runCli(['exec', ...args(policy)], { fsOps: kernel, env: { AGENTCGROUP_CGROUP_ROOT: '/sys/fs/cgroup', AGENTCGROUP_EXEC_SOCKET: join(dir, 'exec.sock') } });
     t.equal(r.code, 125);
     t.match(r.err, pattern);
     t.match(r.err, /^agentcgroup: exec: [^\n]+\n$/, 'one line');

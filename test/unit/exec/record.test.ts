@@ -10,6 +10,7 @@ const call: RunningCall = {
   cgroup: '/c/tools/pytest-1',
   start: '2026-01-01T00:00:00.000Z',
   limits: { high: 600 * M, max: 900 * M },
+  owner: 'exec',
 };
 const quiet = { high: 0, max: 0, oom: 0, oom_kill: 0 };
 const end = (exit: number | null, signal: string | null) => ({ exit, signal, end: new Date('2026-01-01T00:00:02.500Z') });
@@ -31,6 +32,7 @@ t.test('plain outcomes need no notice', async (t) => {
   const stats = { peak: 10 * M, events: quiet, pressure: { someUs: 0, fullUs: 0 } };
   t.equal(finishedRecord(call, null, stats, end(0, null)).outcome, 'ok');
   t.equal(finishedRecord(call, null, stats, end(2, null)).outcome, 'failed');
+  t.equal(finishedRecord(call, null, stats, end(null, null)).outcome, 'ended', 'no exit status seen is not a failure');
   const killed = finishedRecord(call, null, stats, end(null, 'SIGTERM'));
   t.equal(killed.outcome, 'killed');
   t.equal(killed.reason, 'ended by SIGTERM');

@@ -57,12 +57,9 @@ t.test('poststop logs calls cut off by teardown, removes our state, and is idemp
   await h.hook(['createRuntime'], h.state('created'));
   const marker = join(h.runDir, 'calls/ctr1');
   mkdirSync(marker, { recursive: true });
-  const call = { callId: 'pytest-1', name: 'pytest', argv: ['pytest'], cgroup: '/ctr1/tools/pytest-1', start: new Date(Date.now() - 1000).toISOString(), limits: { high: 1, max: 2 } };
+  const call = { callId: 'pytest-1', name: 'pytest', argv: ['pytest'], cgroup: '/ctr1/tools/pytest-1', start: new Date(Date.now() - 1000).toISOString(), limits: { high: 1, max: 2 }, owner: 'exec' };
   writeFileSync(join(marker, 'pytest-1.json'), JSON.stringify(call));
-  // The runtime removed C before poststop, as runc and crun do.
-  h.kernel.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
-  for (const p of ['ctr1/tools', 'ctr1/agent']) h.kernel.rmdir(`${CG_ROOT}/${p}`);
-  h.kernel.rmdir(`${CG_ROOT}/ctr1`);
+  h.runtimeRemoves();
   for (let i = 0; i < 2; i++) {
     const r = await h.hook(['poststop'], h.state('stopped'));
     t.same(r, { code: 0, out: '', err: '' }, `poststop run ${i + 1} is quiet`);
@@ -180,4 +177,16 @@ t.test('unsupported hosts get one line and the container starts', async (t) => {
   const gone = hookEnv(t.testdir());
   const r3 = await gone.hook(['createRuntime'], gone.state('created', { pid: 99999 }));
   t.match(r3.err, /cannot read the cgroup of container process 99999: no such process/);
+});
+
+t.test('without a daemon the first carve warns once, later ones stay quiet', async (t) => {
+  const h = hookEnv(t.testdir(), { daemonNoticePending: true });
+  const first = await h.hook(['createRuntime'], h.state('created'));
+  t.equal(first.code, 0);
+  t.match(first.err, /^agentcgroup: warning: the agentcgroup daemon is not running: [^\n]*\n$/);
+  h.runtimeRemoves();
+  await h.hook(['poststop'], h.state('stopped'));
+  h.runtimeCreates();
+  const second = await h.hook(['createRuntime'], h.state('created'));
+  t.same(second, { code: 0, out: '', err: '' }, 'said once');
 });

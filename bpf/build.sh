@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the eBPF tracker: dist/tracker.bpf.o (CO-RE, so one object loads on any kernel with BTF) and
+# build/bpf/layout.json, the host compiler's view of struct event, which a unit test holds the
+# TypeScript decoder to.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() {
+  echo "bpf/build.sh: $*" >&2
+  exit 1
+}
+
+command -v clang >/dev/null || die "clang not found: install the Debian package clang"
+command -v bpftool >/dev/null || die "bpftool not found: install the Debian package bpftool"
+[ -f /usr/include/bpf/bpf_helpers.h ] || die "libbpf headers not found (/usr/include/bpf): install the Debian package libbpf-dev"
+hostcc=$(command -v cc || command -v clang)
+
+mkdir -p build/bpf dist
+
+# Any kernel's BTF will do: libbpf relocates field accesses against the target kernel's BTF at load.
+if [ ! -s build/bpf/vmlinux.h ]; then
+  [ -r /sys/kernel/btf/vmlinux ] || die "/sys/kernel/btf/vmlinux missing: build on a kernel with CONFIG_DEBUG_INFO_BTF=y"
+  bpftool btf dump file /sys/kernel/btf/vmlinux format c >build/bpf/vmlinux.h.tmp
+  mv build/bpf/vmlinux.h.tmp build/bpf/vmlinux.h
+fi
+
+clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c bpf/tracker.bpf.c -o dist/tracker.bpf.o
+
+cat >build/bpf/layout.c <<'EOF'
+#include <stddef.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "tracker.h"
+
+#define FIELD(f, sep) \
+	printf("    \"" #f "\": { \"offset\": %zu, \"size\": %zu }" sep "\n", \
+	       offsetof(struct event, f), sizeof(((struct event *)0)->f))
+
+int main(void)
+{
+	printf("{\n  \"size\": %zu,\n  \"fields\": {\n", sizeof(struct event));
+	FIELD(ts_ns, ",");
+	FIELD(cgroup_id, ",");
+	FIELD(watch_id, ",");
+	FIELD(type, ",");
+	FIELD(pid, ",");
+	FIELD(tgid, ",");
+	FIELD(ppid, ",");
+	FIELD(exit_code, ",");
+	FIELD(comm, ",");
+	FIELD(filename, "");
+	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d }\n}\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT);
+	return 0;
+}
+EOF
+"$hostcc" -Wall -I bpf -o build/bpf/layout build/bpf/layout.c
+build/bpf/layout >build/bpf/layout.json

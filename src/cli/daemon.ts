@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { loadPolicy } from '../config/policy.js';
+import type { Daemon } from '../daemon/daemon.js';
+import { describeError } from '../errors.js';
+import { hostEnvFrom } from '../hook/environment.js';
+import type { CliContext } from './context.js';
+
+export function registerDaemon(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
+  program
+    .command('daemon')
+    .description(
+      'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket. Stops on SIGTERM or SIGINT',
+    )
+    .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present)')
+    .action(async (opts: { policy?: string }) => {
+      if (ctx.uid !== 0) {
+        ctx.stderr('agentcgroup: daemon: must run as root (it moves processes between cgroups)\n');
+        setExit(1);
+        return;
+      }
+      const host = hostEnvFrom(ctx.env, ctx.fsOps);
+      if (opts.policy !== undefined) host.policyFile = opts.policy;
+      const log = { info: (l: string) => ctx.stderr(`agentcgroup: ${l}\n`), warn: (l: string) => ctx.stderr(`agentcgroup: warning: ${l}\n`) };
+      let daemon: Daemon;
+      try {
+        // Loaded here, not at start-up: it brings koffi and libbpf, which no hook should pay for.
+        const { Daemon } = await import('../daemon/daemon.js');
+        daemon = new Daemon(loadPolicy(host.policyFile), host, log);
+        await daemon.start();
+      } catch (err) {
+        ctx.stderr(`agentcgroup: daemon: ${describeError(err)}\n`);
+        setExit(1);
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      await daemon.stop();
+      log.info('daemon stopped');
+    });
+}

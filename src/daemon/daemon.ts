@@ -1,0 +1,293 @@
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { trackerObjectPath } from '../bpf/object-path.js';
+import { Tracker, type TrackerEvent } from '../bpf/tracker.js';
+import { Cgroupfs } from '../cgroup/cgroupfs.js';
+import { parseUnifiedCgroupPath } from '../cgroup/mountinfo.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
+import type { Policy } from '../config/types.js';
+import { describeError } from '../errors.js';
+import { type Request, parseRequest } from '../exec/protocol.js';
+import type { HostEnv } from '../hook/environment.js';
+import { callName, isToolCallExec, matchesFramework } from '../policy/classify.js';
+import { ensurePrivateDir } from '../state/files.js';
+import { StateStore } from '../state/records.js';
+import { EPOLLIN } from '../sys/libc.js';
+import { CallBook, type Log, type Watched } from './calls.js';
+import { adminSocketPath, execSocketPath } from './paths.js';
+import { clearNoticeMarker } from '../hook/daemoncheck.js';
+import { type LineServer, serveLines } from './sockets.js';
+import { FdWaiter } from './waiter.js';
+
+export const VERSION = 1;
+
+interface Entry extends Watched {
+  exec: LineServer | undefined;
+}
+
+/**
+ * The supervisor: follows carved containers (their records appear and vanish in the run dir), puts
+ * every tool call the tracker sees into its own cgroup, serves the admin and exec sockets. It waits
+ * only on epoll (ring buffer) and inotify (records, cgroup.events): no timers, no children.
+ */
+export class Daemon {
+  private readonly store: StateStore;
+  private readonly containers = new Map<string, Entry>();
+  private readonly calls: CallBook;
+  private readonly waiter = new FdWaiter();
+  private tracker: Tracker | undefined;
+  private admin: LineServer | undefined;
+  private recordsWatcher: FSWatcher | undefined;
+  private syncing = Promise.resolve();
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly host: HostEnv,
+    private readonly log: Log,
+  ) {
+    this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
+    this.calls = new CallBook(this.store, host.procRoot, log);
+    this.calls.flushEvents = () => this.drainTracker();
+    this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
+  }
+
+  async start(bpfObject = trackerObjectPath()): Promise<void> {
+    const runDir = this.policy.paths.runDir;
+    ensurePrivateDir(join(runDir, 'containers'));
+    try {
+      this.tracker = Tracker.open(bpfObject);
+      const tracker = this.tracker;
+      this.waiter.add(tracker.epollFd, EPOLLIN, () => this.drainTracker());
+    } catch (err) {
+      this.log.warn(`eBPF tracker unavailable, tool calls are separated only through agentcgroup exec: ${describeError(err)}`);
+    }
+    clearNoticeMarker(runDir);
+    this.admin = await serveLines(adminSocketPath(runDir), 0o600, (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`), (line, _peer, reply) =>
+      reply(this.adminRequest(line)),
+    );
+    this.recordsWatcher = watch(join(runDir, 'containers'), () => this.sync());
+    await this.sync();
+    this.log.info(`agentcgroup daemon ready: ${this.containers.size} container(s), tracker ${this.tracker ? 'on' : 'off'}`);
+  }
+
+  async stop(): Promise<void> {
+    this.recordsWatcher?.close();
+    await this.syncing;
+    for (const id of [...this.containers.keys()]) await this.removeContainer(id);
+    await this.admin?.close();
+    // The poll handle goes before the tracker closes the fds it watches.
+    this.waiter.close();
+    this.tracker?.close();
+  }
+
+  status(): { containers: { id: string; cgroup: string; calls: string[] }[]; calls: number; tracker: boolean } {
+    const calls = this.calls.list();
+    return {
+      containers: [...this.containers.values()].map((c) => ({
+        id: c.record.id,
+        cgroup: c.record.cgroup,
+        calls: calls.filter((k) => k.cgroup.startsWith(`/${c.record.cgroup}/`)).map((k) => k.callId),
+      })),
+      calls: calls.length,
+      tracker: this.tracker !== undefined,
+    };
+  }
+
+  private adminRequest(line: string): unknown {
+    let op: unknown;
+    try {
+      op = (JSON.parse(line) as { op?: unknown }).op;
+    } catch {
+      return { v: 1, ok: false, error: 'not JSON' };
+    }
+    if (op === 'ping') return { v: 1, ok: true, pid: process.pid, version: VERSION };
+    if (op === 'status') return { v: 1, ok: true, ...this.status() };
+    return { v: 1, ok: false, error: `unknown op ${JSON.stringify(op)}` };
+  }
+
+  private draining = false;
+
+  /**
+   * Not re-entrant: libbpf advances the ring only after a callback returns, so consuming again from
+   * inside one (a call ending while an event is handled) would deliver the same event again.
+   */
+  private drainTracker(): void {
+    if (this.draining || !this.tracker) return;
+    this.draining = true;
+    try {
+      this.tracker.consume((e) => this.onEvent(e));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private onEvent(e: TrackerEvent): void {
+    if (e.type === 'exit') {
+      this.calls.noteExit(e.pid, e.exitCode);
+      return;
+    }
+    const c = [...this.containers.values()].find((k) => k.cgroupId === e.watchId);
+    if (!c) return;
+    // What a call's processes fork or exec before the daemon has moved them belongs to that call.
+    const parentCall = this.calls.callOfMember(e.ppid);
+    if (e.type === 'fork') {
+      if (parentCall) this.calls.join(parentCall, e.pid);
+      return;
+    }
+    if (this.calls.callOfMember(e.pid)) return;
+    if (parentCall) this.calls.join(parentCall, e.pid);
+    else if (isToolCallExec(e, { agentCgroupId: c.agentCgroupId, initPid: c.record.pid, framework: c.record.framework })) {
+      this.beginCall(c, e.pid, { fallback: callName(e) });
+    }
+  }
+
+  private beginCall(c: Watched, pid: number, given: Parameters<CallBook['begin']>[2]): string | undefined {
+    try {
+      return this.calls.begin(c, pid, given);
+    } catch (err) {
+      this.log.warn(`container ${c.record.id}: cannot start a call for process ${pid}: ${describeError(err)}`);
+      return undefined;
+    }
+  }
+
+  /** Serialized: the records watcher can fire while a previous sync is still creating sockets. */
+  private sync(): Promise<void> {
+    this.syncing = this.syncing.then(() => this.syncNow()).catch((err) => this.log.warn(`sync: ${describeError(err)}`));
+    return this.syncing;
+  }
+
+  private async syncNow(): Promise<void> {
+
+    const ids = new Set(this.store.containerIds());
+    for (const id of [...this.containers.keys()]) if (!ids.has(id)) await this.removeContainer(id);
+    for (const id of ids) if (!this.containers.has(id)) await this.addContainer(id);
+  }
+
+  private async addContainer(id: string): Promise<void> {
+    let entry: Entry;
+    try {
+      const record = this.store.loadContainer(id);
+      // Still being carved: the hook rewrites the record when done, and that change brings us back.
+      if (!record || record.state !== 'carved') return;
+      const fs = new Cgroupfs(record.cgroupRoot, this.host.fsOps);
+      const ino = (cg: string) => statSync(fs.path(cg), { bigint: true }).ino;
+      entry = { record, fs, cgroupId: ino(record.cgroup), agentCgroupId: ino(`${record.cgroup}/${AGENT_LEAF}`), exec: undefined };
+    } catch (err) {
+      // A record whose cgroup is gone belongs to a container being torn down: poststop will remove it.
+      this.log.warn(`container ${id}: not followed: ${describeError(err)}`);
+      return;
+    }
+    this.containers.set(id, entry);
+    this.tracker?.watch(entry.cgroupId);
+    this.adoptCalls(entry);
+    this.sweepAgent(entry);
+    try {
+      entry.exec = await this.serveExec(entry);
+    } catch (err) {
+      this.log.warn(`container ${id}: exec socket unavailable: ${describeError(err)}`);
+    }
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.containers.delete(id);
+    this.tracker?.unwatch(c.cgroupId);
+    this.calls.forget(c);
+    await c.exec?.close();
+  }
+
+  /** Calls this daemon (or its previous run) began and whose cgroups still exist are followed again. */
+  private adoptCalls(c: Entry): void {
+    const present = new Set(c.fs.exists(`${c.record.cgroup}/${TOOLS_PARENT}`) ? c.fs.children(`${c.record.cgroup}/${TOOLS_PARENT}`) : []);
+    for (const call of this.store.runningCalls(c.record.id)) {
+      if (call.owner !== 'daemon') continue;
+      if (present.has(call.callId)) this.calls.adopt(c, call);
+      else this.store.clearRunning(c.record.id, call.callId);
+    }
+  }
+
+  /**
+   * What the tracker could not see while no daemon ran: processes other than init and the framework
+   * that sit in the agent leaf are tool calls that started meanwhile.
+   */
+  private sweepAgent(c: Entry): void {
+    const parentOf = new Map<number, number>();
+    for (const pid of c.fs.procs(`${c.record.cgroup}/${AGENT_LEAF}`)) {
+      if (pid === c.record.pid) continue;
+      const comm = this.readProc(pid, 'comm')?.trim() ?? '';
+      const filename = this.readProc(pid, 'cmdline')?.split('\0')[0] ?? '';
+      if (matchesFramework(c.record.framework, { comm, filename })) continue;
+      parentOf.set(pid, Number(/^PPid:\s+(\d+)$/m.exec(this.readProc(pid, 'status') ?? '')?.[1] ?? 0));
+    }
+    // A process whose parent is swept too belongs to the parent's call, as if it had forked there.
+    const rootOf = (pid: number): number => {
+      const parent = parentOf.get(pid);
+      return parent !== undefined && parentOf.has(parent) ? rootOf(parent) : pid;
+    };
+    const pids = [...parentOf.keys()];
+    const callOf = new Map<number, string | undefined>();
+    for (const pid of pids) if (rootOf(pid) === pid) callOf.set(pid, this.beginCall(c, pid, { fallback: 'call' }));
+    for (const pid of pids) {
+      const callId = rootOf(pid) === pid ? undefined : callOf.get(rootOf(pid));
+      if (callId) this.calls.join(callId, pid);
+    }
+  }
+
+  private readProc(pid: number, file: string): string | undefined {
+    try {
+      return readFileSync(join(this.host.procRoot, String(pid), file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The container's own socket: serves only processes of that container, with its recorded limits. */
+  private serveExec(c: Entry): Promise<LineServer> {
+    const sessions = new Map<Socket, { callId: string; pid: number }>();
+    const inContainer = (pid: number): boolean => {
+      const text = this.readProc(pid, 'cgroup');
+      const path = text ? parseUnifiedCgroupPath(text) : undefined;
+      return path !== undefined && path.startsWith(`/${c.record.cgroup}/`);
+    };
+    const end = (socket: Socket, result?: { exit: number | null; signal: string | null }) => {
+      const s = sessions.get(socket);
+      if (!s) return;
+      sessions.delete(socket);
+      this.calls.release(s.callId, s.pid);
+      this.calls.finish(s.callId, result);
+    };
+    return serveLines(
+      execSocketPath(this.policy.paths.runDir, c.record.id),
+      0o666,
+      (peer) => (inContainer(peer.pid) ? undefined : `process ${peer.pid} is not in container ${c.record.id}`),
+      (line, peer, reply, socket) => {
+        let req: Request;
+        try {
+          req = parseRequest(line);
+        } catch (err) {
+          reply({ v: 1, ok: false, error: describeError(err) });
+          socket.end();
+          return;
+        }
+        if (req.op === 'begin') {
+          if (sessions.has(socket)) return reply({ v: 1, ok: false, error: 'a call is already open on this connection' });
+          // The tracker may have made the client a call of its own already: adopt that one.
+          this.drainTracker();
+          const callId = this.calls.callOfMember(peer.pid) ?? this.beginCall(c, peer.pid, { name: req.name, argv: req.argv, fallback: req.name });
+          if (!callId) return reply({ v: 1, ok: false, error: 'cannot create the tool-call cgroup' });
+          this.calls.rename(callId, req.name, req.argv);
+          sessions.set(socket, { callId, pid: peer.pid });
+          this.calls.attachClient(callId, (notice) => reply(notice ? { v: 1, ok: true, notice } : { v: 1, ok: true }));
+          reply({ v: 1, ok: true, call: callId });
+          return;
+        }
+        const s = sessions.get(socket);
+        if (!s || s.callId !== req.call) return reply({ v: 1, ok: false, error: 'no such call on this connection' });
+        end(socket, { exit: req.exit, signal: req.signal });
+      },
+      (socket) => end(socket),
+    );
+  }
+}
