@@ -2,7 +2,20 @@ import type { Command } from 'commander';
 import { evaluate } from '../doctor/evaluate.js';
 import { renderJson, renderTable } from '../doctor/render.js';
 import { gatherHostFacts } from '../host/facts.js';
+import { describeError } from '../errors.js';
 import type { CliContext } from './context.js';
+
+async function tryTracker(): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const { Tracker } = await import('../bpf/tracker.js');
+    const { trackerObjectPath } = await import('../bpf/object-path.js');
+    const started = process.hrtime.bigint();
+    Tracker.open(trackerObjectPath()).close();
+    return { ok: true, detail: `yes (${Number((process.hrtime.bigint() - started) / 1_000_000n)} ms to open, load, attach and close)` };
+  } catch (err) {
+    return { ok: false, detail: describeError(err) };
+  }
+}
 
 interface DoctorOptions {
   json?: boolean;
@@ -13,12 +26,16 @@ interface DoctorOptions {
 export function registerDoctor(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
   program
     .command('doctor')
-    .description('check, read-only, whether this host can run agentcgroup (cgroup v2, controllers, PSI, ...); exit 0 only when it can')
+    .description('check whether this host can run agentcgroup (cgroup v2, controllers, PSI, eBPF ...); exit 0 only when it can. Reads only; as root it also loads and at once unloads the eBPF tracker to prove bpf() works')
     .option('--json', 'print every probe with what it found and how it decided, as JSON')
     .option('--proc-root <dir>', 'read /proc from here (for tests and chroots)', '/proc')
     .option('--sys-root <dir>', 'read /sys from here (for tests and chroots)', '/sys')
-    .action((opts: DoctorOptions) => {
-      const report = evaluate(gatherHostFacts({ proc: opts.procRoot, sys: opts.sysRoot }, ctx.uid));
+    .action(async (opts: DoctorOptions) => {
+      const facts = gatherHostFacts({ proc: opts.procRoot, sys: opts.sysRoot }, ctx.uid);
+      // Loading a BPF program is the only honest test of bpf(); it leaves nothing behind, and is only
+      // tried on the real host as root (fixture roots describe some other machine).
+      if (opts.procRoot === '/proc' && opts.sysRoot === '/sys' && ctx.uid === 0 && facts.btf) facts.tracker = await tryTracker();
+      const report = evaluate(facts);
       ctx.stdout(opts.json ? renderJson(report) : renderTable(report));
       setExit(report.verdict.ready ? 0 : 1);
     });

@@ -76,7 +76,7 @@ export class CallBook {
    * Starts a call around a process that already runs in the agent leaf. Without a name it is named
    * after its argv[0] (busybox applets all exec /proc/self/exe), else after `fallback`. Returns its id.
    */
-  begin(container: Watched, pid: number, given: { name?: string; argv?: string[]; fallback: string }): string {
+  begin(container: Watched, pid: number, given: { name?: string; argv?: string[]; fallback: string; forkNs?: bigint; execNs?: bigint }): string {
     const rec = container.record;
     const argv = given.argv ?? this.cmdline(pid) ?? [given.fallback];
     const name = given.name ?? (basename(argv[0] ?? '') || given.fallback);
@@ -97,6 +97,13 @@ export class CallBook {
     this.live.set(callId, live);
     this.members.set(pid, callId);
     if (this.tryMove(container, cg, pid)) {
+      // Same clock as the tracker's bpf_ktime_get_ns (CLOCK_MONOTONIC).
+      const movedNs = process.hrtime.bigint();
+      if (given.execNs !== undefined) {
+        const us = (from: bigint) => Number((movedNs - from) / 1000n);
+        call.placement = { afterForkUs: given.forkNs === undefined ? null : us(given.forkNs), afterExecUs: us(given.execNs) };
+        this.store.markRunning(rec.id, call);
+      }
       // Inherited from the framework, whose -900 keeps it safe: a tool call must be the OOM killer's first pick.
       this.tryWrite(join(this.procRoot, String(pid), 'oom_score_adj'), '0');
     }

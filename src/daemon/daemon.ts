@@ -124,6 +124,7 @@ export class Daemon {
 
   private onEvent(e: TrackerEvent): void {
     if (e.type === 'exit') {
+      this.forks.delete(e.pid);
       this.calls.noteExit(e.pid, e.exitCode);
       return;
     }
@@ -133,13 +134,24 @@ export class Daemon {
     const parentCall = this.calls.callOfMember(e.ppid);
     if (e.type === 'fork') {
       if (parentCall) this.calls.join(parentCall, e.pid);
+      else if (e.cgroupId === c.agentCgroupId) this.rememberFork(e.pid, e.tsNs);
       return;
     }
+    const forkNs = this.forks.get(e.pid);
+    this.forks.delete(e.pid);
     if (this.calls.callOfMember(e.pid)) return;
     if (parentCall) this.calls.join(parentCall, e.pid);
     else if (isToolCallExec(e, { agentCgroupId: c.agentCgroupId, initPid: c.record.pid, framework: c.record.framework })) {
-      this.beginCall(c, e.pid, { fallback: callName(e) });
+      this.beginCall(c, e.pid, { fallback: callName(e), execNs: e.tsNs, ...(forkNs === undefined ? {} : { forkNs }) });
     }
+  }
+
+  /** Fork times of agent-leaf children, until they exec; bounded, since most never do. */
+  private readonly forks = new Map<number, bigint>();
+
+  private rememberFork(pid: number, tsNs: bigint): void {
+    if (this.forks.size >= 4096) this.forks.delete(this.forks.keys().next().value as number);
+    this.forks.set(pid, tsNs);
   }
 
   private beginCall(c: Watched, pid: number, given: Parameters<CallBook['begin']>[2]): string | undefined {

@@ -143,6 +143,34 @@ function rootProbe(facts: HostFacts): Probe {
   };
 }
 
+function btfProbe(facts: HostFacts): Probe {
+  return {
+    id: 'btf',
+    title: 'kernel BTF',
+    need: 'recommended',
+    ok: facts.btf,
+    found: facts.btf ? 'present (the tracker can relocate to this kernel)' : 'missing: the eBPF tracker cannot load (kernel built without CONFIG_DEBUG_INFO_BTF)',
+    how: `${facts.roots.sys}/kernel/btf/vmlinux`,
+  };
+}
+
+function tracefsProbe(facts: HostFacts): Probe {
+  return {
+    id: 'tracefs',
+    title: 'tracefs',
+    need: 'info',
+    ok: facts.tracefs !== undefined,
+    found: facts.tracefs ? `mounted at ${facts.tracefs}` : 'not mounted (not needed: the tracker attaches with tp_btf)',
+    how: `${facts.roots.proc}/self/mountinfo`,
+  };
+}
+
+function trackerProbe(facts: HostFacts): Probe {
+  const base = { id: 'tracker', title: 'eBPF tracker loads', need: 'recommended' as const, how: 'opened, loaded, attached and closed the tracker (bpf() as this user)' };
+  if (!facts.tracker) return { ...base, ok: false, found: 'not checked', how: 'only tried against the real /proc and /sys, as root' };
+  return { ...base, ok: facts.tracker.ok, found: facts.tracker.ok ? facts.tracker.detail : `no: ${facts.tracker.detail}; tool calls are then separated only through agentcgroup exec` };
+}
+
 /** Pure: facts in, probes and verdict out. */
 export function evaluate(facts: HostFacts): DoctorReport {
   const mode = cgroupMode(facts);
@@ -156,6 +184,9 @@ export function evaluate(facts: HostFacts): DoctorReport {
     swapProbe(facts),
     kernelProbe(facts),
     rootProbe(facts),
+    btfProbe(facts),
+    tracefsProbe(facts),
+    trackerProbe(facts),
   ];
   const failed = probes.filter((p) => p.need === 'required' && !p.ok);
   const first = failed[0];

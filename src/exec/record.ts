@@ -65,6 +65,7 @@ function buildRecord(
     pressure: stats.pressure,
   };
   if (reason !== undefined) rec.reason = reason;
+  if (call.placement) rec.placement = call.placement;
   return rec;
 }
 

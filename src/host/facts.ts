@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type ControllerBinding,
@@ -46,6 +46,12 @@ export interface HostFacts {
   swaps: Read;
   kernelRelease: Read;
   uid: number;
+  /** /sys/kernel/btf/vmlinux: CO-RE programs need the kernel's BTF. */
+  btf: boolean;
+  /** Where tracefs is mounted, if anywhere (tp_btf programs do not need it). */
+  tracefs: string | undefined;
+  /** The live load of the tracker, when doctor was allowed to try it. */
+  tracker?: { ok: boolean; detail: string };
 }
 
 export function readText(path: string): Read {
@@ -111,6 +117,8 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     swaps: readText(join(roots.proc, 'swaps')),
     kernelRelease: readText(join(roots.proc, 'sys/kernel/osrelease')),
     uid,
+    btf: existsSync(join(roots.sys, 'kernel/btf/vmlinux')),
+    tracefs: mounts?.find((m) => m.fsType === 'tracefs')?.mountPoint,
   };
   if (!mountinfo.ok) facts.mountinfoError = mountinfo.error;
   const v2 = mounts ? pickCgroup2Mount(mounts) : undefined;

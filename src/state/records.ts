@@ -40,6 +40,14 @@ export interface RunningCall {
   owner: 'exec' | 'daemon';
   /** The process the call started with (daemon-owned calls): its exit status is the call's. */
   leader?: number;
+  /** Daemon-owned calls: how long after its fork and its exec the leader sat in the call's cgroup. */
+  placement?: Placement;
+}
+
+export interface Placement {
+  /** null when the fork was not seen (the daemon started later). */
+  afterForkUs: number | null;
+  afterExecUs: number;
 }
 
 /** One line of a container's call log. */
@@ -60,6 +68,7 @@ export interface CallRecord {
    */
   outcome: 'ok' | 'failed' | 'oom-killed' | 'killed' | 'cut-off' | 'ended';
   reason?: string;
+  placement?: Placement;
   memory: { peak: number | null; high: number | 'max'; max: number | 'max' };
   events: { high: number; max: number; oom: number; oom_kill: number };
   pressure: { someUs: number; fullUs: number };

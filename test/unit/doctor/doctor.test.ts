@@ -71,3 +71,20 @@ t.test('unreadable /proc gives a clear verdict, not a crash', async (t) => {
   t.equal(code, 1);
   t.match(report.verdict.summary, /^not ready: cannot read mountinfo \(ENOENT\)/);
 });
+
+t.test('eBPF probes: BTF from /sys, tracefs from mountinfo, the tracker only tried on the real host', async (t) => {
+  const host = unifiedHost();
+  const { report } = await doctorJson(t.testdir(host));
+  t.match(probe(report, 'btf'), { ok: false, need: 'recommended', found: /CONFIG_DEBUG_INFO_BTF/ });
+  t.match(probe(report, 'tracefs'), { ok: false, need: 'info' });
+  t.match(probe(report, 'tracker'), { ok: false, found: 'not checked' });
+  t.equal(report.verdict.ready, true, 'eBPF is recommended, not required: hooks work without the daemon');
+
+  const withBtf = unifiedHost();
+  ((withBtf.sys as Record<string, unknown>).kernel as unknown) = { btf: { vmlinux: 'BTF' } };
+  const self = (withBtf.proc as Record<string, Record<string, string>>).self!;
+  self.mountinfo += '40 30 0:12 / /sys/kernel/tracing rw - tracefs tracefs rw\n';
+  const r2 = (await doctorJson(t.testdir(withBtf))).report;
+  t.equal(probe(r2, 'btf')?.ok, true);
+  t.match(probe(r2, 'tracefs')?.found, 'mounted at /sys/kernel/tracing');
+});
