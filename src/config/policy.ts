@@ -21,6 +21,8 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   session: { memoryHigh: percent(90) },
   agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100, oomScoreAdj: -900 },
   tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true },
+  dependsOn: [],
+  ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
   tracker: { framework: [] },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
 });
@@ -103,6 +105,30 @@ function patterns(value: unknown, where: string): string[] {
   return fail(where, `must be a list of up to 64 program patterns (a path with /, else a process name; * matches anything), got ${show(value)}`);
 }
 
+// A share written as a percentage ("90%"), as sizes are; kept as a fraction.
+function share(value: unknown, where: string): number {
+  const m = typeof value === 'string' ? /^(\d{1,3}(?:\.\d+)?)%$/.exec(value.trim()) : null;
+  const p = m ? Number(m[1]) : NaN;
+  if (p > 0 && p <= 100) return p / 100;
+  return fail(where, `must be a percentage above 0 and at most 100 (like 90%), got ${show(value)}`);
+}
+
+// "30s", "500ms", "2m": the units an operator would write.
+function duration(value: unknown, where: string): number {
+  const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim()) : null;
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'] : NaN;
+  if (ms >= 100 && ms <= 3_600_000) return Math.round(ms);
+  return fail(where, `must be a duration from 100ms to 60m (like 30s or 500ms), got ${show(value)}`);
+}
+
+// Container ids as the hooks see them: validated like ids, since they are compared with records' names.
+function ids(value: unknown, where: string): string[] {
+  const list = patterns(value, where);
+  const bad = list.find((id) => !/^[\w+.-]{1,1024}$/.test(id) || id.includes('..'));
+  if (bad !== undefined) fail(where, `must be container ids (letters, digits, _ + . -), got ${quote(bad)}`);
+  return list;
+}
+
 const CPU_WEIGHT = int(1, 10000);
 const OOM_SCORE_ADJ = int(-1000, 1000);
 
@@ -131,6 +157,22 @@ const SETTINGS: readonly Setting[] = [
     description: "pids.max of each tool call's cgroup: a positive integer or max" },
   { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
     description: 'memory.oom.group of each tool call: an OOM kills the whole call' },
+  { key: 'depends_on', hostOnly: false, set: (p, v, w) => { p.dependsOn = ids(v, w); },
+    description: 'containers this agent needs: they are not frozen before it (ids, comma-separated in an annotation)' },
+  { key: 'ladder.stall_ratio', hostOnly: true, set: (p, v, w) => { p.ladder.stallRatio = share(v, w); },
+    description: 'share of an interval fully stalled on memory that counts as a call making no progress' },
+  { key: 'ladder.raise_step', hostOnly: true, set: (p, v, w) => { p.ladder.raiseStep = share(v, w); },
+    description: "how far a stalled call's memory.high rises per step, as a share of its memory.max" },
+  { key: 'ladder.freeze_at', hostOnly: true, set: (p, v, w) => { p.ladder.freezeAt = share(v, w); },
+    description: 'budget use at which the lowest-priority tool calls are frozen' },
+  { key: 'ladder.thaw_below', hostOnly: true, set: (p, v, w) => { p.ladder.thawBelow = share(v, w); },
+    description: 'budget use below which frozen tool calls thaw, highest priority first' },
+  { key: 'ladder.kill_at', hostOnly: true, set: (p, v, w) => { p.ladder.killAt = share(v, w); },
+    description: 'budget use at which the lowest-priority tool call is killed, the last resort' },
+  { key: 'ladder.deadline', hostOnly: true, set: (p, v, w) => { p.ladder.deadlineMs = duration(v, w); },
+    description: 'a tool call stalled without progress or frozen this long is ended, with the reason' },
+  { key: 'ladder.recheck', hostOnly: true, set: (p, v, w) => { p.ladder.recheckMs = duration(v, w); },
+    description: 'how often the daemon looks again while anything is stalled or frozen (never otherwise)' },
   { key: 'tracker.framework', hostOnly: false, set: (p, v, w) => { p.tracker.framework = patterns(v, w); },
     description: 'programs that belong to the framework, not tool calls: paths (with /) or process names, * as wildcard' },
   { key: 'paths.run_dir', hostOnly: true, set: (p, v, w) => { p.paths.runDir = path(v, w); },

@@ -30,6 +30,23 @@ export interface Policy {
     /** memory.oom.group: an OOM kills the whole tool call, never half of it. */
     oomGroup: boolean;
   };
+  /** Containers this agent needs running: they are not frozen before it (their priority is lifted to its own). */
+  dependsOn: string[];
+  /** Host-only. The graduated response of the daemon (see src/policy/ladder.ts). */
+  ladder: {
+    /** Share of an interval fully stalled on memory (PSI full) that counts as no progress, 0..1. */
+    stallRatio: number;
+    /** memory.high rises by this share of the call's memory.max per step, 0..1. */
+    raiseStep: number;
+    /** Budget use (0..1) at which low-priority tool calls are frozen, below which they thaw, and at which one is killed. */
+    freezeAt: number;
+    thawBelow: number;
+    killAt: number;
+    /** A call stalled without progress or frozen this long is ended. */
+    deadlineMs: number;
+    /** How often the daemon looks again while anything is stalled or frozen (never otherwise). */
+    recheckMs: number;
+  };
   /** How the daemon tells a tool call from the framework (see src/policy/classify.ts). */
   tracker: {
     /**

@@ -37,6 +37,7 @@ t.test('the prefix and the documented keys', async (t) => {
       'io.agentcgroup.tool.memory_max',
       'io.agentcgroup.tool.cpu_weight',
       'io.agentcgroup.tool.pids_max',
+      'io.agentcgroup.depends_on',
       'io.agentcgroup.tracker.framework',
     ],
   );
@@ -159,7 +160,20 @@ t.test('unknown io.agentcgroup.* keys are errors', async (t) => {
 
 t.test('host-only keys cannot be set by a container', async (t) => {
   const hostOnly = POLICY_KEYS.filter((k) => k.hostOnly).map((k) => k.key);
-  t.same(hostOnly, ['strict', 'agent.oom_score_adj', 'tool.oom_group', 'paths.run_dir', 'paths.call_log_dir']);
+  t.same(hostOnly, [
+    'strict',
+    'agent.oom_score_adj',
+    'tool.oom_group',
+    'ladder.stall_ratio',
+    'ladder.raise_step',
+    'ladder.freeze_at',
+    'ladder.thaw_below',
+    'ladder.kill_at',
+    'ladder.deadline',
+    'ladder.recheck',
+    'paths.run_dir',
+    'paths.call_log_dir',
+  ]);
   for (const name of hostOnly) {
     t.match(annotationError(t, { [P + name]: 'true' }, P + name), /: host-only: only the host policy file may set it, not the container$/);
   }

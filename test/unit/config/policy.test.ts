@@ -47,6 +47,8 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
       pidsMax: 4096,
       oomGroup: true,
     },
+    dependsOn: [],
+    ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
     tracker: { framework: [] },
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   });
@@ -65,7 +67,7 @@ t.test('the shipped config/policy.yaml is exactly the defaults, with every key w
   t.same(parsePolicyYaml(text, 'config/policy.yaml'), DEFAULT_POLICY);
   const doc = parse(text) as Record<string, unknown>;
   const written = Object.entries(doc).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' ? Object.keys(v).map((sk) => `${k}.${sk}`) : [k],
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).map((sk) => `${k}.${sk}`) : [k],
   );
   t.same(written, POLICY_KEYS.map((k) => k.key), 'every key, in POLICY_KEYS order');
 });
@@ -104,6 +106,15 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  cpu_weight: 1',
       '  pids_max: max',
       '  oom_group: false',
+      'depends_on: [db-1, cache.2]',
+      'ladder:',
+      '  stall_ratio: 60%',
+      '  raise_step: 25%',
+      '  freeze_at: 85%',
+      '  thaw_below: 70%',
+      '  kill_at: 99.5%',
+      '  deadline: 2m',
+      '  recheck: 250ms',
       'tracker:',
       '  framework: [node, /usr/local/bin/claude*]',
       'paths:',
@@ -129,6 +140,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       pidsMax: 'max',
       oomGroup: false,
     },
+    dependsOn: ['db-1', 'cache.2'],
+    ladder: { stallRatio: 0.6, raiseStep: 0.25, freezeAt: 0.85, thawBelow: 0.7, killAt: 0.995, deadlineMs: 120_000, recheckMs: 250 },
     tracker: { framework: ['node', '/usr/local/bin/claude*'] },
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
   } satisfies Policy);
@@ -150,6 +163,14 @@ t.test('tracker.framework takes a list of printable patterns', async (t) => {
   t.match(policyError(t, 'tracker:\n  framework: 7\n'), /tracker\.framework: must be a list of up to 64 program patterns/);
   t.match(policyError(t, 'tracker:\n  framework: [""]\n'), /tracker\.framework: must be a list/);
   t.match(policyError(t, 'tracker:\n  framework: ["a\\tb"]\n'), /tracker\.framework: must be a list/);
+});
+
+t.test('ladder shares, durations and dependency ids are checked', async (t) => {
+  t.match(policyError(t, 'ladder:\n  freeze_at: 0.9\n'), /ladder\.freeze_at: must be a percentage above 0 and at most 100 \(like 90%\), got 0\.9$/);
+  t.match(policyError(t, 'ladder:\n  freeze_at: 120%\n'), /ladder\.freeze_at: must be a percentage/);
+  t.match(policyError(t, 'ladder:\n  deadline: 30\n'), /ladder\.deadline: must be a duration from 100ms to 60m/);
+  t.match(policyError(t, 'ladder:\n  recheck: 5ms\n'), /ladder\.recheck: must be a duration/);
+  t.match(policyError(t, 'depends_on: [../etc]\n'), /depends_on: must be container ids/);
 });
 
 t.test('the spec example: pids_max -3', async (t) => {
