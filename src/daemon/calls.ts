@@ -26,6 +26,8 @@ interface Live {
   status?: number;
   /** Set for calls a client began over the exec socket: it ends them. */
   onFinish?: (notice: string | undefined) => void;
+  /** Set when the supervisor ended the call: goes into its record. */
+  reason?: string;
 }
 
 export interface Log {
@@ -111,6 +113,20 @@ export class CallBook {
     return callId;
   }
 
+  /** The supervisor is about to kill a daemon-owned call: remember why, and tell the call itself. */
+  noteKill(callId: string, reason: string): boolean {
+    const l = this.live.get(callId);
+    if (!l) return false;
+    l.reason = reason;
+    // The agent reads its tool's stderr: the reason goes where a bare SIGKILL would leave nothing.
+    if (l.call.leader !== undefined) {
+      const line = `agentcgroup: tool call ${JSON.stringify(l.call.name)} ended: ${reason}\n`;
+      // Appended: a stderr redirected to a file must not be truncated by us.
+      this.tryWrite(join(this.procRoot, String(l.call.leader), 'fd/2'), line, 'a');
+    }
+    return true;
+  }
+
   /**
    * Puts another process into an existing call: a child its leader forked before the leader was moved
    * (the kernel does not move children along), or one found in the agent leaf with its parent.
@@ -175,7 +191,7 @@ export class CallBook {
       this.log.warn(`call ${callId}: ${describeError(err)}`);
     }
     const result = end ?? splitStatus(l.status);
-    const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() });
+    const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
     try {
       this.store.appendCall(l.container.record.id, rec);
     } catch (err) {
@@ -237,9 +253,9 @@ export class CallBook {
     }
   }
 
-  private tryWrite(path: string, value: string): void {
+  private tryWrite(path: string, value: string, flag: 'w' | 'a' = 'w'): void {
     try {
-      writeFileSync(path, value);
+      writeFileSync(path, value, { flag });
     } catch {
       // The process is gone: nothing to protect or expose.
     }

@@ -18,6 +18,7 @@ import { CallBook, type Log, type Watched } from './calls.js';
 import { adminSocketPath, execSocketPath } from './paths.js';
 import { clearNoticeMarker } from '../hook/daemoncheck.js';
 import { type LineServer, serveLines } from './sockets.js';
+import { Supervisor } from './supervisor.js';
 import { FdWaiter } from './waiter.js';
 
 export const VERSION = 1;
@@ -36,6 +37,7 @@ export class Daemon {
   private readonly containers = new Map<string, Entry>();
   private readonly calls: CallBook;
   private readonly waiter = new FdWaiter();
+  private readonly supervisor: Supervisor;
   private tracker: Tracker | undefined;
   private admin: LineServer | undefined;
   private recordsWatcher: FSWatcher | undefined;
@@ -49,6 +51,7 @@ export class Daemon {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
     this.calls = new CallBook(this.store, host.procRoot, log);
     this.calls.flushEvents = () => this.drainTracker();
+    this.supervisor = new Supervisor(policy, host.procRoot, this.waiter, () => [...this.containers.values()], this.calls, this.store, log);
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
   }
 
@@ -63,6 +66,7 @@ export class Daemon {
       this.log.warn(`eBPF tracker unavailable, tool calls are separated only through agentcgroup exec: ${describeError(err)}`);
     }
     clearNoticeMarker(runDir);
+    this.supervisor.start();
     this.admin = await serveLines(adminSocketPath(runDir), 0o600, (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`), (line, _peer, reply) =>
       reply(this.adminRequest(line)),
     );
@@ -74,6 +78,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.recordsWatcher?.close();
     await this.syncing;
+    this.supervisor.stop();
     for (const id of [...this.containers.keys()]) await this.removeContainer(id);
     await this.admin?.close();
     // The poll handle goes before the tracker closes the fds it watches.
@@ -194,6 +199,7 @@ export class Daemon {
     this.tracker?.watch(entry.cgroupId);
     this.adoptCalls(entry);
     this.sweepAgent(entry);
+    this.supervisor.follow(entry);
     try {
       entry.exec = await this.serveExec(entry);
     } catch (err) {
@@ -206,6 +212,7 @@ export class Daemon {
     if (!c) return;
     this.containers.delete(id);
     this.tracker?.unwatch(c.cgroupId);
+    this.supervisor.unfollow(id);
     this.calls.forget(c);
     await c.exec?.close();
   }

@@ -28,10 +28,16 @@ function outcomeOf(stats: CallStats, end: CallEnd): CallRecord['outcome'] {
 }
 
 /** Pure: the call log line for a call that ran to an end we saw. */
-export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd): CallRecord {
+export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd, supervisorReason?: string): CallRecord {
   const outcome = outcomeOf(stats, end);
   const reason =
-    outcome === 'oom-killed' ? `memory.max ${fmt(call.limits.max)} reached (peak ${fmt(stats.peak)})` : end.signal ? `ended by ${end.signal}` : undefined;
+    outcome === 'oom-killed'
+      ? `memory.max ${fmt(call.limits.max)} reached (peak ${fmt(stats.peak)})`
+      : supervisorReason !== undefined
+        ? `ended by agentcgroup: ${supervisorReason}`
+        : end.signal
+          ? `ended by ${end.signal}`
+          : undefined;
   return buildRecord(call, container, stats, end, outcome, reason);
 }
 
@@ -76,6 +82,7 @@ function buildRecord(
 export function callNotice(rec: CallRecord): string | undefined {
   const name = JSON.stringify(rec.name);
   if (rec.outcome === 'oom-killed') return `agentcgroup: tool call ${name} killed: ${rec.reason}`;
+  if (rec.reason?.startsWith('ended by agentcgroup: ')) return `agentcgroup: tool call ${name} ${rec.reason.replace('ended by agentcgroup: ', 'ended: ')}`;
   if (rec.events.high > 0) {
     const stall = rec.pressure.fullUs > 0 ? `, stalled ${(rec.pressure.fullUs / 1e6).toFixed(1)} s` : '';
     return `agentcgroup: tool call ${name} was throttled at memory.high ${fmt(rec.memory.high)} (${rec.events.high} times, peak ${fmt(rec.memory.peak)}${stall})`;

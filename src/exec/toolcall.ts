@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { checkCgroupPath, findCgroup2Root } from '../cgroup/locate.js';
@@ -102,11 +103,13 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
     cleanup(t, cg, store, callId, stderr);
     throw err;
   }
+  // The daemon's graduated response may have ended the call: it leaves the reason beside the marker.
+  const supervisorReason = t.container ? readReason(store.reasonFile(t.container, callId)) : undefined;
   const stats = cleanup(t, cg, store, callId, stderr);
   if (!end.placed) {
     throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was not started: cannot move it into ${t.fs.path(cg)}`);
   }
-  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() });
+  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, supervisorReason);
   try {
     store.appendCall(t.logKey, rec);
   } catch (err) {
@@ -115,6 +118,16 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   const notice = callNotice(rec);
   if (notice) stderr(`${notice}\n`);
   return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);
+}
+
+function readReason(path: string): string | undefined {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    rmSync(path, { force: true });
+    return text === '' ? undefined : text.slice(0, 500);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */

@@ -6,6 +6,7 @@ import { parseLimit } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
 import { AGENT_LEAF, planCarve } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
+import { PRIORITY_RANK } from '../policy/priority.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
 import type { OciState } from '../oci/types.js';
@@ -56,6 +57,8 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     agent: plan.agent,
     tool: plan.tool,
     framework: policy.tracker.framework,
+    priority: PRIORITY_RANK[policy.priority],
+    dependsOn: policy.dependsOn,
   };
   // The record goes first: a hook killed mid-carve still leaves poststop something to clean up by.
   store.saveContainer(record);

@@ -143,37 +143,40 @@ export function decide(snap: Snapshot, state: LadderState, cfg: LadderConfig): D
   }
 
   // Rung 2: raise a stalled call's memory.high by a step where its session and budgets have room.
+  // Where they have none, the session's or the budget's other calls must give way (rung 3).
   const starved = new Set<string>();
+  const starvedSessions = new Map<string, string>();
   for (const key of Object.keys(next.stalledSinceMs)) {
     const c = live.get(key)!;
     const high = c.high;
     if (ended.has(key) || high === 'max') continue;
     const ceiling = c.max === 'max' ? Infinity : c.max;
-    // At its memory.max already: nothing to raise; the budgets' rungs decide what gives way.
-    if (high >= ceiling) {
-      for (const b of budgetsOf(c)) starved.add(b.id);
-      continue;
-    }
+    // At its own memory.max: the kernel's OOM killer ends it inside its cgroup, or the deadline does.
+    if (high >= ceiling) continue;
     const step = Math.max(1 << 20, Math.floor(((c.max === 'max' ? high : c.max) * cfg.raiseStep) / 4096) * 4096);
     const to = Math.min(ceiling, high + step);
     const session = sessions.get(c.session);
-    const fits = room(session?.max ?? 'max', session?.current ?? 0) >= to - high && budgetsOf(c).every((b) => room(b.limit, b.current) >= to - high);
-    if (fits) actions.push({ kind: 'raise-high', call: key, to });
-    else for (const b of budgetsOf(c)) starved.add(b.id);
+    const sessionFits = room(session?.max ?? 'max', session?.current ?? 0) >= to - high;
+    const short = budgetsOf(c).filter((b) => room(b.limit, b.current) < to - high);
+    if (sessionFits && short.length === 0) actions.push({ kind: 'raise-high', call: key, to });
+    else if (!sessionFits) starvedSessions.set(c.session, key);
+    for (const b of short) starved.add(b.id);
   }
 
-  // Rungs 3 and 4, per budget: freeze under pressure, thaw with hysteresis, kill as the last resort.
+  // Rungs 3 and 4, per budget: freeze under pressure, kill as the last resort.
+  const useOf = (b: BudgetView) => b.current / b.limit;
+  const frozenByUs = (c: CallView) => c.frozen && next.frozenSinceMs[c.key] !== undefined;
   const callsUnder = (budget: string) => snap.calls.filter((c) => !ended.has(c.key) && sessions.get(c.session)?.budgets.includes(budget));
+  const label = (b: BudgetView) => `${b.id === 'host' ? 'host' : `budget ${b.id}`} memory at ${Math.round(useOf(b) * 100)}% of ${fmtMiB(b.limit)}`;
   for (const b of snap.budgets) {
-    const use = b.current / b.limit;
+    const use = useOf(b);
     const dying = snap.calls.some((c) => next.killed[c.key] !== undefined && sessions.get(c.session)?.budgets.includes(b.id));
     const under = callsUnder(b.id);
     const running = under.filter((c) => !c.frozen).sort((x, y) => prio(x) - prio(y) || y.current - x.current);
-    const frozenByUs = under.filter((c) => c.frozen && next.frozenSinceMs[c.key] !== undefined).sort((x, y) => prio(y) - prio(x));
-    if (use >= cfg.killAt && !dying && running.length + frozenByUs.length > 0) {
+    if (use >= cfg.killAt && !dying && under.length > 0) {
       // Freezing stops growth but frees nothing: what holds the most at the lowest priority goes.
-      const victim = [...frozenByUs, ...running].sort((x, y) => prio(x) - prio(y) || y.current - x.current)[0]!;
-      actions.push({ kind: 'kill', call: victim.key, reason: `${b.id === 'host' ? 'host' : `budget ${b.id}`} memory at ${Math.round(use * 100)}% of ${fmtMiB(b.limit)} and freezing did not relieve it` });
+      const victim = [...under.filter(frozenByUs), ...running].sort((x, y) => prio(x) - prio(y) || y.current - x.current)[0]!;
+      actions.push({ kind: 'kill', call: victim.key, reason: `${label(b)} and freezing did not relieve it` });
       ended.add(victim.key);
       continue;
     }
@@ -182,14 +185,34 @@ export function decide(snap: Snapshot, state: LadderState, cfg: LadderConfig): D
       const top = Math.max(...running.map(prio));
       const victim = running.find((c) => prio(c) < top) ?? running[running.length - 1]!;
       if (!actions.some((a) => a.call === victim.key)) {
-        actions.push({ kind: 'freeze', call: victim.key, reason: `${b.id === 'host' ? 'host' : `budget ${b.id}`} memory at ${Math.round(use * 100)}% of ${fmtMiB(b.limit)}` });
+        actions.push({ kind: 'freeze', call: victim.key, reason: label(b) });
         next.frozenSinceMs[victim.key] = now;
       }
-    } else if (use < cfg.thawBelow && frozenByUs.length > 0) {
-      const first = frozenByUs[0]!;
-      actions.push({ kind: 'thaw', call: first.key });
-      delete next.frozenSinceMs[first.key];
     }
+  }
+
+  // A session too full for its stalled call to grow: another of its own calls is frozen.
+  for (const [session, stalled] of starvedSessions) {
+    const others = snap.calls.filter((c) => c.session === session && c.key !== stalled && !c.frozen && !ended.has(c.key)).sort((x, y) => x.current - y.current);
+    const victim = others[0];
+    if (victim && !actions.some((a) => a.call === victim.key)) {
+      actions.push({ kind: 'freeze', call: victim.key, reason: `its session is full and call ${stalled.split('/').pop()} cannot grow` });
+      next.frozenSinceMs[victim.key] = now;
+    }
+  }
+
+  // Thaw with hysteresis: one call per decision, highest priority first, and only once every budget it
+  // draws from is below the lower mark (the host having room does not thaw a call a pool is short for).
+  const sessionEased = (c: CallView) => {
+    const s = sessions.get(c.session);
+    return !starvedSessions.has(c.session) && (!s || s.max === 'max' || s.current / s.max < cfg.thawBelow);
+  };
+  const thawable = snap.calls
+    .filter((c) => frozenByUs(c) && !ended.has(c.key) && !actions.some((a) => a.call === c.key) && sessionEased(c) && budgetsOf(c).every((b) => useOf(b) < cfg.thawBelow))
+    .sort((x, y) => prio(y) - prio(x));
+  if (thawable[0] && !actions.some((a) => a.kind === 'freeze')) {
+    actions.push({ kind: 'thaw', call: thawable[0].key });
+    delete next.frozenSinceMs[thawable[0].key];
   }
 
   for (const a of actions) if (a.kind === 'kill') next.killed[a.call] = now;

@@ -26,6 +26,9 @@ export interface ContainerRecord {
   tool: Limits;
   /** tracker.framework of the container's policy: programs that are not tool calls. */
   framework: string[];
+  /** The container's own priority rank (low 0, normal 1, high 2) and the containers it depends on. */
+  priority: number;
+  dependsOn: string[];
 }
 
 /** A tool call in flight: written when it starts, removed when its record is logged. */
@@ -105,7 +108,7 @@ export class StateStore {
     }
     if (raw === undefined) return undefined;
     const r = raw as Partial<ContainerRecord>;
-    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework)) {
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn)) {
       throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
     }
     return r as ContainerRecord;
@@ -153,6 +156,11 @@ export class StateStore {
       }
     }
     return calls;
+  }
+
+  /** Why the daemon ended a call that `exec` runs: exec reads it to tell its caller. */
+  reasonFile(container: string, callId: string): string {
+    return join(this.callsDir(container), `${callId}.reason`);
   }
 
   appendCall(key: string, rec: CallRecord): void {

@@ -31,6 +31,8 @@ export interface BundleOptions {
   args: string[];
   /** The host's root, read-only, instead of a busybox rootfs: for containers that run node. */
   hostRoot?: boolean;
+  /** linux.cgroupsPath, to place the container under a budget cgroup. */
+  cgroupsPath?: string;
   /** Extra mounts (source on the host, destination in the container). */
   binds?: { source: string; destination: string; readonly?: boolean }[];
   memoryLimit?: number;
@@ -65,6 +67,7 @@ export function makeBundle(s: Scratch, name: string, opts: BundleOptions): strin
     config.mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', b.readonly ? 'ro' : 'rw'] });
   }
   config.annotations = opts.annotations ?? {};
+  if (opts.cgroupsPath) config.linux.cgroupsPath = opts.cgroupsPath;
   if (opts.memoryLimit) config.linux.resources = { ...config.linux.resources, memory: { limit: opts.memoryLimit } };
   const hook = { path: process.execPath, args: ['node', CLI, 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] };
   config.hooks = Object.fromEntries((opts.hookStages ?? ['createRuntime', 'poststop']).map((st) => [st, [hook]]));

@@ -13,7 +13,7 @@ export interface CheckRecord {
 
 export interface Checker {
   ok(cond: boolean, check: string, detail?: unknown): boolean;
-  equal<T>(actual: T, expected: T, check: string): boolean;
+  equal<T>(actual: T, expected: T, check: string, detail?: unknown): boolean;
   match(actual: string, pattern: RegExp, check: string, detail?: unknown): boolean;
 }
 
@@ -30,8 +30,8 @@ export function scenario(body: (c: Checker) => Promise<void> | void): void {
       emit(detail === undefined ? { check, ok: cond } : { check, ok: cond, detail });
       return cond;
     },
-    equal(actual, expected, check) {
-      return c.ok(Object.is(actual, expected), check, { actual, expected });
+    equal(actual, expected, check, detail) {
+      return c.ok(Object.is(actual, expected), check, { actual, expected, ...(detail === undefined ? {} : { detail }) });
     },
     match(actual, pattern, check, detail) {
       return c.ok(pattern.test(actual), check, { actual, pattern: String(pattern), ...(detail === undefined ? {} : { detail }) });

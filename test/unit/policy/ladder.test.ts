@@ -121,6 +121,11 @@ t.test('separate budgets press only their own calls', async (t) => {
   ];
   const d = decide({ nowMs: 0, calls: [call('x', 'a1'), call('y', 'a2'), call('z', 'b1')], sessions, budgets }, EMPTY_STATE, cfg);
   t.same(d.actions.map((a) => `${a.kind} ${a.call}`), ['freeze x'], 'the pool is short; the host is not');
+  const still = decide({ nowMs: 500, calls: [call('x', 'a1', { frozen: true }), call('y', 'a2'), call('z', 'b1')], sessions, budgets }, d.state, cfg);
+  t.same(still.actions, [], 'the host having room does not thaw a call the pool is short for');
+  const eased = [{ id: 'pool', limit: 500 * M, current: 200 * M }, budgets[1]!];
+  const thawed = decide({ nowMs: 1000, calls: [call('x', 'a1', { frozen: true }), call('y', 'a2'), call('z', 'b1')], sessions, budgets: eased }, still.state, cfg);
+  t.same(thawed.actions, [{ kind: 'thaw', call: 'x' }], 'it thaws once the pool eases');
 });
 
 t.test('dependencies lift priorities: a needed agent is not frozen before the one that needs it', async (t) => {
@@ -132,4 +137,22 @@ t.test('dependencies lift priorities: a needed agent is not frozen before the on
     { id: 'loop', priority: 0, dependsOn: ['db'] },
   ]);
   t.same(Object.fromEntries(eff), { db: 2, web: 2, lead: 2, other: 1, loop: 0 });
+});
+
+t.test('a session too full for its stalled call freezes another call of that session, not a neighbour', async (t) => {
+  const sessions = [
+    { id: 'one', priority: 1, current: 590 * M, max: 600 * M, budgets: ['host'] },
+    { id: 'two', priority: 0, current: 100 * M, max: 'max' as const, budgets: ['host'] },
+  ];
+  const budgets = [{ id: 'host', limit: 4000 * M, current: 800 * M }];
+  const calls = (stall: number, frozenB = false) => [
+    call('a', 'one', { current: 300 * M, fullStallUs: stall }),
+    call('b', 'one', { current: 200 * M, frozen: frozenB }),
+    call('c', 'two'),
+  ];
+  const first = decide({ nowMs: 0, calls: calls(0), sessions, budgets }, EMPTY_STATE, cfg);
+  const d = decide({ nowMs: 1000, calls: calls(900_000), sessions, budgets }, first.state, cfg);
+  t.same(d.actions, [{ kind: 'freeze', call: 'b', reason: 'its session is full and call a cannot grow' }]);
+  const later = decide({ nowMs: 2000, calls: calls(1_800_000, true), sessions, budgets }, d.state, cfg);
+  t.notOk(later.actions.some((a) => a.kind === 'thaw'), 'not thawed while the session is still full');
 });

@@ -1,0 +1,226 @@
+import { type FSWatcher, closeSync, openSync, readFileSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
+import { TOOLS_PARENT } from '../carve/plan.js';
+import type { Policy } from '../config/types.js';
+import { describeError } from '../errors.js';
+import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
+import { effectivePriorities } from '../policy/priority.js';
+import type { StateStore } from '../state/records.js';
+import { EPOLLPRI } from '../sys/libc.js';
+import type { CallBook, Log, Watched } from './calls.js';
+import type { FdWaiter } from './waiter.js';
+
+/** 150 ms of memory stall within 1 s: the kernel's wake-up call for the ladder (see PSI triggers). */
+const PSI_TRIGGER = 'some 150000 1000000';
+const HOST = 'host';
+
+interface Source {
+  close(): void;
+}
+
+/**
+ * The effects half of the graduated response: turns kernel events (PSI triggers, memory.events) into
+ * snapshots, asks the pure ladder what to do, and does it. Between events it sleeps; only while
+ * something is stalled, frozen or being killed does it look again every `recheck`.
+ */
+export class Supervisor {
+  private state: LadderState = EMPTY_STATE;
+  private readonly sources = new Map<string, Source[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private pending = false;
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly procRoot: string,
+    private readonly waiter: FdWaiter,
+    private readonly containers: () => Watched[],
+    private readonly calls: CallBook,
+    private readonly store: StateStore,
+    private readonly log: Log,
+  ) {}
+
+  /** Host-wide pressure wakes us too. */
+  start(): void {
+    this.sources.set(HOST, [this.psiTrigger(join(this.procRoot, 'pressure/memory'))].filter((s): s is Source => !!s));
+  }
+
+  follow(c: Watched): void {
+    // Nothing of ours is frozen unless we froze it in this run: a previous run's freezes are undone.
+    for (const call of this.toolCalls(c)) {
+      if (c.fs.read(call, 'cgroup.freeze').trim() === '1') {
+        c.fs.write(call, 'cgroup.freeze', '0');
+        this.log.info(`container ${c.record.id}: thawed ${call} left frozen by a previous daemon`);
+      }
+    }
+    const sources: Source[] = [];
+    for (const cg of [c.record.cgroup, ...this.budgetCgroups(c)]) {
+      const s = this.psiTrigger(c.fs.path(cg, 'memory.pressure'));
+      if (s) sources.push(s);
+    }
+    // A new tool call (a child of tools/) and a throttled one (memory.events) wake the ladder.
+    for (const [cg, file] of [[`${c.record.cgroup}/${TOOLS_PARENT}`, ''], [c.record.cgroup, 'memory.events']] as const) {
+      try {
+        const w: FSWatcher = watch(c.fs.path(cg, file), () => this.soon());
+        sources.push(w);
+      } catch (err) {
+        this.log.warn(`container ${c.record.id}: cannot watch ${c.fs.path(cg, file)}: ${describeError(err)}`);
+      }
+    }
+    this.soon();
+    this.sources.set(c.record.id, sources);
+  }
+
+  unfollow(id: string): void {
+    for (const s of this.sources.get(id) ?? []) s.close();
+    this.sources.delete(id);
+  }
+
+  /** On the way out: thaw whatever the ladder froze, so nothing stays frozen without us. */
+  stop(): void {
+    clearTimeout(this.timer);
+    for (const key of Object.keys(this.state.frozenSinceMs)) this.apply({ kind: 'thaw', call: key });
+    for (const id of [...this.sources.keys()]) this.unfollow(id);
+  }
+
+  /** Coalesces a burst of events into one evaluation. */
+  private soon(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      this.evaluate();
+    });
+  }
+
+  private evaluate(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    let snap: Snapshot;
+    try {
+      snap = this.snapshot();
+    } catch (err) {
+      this.log.warn(`supervisor: cannot read the cgroups: ${describeError(err)}`);
+      return;
+    }
+    const d = decide(snap, this.state, this.policy.ladder);
+    this.state = d.state;
+    for (const a of d.actions) this.apply(a);
+    // Anonymous memory gives no warning before a budget is full (no stall until reclaim fails), so
+    // while tool calls run they are looked at every `recheck`; with none running, or none in any
+    // container we follow, the kernel's events (a new tools/ child, pressure, memory.events) wake us.
+    if (d.watching || snap.calls.length > 0) this.timer = setTimeout(() => this.evaluate(), this.policy.ladder.recheckMs);
+  }
+
+  private snapshot(): Snapshot {
+    const watched = this.containers();
+    const eff = effectivePriorities(watched.map((c) => ({ id: c.record.id, priority: c.record.priority, dependsOn: c.record.dependsOn })));
+    const budgets = new Map<string, BudgetView>([[HOST, this.hostBudget()]]);
+    const sessions: SessionView[] = [];
+    const calls: CallView[] = [];
+    for (const c of watched) {
+      const C = c.record.cgroup;
+      const ids: string[] = [];
+      for (const cg of this.budgetCgroups(c)) {
+        const id = `/${cg}`;
+        ids.push(id);
+        const limit = parseLimit(c.fs.read(cg, 'memory.max'));
+        if (!budgets.has(id) && limit !== Infinity) budgets.set(id, { id, limit, current: parseLimit(c.fs.read(cg, 'memory.current')) });
+      }
+      ids.push(HOST);
+      const max = parseLimit(c.fs.read(C, 'memory.max'));
+      sessions.push({ id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseLimit(c.fs.read(C, 'memory.current')), max: max === Infinity ? 'max' : max, budgets: ids });
+      for (const cg of this.toolCalls(c)) {
+        const bytes = (f: string) => {
+          const v = parseLimit(c.fs.read(cg, f));
+          return v === Infinity ? ('max' as const) : v;
+        };
+        calls.push({
+          key: `${c.record.id}/${cg.split('/').pop()}`,
+          session: c.record.id,
+          current: parseLimit(c.fs.read(cg, 'memory.current')),
+          high: bytes('memory.high'),
+          max: bytes('memory.max'),
+          fullStallUs: parsePressure(c.fs.read(cg, 'memory.pressure')).full?.total ?? 0,
+          frozen: parseFlatKeyed(c.fs.read(cg, 'cgroup.events')).frozen === 1,
+        });
+      }
+    }
+    return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()] };
+  }
+
+  private apply(a: Action): void {
+    const [id, callId] = a.call.split('/') as [string, string];
+    const c = this.containers().find((k) => k.record.id === id);
+    if (!c) return;
+    const cg = `${c.record.cgroup}/${TOOLS_PARENT}/${callId}`;
+    try {
+      switch (a.kind) {
+        case 'raise-high':
+          c.fs.write(cg, 'memory.high', String(a.to));
+          this.log.info(`container ${id}: call ${callId} made no progress at memory.high: raised to ${Math.round(a.to / (1 << 20))}M`);
+          break;
+        case 'freeze':
+          c.fs.write(cg, 'cgroup.freeze', '1');
+          this.log.info(`container ${id}: call ${callId} frozen: ${a.reason}`);
+          break;
+        case 'thaw':
+          c.fs.write(cg, 'cgroup.freeze', '0');
+          this.log.info(`container ${id}: call ${callId} thawed`);
+          break;
+        case 'kill':
+          // The reason first, where the call's owner will read it: the daemon's own record, or exec's.
+          if (!this.calls.noteKill(callId, a.reason)) writeFileSync(this.store.reasonFile(id, callId), a.reason, { mode: 0o600 });
+          c.fs.write(cg, 'cgroup.kill', '1');
+          this.log.info(`container ${id}: call ${callId} killed: ${a.reason}`);
+          break;
+      }
+    } catch (err) {
+      // The call may have ended between the snapshot and the action.
+      this.log.warn(`container ${id}: ${a.kind} ${callId}: ${describeError(err)}`);
+    }
+  }
+
+  private toolCalls(c: Watched): string[] {
+    const tools = `${c.record.cgroup}/${TOOLS_PARENT}`;
+    return c.fs.exists(tools) ? c.fs.children(tools).map((n) => `${tools}/${n}`) : [];
+  }
+
+  /** Ancestors of C with a memory.max of their own: shared budgets its calls compete in. */
+  private budgetCgroups(c: Watched): string[] {
+    const out: string[] = [];
+    for (let cg = dirname(c.record.cgroup); cg !== '.' && cg !== '/' && cg !== ''; cg = dirname(cg)) {
+      try {
+        if (parseLimit(c.fs.read(cg, 'memory.max')) !== Infinity) out.push(cg);
+      } catch {
+        // No memory controller this high up: not a budget.
+      }
+    }
+    return out;
+  }
+
+  private hostBudget(): BudgetView {
+    const text = readFileSync(join(this.procRoot, 'meminfo'), 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    return { id: HOST, limit: kb('MemTotal'), current: kb('MemTotal') - kb('MemAvailable') };
+  }
+
+  /** A PSI trigger: the kernel makes the fd POLLPRI-ready when the stall crosses the threshold. */
+  private psiTrigger(path: string): Source | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+      writeSync(fd, `${PSI_TRIGGER}\0`);
+    } catch (err) {
+      this.log.warn(`no pressure trigger on ${path}: ${describeError(err)}`);
+      return undefined;
+    }
+    this.waiter.add(fd, EPOLLPRI, () => this.soon());
+    return {
+      close: () => {
+        this.waiter.remove(fd);
+        closeSync(fd);
+      },
+    };
+  }
+}

@@ -1,0 +1,133 @@
+// The graduated response on a real kernel, with real memory hogs sized so that the ladder decides the
+// outcome: (a) a burst over memory.high without swap stalls, and the daemon raises memory.high until
+// it finishes (without the daemon it does not); (b) three agents of different priority under one
+// 800M budget: a static split kills, the ladder freezes the low-priority calls, the high-priority one
+// finishes, the frozen ones resume and finish, nothing is OOM-killed; (c) a daemon killed while
+// something is frozen leaves nothing frozen once restarted, and thaws on SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Checker, scenario } from '../harness.js';
+import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+
+const MiB = 1 << 20;
+const LADDER = 'ladder:\n  recheck: 200ms\n  deadline: 120s\n  freeze_at: 80%\n  thaw_below: 60%\n  kill_at: 97%\n';
+
+/** Grows to `mb` MiB in 10 MiB steps every `every` ms, holds it `hold` ms, exits 0: a test run or a build. */
+const ALLOC = `const [mb, every, hold] = process.argv.slice(2).map(Number); const keep = []; let n = 0;
+const t = setInterval(() => { keep.push(Buffer.alloc(10 << 20, 1)); n += 10; if (n >= mb) { clearInterval(t); setTimeout(() => process.exit(0), hold); } }, every);`;
+
+function execCall(s: Scratch, id: string, name: string, argv: string[]): { child: ChildProcess; stderr: () => string; code: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'exec', '--container', id, '--name', name, '--policy', s.policy, '--', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return { child, stderr: () => err, code: exited(child) };
+}
+
+async function stall(c: Checker): Promise<void> {
+  const s = scratch(LADDER);
+  const annotations = { 'io.agentcgroup.tool.memory_high': '64M', 'io.agentcgroup.tool.memory_max': '256M' };
+  const bundle = makeBundle(s, 'it-stall', { args: ['/bin/sleep', '600'], memoryLimit: 512 * MiB, annotations });
+  c.equal(runDetached('crun', bundle, 'it-stall', join(s.dir, 'run.log')).status, 0, '(a) container starts');
+  writeFileSync(join(s.dir, 'alloc.js'), ALLOC);
+  // Many small allocations, as real tools make: each return to user space over memory.high is throttled.
+  const burst = [process.execPath, join(s.dir, 'alloc.js'), '160', '50', '0'];
+
+  const without = execCall(s, 'it-stall', 'burst', burst);
+  const finishedAlone = await Promise.race([without.code.then(() => true), sleep(15_000).then(() => false)]);
+  c.ok(!finishedAlone, '(a) without the daemon a call growing to 160M over a 64M memory.high is still stalled after 15 s');
+  without.child.kill('SIGKILL');
+  await without.code;
+  await eventually(() => run('ls', [join('/sys/fs/cgroup/it-stall/tools')]).stdout.trim() === '', 10_000);
+
+  const daemon = await startDaemon(s);
+  const started = Date.now();
+  const withLadder = execCall(s, 'it-stall', 'burst', burst);
+  const code = await Promise.race([withLadder.code, sleep(110_000).then(() => 'timeout' as const)]);
+  c.equal(code, 0, '(a) with the daemon the same burst finishes, exit 0');
+  c.ok(Date.now() - started < 120_000, '(a) before the ladder deadline (120 s)', { seconds: (Date.now() - started) / 1000 });
+  c.match(readOr(daemon.log), /made no progress at memory\.high: raised to \d+M/, '(a) the daemon raised memory.high');
+  c.match(withLadder.stderr(), /was throttled at memory\.high 64M/, '(a) the caller is told it was throttled');
+  daemon.child.kill('SIGTERM');
+  await exited(daemon.child);
+  run('crun', ['delete', '-f', 'it-stall']);
+}
+
+interface Agents {
+  s: Scratch;
+  ids: string[];
+}
+
+function budgetAgents(): Agents {
+  const s = scratch(LADDER);
+  writeFileSync(join(s.dir, 'alloc.js'), ALLOC);
+  const budget = '/sys/fs/cgroup/it-budget';
+  writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+memory +cpu +pids');
+  mkdirSync(budget, { recursive: true });
+  writeFileSync(join(budget, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  writeFileSync(join(budget, 'memory.max'), String(800 * MiB));
+  const ids = ['low', 'normal', 'high'].map((p) => {
+    const id = `it-${p}`;
+    const annotations = { 'io.agentcgroup.priority': p, 'io.agentcgroup.tool.memory_high': 'max', 'io.agentcgroup.tool.memory_max': '420M' };
+    const bundle = makeBundle(s, id, { args: ['/bin/sleep', '900'], annotations, cgroupsPath: `/it-budget/${id}` });
+    if (runDetached('crun', bundle, id, join(s.dir, `${id}.log`)).status !== 0) throw new Error(readOr(join(s.dir, `${id}.log`)));
+    return id;
+  });
+  return { s, ids };
+}
+
+/** One call per agent, started together, each holding near 300M (270M plus node itself) for 5 s. */
+function bursts(a: Agents) {
+  return a.ids.map((id) => execCall(a.s, id, 'alloc', [process.execPath, join(a.s.dir, 'alloc.js'), '270', '300', '5000']));
+}
+
+async function priorities(c: Checker): Promise<void> {
+  const a = budgetAgents();
+  const oomBefore = Number(/oom_kill (\d+)/.exec(readOr('/sys/fs/cgroup/it-budget/memory.events'))?.[1] ?? 0);
+  const staticCodes = await Promise.all(bursts(a).map((b) => b.code));
+  c.ok(staticCodes.some((code) => code === 137), '(b) without the ladder, three 300M calls in an 800M budget: something is OOM-killed', staticCodes);
+
+  const daemon = await startDaemon(a.s);
+  const oomAfterStatic = Number(/oom_kill (\d+)/.exec(readOr('/sys/fs/cgroup/it-budget/memory.events'))?.[1] ?? 0);
+  const calls = bursts(a);
+  const codes = await Promise.all(calls.map((b) => Promise.race([b.code, sleep(240_000).then(() => 'timeout' as const)])));
+  c.equal(codes.join(','), '0,0,0', '(b) with the ladder all three calls finish with exit 0');
+  const oomEnd = Number(/oom_kill (\d+)/.exec(readOr('/sys/fs/cgroup/it-budget/memory.events'))?.[1] ?? 0);
+  c.equal(oomEnd - oomAfterStatic, 0, '(b) nothing OOM-killed in the budget', { oomBefore, oomAfterStatic, oomEnd });
+  const log = readOr(daemon.log);
+  c.match(log, /container it-low: call alloc-\S+ frozen: budget \/it-budget memory at \d+%/, '(b) the low-priority call was frozen');
+  c.ok(!/container it-high: call \S+ frozen/.test(log), '(b) the high-priority call never was', log);
+  c.match(log, /container it-low: call alloc-\S+ thawed/, '(b) and the frozen call resumed');
+  daemon.child.kill('SIGTERM');
+  await exited(daemon.child);
+  await killAndRestart(c, a);
+  for (const id of a.ids) run('crun', ['delete', '-f', id]);
+  run('rmdir', ['/sys/fs/cgroup/it-budget']);
+}
+
+const frozenCalls = (ids: string[]) =>
+  ids.flatMap((id) =>
+    run('sh', ['-c', `grep -l '^frozen 1' /sys/fs/cgroup/it-budget/${id}/tools/*/cgroup.events 2>/dev/null`]).stdout.split('\n').filter(Boolean),
+  );
+
+async function killAndRestart(c: Checker, a: Agents): Promise<void> {
+  let daemon = await startDaemon(a.s, 'daemon-c.log');
+  const calls = bursts(a);
+  c.ok(await eventually(() => frozenCalls(a.ids).length > 0, 120_000), '(c) under pressure a call is frozen');
+  daemon.child.kill('SIGKILL');
+  await exited(daemon.child);
+  c.ok(frozenCalls(a.ids).length > 0, '(c) the SIGKILLed daemon left it frozen');
+  daemon = await startDaemon(a.s, 'daemon-c2.log');
+  c.match(readOr(daemon.log), /thawed \S+ left frozen by a previous daemon/, '(c) the restarted daemon thawed it at start');
+  c.ok(await eventually(() => frozenCalls(a.ids).length > 0, 120_000), '(c) and freezes again while the pressure lasts');
+  daemon.child.kill('SIGTERM');
+  await exited(daemon.child);
+  c.equal(frozenCalls(a.ids).join(','), '', '(c) SIGTERM thaws what the daemon froze before it exits');
+  const codes = await Promise.all(calls.map((b) => b.code));
+  c.ok(codes.every((code) => code === 0 || code === 137), '(c) the calls ran on after the daemon left', codes);
+}
+
+scenario(async (c) => {
+  await stall(c);
+  await priorities(c);
+});
