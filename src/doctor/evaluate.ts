@@ -165,6 +165,29 @@ function tracefsProbe(facts: HostFacts): Probe {
   };
 }
 
+function inKernelProbes(facts: HostFacts): Probe[] {
+  return [
+    {
+      id: 'sched_ext',
+      title: 'sched_ext',
+      need: 'info',
+      ok: facts.schedExt,
+      found: facts.schedExt ? 'present (not used yet: cpu.weight does the CPU side)' : 'absent (kernel before 6.12 or built without it); cpu.weight does the CPU side',
+      how: `${facts.roots.sys}/kernel/sched_ext`,
+    },
+    {
+      id: 'memcg_bpf_ops',
+      title: 'memcg BPF struct_ops',
+      need: 'info',
+      ok: facts.memcgBpfOps,
+      found: facts.memcgBpfOps
+        ? 'present in BTF (not used yet: the userspace ladder runs)'
+        : 'absent (no released kernel has it; it is an unmerged patch series): the userspace ladder runs',
+      how: `memcg_bpf_ops in ${facts.roots.sys}/kernel/btf/vmlinux`,
+    },
+  ];
+}
+
 function trackerProbe(facts: HostFacts): Probe {
   const base = { id: 'tracker', title: 'eBPF tracker loads', need: 'recommended' as const, how: 'opened, loaded, attached and closed the tracker (bpf() as this user)' };
   if (!facts.tracker) return { ...base, ok: false, found: 'not checked', how: 'only tried against the real /proc and /sys, as root' };
@@ -187,6 +210,7 @@ export function evaluate(facts: HostFacts): DoctorReport {
     btfProbe(facts),
     tracefsProbe(facts),
     trackerProbe(facts),
+    ...inKernelProbes(facts),
   ];
   const failed = probes.filter((p) => p.need === 'required' && !p.ok);
   const first = failed[0];

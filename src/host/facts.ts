@@ -50,6 +50,10 @@ export interface HostFacts {
   btf: boolean;
   /** Where tracefs is mounted, if anywhere (tp_btf programs do not need it). */
   tracefs: string | undefined;
+  /** /sys/kernel/sched_ext: BPF schedulers (6.12+, when built in). */
+  schedExt: boolean;
+  /** A `memcg_bpf_ops` type in the kernel's BTF: memory-control struct_ops (an unmerged patch series). */
+  memcgBpfOps: boolean;
   /** The live load of the tracker, when doctor was allowed to try it. */
   tracker?: { ok: boolean; detail: string };
 }
@@ -103,6 +107,15 @@ function sightChildFiles(root: string): ChildFileSightings {
   return seen;
 }
 
+/** Type names live NUL-terminated in BTF's string section: a byte search is enough to see one. */
+function btfHasType(path: string, name: string): boolean {
+  try {
+    return readFileSync(path).includes(Buffer.from(`\0${name}\0`));
+  } catch {
+    return false;
+  }
+}
+
 export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
   const mountinfo = readText(join(roots.proc, 'self/mountinfo'));
   const mounts = mountinfo.ok ? parseMountinfo(mountinfo.text) : undefined;
@@ -118,6 +131,8 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     kernelRelease: readText(join(roots.proc, 'sys/kernel/osrelease')),
     uid,
     btf: existsSync(join(roots.sys, 'kernel/btf/vmlinux')),
+    schedExt: existsSync(join(roots.sys, 'kernel/sched_ext')),
+    memcgBpfOps: btfHasType(join(roots.sys, 'kernel/btf/vmlinux'), 'memcg_bpf_ops'),
     tracefs: mounts?.find((m) => m.fsType === 'tracefs')?.mountPoint,
   };
   if (!mountinfo.ok) facts.mountinfoError = mountinfo.error;

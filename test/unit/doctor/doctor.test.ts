@@ -88,3 +88,14 @@ t.test('eBPF probes: BTF from /sys, tracefs from mountinfo, the tracker only tri
   t.equal(probe(r2, 'btf')?.ok, true);
   t.match(probe(r2, 'tracefs')?.found, 'mounted at /sys/kernel/tracing');
 });
+
+t.test('in-kernel memory paths are probed and reported, never required', async (t) => {
+  const { report } = await doctorJson(t.testdir(unifiedHost()));
+  t.match(probe(report, 'sched_ext'), { ok: false, need: 'info' });
+  t.match(probe(report, 'memcg_bpf_ops'), { ok: false, need: 'info', found: /unmerged patch series\): the userspace ladder runs/ });
+  const host = unifiedHost();
+  ((host.sys as Record<string, unknown>).kernel as unknown) = { btf: { vmlinux: 'x\0memcg_bpf_ops\0y' }, sched_ext: { state: 'disabled' } };
+  const r = (await doctorJson(t.testdir(host))).report;
+  t.equal(probe(r, 'memcg_bpf_ops')?.ok, true);
+  t.equal(probe(r, 'sched_ext')?.ok, true);
+});
