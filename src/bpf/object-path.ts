@@ -1,6 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
+import { seaAssetPath } from '../sea/assets.js';
 
 export const BPF_OBJECT_ENV = 'AGENTCGROUP_BPF_OBJECT';
 
@@ -11,6 +12,9 @@ export const BPF_OBJECT_ENV = 'AGENTCGROUP_BPF_OBJECT';
  */
 export function trackerObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
   const override = env[BPF_OBJECT_ENV];
+  // The single executable carries the object inside itself.
+  const embedded = override ? undefined : seaAssetPath('tracker.bpf.o');
+  if (embedded !== undefined) return embedded;
   let path: string;
   if (override) {
     path = resolve(override);

@@ -21,8 +21,6 @@ const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const KOFFI_REAL = require.resolve('koffi');
 const KOFFI_SHIM = join(here, 'koffi.ts');
-const OBJECT_PATH_REAL = resolve('src/bpf/object-path.js');
-const OBJECT_PATH_SHIM = join(here, 'object-path.ts');
 
 function fail(message) {
   console.error(`build:binary: ${message}`);
@@ -51,10 +49,6 @@ const seaPlugin = {
       resolveDir: here,
       loader: 'js',
     }));
-    // Until src/bpf/object-path.ts asks seaAssetPath itself (see src/sea/object-path.ts).
-    b.onResolve({ filter: /\/object-path\.js$/ }, (args) =>
-      resolve(args.resolveDir, args.path) === OBJECT_PATH_REAL && args.importer !== OBJECT_PATH_SHIM ? { path: OBJECT_PATH_SHIM } : undefined,
-    );
   },
 };
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { dlopenBytes, inSea, makePrivateDir, privateDirBases, seaAsset, seaAssetPath } from '../../../src/sea/assets.js';
-import { trackerObjectPath } from '../../../src/sea/object-path.js';
+import { trackerObjectPath } from '../../../src/bpf/object-path.js';
 
 const require = createRequire(import.meta.url);
 const KOFFI_PACKAGE = require.resolve('@koromix/koffi-linux-x64/package.json');
