@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors.js';
 import { type CliContext, processContext } from './context.js';
 import { registerDaemon } from './daemon.js';
+import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
@@ -29,6 +30,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerHook(program, ctx, setExit);
   registerExec(program, ctx, setExit);
   registerDaemon(program, ctx, setExit);
+  registerDemo(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

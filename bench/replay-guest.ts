@@ -1,0 +1,428 @@
+/**
+ * `npm run bench:replay` (runs inside the test guest, started by bench/replay-host.ts; prints, asserts
+ * nothing). Replays real agent traces as real containers under one memory budget in four modes, and
+ * measures the hooks' overhead. See bench/README.md.
+ */
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
+import { MODE_NAMES, type Mode, type Options, parseOptions } from './replay/options.js';
+import { type AgentPlan, planAgent, planText } from './replay/plan.js';
+import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
+import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax } from './replay/stats.js';
+import { plot } from './replay/svg.js';
+import { parseTraces, pickTraces } from './replay/traces.js';
+
+const MiB = 1 << 20;
+const CG = '/sys/fs/cgroup';
+const BIN = resolve('dist/agentcgroup');
+const AGENT_BIN = resolve('build/bench/replay-agent');
+const started = Date.now();
+
+let logFile = '';
+function say(line: string): void {
+  const stamp = new Date(Date.now() - started).toISOString().slice(14, 19);
+  const text = `[${stamp}] ${line}`;
+  console.log(text);
+  if (logFile) appendFileSync(logFile, `${text}\n`);
+}
+
+interface Done {
+  code: number | null;
+  out: string;
+}
+
+/** A child process, awaited without blocking the event loop (the sampler keeps ticking). */
+function spawnAsync(cmd: string, args: string[], log?: string): Promise<Done> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', (e) => done({ code: null, out: e.message }));
+    child.on('close', (code) => {
+      if (log && out) appendFileSync(log, out);
+      done({ code, out });
+    });
+  });
+}
+
+function must<T extends SpawnSyncReturns<string | Buffer>>(r: T, what: string): T {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}): ${String(r.stderr ?? '')}${String(r.stdout ?? '')}`.slice(0, 2000));
+  return r;
+}
+
+const binaryHook = (s: Scratch) => ({ path: BIN, args: ['agentcgroup', 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] });
+
+function setHooks(bundle: string, hooks: Record<string, unknown[]>): void {
+  const file = join(bundle, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  config.hooks = hooks;
+  writeFileSync(file, JSON.stringify(config, null, 1));
+}
+
+interface Ctx {
+  o: Options;
+  s: Scratch;
+  plans: AgentPlan[];
+  budget: number;
+  /** (b)'s memory.max per agent, from its memory.peak run alone. */
+  staticMax: number[];
+  daemon?: { log: string };
+  results: string;
+}
+
+let runNo = 0;
+
+/** One run: the agents `agents` (indices into the pick) together, in `mode`, under a fresh budget cgroup. */
+async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: number[]): Promise<RunRecord> {
+  const tag = `${kind === 'alone' ? 'alone' : mode}${agents.length}-${++runNo}`;
+  const budgetRel = `replay-${tag}`;
+  const budgetDir = join(CG, budgetRel);
+  mkdirSync(budgetDir);
+  writeFileSync(join(budgetDir, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  writeFileSync(join(budgetDir, 'memory.max'), String(ctx.budget));
+  const work = mkdtempSync(`/tmp/replay-${tag}-`);
+  const ctl = join(work, 'ctl');
+  const outDir = join(ctx.results, 'runs', tag);
+  mkdirSync(ctl);
+  mkdirSync(outDir, { recursive: true });
+  must(spawnSync('mkfifo', [join(ctl, 'go')], { encoding: 'utf8' }), 'mkfifo');
+  for (const i of agents) writeFileSync(join(ctl, `plan-${i}.txt`), planText(ctx.plans[i]!));
+  const share = Math.floor(ctx.budget / agents.length / 4096) * 4096;
+  const ids = agents.map((i) => `rp-${tag}-${i}`);
+  const runLog = join(outDir, 'runtime.log');
+  const bundles = agents.map((i, k) => {
+    const limit = mode === 'a' ? undefined : mode === 'b' ? ctx.staticMax[i] : mode === 'c' ? share : ctx.budget;
+    const bundle = makeBundle(ctx.s, ids[k]!, {
+      args: ['/bin/agent', `/ctl/plan-${i}.txt`, `/out/agent-${i}.txt`],
+      cgroupsPath: `/${budgetRel}/${ids[k]}`,
+      ...(limit === undefined ? {} : { memoryLimit: limit }),
+      binds: [
+        { source: ctl, destination: '/ctl', readonly: true },
+        { source: outDir, destination: '/out' },
+      ],
+      hookStages: [],
+    });
+    copyFileSync(AGENT_BIN, join(bundle, 'rootfs/bin/agent'));
+    chmodSync(join(bundle, 'rootfs/bin/agent'), 0o755);
+    symlinkSync('agent', join(bundle, 'rootfs/bin/tool'));
+    if (mode === 'd' && kind === 'mode') setHooks(bundle, { createRuntime: [binaryHook(ctx.s)], poststop: [binaryHook(ctx.s)] });
+    return bundle;
+  });
+  const outFile = (i: number) => join(outDir, `agent-${i}.txt`);
+  const cg = (k: number, file: string) => join(budgetDir, ids[k]!, file);
+
+  const startedRuns = await Promise.all(ids.map((id, k) => spawnAsync('crun', ['run', '-d', '--bundle', bundles[k]!, id], runLog)));
+  const failed = startedRuns.findIndex((r) => r.code !== 0);
+  if (failed >= 0) throw new Error(`crun run ${ids[failed]} failed: ${startedRuns[failed]!.out}`);
+  if (!(await eventually(() => agents.every((i) => readOr(outFile(i)).startsWith('P\n')), 120_000))) throw new Error(`agents of ${tag} did not reach the start: ${readOr(runLog)}`);
+  await sleep(300);
+
+  let sum = 0;
+  let samples = 0;
+  const sampler = setInterval(() => {
+    const v = Number(readOr(join(budgetDir, 'memory.current')));
+    if (Number.isFinite(v)) {
+      sum += v;
+      samples++;
+    }
+  }, 100);
+  const daemonFrom = ctx.daemon ? readOr(ctx.daemon.log).length : 0;
+  const go = openSync(join(ctl, 'go'), 'r+');
+  const t0 = Date.now();
+  await eventually(() => agents.every((i) => /^S /m.test(readOr(outFile(i)))), 30_000);
+  closeSync(go);
+  const longest = Math.max(...agents.map((i) => ctx.plans[i]!.durationMs));
+  const finished = await eventually(() => ids.every((_, k) => /^populated 0$/m.test(readOr(cg(k, 'cgroup.events')))), 4 * longest + 120_000);
+  const wallMs = Date.now() - t0;
+  clearInterval(sampler);
+
+  const runs: AgentRun[] = agents.map((i, k) => ({
+    agent: i,
+    out: parseAgentOut(readOr(outFile(i))),
+    plannedCalls: ctx.plans[i]!.calls.length,
+    memoryPeak: Number(readOr(cg(k, 'memory.peak'))),
+    memoryMax: parseMax(readOr(cg(k, 'memory.max'), 'max')),
+    oomKills: parseFlat(readOr(cg(k, 'memory.events'))).oom_kill ?? 0,
+  }));
+  const record: RunRecord = {
+    kind,
+    mode,
+    agents: runs,
+    budgetBytes: ctx.budget,
+    budgetPeak: Number(readOr(join(budgetDir, 'memory.peak'))),
+    budgetAvg: samples > 0 ? sum / samples : NaN,
+    budgetOomKills: parseFlat(readOr(join(budgetDir, 'memory.events'))).oom_kill ?? 0,
+    wallMs,
+    timedOut: !finished,
+  };
+  await Promise.all(ids.map((id) => spawnAsync('crun', ['delete', '-f', id], runLog)));
+  if (ctx.daemon) {
+    // The daemon logs a call when its cgroup empties: give it a moment for the last ones.
+    await sleep(1000);
+    const slice = readOr(ctx.daemon.log).slice(daemonFrom);
+    if (mode === 'd') {
+      record.ladder = ladderActions(slice);
+      const outcomes: Record<string, number> = {};
+      for (const id of ids) {
+        for (const line of readOr(join(ctx.s.callDir, `${id}.jsonl`)).split('\n').filter(Boolean)) {
+          const o = (JSON.parse(line) as { outcome?: string }).outcome ?? '?';
+          outcomes[o] = (outcomes[o] ?? 0) + 1;
+        }
+      }
+      record.outcomes = outcomes;
+    }
+    writeFileSync(join(outDir, 'daemon.log'), slice);
+  }
+  for (let i = 0; i < 20 && existsSync(budgetDir); i++) {
+    try {
+      rmdirSync(budgetDir);
+    } catch {
+      await sleep(250);
+    }
+  }
+  for (const b of bundles) rmSync(b, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+  writeFileSync(join(outDir, 'record.json'), JSON.stringify(record, null, 1));
+  return record;
+}
+
+function progress(r: RunRecord, label: string): void {
+  const fates = r.agents.map(fate);
+  const count = (f: string) => fates.filter((x) => x === f).length;
+  const killedCalls = r.agents.reduce((n, a) => n + a.out.calls.filter((c) => c.status === 137).length, 0);
+  const ladder = r.ladder ? `, ladder freeze/thaw/raise/kill ${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}` : '';
+  say(
+    `${label}: ${count('finished')}/${r.agents.length} finished` +
+      `${count('agent-killed') ? `, ${count('agent-killed')} agents killed` : ''}${killedCalls ? `, ${killedCalls} calls killed` : ''}` +
+      `${count('call-failed') + count('unfinished') ? `, ${count('call-failed') + count('unfinished')} other failures` : ''}` +
+      `${r.timedOut ? ', TIMED OUT' : ''}, budget peak ${(r.budgetPeak / MiB).toFixed(0)} MiB, avg ${(r.budgetAvg / MiB).toFixed(0)} MiB${ladder}, ${(r.wallMs / 1000).toFixed(1)} s`,
+  );
+}
+
+async function startDaemon(s: Scratch): Promise<{ child: ReturnType<typeof spawn>; log: string }> {
+  const log = join(s.dir, 'daemon.log');
+  const fd = openSync(log, 'a');
+  const child = spawn(BIN, ['daemon', '--policy', s.policy], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  if (!(await eventually(() => readOr(log).includes('daemon ready'), 180_000))) throw new Error(`daemon did not start: ${readOr(log)}`);
+  return { child, log };
+}
+
+function busyboxRootfs(dir: string, tools: string[]): void {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(dir, 'bin/busybox'));
+  for (const t of tools) symlinkSync('busybox', join(dir, 'bin', t));
+}
+
+function timed(fn: () => void): number {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+/** Medians need a few repetitions; with and without alternate, after one warm-up each. */
+function alternate(reps: number, without: () => void, withIt: () => void): { without: number[]; with: number[] } {
+  without();
+  withIt();
+  const out = { without: [] as number[], with: [] as number[] };
+  for (let i = 0; i < reps; i++) {
+    out.without.push(timed(without));
+    out.with.push(timed(withIt));
+  }
+  return out;
+}
+
+async function overheads(ctx: Ctx): Promise<Overheads> {
+  const { s, o } = ctx;
+  // Bare crun: create + start + delete of a container whose process is /bin/true.
+  const plain = makeBundle(s, 'oh-plain', { args: ['/bin/true'], hookStages: [] });
+  const hooked = makeBundle(s, 'oh-hooked', { args: ['/bin/true'], hookStages: [] });
+  for (const b of [plain, hooked]) symlinkSync('busybox', join(b, 'rootfs/bin/true'));
+  setHooks(hooked, { createRuntime: [binaryHook(s)], poststop: [binaryHook(s)] });
+  let n = 0;
+  const cycle = (bundle: string) => () => {
+    const id = `oh-crun-${++n}`;
+    must(spawnSync('crun', ['create', '--bundle', bundle, id], { encoding: 'utf8', timeout: 120_000 }), 'crun create');
+    must(spawnSync('crun', ['start', id], { encoding: 'utf8', timeout: 120_000 }), 'crun start');
+    must(spawnSync('crun', ['delete', '-f', id], { encoding: 'utf8', timeout: 120_000 }), 'crun delete');
+  };
+  say(`overheads: bare crun, ${o.reps} repetitions each way`);
+  const crun = alternate(o.reps, cycle(plain), cycle(hooked));
+
+  // Podman with the shipped hooks.d JSON, its path the single binary.
+  const rootfs = join(s.dir, 'oh-rootfs');
+  busyboxRootfs(rootfs, ['true', 'cat']);
+  const withDir = join(s.dir, 'hooks-with');
+  const withoutDir = join(s.dir, 'hooks-without');
+  mkdirSync(withDir);
+  mkdirSync(withoutDir);
+  const shipped = JSON.parse(readFileSync('hooks/agentcgroup.json', 'utf8')) as { hook: Record<string, unknown> };
+  shipped.hook.path = BIN;
+  shipped.hook.env = [`AGENTCGROUP_POLICY=${s.policy}`];
+  writeFileSync(join(withDir, 'agentcgroup.json'), JSON.stringify(shipped));
+  const podmanArgs = (hooksDir: string, cmd: string[]) => [
+    '--root', join(s.dir, 'storage'), '--runroot', join(s.dir, 'runroot'), '--storage-driver', 'vfs', '--network-config-dir', join(s.dir, 'net'),
+    '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--hooks-dir', hooksDir,
+    'run', '--rm', '--network', 'none', '--annotation', 'io.agentcgroup.enable=true', '--rootfs', rootfs, ...cmd,
+  ];
+  const podman = (hooksDir: string, cmd: string[]) => must(spawnSync('podman', podmanArgs(hooksDir, cmd), { encoding: 'utf8', timeout: 300_000 }), 'podman run');
+  const carved = podman(withDir, ['/bin/cat', '/proc/self/cgroup']).stdout;
+  if (carved !== '0::/agent\n') throw new Error(`podman with the hook did not run the command in the agent leaf: ${JSON.stringify(carved)}`);
+  const bare = podman(withoutDir, ['/bin/cat', '/proc/self/cgroup']).stdout;
+  if (bare === '0::/agent\n') throw new Error('podman without hooks ran the command in an agent leaf');
+  say(`overheads: podman run --rm, ${o.reps} repetitions each way`);
+  const pod = alternate(o.reps, () => podman(withoutDir, ['/bin/true']), () => podman(withDir, ['/bin/true']));
+
+  // exec: a tool call through agentcgroup exec into a carved container, against running it directly.
+  const execBundle = makeBundle(s, 'oh-exec', { args: ['/bin/sleep', '3600'], hookStages: [] });
+  setHooks(execBundle, { createRuntime: [binaryHook(s)], poststop: [binaryHook(s)] });
+  must(spawnSync('crun', ['run', '-d', '--bundle', execBundle, 'oh-exec'], { encoding: 'utf8', timeout: 120_000 }), 'crun run oh-exec');
+  const direct = () => must(spawnSync('/bin/true', [], { encoding: 'utf8' }), '/bin/true');
+  const viaExec = () => must(spawnSync(BIN, ['exec', '--container', 'oh-exec', '--policy', s.policy, '--name', 'true', '--', '/bin/true'], { encoding: 'utf8', timeout: 120_000 }), 'agentcgroup exec');
+  say(`overheads: agentcgroup exec, ${o.reps} repetitions each way`);
+  const exec = alternate(o.reps, direct, viaExec);
+  spawnSync('crun', ['delete', '-f', 'oh-exec'], { timeout: 120_000 });
+  return {
+    podman: pod,
+    crun,
+    exec,
+    command: 'podman --root/--runroot <tmp> --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --hooks-dir <dir> run --rm --network none --annotation io.agentcgroup.enable=true --rootfs <busybox> /bin/true',
+  };
+}
+
+const NOTES = (o: Options, budget: number): string[] => [
+  `Scale: memory MB of the traces / ${o.memoryDiv} (as MiB), time / ${o.timeDiv}. Traces: seeded pick (seed ${o.seed}) of runs lasting ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; the first k agents of the pick make a run with k agents.`,
+  'Each agent is a crun container (busybox rootfs) whose init is the framework (bench/replay/agent.c, static): it holds the trace\'s memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window (linear between samples) and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time.',
+  "A call's time is progress: it sleeps in 25 ms slices, and a slice that took far longer (frozen, stalled) counts as two, so a frozen call ends that much later.",
+  `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck}; all agents at priority normal. (a)-(c) run without hooks or daemon.`,
+  'Survival: an agent survived when its plan ran to the end and every tool call exited 0. "agents killed": the framework itself died (OOM). "calls killed": tool calls ended by SIGKILL (the OOM killer; in (d) also the ladder\'s last resort).',
+  'Slowdown: p50 (p95) of the durations of the calls that exited 0, over the p50 (p95) of the same calls when their agent ran alone in mode (a) (each agent once, alone, first); ×(a) compares with mode (a) at the same agent count, which isolates the mode from the guest\'s CPU contention.',
+  'Reserved: Σ of the agents\' memory.max for (b) and (c); the budget for (a) and (d), which reserve nothing per agent and share the pool. Used: the budget cgroup\'s memory.current averaged every 100 ms from the start to the last agent\'s end, and its memory.peak. Waste: 1 - average used / reserved.',
+  'Density: the largest agent count tried with 100% survival, searching upward and stopping a mode at its first loss; for (b) the agents\' memory.max values must also fit in the budget (a static reservation does not overcommit), "survival only" drops that condition.',
+  'The guest is qemu TCG on 2 vCPUs: 15-60x slower for CPU work, so every mode pays CPU contention that grows with the number of agents, and the daemon (Node) competes with the agents for the same 2 vCPUs.',
+];
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const results = resolve(o.out || `results/replay-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
+  mkdirSync(results, { recursive: true });
+  logFile = join(results, 'log.txt');
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: npm run build:binary`);
+  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: clang -static -O2 -o build/bench/replay-agent bench/replay/agent.c`);
+  const kernel = readOr('/proc/sys/kernel/osrelease').trim();
+  const budget = Math.floor((o.budgetMiB * MiB) / 4096) * 4096;
+  const maxAgents = Math.max(...o.agents);
+  const traces = pickTraces(parseTraces(readFileSync(o.traces, 'utf8')), { seed: o.seed, count: maxAgents, minS: o.minS, maxS: o.maxS, minBash: o.minBash });
+  const plans = traces.map((t) => planAgent(t, { memoryDiv: o.memoryDiv, timeDiv: o.timeDiv }));
+  say(`agentcgroup trace replay: kernel ${kernel}, seed ${o.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, agents ${o.agents.join(',')}, modes ${o.modes.join(',')}`);
+  plans.forEach((p, i) => say(`  agent ${i + 1}: ${p.task} (${p.model}), ${(p.durationMs / 1000).toFixed(1)} s, ${p.calls.length} Bash calls, baseline ${(p.baselineKiB / 1024).toFixed(0)} MiB, trace peak ${(p.tracePeakKiB / 1024).toFixed(0)} MiB`));
+  writeFileSync(join(results, 'plans.json'), JSON.stringify(plans, null, 1));
+
+  writeFileSync(join(CG, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  const s = scratch(`ladder:\n  recheck: ${o.recheck}\n`);
+  const ctx: Ctx = { o, s, plans, budget, staticMax: [], results };
+  const runs: RunRecord[] = [];
+
+  for (let i = 0; i < maxAgents; i++) {
+    const r = await replay(ctx, 'alone', 'a', [i]);
+    runs.push(r);
+    ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
+    progress(r, `alone, agent ${i + 1}`);
+  }
+  for (const mode of o.modes) {
+    let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+    if (mode === 'd') {
+      daemon = await startDaemon(s);
+      ctx.daemon = { log: daemon.log };
+      say('daemon started');
+    }
+    try {
+      for (const n of o.agents) {
+        const r = await replay(ctx, 'mode', mode, [...Array(n).keys()]);
+        runs.push(r);
+        progress(r, `${MODE_NAMES[mode]}, ${n} agents`);
+        if (!allSurvived(r)) {
+          say(`${MODE_NAMES[mode]}: survival below 100% at ${n} agents, search stops`);
+          break;
+        }
+      }
+    } finally {
+      if (daemon) {
+        daemon.child.kill('SIGTERM');
+        await exited(daemon.child);
+        delete ctx.daemon;
+      }
+    }
+  }
+
+  const res: BenchResult = {
+    kernel,
+    seed: o.seed,
+    memoryDiv: o.memoryDiv,
+    timeDiv: o.timeDiv,
+    budgetBytes: budget,
+    agentCounts: o.agents,
+    inputs: plans.map((p, i) => ({
+      agent: i,
+      task: p.task,
+      model: p.model,
+      durationMs: p.durationMs,
+      calls: p.calls.length,
+      baselineKiB: p.baselineKiB,
+      tracePeakKiB: p.tracePeakKiB,
+      maxCallKiB: Math.max(0, ...p.calls.map((c) => c.peakKiB)),
+    })),
+    runs,
+    notes: NOTES(o, budget),
+    elapsedS: 0,
+  };
+  writeFileSync(join(results, 'results.json'), JSON.stringify(res, null, 1));
+  if (o.overheads) {
+    try {
+      res.overheads = await overheads(ctx);
+    } catch (err) {
+      say(`overheads failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  res.elapsedS = (Date.now() - started) / 1000;
+  writeFileSync(join(results, 'results.json'), JSON.stringify(res, null, 1));
+  writeFileSync(join(results, 'report.md'), markdown(res));
+  writeFileSync(join(results, 'replay.svg'), plot(rows(res), o.agents, `seed ${o.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, kernel ${kernel} (qemu TCG guest)`));
+  say(`done in ${res.elapsedS.toFixed(0)} s; results in ${results}`);
+  const print = [
+    '',
+    `Scale: memory /${o.memoryDiv}, time /${o.timeDiv}; budget ${o.budgetMiB} MiB; seed ${o.seed}`,
+    '',
+    runsTable(res),
+    '',
+    summaryTable(res),
+    '',
+    ...(res.overheads ? [overheadTable(res.overheads), ''] : []),
+    verdictTable(res),
+    '',
+  ].join('\n');
+  console.log(print);
+  appendFileSync(logFile, `${print}\n`);
+}
+
+main().catch((err: unknown) => {
+  say(`bench:replay failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

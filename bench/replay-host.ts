@@ -1,0 +1,43 @@
+/**
+ * `npm run bench:replay [-- FLAGS]`, the host half: boots the test guest once, runs
+ * build/bench/replay-guest.cjs in it with FLAGS, and shows its progress lines as they come (the guest
+ * writes them into the results folder, which is in the checkout it shares). `--guest-mb N` sets the
+ * guest's memory (default 2048); every other flag goes to the guest (see bench/README.md).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInGuest } from '../test/vm/guest.js';
+
+const args = process.argv.slice(2);
+let memoryMb = 2048;
+const at = args.indexOf('--guest-mb');
+if (at >= 0) {
+  memoryMb = Number(args[at + 1]);
+  args.splice(at, 2);
+  if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new Error('--guest-mb: expected a whole number of MiB, 512 or more');
+}
+if (args.some((a) => !/^[A-Za-z0-9_.,:/=-]+$/.test(a))) throw new Error(`flags may only hold letters, digits and _.,:/=-: ${args.join(' ')}`);
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+const out = join('results', `replay-${stamp}`);
+mkdirSync(out, { recursive: true });
+const log = join(out, 'log.txt');
+
+let shown = 0;
+const show = () => {
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  if (text.length > shown) process.stdout.write(text.slice(shown));
+  shown = text.length;
+};
+const tail = setInterval(show, 1000);
+const timeoutMs = Number(process.env.AGENTCGROUP_VM_TIMEOUT ?? 2700) * 1000;
+const r = await runInGuest({ script: `node build/bench/replay-guest.cjs --out ${out} ${args.join(' ')}`, timeoutMs, memoryMb });
+clearInterval(tail);
+show();
+if (shown === 0) process.stdout.write(r.stdout);
+if (r.code !== 0 || r.error) {
+  process.stderr.write(r.stderr);
+  if (r.error) process.stderr.write(`bench:replay: ${r.error}\n`);
+  process.exitCode = r.code || 1;
+} else {
+  console.log(`guest time ${(r.elapsedMs / 1000).toFixed(0)} s; report: ${join(out, 'report.md')}, plot: ${join(out, 'replay.svg')}`);
+}

@@ -1,0 +1,140 @@
+/**
+ * What the bench measured, reduced to the numbers it reports. Pure: the agents' own output files and
+ * the values read from the kernel in, summaries out. Nothing here looks at a trace.
+ */
+
+export interface CallResult {
+  idx: number;
+  startUs: number;
+  endUs: number;
+  /** Exit code, or 128 + signal (137: SIGKILL, by the OOM killer or cgroup.kill). */
+  status: number;
+}
+
+export interface AgentOut {
+  /** The agent reached the starting line (it waits there for the bench's go). */
+  parked: boolean;
+  startUs: number | undefined;
+  doneUs: number | undefined;
+  calls: CallResult[];
+}
+
+/** Parses what agent.c appends to its OUT file; a torn last line (the agent was killed) is ignored. */
+export function parseAgentOut(text: string): AgentOut {
+  const out: AgentOut = { parked: false, startUs: undefined, doneUs: undefined, calls: [] };
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const n = f.slice(1).map(Number);
+    if (n.some((v) => !Number.isFinite(v))) continue;
+    if (f[0] === 'P' && n.length === 0) out.parked = true;
+    else if (f[0] === 'S' && n.length === 1) out.startUs = n[0];
+    else if (f[0] === 'D' && n.length === 1) out.doneUs = n[0];
+    else if (f[0] === 'R' && n.length === 4) out.calls.push({ idx: n[0]!, startUs: n[1]!, endUs: n[2]!, status: n[3]! });
+  }
+  return out;
+}
+
+/** Nearest-rank quantile of unsorted values; NaN for none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+}
+
+export const median = (values: readonly number[]): number => quantile(values, 0.5);
+
+export const mean = (values: readonly number[]): number => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
+
+/** memory.events (flat keyed) as numbers. */
+export function parseFlat(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && Number.isFinite(Number(v))) out[k] = Number(v);
+  }
+  return out;
+}
+
+/** memory.max: bytes, or Infinity for "max". */
+export function parseMax(text: string): number {
+  const t = text.trim();
+  return t === 'max' ? Infinity : Number(t);
+}
+
+/** One agent of one run, as measured. */
+export interface AgentRun {
+  agent: number;
+  out: AgentOut;
+  plannedCalls: number;
+  /** From the agent's container cgroup, read before the runtime removed it. */
+  memoryPeak: number;
+  memoryMax: number;
+  oomKills: number;
+}
+
+export type Fate = 'finished' | 'call-killed' | 'call-failed' | 'agent-killed' | 'unfinished';
+
+/**
+ * finished: the plan ran to its end and every tool call exited 0. agent-killed: the framework itself
+ * died (no end line, and the kernel counted an OOM kill in the container). call-killed: it ran to the
+ * end but lost a tool call to SIGKILL (the OOM killer, or the ladder's last resort).
+ */
+export function fate(a: AgentRun): Fate {
+  if (a.out.doneUs === undefined) return a.oomKills > 0 ? 'agent-killed' : 'unfinished';
+  if (a.out.calls.some((c) => c.status === 137)) return 'call-killed';
+  if (a.out.calls.length !== a.plannedCalls || a.out.calls.some((c) => c.status !== 0)) return 'call-failed';
+  return 'finished';
+}
+
+export const survived = (a: AgentRun): boolean => fate(a) === 'finished';
+
+/** Duration (ms) of each call that exited 0, keyed `agent/idx`. */
+export function callDurations(agents: readonly AgentRun[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const a of agents) for (const c of a.out.calls) if (c.status === 0) m.set(`${a.agent}/${c.idx}`, (c.endUs - c.startUs) / 1000);
+  return m;
+}
+
+export interface Slowdown {
+  p50: number;
+  p95: number;
+  /** Calls compared: those that exited 0 in both runs. */
+  n: number;
+}
+
+/** p50 and p95 of the calls' durations in `run` over the same calls' in `reference`. */
+export function slowdown(run: Map<string, number>, reference: Map<string, number>): Slowdown {
+  const keys = [...run.keys()].filter((k) => reference.has(k));
+  const a = keys.map((k) => run.get(k)!);
+  const b = keys.map((k) => reference.get(k)!);
+  return { p50: quantile(a, 0.5) / quantile(b, 0.5), p95: quantile(a, 0.95) / quantile(b, 0.95), n: keys.length };
+}
+
+/**
+ * Largest agent count whose run kept every agent (`ok`), searching upward in order and stopping at the
+ * first that did not: the density of a mode within the budget. 0 when even the smallest failed.
+ */
+export function density(points: readonly { agents: number; ok: boolean }[]): number {
+  let best = 0;
+  for (const p of [...points].sort((x, y) => x.agents - y.agents)) {
+    if (!p.ok) break;
+    best = p.agents;
+  }
+  return best;
+}
+
+/** Share of the reserved memory not used on average (0 to 1); NaN when nothing is reserved. */
+export function waste(reservedBytes: number, avgUsedBytes: number): number {
+  return reservedBytes > 0 && Number.isFinite(reservedBytes) ? Math.max(0, 1 - avgUsedBytes / reservedBytes) : NaN;
+}
+
+/** Counts of the daemon's ladder actions in a slice of its log. */
+export function ladderActions(log: string): { freezes: number; thaws: number; raises: number; kills: number } {
+  const count = (re: RegExp) => (log.match(re) ?? []).length;
+  return {
+    freezes: count(/: call \S+ frozen: /g),
+    thaws: count(/: call \S+ thawed\n/g),
+    raises: count(/ made no progress at memory\.high: raised to /g),
+    kills: count(/: call \S+ killed: /g),
+  };
+}

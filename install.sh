@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# agentcgroup installer. Idempotent; every path it writes is under --root (default /), so tests run it
+# against a throwaway directory.
+#
+#   bash install.sh [--root DIR] [--binary PATH]   install the binary, hooks.d JSON, policy, systemd unit
+#   bash install.sh --uninstall [--root DIR]       remove what install put there (a modified policy stays)
+#   bash install.sh --demo                         set up a build here and run `agentcgroup demo`, in the
+#                                                  test guest when this host's cgroups cannot run it
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=/
+binary=""
+mode=install
+always=0
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root=${2:?--root needs a directory}; shift 2 ;;
+    --binary) binary=${2:?--binary needs a path}; shift 2 ;;
+    --uninstall) mode=uninstall; shift ;;
+    --demo) mode=demo; shift ;;
+    --always) always=1; shift ;;
+    --docker | --containerd) die "$1: not yet: it needs the runtime shim (agentcgroup runtime), which is not built" ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+case "$root" in /*) ;; *) die "--root must be an absolute path, got $root" ;; esac
+root=${root%/}
+
+bin="$root/usr/local/bin/agentcgroup"
+hooks_dir="$root/usr/share/containers/oci/hooks.d"
+hook="$hooks_dir/agentcgroup.json"
+policy="$root/etc/agentcgroup/policy.yaml"
+unit="$root/etc/systemd/system/agentcgroup.service"
+shipped_policy="$here/config/policy.yaml"
+
+# Build prerequisites for this checkout: what .ci/run installs, minus the test guest's.
+setup_build() {
+  local pkgs=(busybox-static crun clang llvm bpftool libbpf-dev libbpf1 qemu-system-x86 cpio kmod xz-utils) missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+  (cd "$here" && npm ci --no-audit --no-fund && npm run -s build:binary)
+}
+
+install_files() {
+  if [ -z "$binary" ]; then
+    binary="$here/dist/agentcgroup"
+    [ -x "$binary" ] || die "no binary at $binary: build it with npm run build:binary (or pass --binary PATH)"
+  fi
+  [ -x "$binary" ] || die "--binary $binary is not an executable file"
+  install -D -m 0755 "$binary" "$bin.new" && mv -f "$bin.new" "$bin"
+  local src="$here/hooks/agentcgroup.json"
+  [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
+  install -D -m 0644 "$src" "$hook"
+  install -D -m 0644 "$here/config/systemd/agentcgroup.service" "$unit"
+  # The operator's policy is theirs: installed once, never overwritten.
+  if [ ! -e "$policy" ]; then install -D -m 0644 "$shipped_policy" "$policy"; fi
+  if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl daemon-reload && systemctl enable --now agentcgroup.service
+  fi
+  echo "installed: $bin, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+}
+
+uninstall_files() {
+  if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now agentcgroup.service 2>/dev/null || true
+  fi
+  rm -f "$bin" "$hook" "$unit"
+  if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
+    echo "kept $policy: it differs from the shipped policy"
+  else
+    rm -f "$policy"
+    rmdir "$(dirname "$policy")" 2>/dev/null || true
+  fi
+  echo "uninstalled from ${root:-/}"
+}
+
+run_demo() {
+  setup_build
+  local cli="$here/dist/agentcgroup"
+  if "$cli" doctor >/dev/null 2>&1; then
+    exec "$cli" demo
+  fi
+  echo "this host cannot run agentcgroup ($("$cli" doctor | sed -n 's/^verdict: //p')): running the demo in the test guest (Debian's 6.1 kernel under qemu)"
+  (cd "$here" && bash test/vm/prepare.sh && AGENTCGROUP_VM_TIMEOUT=900 npm run -s vm -- 'node dist/agentcgroup.cjs demo')
+}
+
+case "$mode" in
+  install) install_files ;;
+  uninstall) uninstall_files ;;
+  demo) run_demo ;;
+esac
