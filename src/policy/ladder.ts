@@ -15,16 +15,8 @@
  *   and a call stalled or frozen longer than the deadline is ended with its reason.
  */
 
-export interface LadderConfig {
-  /** Share of the last interval a call spent fully stalled on memory that counts as no progress. */
-  stallRatio: number;
-  /** memory.high rises by this share of the call's memory.max per step. */
-  raiseStep: number;
-  freezeAt: number;
-  thawBelow: number;
-  killAt: number;
-  deadlineMs: number;
-}
+/** The policy's `ladder` section; how often to look again is the daemon's business, not the decision's. */
+export type LadderConfig = Omit<Policy['ladder'], 'recheckMs'>;
 
 export type Bytes = number | 'max';
 
