@@ -15,6 +15,8 @@
  *   and a call stalled or frozen longer than the deadline is ended with its reason.
  */
 
+import type { Policy } from '../config/types.js';
+
 /** The policy's `ladder` section; how often to look again is the daemon's business, not the decision's. */
 export type LadderConfig = Omit<Policy['ladder'], 'recheckMs'>;
 
