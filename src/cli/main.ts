@@ -6,6 +6,7 @@ import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
+import { registerStatus } from './status.js';
 
 export const VERSION = '0.1.0';
 
@@ -31,6 +32,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerExec(program, ctx, setExit);
   registerDaemon(program, ctx, setExit);
   registerDemo(program, ctx, setExit);
+  registerStatus(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

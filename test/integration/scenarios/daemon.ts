@@ -107,6 +107,8 @@ async function agentContainer(c: Checker, s: Scratch): Promise<void> {
 
   const ping = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"status"}');
   c.match(ping, /"ok":true.*"it-daemon"/, 'admin socket answers root with the status');
+  const status = run(process.execPath, [CLI, 'status', '--json', '--policy', s.policy]);
+  c.match(status.stdout, /^\{"v":1,"ok":true,"containers":\[\{"id":"it-daemon"/, 'agentcgroup status --json shows the container', status.stderr);
   const nobody = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e',
     `const s=require('net').createConnection(${JSON.stringify(join(s.runDir, 'admin.sock'))});s.on('error',e=>{console.log(e.code);});s.on('data',d=>{console.log(String(d));s.end()});s.on('connect',()=>s.write('{"op":"ping"}\\n'))`]);
   c.match(nobody.stdout, /EACCES|refused/, 'the admin socket refuses non-root', nobody.stdout + nobody.stderr);
