@@ -47,18 +47,18 @@ interface Done {
   out: string;
 }
 
-/** A child process, awaited without blocking the event loop (the sampler keeps ticking). */
-function spawnAsync(cmd: string, args: string[], log?: string): Promise<Done> {
+/**
+ * A child process, awaited without blocking the event loop (the sampler keeps ticking). Its output goes
+ * to `log`, never to a pipe: `crun run -d` hands its stdio to the container, which would hold a pipe
+ * open for its whole life.
+ */
+function spawnAsync(cmd: string, args: string[], log: string): Promise<Done> {
   return new Promise((done) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const fd = openSync(log, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
     child.on('error', (e) => done({ code: null, out: e.message }));
-    child.on('close', (code) => {
-      if (log && out) appendFileSync(log, out);
-      done({ code, out });
-    });
+    child.on('exit', (code) => done({ code, out: readOr(log).slice(-2000) }));
   });
 }
 
