@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
 import { MODE_NAMES, type Mode, type Options, parseOptions } from './replay/options.js';
 import { type AgentPlan, planAgent, planText } from './replay/plan.js';
-import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
+import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, reserved, withinBudget, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
 import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax } from './replay/stats.js';
 import { plot } from './replay/svg.js';
 import { parseTraces, pickTraces } from './replay/traces.js';
@@ -65,6 +65,17 @@ function spawnAsync(cmd: string, args: string[], log: string): Promise<Done> {
 function must<T extends SpawnSyncReturns<string | Buffer>>(r: T, what: string): T {
   if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}): ${String(r.stderr ?? '')}${String(r.stdout ?? '')}`.slice(0, 2000));
   return r;
+}
+
+/** A runtime command whose stdio must not be a pipe (crun gives it to the container); output to `log`. */
+function quiet(cmd: string, args: string[], log: string): void {
+  const fd = openSync(log, 'a');
+  try {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', fd, fd], timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${readOr(log).slice(-1000)}`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const binaryHook = (s: Scratch) => ({ path: BIN, args: ['agentcgroup', 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] });
@@ -256,12 +267,13 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
   const hooked = makeBundle(s, 'oh-hooked', { args: ['/bin/true'], hookStages: [] });
   for (const b of [plain, hooked]) symlinkSync('busybox', join(b, 'rootfs/bin/true'));
   setHooks(hooked, { createRuntime: [binaryHook(s)], poststop: [binaryHook(s)] });
+  const log = join(ctx.results, 'overheads.log');
   let n = 0;
   const cycle = (bundle: string) => () => {
     const id = `oh-crun-${++n}`;
-    must(spawnSync('crun', ['create', '--bundle', bundle, id], { encoding: 'utf8', timeout: 120_000 }), 'crun create');
-    must(spawnSync('crun', ['start', id], { encoding: 'utf8', timeout: 120_000 }), 'crun start');
-    must(spawnSync('crun', ['delete', '-f', id], { encoding: 'utf8', timeout: 120_000 }), 'crun delete');
+    quiet('crun', ['create', '--bundle', bundle, id], log);
+    quiet('crun', ['start', id], log);
+    quiet('crun', ['delete', '-f', id], log);
   };
   say(`overheads: bare crun, ${o.reps} repetitions each way`);
   const crun = alternate(o.reps, cycle(plain), cycle(hooked));
@@ -293,12 +305,12 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
   // exec: a tool call through agentcgroup exec into a carved container, against running it directly.
   const execBundle = makeBundle(s, 'oh-exec', { args: ['/bin/sleep', '3600'], hookStages: [] });
   setHooks(execBundle, { createRuntime: [binaryHook(s)], poststop: [binaryHook(s)] });
-  must(spawnSync('crun', ['run', '-d', '--bundle', execBundle, 'oh-exec'], { encoding: 'utf8', timeout: 120_000 }), 'crun run oh-exec');
+  quiet('crun', ['run', '-d', '--bundle', execBundle, 'oh-exec'], log);
   const direct = () => must(spawnSync('/bin/true', [], { encoding: 'utf8' }), '/bin/true');
   const viaExec = () => must(spawnSync(BIN, ['exec', '--container', 'oh-exec', '--policy', s.policy, '--name', 'true', '--', '/bin/true'], { encoding: 'utf8', timeout: 120_000 }), 'agentcgroup exec');
   say(`overheads: agentcgroup exec, ${o.reps} repetitions each way`);
   const exec = alternate(o.reps, direct, viaExec);
-  spawnSync('crun', ['delete', '-f', 'oh-exec'], { timeout: 120_000 });
+  quiet('crun', ['delete', '-f', 'oh-exec'], log);
   return {
     podman: pod,
     crun,
@@ -360,6 +372,10 @@ async function main(): Promise<void> {
         progress(r, `${MODE_NAMES[mode]}, ${n} agents`);
         if (!allSurvived(r)) {
           say(`${MODE_NAMES[mode]}: survival below 100% at ${n} agents, search stops`);
+          break;
+        }
+        if (!withinBudget(r)) {
+          say(`${MODE_NAMES[mode]}: the agents' memory.max values (${(reserved(r).bytes / MiB).toFixed(0)} MiB) no longer fit the ${o.budgetMiB} MiB budget at ${n} agents, search stops`);
           break;
         }
       }

@@ -74,13 +74,16 @@ t.test('summaries: density with and without the budget condition for static rese
   t.equal(by.b!.densitySurvivalOnly, 4);
   t.equal(by.c!.density, 2);
   t.equal(by.d!.density, 4);
+  t.equal(by.d!.censored, true, 'no loss up to the largest count');
+  t.equal(by.c!.censored, false);
+  t.equal(by.b!.censored, false, 'over budget at 4 counts as the limit');
 });
 
 t.test('verdicts name the measured values', async (t) => {
   const v = verdicts(result());
   t.same(v.map((x) => x.met), [true, true, true, false]);
   t.match(v[0]!.measured, /4 agents: \(c\) 3\/4, \(d\) 4\/4/);
-  t.match(v[1]!.measured, /\(d\) 4 agents, \(b\) 2 \(2\.00x\)/);
+  t.match(v[1]!.measured, /\(d\) 4\+ agents, \(b\) 2 \(2\.00x or more\)/, '(d) lost nothing: its density is a lower bound');
   t.match(v[3]!.measured, /podman run --rm 1\.50x \(\+500 ms\)/);
   const o = overheadRows(result().overheads!);
   t.same(o.map((x) => Math.round(x.addedMs)), [500, 1000, 590]);
