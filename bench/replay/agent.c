@@ -105,7 +105,7 @@ static int tool(const char *spec) {
   }
   reserve((size_t)top * 1024);
   const int64_t total = t[k - 1];
-  int64_t progress = 0, last = now_us() / 1000;
+  int64_t progress = 0, carry = 0, last = now_us() / 1000;
   size_t seg = 0;
   for (;;) {
     while (seg + 1 < k && t[seg + 1] <= progress) seg++;
@@ -113,11 +113,23 @@ static int tool(const char *spec) {
     if (seg + 1 < k && t[seg + 1] > t[seg]) level = kib[seg] + (kib[seg + 1] - kib[seg]) * (progress - t[seg]) / (t[seg + 1] - t[seg]);
     hold((size_t)level * 1024);
     if (progress >= total) break;
-    int64_t slice = total - progress < SLICE_MS ? total - progress : SLICE_MS;
+    if (carry > 0) {
+      /* A point was just held at its exact level: now the time the slice overshot it. */
+      progress = progress + carry < total ? progress + carry : total;
+      carry = 0;
+      continue;
+    }
+    /* Slices end on the next point, so every sampled level, a short peak too, is held at its time. */
+    int64_t next = seg + 1 < k ? t[seg + 1] : total;
+    int64_t slice = next - progress < SLICE_MS ? next - progress : SLICE_MS;
     sleep_ms(slice);
     int64_t at = now_us() / 1000, dt = at - last;
     last = at;
     progress += dt < 2 * slice ? dt : 2 * slice;
+    if (next < total && progress > next) {
+      carry = progress - next;
+      progress = next;
+    }
   }
   return 0;
 }

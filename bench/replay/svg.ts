@@ -6,6 +6,8 @@ import { MODE_NAMES, type Mode } from './options.js';
 import type { Row } from './report.js';
 
 const COLORS: Record<Mode, string> = { a: '#7f7f7f', b: '#1f77b4', c: '#ff7f0e', d: '#2ca02c' };
+/** Modes often measure the same: a small sideways offset keeps every line visible. */
+const NUDGE: Record<Mode, number> = { a: -4.5, b: -1.5, c: 1.5, d: 4.5 };
 const W = 300;
 const H = 230;
 const M = { left: 48, right: 12, top: 28, bottom: 40 };
@@ -47,7 +49,7 @@ function panel(p: Panel, rows: readonly Row[], counts: readonly number[], dx: nu
     const pts = rows
       .filter((r) => r.mode === mode && counts.includes(r.agents) && Number.isFinite(p.value(r)))
       .sort((a, b) => a.agents - b.agents)
-      .map((r) => [xAt(r.agents), yAt(p.value(r))] as const);
+      .map((r) => [xAt(r.agents) + NUDGE[mode], yAt(p.value(r))] as const);
     if (pts.length === 0) continue;
     if (pts.length > 1) out.push(`<polyline fill="none" stroke="${COLORS[mode]}" stroke-width="2" points="${pts.map(([px, py]) => `${f(px)},${f(py)}`).join(' ')}"/>`);
     for (const [px, py] of pts) out.push(`<circle cx="${f(px)}" cy="${f(py)}" r="3.5" fill="${COLORS[mode]}"/>`);
