@@ -343,10 +343,16 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
   say(`overheads: agentcgroup exec, ${o.reps} repetitions each way`);
   const exec = alternate(o.reps, direct, viaExec);
   quiet('crun', ['delete', '-f', 'oh-exec'], log);
+  say(`overheads: start-up of the binary, ${o.reps} repetitions each way`);
+  const startup = alternate(o.reps, direct, () => must(spawnSync(BIN, ['--version'], { encoding: 'utf8', timeout: 120_000 }), 'agentcgroup --version'));
+  const hostFile = join(ctx.results, 'host-startup.json');
+  const hostStartup = existsSync(hostFile) ? (JSON.parse(readFileSync(hostFile, 'utf8')) as Overheads['hostStartup']) : undefined;
   return {
     podman: pod,
     crun,
     exec,
+    startup,
+    ...(hostStartup ? { hostStartup } : {}),
     command: 'podman --root/--runroot <tmp> --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --hooks-dir <dir> run --rm --network none --annotation io.agentcgroup.enable=true --rootfs <busybox> /bin/true',
   };
 }

@@ -4,7 +4,8 @@
  * writes them into the results folder, which is in the checkout it shares). `--guest-mb N` sets the
  * guest's memory (default 2048); every other flag goes to the guest (see bench/README.md).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInGuest } from '../test/vm/guest.js';
 
@@ -21,6 +22,30 @@ const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').
 const out = join('results', `replay-${stamp}`);
 mkdirSync(out, { recursive: true });
 const log = join(out, 'log.txt');
+
+/**
+ * The single binary's start-up on the host itself, beside the guest's: emulation inflates Node's start-up
+ * far more than a runtime's, so the report shows both. Alternating, after one warm-up each.
+ */
+function hostStartup(reps = 11): { without: number[]; with: number[] } | undefined {
+  const run = (cmd: string, args: string[]): number => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status ?? r.signal}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  if (!existsSync('dist/agentcgroup')) return undefined;
+  run('/bin/true', []);
+  run('dist/agentcgroup', ['--version']);
+  const out = { without: [] as number[], with: [] as number[] };
+  for (let i = 0; i < reps; i++) {
+    out.without.push(run('/bin/true', []));
+    out.with.push(run('dist/agentcgroup', ['--version']));
+  }
+  return out;
+}
+const host = hostStartup();
+if (host) writeFileSync(join(out, 'host-startup.json'), JSON.stringify(host));
 
 let shown = 0;
 const show = () => {

@@ -36,7 +36,7 @@ export interface Options {
 export const DEFAULTS: Options = {
   traces: '/work/shared/traces/agent-traces.jsonl',
   seed: 1,
-  agents: [2, 3, 4, 6, 8],
+  agents: [2, 3, 4, 6, 8, 10, 12],
   budgetMiB: 448,
   memoryDiv: 8,
   timeDiv: 20,

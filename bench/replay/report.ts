@@ -32,6 +32,10 @@ export interface Overheads {
   crun: Pair;
   /** without: the command run directly; with: through `agentcgroup exec --container`. */
   exec: Pair;
+  /** without: spawning /bin/true; with: `agentcgroup --version` (the single binary's start-up alone), in the guest. */
+  startup: Pair;
+  /** The same pair measured by the host half on the host itself (no emulation), when it could. */
+  hostStartup?: Pair;
   command: string;
 }
 
@@ -230,6 +234,8 @@ export function overheadRows(o: Overheads): OverheadRow[] {
     row('`podman run --rm` (hooks.d, createRuntime + poststop)', o.podman),
     row('bare crun create + start + delete (config.json hooks)', o.crun),
     row('`agentcgroup exec --container` vs the command directly', o.exec),
+    row('start-up: `agentcgroup --version` vs `/bin/true` (guest)', o.startup),
+    ...(o.hostStartup ? [row('start-up: `agentcgroup --version` vs `/bin/true` (host, not emulated)', o.hostStartup)] : []),
   ];
 }
 
@@ -287,11 +293,14 @@ export function verdicts(res: BenchResult): Verdict[] {
     });
   }
   if (res.overheads) {
-    const [podman, crun, exec] = overheadRows(res.overheads);
+    const [podman, crun, exec, startup, hostStartup] = overheadRows(res.overheads);
+    // Two hook runs (createRuntime, poststop) per lifecycle: how much of the added time is start-up alone.
+    const starts = `; of that, 2 start-ups of the binary: ${(2 * startup!.addedMs).toFixed(0)} ms in the guest` +
+      (hostStartup ? `, ${(2 * hostStartup.addedMs).toFixed(0)} ms on the host` : '');
     out.push({
       target: 'hook overhead <= 1.10x of a `podman run` lifecycle',
       met: podman!.ratio <= 1.1,
-      measured: `podman run --rm ${x(podman!.ratio)} (+${podman!.addedMs.toFixed(0)} ms); bare crun ${x(crun!.ratio)} (+${crun!.addedMs.toFixed(0)} ms); exec ${x(exec!.ratio)} (+${exec!.addedMs.toFixed(0)} ms)`,
+      measured: `podman run --rm ${x(podman!.ratio)} (+${podman!.addedMs.toFixed(0)} ms); bare crun ${x(crun!.ratio)} (+${crun!.addedMs.toFixed(0)} ms); exec ${x(exec!.ratio)} (+${exec!.addedMs.toFixed(0)} ms)${starts}`,
     });
   }
   return out;

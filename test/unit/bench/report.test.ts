@@ -38,7 +38,7 @@ function result(): BenchResult {
       run('mode', 'd', ok(2), { ladder: { freezes: 0, thaws: 0, raises: 0, kills: 0 } }),
       run('mode', 'd', ok(4, [100, 1050]), { ladder: { freezes: 2, thaws: 2, raises: 0, kills: 0 } }),
     ],
-    overheads: { podman: { without: [1000, 1100, 900], with: [1500, 1400, 1600] }, crun: { without: [300], with: [1300] }, exec: { without: [10], with: [600] }, command: 'podman run' },
+    overheads: { podman: { without: [1000, 1100, 900], with: [1500, 1400, 1600] }, crun: { without: [300], with: [1300] }, exec: { without: [10], with: [600] }, startup: { without: [5], with: [205] }, hostStartup: { without: [1], with: [41] }, command: 'podman run' },
     notes: ['a note'],
     elapsedS: 100,
   };
@@ -85,8 +85,9 @@ t.test('verdicts name the measured values', async (t) => {
   t.match(v[0]!.measured, /4 agents: \(c\) 3\/4, \(d\) 4\/4/);
   t.match(v[1]!.measured, /\(d\) 4\+ agents, \(b\) 2 \(2\.00x or more\)/, '(d) lost nothing: its density is a lower bound');
   t.match(v[3]!.measured, /podman run --rm 1\.50x \(\+500 ms\)/);
+  t.match(v[3]!.measured, /2 start-ups of the binary: 400 ms in the guest, 80 ms on the host/);
   const o = overheadRows(result().overheads!);
-  t.same(o.map((x) => Math.round(x.addedMs)), [500, 1000, 590]);
+  t.same(o.map((x) => Math.round(x.addedMs)), [500, 1000, 590, 200, 40]);
 });
 
 t.test('markdown and svg render every mode', async (t) => {
