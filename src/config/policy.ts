@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AgentcgroupError } from '../errors.js';
+import { type ListenAddress, parseListenAddress } from '../metrics/listen.js';
 import { formatSize, parseSize, printable, quote, SIZE_FORMS } from './size.js';
 import type { Policy, Priority, Size } from './types.js';
 
@@ -25,6 +26,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
   tracker: { framework: [] },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
+  metrics: { listen: null },
 });
 
 const PRIORITY_WEIGHT: Record<Priority, number> = { low: 50, normal: 100, high: 200 };
@@ -129,6 +131,12 @@ function ids(value: unknown, where: string): string[] {
   return list;
 }
 
+function listen(value: unknown, where: string): ListenAddress | null {
+  if (value === 'off') return null;
+  const parsed = parseListenAddress(typeof value === 'string' ? value.trim() : '');
+  return parsed.ok ? parsed.address : fail(where, `${parsed.problem}, got ${show(value)}`);
+}
+
 const CPU_WEIGHT = int(1, 10000);
 const OOM_SCORE_ADJ = int(-1000, 1000);
 
@@ -179,6 +187,8 @@ const SETTINGS: readonly Setting[] = [
     description: 'per-container run state, removed when the container stops' },
   { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },
     description: 'per-container call logs (JSON lines), kept after the container is gone' },
+  { key: 'metrics.listen', hostOnly: true, set: (p, v, w) => { p.metrics.listen = listen(v, w); },
+    description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:9464), or off' },
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */

@@ -1,3 +1,5 @@
+import type { ListenAddress } from '../metrics/listen.js';
+
 /** The policy agentcgroup applies to a container: host YAML merged over defaults, then annotations. */
 
 /** A memory size as written in policy: bytes, a percentage of the session, or unlimited. */
@@ -61,5 +63,9 @@ export interface Policy {
     runDir: string;
     /** Per-container call logs (JSON lines), kept after the container is gone. */
     callLogDir: string;
+  };
+  /** Host-only. Prometheus text over HTTP on a loopback address, besides the admin socket; null: none. */
+  metrics: {
+    listen: ListenAddress | null;
   };
 }

@@ -51,6 +51,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
     tracker: { framework: [] },
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
+    metrics: { listen: null },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
@@ -120,6 +121,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       'paths:',
       '  run_dir: /run/ac',
       '  call_log_dir: /srv/logs/calls',
+      'metrics:',
+      '  listen: 127.0.0.1:9464',
     ].join('\n'),
     SRC,
   );
@@ -144,6 +147,7 @@ t.test('every key is read and merged over the defaults', async (t) => {
     ladder: { stallRatio: 0.6, raiseStep: 0.25, freezeAt: 0.85, thawBelow: 0.7, killAt: 0.995, deadlineMs: 120_000, recheckMs: 250 },
     tracker: { framework: ['node', '/usr/local/bin/claude*'] },
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
+    metrics: { listen: { host: '127.0.0.1', port: 9464 } },
   } satisfies Policy);
 });
 
