@@ -1,4 +1,5 @@
 /** Parsers for cgroup v2 stat files. Pure: text in, numbers out. */
+import type { Bytes } from '../carve/plan.js';
 
 /** Flat keyed files such as memory.events, cgroup.events and pids.events: `key value` lines. */
 export function parseFlatKeyed(text: string): Record<string, number> {
@@ -40,4 +41,49 @@ export function parseLimit(text: string): number {
   if (t === 'max') return Infinity;
   if (!/^\d+$/.test(t)) throw new Error(`not a cgroup number: ${JSON.stringify(t)}`);
   return Number(t);
+}
+
+/** One cgroup's memory as agentcgroup reports it (status, top, metrics). */
+export interface MemoryStatus {
+  current: number;
+  high: Bytes;
+  max: Bytes;
+  /** null before 5.19, which has no memory.peak. */
+  peak: number | null;
+  /** memory.events counters: low, high, max, oom, oom_kill (and whatever else the kernel lists). */
+  events: Record<string, number>;
+  /** memory.pressure: avg10 in percent, total in microseconds. */
+  pressure: { some: { avg10: number; totalUs: number }; full: { avg10: number; totalUs: number } };
+  /** cgroup.events `frozen 1`: the freeze has taken effect. */
+  frozen: boolean;
+}
+
+// `max` stays the word: JSON has no Infinity.
+const bytesOf = (text: string): Bytes => {
+  const v = parseLimit(text);
+  return v === Infinity ? 'max' : v;
+};
+
+/**
+ * Pure over `read`, which returns a file's text or undefined when it is absent. memory.current must be
+ * there (throws otherwise: the cgroup is gone); every other file may be missing on an older kernel.
+ */
+export function memoryStatus(read: (file: string) => string | undefined): MemoryStatus {
+  const current = read('memory.current');
+  if (current === undefined) throw new Error('no memory.current');
+  const optional = <T>(file: string, parse: (text: string) => T, fallback: T): T => {
+    const text = read(file);
+    return text === undefined ? fallback : parse(text);
+  };
+  const psi = optional('memory.pressure', parsePressure, {});
+  const line = (l: PressureLine | undefined) => ({ avg10: l?.avg10 ?? 0, totalUs: l?.total ?? 0 });
+  return {
+    current: parseLimit(current),
+    high: optional('memory.high', bytesOf, 'max'),
+    max: optional('memory.max', bytesOf, 'max'),
+    peak: optional('memory.peak', parseLimit, null),
+    events: optional('memory.events', parseFlatKeyed, {}),
+    pressure: { some: line(psi.some), full: line(psi.full) },
+    frozen: optional('cgroup.events', parseFlatKeyed, {}).frozen === 1,
+  };
 }

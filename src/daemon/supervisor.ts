@@ -4,6 +4,7 @@ import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
 import { TOOLS_PARENT } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { Tally } from '../metrics/tally.js';
 import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
 import { effectivePriorities } from '../policy/priority.js';
 import type { StateStore } from '../state/records.js';
@@ -26,6 +27,8 @@ interface Source {
  */
 export class Supervisor {
   private state: LadderState = EMPTY_STATE;
+  /** What the ladder did, per container and call, for status and metrics. */
+  readonly tally = new Tally();
   private readonly sources = new Map<string, Source[]>();
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
@@ -74,6 +77,12 @@ export class Supervisor {
   unfollow(id: string): void {
     for (const s of this.sources.get(id) ?? []) s.close();
     this.sources.delete(id);
+    this.tally.forgetContainer(id);
+  }
+
+  /** The ladder's own view: the call (`<container>/<call-id>`) made no progress at memory.high at the last look. */
+  isStalled(key: string): boolean {
+    return key in this.state.stalledSinceMs;
   }
 
   /** On the way out: thaw whatever the ladder froze, so nothing stays frozen without us. */
@@ -104,6 +113,7 @@ export class Supervisor {
       return;
     }
     const d = decide(snap, this.state, this.policy.ladder);
+    this.tally.noteDecision(snap.calls, this.state, d);
     this.state = d.state;
     for (const a of d.actions) this.apply(a);
     // Anonymous memory gives no warning before a budget is full (no stall until reclaim fails), so
@@ -175,6 +185,7 @@ export class Supervisor {
           this.log.info(`container ${id}: call ${callId} killed: ${a.reason}`);
           break;
       }
+      this.tally.noteAction(a);
     } catch (err) {
       // The call may have ended between the snapshot and the action.
       this.log.warn(`container ${id}: ${a.kind} ${callId}: ${describeError(err)}`);

@@ -1,0 +1,173 @@
+/**
+ * What the daemon reports of the containers it follows and their tool calls: the one shape behind
+ * `status --json`, `top` and the Prometheus text. Types and the client-side check of a reply.
+ */
+import type { MemoryStatus } from '../cgroup/stats.js';
+import { AgentcgroupError } from '../errors.js';
+
+/** frozen: cgroup.freeze took effect; throttled: held at memory.high; running: neither. */
+export type CallState = 'running' | 'throttled' | 'frozen';
+export const CALL_STATES: readonly CallState[] = ['running', 'throttled', 'frozen'];
+
+/** What the graduated response did, counted by the daemon since it started following the container. */
+export interface Counters {
+  freezes: number;
+  thaws: number;
+  /** memory.high raised for a stalled call. */
+  raises: number;
+  kills: number;
+  /** Stalls at memory.high the supervisor saw begin, and those that ended with the call running on. */
+  stalls: number;
+  stallsResolved: number;
+}
+
+export const COUNTER_NAMES: readonly (keyof Counters)[] = ['freezes', 'thaws', 'raises', 'kills', 'stalls', 'stallsResolved'];
+
+export function zeroCounters(): Counters {
+  return { freezes: 0, thaws: 0, raises: 0, kills: 0, stalls: 0, stallsResolved: 0 };
+}
+
+export interface CallSnapshot {
+  id: string;
+  /** The command's name as the call log has it (untrusted: the agent chose it). */
+  name: string;
+  owner: 'exec' | 'daemon' | null;
+  start: string | null;
+  state: CallState;
+  /** The supervisor counts it as stalled at memory.high, making no progress. */
+  stalled: boolean;
+  memory: MemoryStatus;
+  counters: Counters;
+}
+
+export interface ContainerSnapshot {
+  id: string;
+  /** C, relative to the cgroup2 root. */
+  cgroup: string;
+  /** Effective priority rank (low 0, normal 1, high 2). */
+  priority: number;
+  state: CallState;
+  memory: MemoryStatus;
+  /** The agent leaf: the framework's own memory. */
+  agent: MemoryStatus | null;
+  counters: Counters;
+  calls: CallSnapshot[];
+}
+
+export interface DaemonSnapshot {
+  containers: ContainerSnapshot[];
+  /** Tool calls running, over all containers. */
+  calls: number;
+  tracker: boolean;
+  /** When the cgroups were read (ISO 8601). */
+  at: string;
+}
+
+class Shape extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, where: string): Obj {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Shape(`${where} is not an object`);
+  return v as Obj;
+}
+
+function num(o: Obj, k: string, where: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Shape(`${where}.${k} is not a number`);
+  return v;
+}
+
+function str(o: Obj, k: string, where: string): string {
+  const v = o[k];
+  if (typeof v !== 'string') throw new Shape(`${where}.${k} is not a string`);
+  return v;
+}
+
+function list(o: Obj, k: string, where: string): unknown[] {
+  const v = o[k];
+  if (!Array.isArray(v)) throw new Shape(`${where}.${k} is not a list`);
+  return v;
+}
+
+function oneOf<T extends string | null>(o: Obj, k: string, allowed: readonly T[], where: string): T {
+  if (!allowed.includes(o[k] as T)) throw new Shape(`${where}.${k} is not one of ${allowed.join(', ')}`);
+  return o[k] as T;
+}
+
+const bytes = (o: Obj, k: string, where: string) => (o[k] === 'max' ? 'max' : num(o, k, where));
+function flag(o: Obj, k: string, where: string): boolean {
+  if (typeof o[k] !== 'boolean') throw new Shape(`${where}.${k} is not true or false`);
+  return o[k] as boolean;
+}
+
+function memory(v: unknown, where: string): MemoryStatus {
+  const o = obj(v, where);
+  const events = obj(o.events, `${where}.events`);
+  const pressure = obj(o.pressure, `${where}.pressure`);
+  const line = (k: string) => {
+    const l = obj(pressure[k], `${where}.pressure.${k}`);
+    return { avg10: num(l, 'avg10', `${where}.pressure.${k}`), totalUs: num(l, 'totalUs', `${where}.pressure.${k}`) };
+  };
+  return {
+    current: num(o, 'current', where),
+    high: bytes(o, 'high', where),
+    max: bytes(o, 'max', where),
+    peak: o.peak === null ? null : num(o, 'peak', where),
+    events: Object.fromEntries(Object.keys(events).map((k) => [k, num(events, k, `${where}.events`)])),
+    pressure: { some: line('some'), full: line('full') },
+    frozen: flag(o, 'frozen', where),
+  };
+}
+
+function counters(v: unknown, where: string): Counters {
+  const o = obj(v, where);
+  return Object.fromEntries(COUNTER_NAMES.map((k) => [k, num(o, k, where)])) as unknown as Counters;
+}
+
+function call(v: unknown, where: string): CallSnapshot {
+  const o = obj(v, where);
+  return {
+    id: str(o, 'id', where),
+    name: str(o, 'name', where),
+    owner: oneOf(o, 'owner', ['exec', 'daemon', null], where),
+    start: o.start === null ? null : str(o, 'start', where),
+    state: oneOf(o, 'state', CALL_STATES, where),
+    stalled: flag(o, 'stalled', where),
+    memory: memory(o.memory, `${where}.memory`),
+    counters: counters(o.counters, `${where}.counters`),
+  };
+}
+
+function container(v: unknown, where: string): ContainerSnapshot {
+  const o = obj(v, where);
+  return {
+    id: str(o, 'id', where),
+    cgroup: str(o, 'cgroup', where),
+    priority: num(o, 'priority', where),
+    state: oneOf(o, 'state', CALL_STATES, where),
+    memory: memory(o.memory, `${where}.memory`),
+    agent: o.agent === null ? null : memory(o.agent, `${where}.agent`),
+    counters: counters(o.counters, `${where}.counters`),
+    calls: list(o, 'calls', where).map((c, i) => call(c, `${where}.calls[${i}]`)),
+  };
+}
+
+/**
+ * The daemon's `snapshot` reply, checked before anything renders it: a daemon of another version
+ * gets one line naming the first field that differs, never a stack trace from deep in a renderer.
+ */
+export function parseSnapshot(reply: unknown): DaemonSnapshot {
+  try {
+    const o = obj(reply, 'reply');
+    return {
+      containers: list(o, 'containers', 'reply').map((c, i) => container(c, `containers[${i}]`)),
+      calls: num(o, 'calls', 'reply'),
+      tracker: flag(o, 'tracker', 'reply'),
+      at: str(o, 'at', 'reply'),
+    };
+  } catch (err) {
+    if (err instanceof Shape) throw new AgentcgroupError('bad-reply', `the daemon's snapshot is not what this agentcgroup reads (${err.message}): is it another version?`);
+    throw err;
+  }
+}
