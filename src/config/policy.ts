@@ -27,6 +27,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   tracker: { framework: [] },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   metrics: { listen: null },
+  shim: { always: false },
 });
 
 const PRIORITY_WEIGHT: Record<Priority, number> = { low: 50, normal: 100, high: 200 };
@@ -189,6 +190,8 @@ const SETTINGS: readonly Setting[] = [
     description: 'per-container call logs (JSON lines), kept after the container is gone' },
   { key: 'metrics.listen', hostOnly: true, set: (p, v, w) => { p.metrics.listen = listen(v, w); },
     description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:9464), or off' },
+  { key: 'shim.always', hostOnly: true, set: (p, v, w) => { p.shim.always = bool(v, w); },
+    description: 'the runtime shim adds the hooks to every container it creates, not only annotated ones' },
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */

@@ -68,4 +68,9 @@ export interface Policy {
   metrics: {
     listen: ListenAddress | null;
   };
+  /** Host-only. The runtime shim (`agentcgroup runtime`) for engines without a hooks dir. */
+  shim: {
+    /** Register our hooks for every container it creates, not only those annotated io.agentcgroup.enable=true. */
+    always: boolean;
+  };
 }

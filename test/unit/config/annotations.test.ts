@@ -174,6 +174,7 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'paths.run_dir',
     'paths.call_log_dir',
     'metrics.listen',
+    'shim.always',
   ]);
   for (const name of hostOnly) {
     t.match(annotationError(t, { [P + name]: 'true' }, P + name), /: host-only: only the host policy file may set it, not the container$/);

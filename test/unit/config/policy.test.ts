@@ -52,6 +52,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     tracker: { framework: [] },
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
     metrics: { listen: null },
+    shim: { always: false },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
@@ -123,6 +124,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  call_log_dir: /srv/logs/calls',
       'metrics:',
       '  listen: 127.0.0.1:9464',
+      'shim:',
+      '  always: true',
     ].join('\n'),
     SRC,
   );
@@ -148,6 +151,7 @@ t.test('every key is read and merged over the defaults', async (t) => {
     tracker: { framework: ['node', '/usr/local/bin/claude*'] },
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
     metrics: { listen: { host: '127.0.0.1', port: 9464 } },
+    shim: { always: true },
   } satisfies Policy);
 });
 
