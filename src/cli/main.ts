@@ -6,7 +6,9 @@ import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
+import { registerMetrics } from './metrics.js';
 import { registerStatus } from './status.js';
+import { registerTop } from './top.js';
 
 export const VERSION = '0.1.0';
 
@@ -33,6 +35,8 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerDaemon(program, ctx, setExit);
   registerDemo(program, ctx, setExit);
   registerStatus(program, ctx, setExit);
+  registerTop(program, ctx, setExit);
+  registerMetrics(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

@@ -10,6 +10,10 @@ import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { type Request, parseRequest } from '../exec/protocol.js';
 import type { HostEnv } from '../hook/environment.js';
+import { SnapshotCollector } from '../metrics/collect.js';
+import { type MetricsListener, serveMetrics } from '../metrics/http.js';
+import { renderPrometheus } from '../metrics/prometheus.js';
+import type { DaemonSnapshot } from '../metrics/snapshot.js';
 import { callName, isToolCallExec, matchesFramework } from '../policy/classify.js';
 import { ensurePrivateDir } from '../state/files.js';
 import { StateStore } from '../state/records.js';
@@ -42,6 +46,8 @@ export class Daemon {
   private admin: LineServer | undefined;
   private recordsWatcher: FSWatcher | undefined;
   private syncing = Promise.resolve();
+  private readonly collector = new SnapshotCollector();
+  private metrics: MetricsListener | undefined;
 
   constructor(
     private readonly policy: Policy,
@@ -72,6 +78,16 @@ export class Daemon {
     );
     this.recordsWatcher = watch(join(runDir, 'containers'), () => this.sync());
     await this.sync();
+    const listen = this.policy.metrics.listen;
+    if (listen) {
+      try {
+        this.metrics = await serveMetrics(listen, () => renderPrometheus(this.snapshot()));
+        this.log.info(`metrics at ${this.metrics.url}`);
+      } catch (err) {
+        // The admin socket still serves them: a taken port is no reason to leave tool calls unsupervised.
+        this.log.warn(`metrics.listen: cannot serve HTTP metrics: ${describeError(err)}`);
+      }
+    }
     this.log.info(`agentcgroup daemon ready: ${this.containers.size} container(s), tracker ${this.tracker ? 'on' : 'off'}`);
   }
 
@@ -81,6 +97,7 @@ export class Daemon {
     this.supervisor.stop();
     for (const id of [...this.containers.keys()]) await this.removeContainer(id);
     await this.admin?.close();
+    await this.metrics?.close();
     // The poll handle goes before the tracker closes the fds it watches.
     this.waiter.close();
     this.tracker?.close();
@@ -99,6 +116,21 @@ export class Daemon {
     };
   }
 
+  /** Read from the cgroups now: what status --json, top and the metrics show. */
+  snapshot(): DaemonSnapshot {
+    const sup = this.supervisor;
+    return this.collector.collect(
+      {
+        containers: [...this.containers.values()],
+        runningCalls: (id) => this.store.runningCalls(id),
+        counters: sup.tally,
+        isStalled: (key) => sup.isStalled(key),
+        tracker: this.tracker !== undefined,
+      },
+      new Date(),
+    );
+  }
+
   private adminRequest(line: string): unknown {
     let op: unknown;
     try {
@@ -108,6 +140,12 @@ export class Daemon {
     }
     if (op === 'ping') return { v: 1, ok: true, pid: process.pid, version: VERSION };
     if (op === 'status') return { v: 1, ok: true, ...this.status() };
+    try {
+      if (op === 'snapshot') return { v: 1, ok: true, ...this.snapshot() };
+      if (op === 'metrics') return { v: 1, ok: true, text: renderPrometheus(this.snapshot()) };
+    } catch (err) {
+      return { v: 1, ok: false, error: describeError(err) };
+    }
     return { v: 1, ok: false, error: `unknown op ${JSON.stringify(op)}` };
   }
 

@@ -1,13 +1,105 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { runCli } from '../fixtures/cli.js';
+import { sampleSnapshot } from '../fixtures/snapshot.js';
 
-t.test('status without a daemon: one line, exit 1', async (t) => {
-  const dir = t.testdir();
+/** A unix socket path must stay under 108 bytes: tap's test directories are longer. */
+function shortDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'acst-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function policyIn(dir: string): string {
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, `paths:\n  run_dir: ${dir}/run\n  call_log_dir: ${dir}/calls\n`);
-  const r = await runCli(['status', '--policy', policy]);
-  t.equal(r.code, 1);
-  t.match(r.err, /^agentcgroup: status: the agentcgroup daemon is not reachable at .*admin\.sock \(ENOENT\): is it running, and are you root\?\n$/);
+  return policy;
+}
+
+/** A stand-in daemon on the admin socket: answers each request line with `answer(op)`. */
+async function fakeDaemon(t: Test, dir: string, answer: (op: unknown) => unknown): Promise<string[]> {
+  mkdirSync(join(dir, 'run'));
+  const ops: string[] = [];
+  const server = createServer((s) => {
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (!buf.includes('\n')) return;
+      const op = (JSON.parse(buf.split('\n')[0]!) as { op: unknown }).op;
+      ops.push(String(op));
+      s.end(`${JSON.stringify(answer(op))}\n`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(join(dir, 'run/admin.sock'), r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return ops;
+}
+
+const snapshotReply = () => ({ v: 1, ok: true, ...sampleSnapshot() });
+
+t.test('status, top and metrics without a daemon: one line, exit 1', async (t) => {
+  const policy = policyIn(t.testdir());
+  for (const cmd of [['status'], ['status', '--json'], ['top', '--once'], ['top'], ['metrics']]) {
+    const r = await runCli([...cmd, '--policy', policy]);
+    t.equal(r.code, 1, cmd.join(' '));
+    t.match(r.err, new RegExp(`^agentcgroup: ${cmd[0]}: the agentcgroup daemon is not reachable at .*admin\\.sock \\(ENOENT\\): is it running, and are you root\\?\\n$`), cmd.join(' '));
+    t.equal(r.out, '', `${cmd.join(' ')}: nothing on stdout`);
+  }
+});
+
+t.test('status --json carries the snapshot; status without it lists ids', async (t) => {
+  const dir = shortDir(t);
+  const policy = policyIn(dir);
+  const ops = await fakeDaemon(t, dir, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: false, error: 'no' }));
+  const json = await runCli(['status', '--json', '--policy', policy]);
+  t.equal(json.code, 0, json.err);
+  t.match(json.out, /^\{"v":1,"ok":true,"containers":\[\{"id":"agent-1"/);
+  const parsed = JSON.parse(json.out) as ReturnType<typeof snapshotReply>;
+  t.equal(parsed.containers[0]!.calls[0]!.memory.current, 40 << 20);
+  t.equal(parsed.containers[0]!.calls[1]!.state, 'frozen');
+  const text = await runCli(['status', '--policy', policy]);
+  t.equal(text.out, 'tracker on, 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
+  t.same(ops, ['snapshot', 'snapshot']);
+});
+
+t.test('top --once prints one plain frame; metrics prints the daemon\'s text', async (t) => {
+  const dir = shortDir(t);
+  const policy = policyIn(dir);
+  const ops = await fakeDaemon(t, dir, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: true, text: 'agentcgroup_containers 1\n' }));
+  const top = await runCli(['top', '--once', '--policy', policy]);
+  t.equal(top.code, 0, top.err);
+  t.notOk(top.out.includes('\x1b'), 'no escape codes');
+  t.match(top.out, /^agentcgroup top {2}10:00:05 {2}tracker on {2}1 container\(s\), 2 tool call\(s\)\n/);
+  t.match(top.out, /^ {2}hog-m1abc-0a1b2c +throttled +40M +40M +200M +41M /m);
+  t.match(top.out, /^ {2}idle-m1abd-3d4e5f +frozen /m);
+  const frames = await runCli(['top', '--frames', '2', '--interval', '0.01', '--policy', policy]);
+  t.equal(frames.out.split('agentcgroup top ').length - 1, 2, 'not a terminal: two frames in sequence');
+  const metrics = await runCli(['metrics', '--policy', policy]);
+  t.same([metrics.code, metrics.out, metrics.err], [0, 'agentcgroup_containers 1\n', '']);
+  t.same(ops, ['snapshot', 'snapshot', 'snapshot', 'metrics']);
+});
+
+t.test('a refusal, a reply of another version, bad options: one line, exit 1', async (t) => {
+  const dir = shortDir(t);
+  const policy = policyIn(dir);
+  let reply: unknown = { v: 1, ok: false, error: 'unknown op "snapshot"' };
+  await fakeDaemon(t, dir, () => reply);
+  for (const cmd of ['status', 'top', 'metrics']) {
+    const r = await runCli([cmd, '--policy', policy, ...(cmd === 'top' ? ['--once'] : [])]);
+    t.same([r.code, r.err], [1, `agentcgroup: ${cmd}: the daemon refused: unknown op "snapshot"\n`], cmd);
+  }
+  reply = { v: 1, ok: true, containers: [{ id: 'x' }], calls: 1, tracker: true, at: 'now' };
+  const bad = await runCli(['top', '--once', '--policy', policy]);
+  t.same([bad.code, bad.out], [1, '']);
+  t.match(bad.err, /^agentcgroup: top: the daemon's snapshot is not what this agentcgroup reads \(containers\[0\]\.cgroup is not a string\): is it another version\?\n$/);
+  reply = { v: 1, ok: true };
+  t.match((await runCli(['metrics', '--policy', policy])).err, /^agentcgroup: metrics: the daemon sent no metrics text: is it another version\?\n$/);
+  for (const [opt, value] of [['--interval', '0'], ['--interval', 'soon'], ['--frames', '1.5'], ['--frames', '-1']]) {
+    const r = await runCli(['top', opt!, value!, '--policy', policy]);
+    t.equal(r.code, 1, `${opt} ${value}`);
+    t.match(r.err, new RegExp(`^agentcgroup: top: ${opt} must be .* above 0 and at most \\d+, got "${value}"\\n$`));
+  }
 });

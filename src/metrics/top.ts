@@ -1,0 +1,78 @@
+/** Snapshot -> the lines of one `agentcgroup top` frame. Pure: no terminal, no clock of its own. */
+import type { Bytes } from '../carve/plan.js';
+import type { MemoryStatus } from '../cgroup/stats.js';
+import { formatBytes } from '../config/size.js';
+import type { CallState, Counters, DaemonSnapshot } from './snapshot.js';
+
+interface Row {
+  name: string;
+  state: CallState | '';
+  memory: MemoryStatus;
+  counters: Counters | undefined;
+}
+
+const NAME_WIDTH = 40;
+
+/**
+ * Call names and container ids reach the terminal: an escape sequence in one could rewrite the
+ * screen, so control characters (C0, DEL, C1) are shown as `?`.
+ */
+export function safeText(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+}
+
+const bytes = (b: Bytes | null) => (b === null ? '-' : b === 'max' ? 'max' : formatBytes(b));
+
+const COLUMNS: { head: string; left?: boolean; cell: (r: Row) => string }[] = [
+  { head: 'CONTAINER / CALL', left: true, cell: (r) => r.name },
+  { head: 'STATE', left: true, cell: (r) => r.state },
+  { head: 'CURRENT', cell: (r) => bytes(r.memory.current) },
+  { head: 'HIGH', cell: (r) => bytes(r.memory.high) },
+  { head: 'MAX', cell: (r) => bytes(r.memory.max) },
+  { head: 'PEAK', cell: (r) => bytes(r.memory.peak) },
+  { head: 'PSI some/full', cell: (r) => `${r.memory.pressure.some.avg10.toFixed(1)}/${r.memory.pressure.full.avg10.toFixed(1)}` },
+  { head: 'THROTTLED', cell: (r) => String(r.memory.events.high ?? 0) },
+  { head: 'OOM-KILLED', cell: (r) => String(r.memory.events.oom_kill ?? 0) },
+  { head: 'FROZE/THAWED/RAISED/KILLED', left: true, cell: (r) => (r.counters ? `${r.counters.freezes}/${r.counters.thaws}/${r.counters.raises}/${r.counters.kills}` : '') },
+];
+
+function fit(s: string, width: number): string {
+  return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
+}
+
+function rows(snap: DaemonSnapshot): Row[] {
+  return snap.containers.flatMap((c) => [
+    { name: fit(safeText(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
+    ...(c.agent ? [{ name: '  agent', state: '' as const, memory: c.agent, counters: undefined }] : []),
+    ...c.calls.map((k) => ({ name: fit(`  ${safeText(k.id)}`, NAME_WIDTH), state: k.state, memory: k.memory, counters: k.counters })),
+  ]);
+}
+
+export interface FrameOptions {
+  /** Terminal size: lines are cut to `columns`, the frame to `rows` (undefined: no limit). */
+  columns?: number;
+  rows?: number;
+  /** Shown in the title, e.g. "every 1s, Ctrl-C quits". */
+  note?: string;
+}
+
+export function renderTop(snap: DaemonSnapshot, opts: FrameOptions = {}): string[] {
+  const time = snap.at.replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
+  const title = [
+    `agentcgroup top  ${time}`,
+    `tracker ${snap.tracker ? 'on' : 'off'}`,
+    `${snap.containers.length} container(s), ${snap.calls} tool call(s)`,
+    ...(opts.note ? [opts.note] : []),
+  ].join('  ');
+  const table = rows(snap);
+  const cells = [COLUMNS.map((c) => c.head), ...table.map((r) => COLUMNS.map((c) => c.cell(r)))];
+  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  const lines = [
+    title,
+    '',
+    ...cells.map((row) => row.map((cell, i) => (COLUMNS[i]!.left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()),
+  ];
+  if (table.length === 0) lines.push('(no carved containers)');
+  const cut = opts.rows !== undefined && lines.length > opts.rows ? [...lines.slice(0, Math.max(1, opts.rows - 1)), `… ${lines.length - Math.max(1, opts.rows - 1)} more line(s)`] : lines;
+  return opts.columns === undefined ? cut : cut.map((l) => (l.length > opts.columns! ? l.slice(0, opts.columns) : l));
+}

@@ -1,0 +1,38 @@
+import t from 'tap';
+import { AgentcgroupError } from '../../../src/errors.js';
+import { parseSnapshot } from '../../../src/metrics/snapshot.js';
+import { sampleSnapshot } from '../../fixtures/snapshot.js';
+
+const asJson = (x: unknown) => JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
+
+t.test('a daemon reply (with v and ok) reads back as the snapshot it was made from', async (t) => {
+  t.same(parseSnapshot({ v: 1, ok: true, ...asJson(sampleSnapshot()) }), sampleSnapshot());
+});
+
+t.test('a reply of another shape is one line naming the first field that differs', async (t) => {
+  const cases: [string, (r: any) => void, RegExp][] = [
+    ['no containers', (r) => delete r.containers, /\(reply\.containers is not a list\)/],
+    ['a call without memory', (r) => delete r.containers[0].calls[1].memory, /\(containers\[0\]\.calls\[1\]\.memory is not an object\)/],
+    ['an unknown state', (r) => (r.containers[0].calls[0].state = 'sleeping'), /calls\[0\]\.state is not one of running, throttled, frozen/],
+    ['a string for bytes', (r) => (r.containers[0].memory.current = '5'), /containers\[0\]\.memory\.current is not a number/],
+    ['an event count that is not a number', (r) => (r.containers[0].agent.events.high = null), /containers\[0\]\.agent\.events\.high is not a number/],
+    ['a missing counter', (r) => delete r.containers[0].counters.stallsResolved, /counters\.stallsResolved is not a number/],
+    ['frozen as a number', (r) => (r.containers[0].memory.frozen = 1), /memory\.frozen is not true or false/],
+  ];
+  for (const [what, spoil, want] of cases) {
+    const reply = asJson(sampleSnapshot());
+    spoil(reply);
+    const err = (() => {
+      try {
+        parseSnapshot(reply);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    t.ok(err instanceof AgentcgroupError && (err as AgentcgroupError).code === 'bad-reply', what);
+    t.match((err as Error).message, want, what);
+    t.match((err as Error).message, /^the daemon's snapshot is not what this agentcgroup reads \(.*\): is it another version\?$/, `${what}: one line`);
+  }
+  t.throws(() => parseSnapshot('text'), /reply is not an object/);
+});
