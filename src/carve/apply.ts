@@ -24,9 +24,22 @@ function moveAll(fs: Cgroupfs, from: string, to: string, moved: number[]): void 
 /** Performs one step and returns how to take it back. */
 function perform(fs: Cgroupfs, step: Step, followers: Map<string, string>): Undo {
   switch (step.op) {
-    case 'freeze':
-      setFrozen(fs, step.cgroup, true);
-      return () => setFrozen(fs, step.cgroup, false);
+    case 'freeze': {
+      const thaw = () => setFrozen(fs, step.cgroup, false);
+      try {
+        setFrozen(fs, step.cgroup, true);
+      } catch (err) {
+        // cgroup.freeze may be written though `frozen 1` never showed (a timeout, an unreadable
+        // cgroup.events): thaw anyway, or the container stays frozen for good.
+        try {
+          thaw();
+        } catch (thawErr) {
+          throw new AgentcgroupError('thaw-failed', `${describeError(err)}; thaw also failed: ${describeError(thawErr)}`, { cause: err });
+        }
+        throw err;
+      }
+      return thaw;
+    }
     case 'mkdir':
       fs.create(step.cgroup);
       return () => fs.remove(step.cgroup);

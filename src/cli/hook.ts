@@ -9,6 +9,7 @@ import { hostEnvFrom } from '../hook/environment.js';
 import { teardownContainer } from '../hook/teardown.js';
 import { readBundleConfig } from '../oci/config.js';
 import { parseState } from '../oci/state.js';
+import { show } from '../oci/validate.js';
 import { StateStore } from '../state/records.js';
 import type { CliContext } from './context.js';
 
@@ -19,7 +20,7 @@ type Stage = (typeof STAGES)[number];
 function resolveStage(arg: string | undefined, status: string): Stage {
   if (arg !== undefined) {
     const stage = STAGES.find((s) => s.toLowerCase() === arg.toLowerCase());
-    if (!stage) throw new AgentcgroupError('bad-stage', `unknown hook stage ${JSON.stringify(arg.slice(0, 40))} (expected ${STAGES.join(', ')})`);
+    if (!stage) throw new AgentcgroupError('bad-stage', `unknown hook stage ${show(arg, 40)} (expected ${STAGES.join(', ')})`);
     return stage;
   }
   if (status === 'creating' || status === 'created') return 'createRuntime';
@@ -44,7 +45,8 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
       const host = hostEnvFrom(ctx.env, ctx.fsOps);
       if (opts.policy !== undefined) host.policyFile = opts.policy;
       let strict = false;
-      let stage: string = stageArg ?? 'hook';
+      // The argument is printed only once it is known to be a stage: it could hold anything.
+      let stage: string = STAGES.find((s) => s.toLowerCase() === stageArg?.toLowerCase()) ?? 'hook';
       let id = '';
       try {
         const hostPolicy = loadPolicy(host.policyFile);

@@ -7,6 +7,7 @@ import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
 import { registerMetrics } from './metrics.js';
+import { registerPolicy } from './policy.js';
 import { registerStatus } from './status.js';
 import { registerTop } from './top.js';
 
@@ -31,6 +32,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
     .showSuggestionAfterError();
   registerDoctor(program, ctx, setExit);
   registerHook(program, ctx, setExit);
+  registerPolicy(program, ctx, setExit);
   registerExec(program, ctx, setExit);
   registerDaemon(program, ctx, setExit);
   registerDemo(program, ctx, setExit);

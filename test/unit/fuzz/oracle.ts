@@ -1,0 +1,134 @@
+/**
+ * What every run of a command must satisfy, whatever it was fed: the exit rules, one printable line
+ * on stderr and never a stack trace, and for a hook an all-or-nothing effect on the world (a failure
+ * leaves the cgroup tree and run state as they were; a carve is complete and poststop undoes it).
+ */
+import { isAbsolute, relative } from 'node:path';
+import { loadPolicy } from '../../../src/config/policy.js';
+import type { Policy } from '../../../src/config/types.js';
+import type { CliRun } from '../../fixtures/cli.js';
+import { CTR, type Observation, PID, READY, treeChanges, type World } from '../../fixtures/fuzzworld.js';
+import { PRINTABLE } from '../../fixtures/text.js';
+
+/** Signs of an error that escaped as a JavaScript exception rather than a sentence for a person. */
+const INTERNAL = /\n\s+at |\b(TypeError|RangeError|ReferenceError|SyntaxError|EvalError|AggregateError)\b|\bError: |Cannot read propert|is not a function|is not iterable|Maximum call stack|\[object Object\]/;
+
+/** Problems with a command's stderr: empty, or exactly one printable `agentcgroup: ` line. */
+export function stderrProblems(err: string): string[] {
+  if (err === '') return [];
+  const problems: string[] = [];
+  if (!err.endsWith('\n') || err.indexOf('\n') !== err.length - 1) problems.push(`stderr is not one line: ${JSON.stringify(err.slice(0, 300))}`);
+  const line = err.replace(/\n$/, '');
+  if (!PRINTABLE.test(line)) problems.push(`stderr has unprintable characters: ${JSON.stringify(line.slice(0, 300))}`);
+  if (!line.startsWith('agentcgroup: ')) problems.push(`stderr does not start with "agentcgroup: ": ${JSON.stringify(line.slice(0, 300))}`);
+  if (INTERNAL.test(err)) problems.push(`stderr looks like an internal error: ${JSON.stringify(err.slice(0, 300))}`);
+  return problems;
+}
+
+/** A command other than the hook: 0 with nothing on stderr, or `failCode` with one line naming the command. */
+export function commandProblems(r: CliRun, prefix: string, failCode: number): string[] {
+  const problems = stderrProblems(r.err);
+  if (r.err === '' && r.code !== 0) problems.push(`exit ${r.code} with nothing on stderr`);
+  if (r.err !== '') {
+    if (r.code !== failCode) problems.push(`exit ${r.code} after a failure, expected ${failCode}: ${r.err}`);
+    if (!r.err.startsWith(`agentcgroup: ${prefix}: `)) problems.push(`failure line does not name "${prefix}": ${r.err}`);
+  }
+  return problems;
+}
+
+const HOOK_FAILURE =
+  /^agentcgroup: (createRuntime|poststart|poststop|hook)( for container [\w+.-]+)?: [^\n]+; (the container runs unconstrained|refusing to start the container \(strict policy\)|cleanup incomplete)\n$/;
+
+/** The host policy as the hook will load it, or undefined when it does not parse. */
+export function parsedPolicy(file: string): Policy | undefined {
+  try {
+    return loadPolicy(file);
+  } catch {
+    return undefined;
+  }
+}
+
+const inside = (dir: string, path: string) => {
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+};
+
+/** Differences between two observations, by part. */
+function changes(a: Observation, b: Observation): string[] {
+  const out: string[] = [];
+  if (a.kernel !== b.kernel) out.push('the cgroup tree changed');
+  out.push(...treeChanges(a.run, b.run).map((c) => `run state: ${c}`));
+  out.push(...treeChanges(a.calls, b.calls).map((c) => `call logs: ${c}`));
+  if (a.oomScoreAdj !== b.oomScoreAdj) out.push('oom_score_adj changed');
+  return out;
+}
+
+/** Our files must be root-only whatever the umask: 0600 files and 0700 directories. */
+function modeProblems(o: Observation): string[] {
+  return [...o.run, ...o.calls]
+    .filter(([, e]) => e.mode !== (e.text === undefined ? 0o700 : 0o600))
+    .map(([name, e]) => `${name} has mode ${e.mode.toString(8)}`);
+}
+
+export type Outcome = 'carved' | 'refused' | 'untouched';
+
+export interface HookVerdict {
+  outcome: Outcome;
+  problems: string[];
+  err: string;
+}
+
+/**
+ * Runs `agentcgroup hook [stage] --policy <world policy>` with `stdin` and checks it. After a carve,
+ * it also plays the runtime's teardown and poststop, which must leave the world as the runtime alone
+ * would have left it.
+ */
+export async function hookCase(w: World, stage: string[], stdin: string): Promise<HookVerdict> {
+  const policy = parsedPolicy(w.policyFile);
+  if (policy && !(inside(w.dir, policy.paths.runDir) && inside(w.dir, policy.paths.callLogDir))) {
+    // Never run: the hook would write the real /run/agentcgroup.
+    return { outcome: 'refused', problems: [`generator bug: the policy keeps state outside the world (${policy.paths.runDir})`], err: '' };
+  }
+  const strict = policy?.strict === true;
+  const before = w.observe();
+  const r = await w.run(['hook', ...stage, '--policy', w.policyFile], stdin);
+  w.kernel.failures.clear();
+  const after = w.observe();
+  const problems = stderrProblems(r.err);
+  if (r.out !== '') problems.push(`stdout is not empty: ${JSON.stringify(r.out.slice(0, 200))}`);
+  problems.push(...modeProblems(after));
+
+  if (r.err !== '') {
+    if (!HOOK_FAILURE.test(r.err)) problems.push(`not a hook failure line: ${JSON.stringify(r.err.slice(0, 300))}`);
+    if (r.code !== (strict ? 1 : 0)) problems.push(`exit ${r.code} after a failure under a ${strict ? 'strict' : 'fail-open'} policy`);
+    problems.push(...changes(before, after).map((c) => `after a failure, ${c}`));
+    return { outcome: 'refused', problems, err: r.err };
+  }
+  if (r.code !== 0) problems.push(`exit ${r.code} with nothing on stderr`);
+
+  const records = [...after.run.keys()].filter((k) => /^containers\/[^/]+\.json$/.test(k) && !before.run.has(k));
+  if (records.length === 0) {
+    problems.push(...changes(before, after).map((c) => `without a carve, ${c}`));
+    return { outcome: 'untouched', problems, err: '' };
+  }
+  problems.push(...(await carveProblems(w, before, records)));
+  return { outcome: 'carved', problems, err: '' };
+}
+
+async function carveProblems(w: World, before: Observation, records: string[]): Promise<string[]> {
+  const problems: string[] = [];
+  if (w.kind !== READY) problems.push(`carved on an unsupported host (${w.kind})`);
+  if (records.length !== 1) problems.push(`${records.length} container records`);
+  if (w.kernel.whereIs(PID) !== `${CTR}/agent`) problems.push(`the container's init is in ${w.kernel.whereIs(PID)}, not ${CTR}/agent`);
+  if (!w.kernel.isDir(`${w.cgRoot}/${CTR}/tools`)) problems.push('no tools/ cgroup');
+  if (!/frozen 0/.test(w.kernel.readFile(`${w.cgRoot}/${CTR}/cgroup.events`))) problems.push('left frozen');
+  const id = records[0]!.slice('containers/'.length, -'.json'.length);
+  w.runtimeRemoves();
+  const stop = await w.run(['hook', 'poststop', '--policy', w.policyFile], JSON.stringify({ ociVersion: '1.0.2', id, status: 'stopped', bundle: w.bundles.plain }));
+  if (stop.code !== 0 || stop.out !== '' || stop.err !== '') problems.push(`poststop after a carve: exit ${stop.code}, ${JSON.stringify(stop.err)}`);
+  const end = w.observe();
+  if (end.kernel !== w.afterRemoval) problems.push('after poststop, the cgroup tree is not what the runtime left');
+  problems.push(...treeChanges(before.run, end.run).map((c) => `after poststop, run state: ${c}`));
+  problems.push(...treeChanges(before.calls, end.calls).map((c) => `after poststop, call logs: ${c}`));
+  return problems;
+}
