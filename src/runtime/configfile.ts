@@ -1,0 +1,65 @@
+/**
+ * Reading and replacing a bundle's config file as root: refuse what is not a regular file of sane size
+ * (a FIFO planted in a bundle must not hang the shim), and replace it whole, by rename, with its mode
+ * and owner, so the runtime never reads half a file.
+ */
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync, readFileSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { AgentcgroupError, describeError } from '../errors.js';
+import { label } from '../oci/validate.js';
+
+// As src/oci/config.ts: far above any real config, yet bounded.
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+export interface ConfigFile {
+  path: string;
+  text: string;
+  stat: Stats;
+}
+
+export function readConfigFile(path: string): ConfigFile {
+  const cannot = (why: string) => new AgentcgroupError('bad-config', `cannot read ${label(path)}: ${why}`);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw cannot(describeError(err));
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw cannot('not a regular file');
+    if (stat.size > MAX_CONFIG_BYTES) throw cannot(`larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`);
+    return { path, text: readFileSync(fd, 'utf8'), stat };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces `file.path` with `text`: a temporary file beside it, then rename. */
+export function replaceConfigFile(file: ConfigFile, text: string): void {
+  writeFileAtomic(file.path, text, file.stat);
+}
+
+/**
+ * Writes `path` whole: a temporary file beside it, renamed over it, with the mode and owner of `like`
+ * (the file it replaces) or mode 0644 for a new file.
+ */
+export function writeFileAtomic(path: string, text: string, like?: Stats): void {
+  const tmp = join(dirname(path), `.${basename(path)}.agentcgroup-${process.pid}`);
+  const mode = like ? like.mode & 0o7777 : 0o644;
+  try {
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      writeFileSync(fd, text);
+      // The umask narrowed the mode open() set; the owner is ours until chown (as root, the engine's).
+      fchmodSync(fd, mode);
+      if (like && process.geteuid?.() === 0) fchownSync(fd, like.uid, like.gid);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new AgentcgroupError('write-failed', `cannot write ${label(path)}: ${describeError(err)}`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * `agentcgroup install-config`, install.sh's helper (so a host needs neither node nor jq): applies one
+ * edit of installconfig.ts to an engine's config file, atomically, writing nothing when nothing changes.
+ * A containerd config is first checked by containerd itself (`config dump`) when it is installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AgentcgroupError, describeError } from '../errors.js';
+import { label } from '../oci/validate.js';
+import { readConfigFile, writeFileAtomic } from './configfile.js';
+import { addContainerdRuntime, addDockerRuntime, removeContainerdRuntime, removeDockerRuntime, RUNTIME_NAME } from './installconfig.js';
+
+export const ENGINES = ['docker', 'containerd'] as const;
+export type Engine = (typeof ENGINES)[number];
+export type Action = 'add' | 'remove';
+
+const EDITS: Record<Engine, Record<Action, (text: string, file: string) => string | undefined>> = {
+  docker: { add: addDockerRuntime, remove: removeDockerRuntime },
+  containerd: { add: addContainerdRuntime, remove: removeContainerdRuntime },
+};
+
+/** containerd's own reading of a candidate config, when containerd is on PATH; undefined if it agrees. */
+function containerdObjection(file: string, text: string): string | undefined {
+  const probe = join(dirname(file), `.${RUNTIME_NAME}-check-${process.pid}.toml`);
+  writeFileAtomic(probe, text);
+  try {
+    const r = spawnSync('containerd', ['--config', probe, 'config', 'dump'], { encoding: 'utf8', timeout: 30_000 });
+    if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : describeError(r.error);
+    if (r.status !== 0) return (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}`;
+    if (!r.stdout.includes(`.runtimes.${RUNTIME_NAME}]`)) return `the merged config has no runtime ${RUNTIME_NAME}`;
+    return undefined;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+/** Applies the edit to `file`; returns one line saying what happened. */
+export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
+  const exists = existsSync(file);
+  if (!exists && action === 'remove') return `${label(file)}: not there, nothing to remove`;
+  const current = exists ? readConfigFile(file) : undefined;
+  const before = current?.text ?? '';
+  const after = EDITS[engine][action](before, file);
+  if (after === before) return `${label(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
+  if (after === undefined) {
+    rmSync(file);
+    return `${label(file)}: removed (runtime ${RUNTIME_NAME} was all it held)`;
+  }
+  if (engine === 'containerd' && action === 'add') {
+    const objection = containerdObjection(file, after);
+    if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${label(file)}: containerd refuses the edited config (${objection}); left unchanged`);
+  }
+  if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  writeFileAtomic(file, after, current?.stat);
+  return `${label(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`;
+}

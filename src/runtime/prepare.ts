@@ -1,0 +1,80 @@
+/**
+ * The shim's work before `create` and `run`, and after them and `delete`: our hooks and the exec socket
+ * mount into the config, the socket directory made (a bind mount needs its source before the runtime
+ * mounts, which is before any hook runs) and removed again once the container is gone. Loaded only for
+ * those verbs: the policy YAML costs more than a pass-through verb should.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadPolicy } from '../config/policy.js';
+import { execSocketDir } from '../daemon/paths.js';
+import { describeError } from '../errors.js';
+import { CONTAINER_EXEC_SOCKET } from '../exec/client.js';
+import { parseConfig } from '../oci/config.js';
+import { validateContainerId } from '../oci/ids.js';
+import type { RuntimeCall } from './argv.js';
+import { readConfigFile, replaceConfigFile } from './configfile.js';
+import { HOOK_ARGV0, type HookSpec, injectShim, wantsHooks } from './inject.js';
+import { type ProcessView, selfHookCommand } from './self.js';
+
+// What hooks need of the shim's environment; the rest of it is the engine's business.
+const HOOK_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const PASSED_TO_HOOKS = ['AGENTCGROUP_POLICY', 'AGENTCGROUP_CGROUP_ROOT', 'AGENTCGROUP_PROC_ROOT'];
+const HOOK_TIMEOUT = 30;
+
+export interface Prepared {
+  /** The container's exec socket directory, when this call made it (to remove if create fails). */
+  madeSocketDir?: string;
+  /** One line for stderr: the config was left alone and the container runs unconstrained. */
+  warning?: string;
+  /** Strict policy: the container must not start; the reason. */
+  refusal?: string;
+}
+
+export function hookSpec(view: ProcessView, env: NodeJS.ProcessEnv): HookSpec {
+  const passed = PASSED_TO_HOOKS.filter((k) => env[k]).map((k) => `${k}=${env[k]}`);
+  return { ...selfHookCommand(view, HOOK_ARGV0), env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
+}
+
+/** The config file `create`/`run` will read: crun's --config, relative to the bundle, or its config.json. */
+export function configPath(call: RuntimeCall, cwd: string): string {
+  return resolve(cwd, call.bundle ?? '.', call.configFile ?? 'config.json');
+}
+
+export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: string, view: ProcessView): Prepared {
+  let strict = false;
+  let made: string | undefined;
+  try {
+    const policy = loadPolicy(env.AGENTCGROUP_POLICY);
+    strict = policy.strict;
+    const file = readConfigFile(configPath(call, cwd));
+    if (!wantsHooks(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
+    const dir = execSocketDir(policy.paths.runDir, validateContainerId(call.id));
+    if (!existsSync(dir)) {
+      mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+      // Searchable: a container whose user is not root still reaches exec.sock (itself mode 0666).
+      mkdirSync(dir, { mode: 0o755 });
+      made = dir;
+    }
+    const mount = { source: dir, destination: dirname(CONTAINER_EXEC_SOCKET) };
+    const { config, added } = injectShim(JSON.parse(file.text) as Record<string, unknown>, hookSpec(view, env), mount);
+    if (added.length > 0) replaceConfigFile(file, JSON.stringify(config));
+    return made === undefined ? {} : { madeSocketDir: made };
+  } catch (err) {
+    if (made !== undefined) rmSync(made, { recursive: true, force: true });
+    const why = describeError(err);
+    if (strict) return { refusal: `${why}; refusing to create the container (strict policy)` };
+    return { warning: `${why}; config left unchanged, the container runs unconstrained` };
+  }
+}
+
+/** After `delete` (or a foreground `run`): the container's exec socket directory, if any. */
+export function removeSocketDir(id: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    const dir = execSocketDir(loadPolicy(env.AGENTCGROUP_POLICY).paths.runDir, validateContainerId(id));
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  } catch (err) {
+    return `cannot remove the container's exec socket directory: ${describeError(err)}`;
+  }
+}
