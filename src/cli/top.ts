@@ -59,7 +59,9 @@ export async function runTop(fetch: () => Promise<DaemonSnapshot>, write: (text:
       const snap = await fetch();
       if (stopper.signal.aborted) break;
       if (live) {
-        const lines = renderTop(snap, { ...term.size(), note: `every ${opts.intervalMs / 1000}s, Ctrl-C quits` });
+        const { columns, rows } = term.size();
+        // One row short of the screen: the line feed after a full screen would scroll the title away.
+        const lines = renderTop(snap, { ...(columns === undefined ? {} : { columns }), ...(rows === undefined ? {} : { rows: Math.max(2, rows - 1) }), note: `every ${opts.intervalMs / 1000}s, Ctrl-C quits` });
         write(`${drawn ? '' : HIDE}${HOME}${lines.map((l) => `${l}${EOL}`).join('\n')}\n${EOS}`);
         drawn = true;
       } else {

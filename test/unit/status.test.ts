@@ -19,8 +19,13 @@ function policyIn(dir: string): string {
   return policy;
 }
 
-/** A stand-in daemon on the admin socket: answers each request line with `answer(op)`. */
-async function fakeDaemon(t: Test, dir: string, answer: (op: unknown) => unknown): Promise<string[]> {
+/**
+ * A stand-in daemon on the admin socket of a fresh policy's run dir: answers each request line with
+ * `answer(op)`. Returns the policy file and the ops asked so far.
+ */
+async function fakeDaemon(t: Test, answer: (op: unknown) => unknown): Promise<{ policy: string; ops: string[] }> {
+  const dir = shortDir(t);
+  const policy = policyIn(dir);
   mkdirSync(join(dir, 'run'));
   const ops: string[] = [];
   const server = createServer((s) => {
@@ -35,7 +40,7 @@ async function fakeDaemon(t: Test, dir: string, answer: (op: unknown) => unknown
   });
   await new Promise<void>((r) => server.listen(join(dir, 'run/admin.sock'), r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  return ops;
+  return { policy, ops };
 }
 
 const snapshotReply = () => ({ v: 1, ok: true, ...sampleSnapshot() });
@@ -51,9 +56,7 @@ t.test('status, top and metrics without a daemon: one line, exit 1', async (t) =
 });
 
 t.test('status --json carries the snapshot; status without it lists ids', async (t) => {
-  const dir = shortDir(t);
-  const policy = policyIn(dir);
-  const ops = await fakeDaemon(t, dir, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: false, error: 'no' }));
+  const { policy, ops } = await fakeDaemon(t, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: false, error: 'no' }));
   const json = await runCli(['status', '--json', '--policy', policy]);
   t.equal(json.code, 0, json.err);
   t.match(json.out, /^\{"v":1,"ok":true,"containers":\[\{"id":"agent-1"/);
@@ -66,9 +69,7 @@ t.test('status --json carries the snapshot; status without it lists ids', async 
 });
 
 t.test('top --once prints one plain frame; metrics prints the daemon\'s text', async (t) => {
-  const dir = shortDir(t);
-  const policy = policyIn(dir);
-  const ops = await fakeDaemon(t, dir, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: true, text: 'agentcgroup_containers 1\n' }));
+  const { policy, ops } = await fakeDaemon(t, (op) => (op === 'snapshot' ? snapshotReply() : { v: 1, ok: true, text: 'agentcgroup_containers 1\n' }));
   const top = await runCli(['top', '--once', '--policy', policy]);
   t.equal(top.code, 0, top.err);
   t.notOk(top.out.includes('\x1b'), 'no escape codes');
@@ -83,10 +84,8 @@ t.test('top --once prints one plain frame; metrics prints the daemon\'s text', a
 });
 
 t.test('a refusal, a reply of another version, bad options: one line, exit 1', async (t) => {
-  const dir = shortDir(t);
-  const policy = policyIn(dir);
   let reply: unknown = { v: 1, ok: false, error: 'unknown op "snapshot"' };
-  await fakeDaemon(t, dir, () => reply);
+  const { policy } = await fakeDaemon(t, () => reply);
   for (const cmd of ['status', 'top', 'metrics']) {
     const r = await runCli([cmd, '--policy', policy, ...(cmd === 'top' ? ['--once'] : [])]);
     t.same([r.code, r.err], [1, `agentcgroup: ${cmd}: the daemon refused: unknown op "snapshot"\n`], cmd);

@@ -37,12 +37,12 @@ t.test('nothing followed, terminal limits, hostile text', async (t) => {
   t.equal(safeText('a\tb\u0085c'), 'a?b?c');
 });
 
-function fakeTerminal(isTTY: boolean): Terminal & { interrupt(): void; released: boolean } {
+function fakeTerminal(isTTY: boolean, rows = 50): Terminal & { interrupt(): void; released: boolean } {
   let stop: (() => void) | undefined;
   const term = {
     isTTY,
     released: false,
-    size: () => ({ columns: 200, rows: 50 }),
+    size: () => ({ columns: 200, rows }),
     onInterrupt: (s: () => void) => {
       stop = s;
       return () => {
@@ -70,6 +70,14 @@ t.test('on a terminal: redrawn in place, cursor back at the end, Ctrl-C stops it
   t.match(out, /tool call\(s\)  every 0\.001s, Ctrl-C quits\x1b\[K\n/, 'each line cleared to its end');
   t.ok(out.endsWith('\x1b[J\x1b[?25h'), 'rest of the screen cleared, cursor shown again');
   t.ok(term.released, 'signal handlers removed');
+});
+
+t.test('a frame leaves the last terminal row free, so nothing scrolls', async (t) => {
+  let out = '';
+  await runTop(async () => sampleSnapshot(), (s) => (out += s), fakeTerminal(true, 5), { intervalMs: 1, frames: 1, plain: false });
+  const frame = out.slice(out.indexOf('\x1b[H') + 3, out.indexOf('\x1b[J'));
+  t.equal(frame.split('\n').length - 1, 4, 'four lines on a five-row terminal');
+  t.match(frame, /… 4 more line\(s\)\x1b\[K\n$/);
 });
 
 t.test('a failure mid-run still gives the cursor back', async (t) => {
