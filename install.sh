@@ -3,6 +3,9 @@
 # against a throwaway directory.
 #
 #   bash install.sh [--root DIR] [--binary PATH]   install the binary, hooks.d JSON, policy, systemd unit
+#     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
+#     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
+#     --containerd   also add the shim as CRI runtime "agentcgroup" to /etc/containerd/config.toml
 #   bash install.sh --uninstall [--root DIR]       remove what install put there (a modified policy stays)
 #   bash install.sh --demo                         set up a build here and run `agentcgroup demo`, in the
 #                                                  test guest when this host's cgroups cannot run it
@@ -13,8 +16,10 @@ root=/
 binary=""
 mode=install
 always=0
+docker=0
+containerd=0
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -24,7 +29,8 @@ while [ $# -gt 0 ]; do
     --uninstall) mode=uninstall; shift ;;
     --demo) mode=demo; shift ;;
     --always) always=1; shift ;;
-    --docker | --containerd) die "$1: not yet: it needs the runtime shim (agentcgroup runtime), which is not built" ;;
+    --docker) docker=1; shift ;;
+    --containerd) containerd=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -38,6 +44,10 @@ hooks_dir="$root/usr/share/containers/oci/hooks.d"
 hook="$hooks_dir/agentcgroup.json"
 policy="$root/etc/agentcgroup/policy.yaml"
 unit="$root/etc/systemd/system/agentcgroup.service"
+# containerd's BinaryName takes no arguments: this name makes the binary behave as `agentcgroup runtime`.
+shim_link="$root/usr/local/bin/agentcgroup-runtime"
+daemon_json="$root/etc/docker/daemon.json"
+containerd_toml="$root/etc/containerd/config.toml"
 shipped_policy="$here/config/policy.yaml"
 
 # Build prerequisites for this checkout: what .ci/run installs, minus the test guest's.
@@ -71,12 +81,36 @@ install_files() {
     systemctl daemon-reload && systemctl enable --now agentcgroup.service
   fi
   echo "installed: $bin, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
+  if [ "$docker" = 1 ]; then
+    "$bin" install-config docker add "$daemon_json"
+    echo "docker: reload dockerd to pick it up (systemctl reload docker), then docker run --runtime agentcgroup ..."
+  fi
+  if [ "$containerd" = 1 ]; then
+    ln -sfn agentcgroup "$shim_link"
+    "$bin" install-config containerd add "$containerd_toml"
+    echo "containerd: restart it to pick it up (systemctl restart containerd; running containers keep running), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)"
+  fi
+}
+
+# Engine configs name the shim; each edit needs the binary, so they are undone before it goes.
+unregister_engines() {
+  local need=()
+  if [ -f "$daemon_json" ] && grep -q '"agentcgroup"' "$daemon_json"; then need+=(docker); fi
+  if [ -f "$containerd_toml" ] && grep -q '^# BEGIN agentcgroup' "$containerd_toml"; then need+=(containerd); fi
+  [ ${#need[@]} -gt 0 ] || return 0
+  [ -x "$bin" ] || die "$bin is gone, so the agentcgroup runtime cannot be taken out of ${need[*]}'s config: reinstall, then uninstall"
+  for engine in "${need[@]}"; do
+    if [ "$engine" = docker ]; then "$bin" install-config docker remove "$daemon_json"; else "$bin" install-config containerd remove "$containerd_toml"; fi
+  done
 }
 
 uninstall_files() {
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now agentcgroup.service 2>/dev/null || true
   fi
+  unregister_engines
+  if [ -L "$shim_link" ]; then rm -f "$shim_link"; fi
   rm -f "$bin" "$hook" "$unit"
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"

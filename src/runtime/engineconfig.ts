@@ -39,6 +39,10 @@ function containerdObjection(file: string, text: string): string | undefined {
 export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
   const exists = existsSync(file);
   if (!exists && action === 'remove') return `${label(file)}: not there, nothing to remove`;
+  if (!exists && engine === 'containerd') {
+    // A config holding only our runtime would replace containerd's built-in runtimes (see installconfig.ts).
+    throw new AgentcgroupError('bad-engine-config', `${label(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${label(file)}`);
+  }
   const current = exists ? readConfigFile(file) : undefined;
   const before = current?.text ?? '';
   const after = EDITS[engine][action](before, file);

@@ -1,8 +1,10 @@
-// install.sh against a throwaway root: install, reinstall, uninstall, and the operator's policy kept.
-import t from 'tap';
+// install.sh against a throwaway root: install, reinstall, uninstall, and the operator's policy kept;
+// --docker and --containerd register the runtime shim in the engine's config and take it out again.
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cliCommand } from './runtime/cli-bundle.js';
 
 const sh = (args: string[]) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8' });
 
@@ -51,12 +53,153 @@ t.test('bad invocations: one line, non-zero', async (t) => {
   for (const [args, pattern] of [
     [['--root', 'relative'], /--root must be an absolute path/],
     [['--bogus'], /unknown option --bogus/],
-    [['--docker'], /not yet: it needs the runtime shim/],
     [['--root', '/tmp/x', '--binary', '/nonexistent'], /is not an executable file/],
   ] as const) {
     const r = sh([...args]);
     t.not(r.status, 0, args.join(' '));
     t.match(r.stderr, pattern);
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+});
+
+/** A root, and an installable binary that is the CLI built from these sources. */
+function engineWorld(t: Test): { root: string; binary: string } {
+  const dir = t.testdir({ root: {} });
+  const binary = join(dir, 'agentcgroup');
+  const [cmd, args] = cliCommand([]);
+  writeFileSync(binary, `#!/bin/sh\nexec ${[cmd, ...args].join(' ')} "$@"\n`, { mode: 0o755 });
+  return { root: join(dir, 'root'), binary };
+}
+
+const DAEMON_JSON = `{
+    "log-driver": "journald",
+    "runtimes": {
+        "nvidia": {
+            "path": "/usr/bin/nvidia-container-runtime"
+        }
+    }
+}
+`;
+
+t.test('--docker: merged into daemon.json, other keys and indentation kept; uninstall restores it', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const file = join(root, 'etc/docker/daemon.json');
+  mkdirSync(join(root, 'etc/docker'), { recursive: true });
+  writeFileSync(file, DAEMON_JSON);
+  const first = sh(['--root', root, '--binary', binary, '--docker']);
+  t.equal(first.status, 0, first.stderr);
+  t.match(first.stdout, /daemon\.json: added runtime agentcgroup\n/);
+  const installed = readFileSync(file, 'utf8');
+  t.same(JSON.parse(installed), {
+    'log-driver': 'journald',
+    runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' }, agentcgroup: { path: '/usr/local/bin/agentcgroup', runtimeArgs: ['runtime'] } },
+  });
+  t.match(installed, /^\{\n {4}"log-driver"/, 'four-space indentation kept');
+  const again = sh(['--root', root, '--binary', binary, '--docker']);
+  t.equal(again.status, 0);
+  t.match(again.stdout, /runtime agentcgroup already there/);
+  t.equal(readFileSync(file, 'utf8'), installed, 'reinstall: byte-identical');
+  const un = sh(['--uninstall', '--root', root]);
+  t.equal(un.status, 0, un.stderr);
+  t.equal(readFileSync(file, 'utf8'), DAEMON_JSON, 'uninstall: the file as it was');
+  t.notOk(existsSync(join(root, 'usr/local/bin/agentcgroup')));
+
+  writeFileSync(file, '{"debug": true, "runtimes": {}}');
+  t.equal(sh(['--root', root, '--binary', binary, '--docker']).status, 0);
+  t.equal(sh(['--uninstall', '--root', root]).status, 0);
+  t.equal(readFileSync(file, 'utf8'), '{\n  "debug": true\n}\n', 'a runtimes map left empty goes too');
+});
+
+t.test('--docker without a daemon.json creates it; uninstall removes it', async (t) => {
+  const { root, binary } = engineWorld(t);
+  t.equal(sh(['--root', root, '--binary', binary, '--docker']).status, 0);
+  const file = join(root, 'etc/docker/daemon.json');
+  t.equal(readFileSync(file, 'utf8'), '{\n  "runtimes": {\n    "agentcgroup": {\n      "path": "/usr/local/bin/agentcgroup",\n      "runtimeArgs": [\n        "runtime"\n      ]\n    }\n  }\n}\n');
+  t.equal(statSync(file).mode & 0o777, 0o644);
+  t.equal(sh(['--uninstall', '--root', root]).status, 0);
+  t.notOk(existsSync(file), 'nothing else was in it');
+});
+
+t.test('--docker refusals: broken JSON, default-runtime still ours', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const file = join(root, 'etc/docker/daemon.json');
+  mkdirSync(join(root, 'etc/docker'), { recursive: true });
+  writeFileSync(file, '{"debug": true,}');
+  const broken = sh(['--root', root, '--binary', binary, '--docker']);
+  t.not(broken.status, 0);
+  t.match(broken.stderr, /^agentcgroup: install-config: .*daemon\.json: not JSON \(.*\); left unchanged\n$/);
+  t.equal(readFileSync(file, 'utf8'), '{"debug": true,}');
+  writeFileSync(file, '{"default-runtime": "agentcgroup"}');
+  t.equal(sh(['--root', root, '--binary', binary, '--docker']).status, 0);
+  const un = sh(['--uninstall', '--root', root]);
+  t.not(un.status, 0, 'uninstall stops');
+  t.match(un.stderr, /"default-runtime" is "agentcgroup": set it back \(to runc\) first/);
+  t.equal(un.stderr.trim().split('\n').length, 1, 'one line');
+  t.ok(existsSync(join(root, 'usr/local/bin/agentcgroup')), 'and removes nothing, so it can be run again');
+});
+
+// What `containerd config default` (1.6) writes for the CRI runtimes, trimmed, with the systemd driver.
+const CONFIG_TOML = `version = 2
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.6"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes]
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+          runtime_type = "io.containerd.runc.v2"
+          [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+            SystemdCgroup = true
+`;
+
+t.test('--containerd: a marked block in config.toml and the agentcgroup-runtime link; uninstall removes both', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const file = join(root, 'etc/containerd/config.toml');
+  mkdirSync(join(root, 'etc/containerd'), { recursive: true });
+  writeFileSync(file, CONFIG_TOML);
+  const first = sh(['--root', root, '--binary', binary, '--containerd']);
+  t.equal(first.status, 0, first.stderr);
+  t.match(first.stdout, /config\.toml: added runtime agentcgroup\n/);
+  t.match(first.stdout, /restart it/);
+  const installed = readFileSync(file, 'utf8');
+  t.ok(installed.startsWith(CONFIG_TOML), 'the operator\'s config untouched above the block');
+  const block = installed.slice(CONFIG_TOML.length);
+  t.match(block, /^\n# BEGIN agentcgroup/);
+  t.match(block, /^\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.agentcgroup\]\n {2}runtime_type = "io\.containerd\.runc\.v2"$/m);
+  t.match(block, /^ {2}pod_annotations = \["io\.agentcgroup\.\*"\]$/m);
+  t.match(block, /^ {2}BinaryName = "\/usr\/local\/bin\/agentcgroup-runtime"$/m);
+  t.match(block, /^ {2}SystemdCgroup = true$/m, 'the cgroup driver of the default runtime');
+  t.ok(lstatSync(join(root, 'usr/local/bin/agentcgroup-runtime')).isSymbolicLink());
+  t.equal(readlinkSync(join(root, 'usr/local/bin/agentcgroup-runtime')), 'agentcgroup', 'relative, so it holds under any root');
+  t.equal(sh(['--root', root, '--binary', binary, '--containerd']).status, 0);
+  t.equal(readFileSync(file, 'utf8'), installed, 'reinstall: byte-identical');
+  const un = sh(['--uninstall', '--root', root]);
+  t.equal(un.status, 0, un.stderr);
+  t.equal(readFileSync(file, 'utf8'), CONFIG_TOML, 'uninstall: the file as it was');
+  t.same(tree(root).filter((f) => f.startsWith('usr/')), [], 'binary and link gone');
+
+  writeFileSync(file, CONFIG_TOML.replace('SystemdCgroup = true', 'SystemdCgroup = false'));
+  t.equal(sh(['--root', root, '--binary', binary, '--containerd']).status, 0);
+  t.match(readFileSync(file, 'utf8'), /BinaryName = .*\n {2}SystemdCgroup = false\n/, 'cgroupfs driver followed too');
+});
+
+t.test('--containerd refuses configs it cannot extend safely', async (t) => {
+  for (const [name, text, pattern] of [
+    ['no config.toml', undefined, /not there \(containerd runs on its defaults\); write them first: containerd config default > /],
+    ['version 1', CONFIG_TOML.replace('version = 2\n', ''), /config version 1 \(no version line\): only version 2/],
+    ['version 3', CONFIG_TOML.replace('version = 2', 'version = 3'), /config version 3: only version 2/],
+    ['no runc runtime table', 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"\n', /does not define the default runtime .*Start from `containerd config default`/],
+    ['a runtime agentcgroup of its own', `${CONFIG_TOML}[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.agentcgroup]\n`, /already defines a runtime "agentcgroup" that install\.sh did not write/],
+  ] as const) {
+    const { root, binary } = engineWorld(t);
+    const file = join(root, 'etc/containerd/config.toml');
+    mkdirSync(join(root, 'etc/containerd'), { recursive: true });
+    if (text !== undefined) writeFileSync(file, text);
+    const r = sh(['--root', root, '--binary', binary, '--containerd']);
+    t.not(r.status, 0, name);
+    t.match(r.stderr, pattern, name);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
+    t.equal(existsSync(file) ? readFileSync(file, 'utf8') : undefined, text, `${name}: left unchanged`);
   }
 });
