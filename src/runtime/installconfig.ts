@@ -53,9 +53,9 @@ export function removeDockerRuntime(text: string, file: string): string | undefi
   if (!(RUNTIME_NAME in runtimes)) return text;
   if (doc['default-runtime'] === RUNTIME_NAME) bad(file, `"default-runtime" is "${RUNTIME_NAME}": set it back (to runc) first, or dockerd will not start without the runtime`);
   const { [RUNTIME_NAME]: _ours, ...others } = runtimes;
-  const { runtimes: _all, ...rest } = doc;
-  const out = Object.keys(others).length > 0 ? { ...rest, runtimes: others } : rest;
-  return Object.keys(out).length > 0 ? render(out, text) : undefined;
+  // Every key where it was: "runtimes" replaced in place, or dropped once empty.
+  const entries = Object.entries(doc).flatMap(([k, v]): [string, unknown][] => (k !== 'runtimes' ? [[k, v]] : Object.keys(others).length > 0 ? [[k, others]] : []));
+  return entries.length > 0 ? render(Object.fromEntries(entries), text) : undefined;
 }
 
 // containerd 1.6/1.7 (config version 2). Not a drop-in under conf.d: containerd's `imports` replace a
