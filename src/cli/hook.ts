@@ -83,6 +83,8 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
   ): string[] {
     const annotations = { ...readBundleConfig(state.bundle).annotations, ...state.annotations };
     if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return NOT_CARVED;
+    // Said up front: as another user, the first refusal would be some EACCES deep in the carve.
+    if (ctx.uid !== 0) throw new AgentcgroupError('not-root', `must run as root to carve the container's cgroup (running as uid ${ctx.uid})`);
     const policy = applyAnnotations(hostPolicy, annotations);
     return carveContainer(state, policy, store, host, stage).warnings;
   }

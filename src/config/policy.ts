@@ -254,18 +254,34 @@ function entries(doc: unknown, source: string): Array<[string, unknown]> {
   return out;
 }
 
+const TOO_DEEP = 'nested too deeply to be a policy';
+
+/** A parser failure as one line. Deep nesting overflows the parser's stack, caught or not. */
+function parserProblem(err: unknown): string {
+  if (err instanceof RangeError) return TOO_DEEP;
+  return err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+}
+
 export function parsePolicyYaml(text: string, source: string): Policy {
   const src = printable(source);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { prettyErrors: false, lineCounter });
+  } catch (err) {
+    fail(src, parserProblem(err));
+  }
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) fail(`${src}: line ${lineCounter.linePos(problem.pos[0]).line}`, problem.message.split('\n')[0] ?? '');
+  if (problem) {
+    const why = problem.code === 'RESOURCE_EXHAUSTION' ? TOO_DEEP : problem.message.split('\n')[0] ?? '';
+    fail(`${src}: line ${lineCounter.linePos(problem.pos[0]).line}`, why);
+  }
   let data: unknown;
   try {
     // As Maps, non-string keys stay keys instead of being stringified with a process warning.
     data = doc.toJS({ mapAsMap: true });
   } catch (err) {
-    fail(src, err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err));
+    fail(src, parserProblem(err));
   }
 
   const policy = structuredClone(DEFAULT_POLICY);

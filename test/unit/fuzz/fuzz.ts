@@ -35,7 +35,8 @@ export async function fuzz<T>(t: Test, name: string, arb: fc.Arbitrary<T>, runs:
   );
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-    t.fail(ascii(`${name}: ${why}\n${fc.defaultReportMessage(details) ?? ''}`));
+    // Cut: a counterexample can be a megabyte of YAML.
+    t.fail(ascii(`${name}: ${why}\n${fc.defaultReportMessage(details) ?? ''}`).slice(0, 6000));
   } else t.pass(`${name}: ${runs} cases hold`);
   // Shrinking runs extra cases; what counts is that every generated case ran.
   t.ok(count >= runs, `${name}: ${count} cases run (at least ${runs})`);

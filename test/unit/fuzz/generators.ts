@@ -188,28 +188,29 @@ export const configJson: fc.Arbitrary<string> = fc.oneof(
 
 const YAML_ODD_VALUES: unknown[] = [true, false, null, -1, 0, 1.5, 1e400, [], ['a'], [[]], { a: 1 }, '', '~', 'yes', 'on', '1.2G', '150%', '-1', 'max', 'x'.repeat(300)];
 
-/** A value for a policy key: one that fits its kind, or anything else. */
-function policyValue(key: string): fc.Arbitrary<unknown> {
-  const annotationLike = valuesFor(key).map((v) => (/^-?\d+$/.test(v) ? Number(v) : v));
-  const ladder = key.startsWith('ladder.') ? fc.constantFrom('50%', '10%', '90%', '75%', '98%', '0%', '101%', '30s', '500ms', '2m', '99ms', '61m', '1h') : annotationLike;
-  const typed = key === 'strict' || key === 'tool.oom_group' ? fc.boolean() : key === 'depends_on' || key === 'tracker.framework' ? fc.array(fc.oneof(validId, anyString), { maxLength: 4 }) : ladder;
-  return mostly<unknown>(typed, fc.constantFrom(...YAML_ODD_VALUES), anyString);
+/** A value for a policy key: with `good`, one that fits its kind; else anything, fitting or not. */
+function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
+  let typed: fc.Arbitrary<unknown>;
+  if (key === 'strict' || key === 'tool.oom_group') typed = fc.boolean();
+  else if (key === 'depends_on' || key === 'tracker.framework') typed = fc.array(good ? validId : fc.oneof(validId, anyString), { maxLength: 4 });
+  else if (key === 'ladder.deadline' || key === 'ladder.recheck') typed = fc.constantFrom(...(good ? ['30s', '500ms', '2m'] : ['30s', '0s', '99ms', '61m', '1h', '1.5s', 's']));
+  else if (key.startsWith('ladder.')) typed = fc.constantFrom(...(good ? ['50%', '10%', '90%', '75%'] : ['50%', '0%', '101%', '0.5', '100%', '1e1%']));
+  else typed = kindValues(key, good).map((v) => (/^-?\d+$/.test(v) ? Number(v) : v));
+  return good ? typed : mostly<unknown>(typed, fc.constantFrom(...YAML_ODD_VALUES), anyString);
 }
 
 /** Policy keys the fuzzer may set: every key but paths (a policy that parses must keep run state in the world). */
 const FUZZ_KEYS = POLICY_KEYS.map((k) => k.key).filter((k) => !k.startsWith('paths.'));
+/** The keys whose fitting values policyValue knows. */
+const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker)\.)/.test(k));
 
-/** A policy as a structured document: known keys in their sections, unknown ones, wrong shapes. */
-const structuredPolicy: fc.Arbitrary<string> = fc
-  .array(
-    fc.oneof(
-      { weight: 8, arbitrary: fc.constantFrom(...FUZZ_KEYS).chain((k) => fc.tuple(fc.constant(k), policyValue(k))) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom('unknown', 'tool.unknown', 'Strict', 'tool.memory-max', 'session'), fc.constantFrom<unknown>(1, 'x', { a: 1 }, null)) },
-    ),
-    { maxLength: 8 },
-  )
-  .chain((pairs) =>
-    fc.boolean().map((dotted) => {
+/** A policy as a structured document: known keys in their sections (or dotted), unknown ones, wrong shapes. */
+function structuredPolicy(good: boolean): fc.Arbitrary<string> {
+  const known = fc.constantFrom(...(good ? KNOWN_KINDS : FUZZ_KEYS)).chain((k) => fc.tuple(fc.constant(k), policyValue(k, good)));
+  const unknown = fc.tuple(fc.constantFrom('unknown', 'tool.unknown', 'Strict', 'tool.memory-max', 'session'), fc.constantFrom<unknown>(1, 'x', { a: 1 }, null));
+  return fc
+    .tuple(fc.array(good ? known : fc.oneof({ weight: 8, arbitrary: known }, { weight: 1, arbitrary: unknown }), { maxLength: 8 }), good ? fc.constant(false) : fc.boolean())
+    .map(([pairs, dotted]) => {
       const doc: Record<string, unknown> = {};
       for (const [key, value] of pairs) {
         const [section, sub] = key.split('.');
@@ -220,8 +221,8 @@ const structuredPolicy: fc.Arbitrary<string> = fc
         }
       }
       return stringify(doc);
-    }),
-  );
+    });
+}
 
 function billionLaughs(levels: number): string {
   const lines = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
@@ -229,11 +230,15 @@ function billionLaughs(levels: number): string {
   return `${lines.join('\n')}\ntool:\n  memory_high: *a${levels}\n`;
 }
 
+/** Nesting around where the parser's stack gives out (it slows down fast beyond): a few of them. */
+const deepYaml: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(1, 50, 1000, 3000).map((d) => `tool:\n  memory_high: ${'['.repeat(d)}${']'.repeat(d)}\n`),
+  fc.constantFrom(10, 200, 1100, 1200).map((d) => Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')),
+);
+
 /** Hand-written YAML that parsers and validators trip over. */
 const trickyYaml: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: 1, max: 12 }).map(billionLaughs),
-  fc.integer({ min: 1, max: 20_000 }).map((d) => `tool:\n  memory_high: ${'['.repeat(d)}${']'.repeat(d)}\n`),
-  fc.integer({ min: 1, max: 2000 }).map((d) => Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')),
   fc.constantFrom(
     'tool: &t\n  memory_high: 50%\nagent: *t\n',
     'base: &b {memory_high: 60%}\ntool:\n  <<: *b\n',
@@ -282,11 +287,13 @@ const trickyYaml: fc.Arbitrary<string> = fc.oneof(
 
 /** A policy body (world paths are appended): structured, tricky, mutated, or any text. */
 export const policyBody: fc.Arbitrary<string> = fc.oneof(
-  { weight: 6, arbitrary: structuredPolicy },
+  { weight: 6, arbitrary: structuredPolicy(true) },
+  { weight: 6, arbitrary: structuredPolicy(false) },
   { weight: 3, arbitrary: trickyYaml },
+  { weight: 1, arbitrary: deepYaml },
   {
     weight: 2,
-    arbitrary: fc.tuple(fc.oneof(structuredPolicy, trickyYaml), fc.nat(), fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(':', '-', '[', '{', '"', "'", '&', '*', '!', '|', '>', '\t', '\n  '))).map(
+    arbitrary: fc.tuple(fc.oneof(structuredPolicy(false), trickyYaml), fc.nat(), fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(':', '-', '[', '{', '"', "'", '&', '*', '!', '|', '>', '\t', '\n  '))).map(
       ([text, at, insert]) => {
         const i = at % (text.length + 1);
         return `${text.slice(0, i)}${insert}${text.slice(i)}`;

@@ -81,10 +81,9 @@ export interface HookVerdict {
 /**
  * Runs `agentcgroup hook [stage] --policy <world policy>` with `stdin` and checks it. After a carve,
  * it also plays the runtime's teardown and poststop, which must leave the world as the runtime alone
- * would have left it.
+ * would have left it. `policy` is the world's policy file as parsed, when the caller has it already.
  */
-export async function hookCase(w: World, stage: string[], stdin: string): Promise<HookVerdict> {
-  const policy = parsedPolicy(w.policyFile);
+export async function hookCase(w: World, stage: string[], stdin: string, policy = parsedPolicy(w.policyFile)): Promise<HookVerdict> {
   if (policy && !(inside(w.dir, policy.paths.runDir) && inside(w.dir, policy.paths.callLogDir))) {
     // Never run: the hook would write the real /run/agentcgroup.
     return { outcome: 'refused', problems: [`generator bug: the policy keeps state outside the world (${policy.paths.runDir})`], err: '' };
