@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cliCommand } from './runtime/cli-bundle.js';
 
 const sh = (args: string[]) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8' });
@@ -71,6 +71,15 @@ function engineWorld(t: Test): { root: string; binary: string } {
   return { root: join(dir, 'root'), binary };
 }
 
+/** An engineWorld whose root holds `rel` (with `text`, when given), and install.sh run on it with `flags`. */
+function installWith(t: Test, rel: string, text: string | undefined, flags: string[]) {
+  const w = engineWorld(t);
+  const file = join(w.root, rel);
+  mkdirSync(dirname(file), { recursive: true });
+  if (text !== undefined) writeFileSync(file, text);
+  return { ...w, file, first: sh(['--root', w.root, '--binary', w.binary, ...flags]) };
+}
+
 const DAEMON_JSON = `{
     "log-driver": "journald",
     "runtimes": {
@@ -82,11 +91,7 @@ const DAEMON_JSON = `{
 `;
 
 t.test('--docker: merged into daemon.json, other keys and indentation kept; uninstall restores it', async (t) => {
-  const { root, binary } = engineWorld(t);
-  const file = join(root, 'etc/docker/daemon.json');
-  mkdirSync(join(root, 'etc/docker'), { recursive: true });
-  writeFileSync(file, DAEMON_JSON);
-  const first = sh(['--root', root, '--binary', binary, '--docker']);
+  const { root, binary, file, first } = installWith(t, 'etc/docker/daemon.json', DAEMON_JSON, ['--docker']);
   t.equal(first.status, 0, first.stderr);
   t.match(first.stdout, /daemon\.json: added runtime agentcgroup\n/);
   const installed = readFileSync(file, 'utf8');
@@ -121,11 +126,7 @@ t.test('--docker without a daemon.json creates it; uninstall removes it', async 
 });
 
 t.test('--docker refusals: broken JSON, default-runtime still ours', async (t) => {
-  const { root, binary } = engineWorld(t);
-  const file = join(root, 'etc/docker/daemon.json');
-  mkdirSync(join(root, 'etc/docker'), { recursive: true });
-  writeFileSync(file, '{"debug": true,}');
-  const broken = sh(['--root', root, '--binary', binary, '--docker']);
+  const { root, binary, file, first: broken } = installWith(t, 'etc/docker/daemon.json', '{"debug": true,}', ['--docker']);
   t.not(broken.status, 0);
   t.match(broken.stderr, /^agentcgroup: install-config: .*daemon\.json: not JSON \(.*\); left unchanged\n$/);
   t.equal(readFileSync(file, 'utf8'), '{"debug": true,}');
@@ -154,11 +155,7 @@ const CONFIG_TOML = `version = 2
 `;
 
 t.test('--containerd: a marked block in config.toml and the agentcgroup-runtime link; uninstall removes both', async (t) => {
-  const { root, binary } = engineWorld(t);
-  const file = join(root, 'etc/containerd/config.toml');
-  mkdirSync(join(root, 'etc/containerd'), { recursive: true });
-  writeFileSync(file, CONFIG_TOML);
-  const first = sh(['--root', root, '--binary', binary, '--containerd']);
+  const { root, binary, file, first } = installWith(t, 'etc/containerd/config.toml', CONFIG_TOML, ['--containerd']);
   t.equal(first.status, 0, first.stderr);
   t.match(first.stdout, /config\.toml: added runtime agentcgroup\n/);
   t.match(first.stdout, /restart it/);
@@ -192,11 +189,7 @@ t.test('--containerd refuses configs it cannot extend safely', async (t) => {
     ['no runc runtime table', 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"\n', /does not define the default runtime .*Start from `containerd config default`/],
     ['a runtime agentcgroup of its own', `${CONFIG_TOML}[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.agentcgroup]\n`, /already defines a runtime "agentcgroup" that install\.sh did not write/],
   ] as const) {
-    const { root, binary } = engineWorld(t);
-    const file = join(root, 'etc/containerd/config.toml');
-    mkdirSync(join(root, 'etc/containerd'), { recursive: true });
-    if (text !== undefined) writeFileSync(file, text);
-    const r = sh(['--root', root, '--binary', binary, '--containerd']);
+    const { file, first: r } = installWith(t, 'etc/containerd/config.toml', text, ['--containerd']);
     t.not(r.status, 0, name);
     t.match(r.stderr, pattern, name);
     t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
