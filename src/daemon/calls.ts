@@ -146,6 +146,20 @@ export class CallBook {
     this.watchEmpty(live);
   }
 
+  /**
+   * A marker whose cgroup is gone: a previous daemon removed it and died before logging the call. It
+   * is logged now with what is still known (no stats, no exit status), so no call goes unrecorded.
+   */
+  settleLost(container: Watched, call: RunningCall): void {
+    const id = container.record.id;
+    try {
+      if (this.store.claimRunning(id, call.callId)) this.store.appendCall(id, finishedRecord(call, id, NO_STATS, { exit: null, signal: null, end: new Date() }));
+    } catch (err) {
+      this.log.warn(`call ${call.callId}: cannot write the call log: ${describeError(err)}`);
+    }
+    this.store.clearRunning(id, call.callId);
+  }
+
   /** The exec socket's client ends its call explicitly (and its own process is still inside). */
   attachClient(callId: string, onFinish: (notice: string | undefined) => void): RunningCall | undefined {
     const l = this.live.get(callId);
@@ -193,7 +207,8 @@ export class CallBook {
     const result = end ?? splitStatus(l.status);
     const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
     try {
-      this.store.appendCall(l.container.record.id, rec);
+      // Unless the container's teardown logged it as cut off first: one record per call.
+      if (this.store.claimRunning(l.container.record.id, callId)) this.store.appendCall(l.container.record.id, rec);
     } catch (err) {
       this.log.warn(`call ${callId}: cannot write the call log: ${describeError(err)}`);
     }

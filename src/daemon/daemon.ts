@@ -1,5 +1,5 @@
-import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
-import { join } from 'node:path';
+import { type FSWatcher, existsSync, readFileSync, statSync, watch } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { trackerObjectPath } from '../bpf/object-path.js';
 import { Tracker, type TrackerEvent } from '../bpf/tracker.js';
@@ -10,6 +10,7 @@ import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { type Request, parseRequest } from '../exec/protocol.js';
 import type { HostEnv } from '../hook/environment.js';
+import { sweepStale } from '../hook/teardown.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
@@ -45,6 +46,8 @@ export class Daemon {
   private tracker: Tracker | undefined;
   private admin: LineServer | undefined;
   private recordsWatcher: FSWatcher | undefined;
+  /** The directories holding followed containers' cgroups: a container's removal shows there. */
+  private readonly parentWatchers = new Map<string, FSWatcher>();
   private syncing = Promise.resolve();
   private readonly collector = new SnapshotCollector();
   private metrics: MetricsListener | undefined;
@@ -93,6 +96,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.recordsWatcher?.close();
+    for (const w of this.parentWatchers.values()) w.close();
     await this.syncing;
     this.supervisor.stop();
     for (const id of [...this.containers.keys()]) await this.removeContainer(id);
@@ -213,7 +217,10 @@ export class Daemon {
   }
 
   private async syncNow(): Promise<void> {
-
+    // Containers whose poststop never ran (killed, or the runtime died) are finalized here instead.
+    const swept = sweepStale(this.store, this.host);
+    for (const id of swept.finalized) this.log.info(`container ${id}: its cgroup is gone: calls still running logged as cut off, its state removed`);
+    for (const w of swept.warnings) this.log.warn(w);
     const ids = new Set(this.store.containerIds());
     for (const id of [...this.containers.keys()]) if (!ids.has(id)) await this.removeContainer(id);
     for (const id of ids) if (!this.containers.has(id)) await this.addContainer(id);
@@ -234,6 +241,7 @@ export class Daemon {
       return;
     }
     this.containers.set(id, entry);
+    this.watchParent(dirname(entry.fs.path(entry.record.cgroup)));
     this.tracker?.watch(entry.cgroupId);
     this.adoptCalls(entry);
     this.sweepAgent(entry);
@@ -255,13 +263,33 @@ export class Daemon {
     await c.exec?.close();
   }
 
+  private watchParent(dir: string): void {
+    if (this.parentWatchers.has(dir)) return;
+    try {
+      const w = watch(dir, () => {
+        // A budget cgroup removed and made again later is watched afresh.
+        if (!existsSync(dir)) this.forgetParent(dir);
+        void this.sync();
+      });
+      w.on('error', () => this.forgetParent(dir));
+      this.parentWatchers.set(dir, w);
+    } catch (err) {
+      this.log.warn(`cannot watch ${dir} for containers going away: ${describeError(err)}`);
+    }
+  }
+
+  private forgetParent(dir: string): void {
+    this.parentWatchers.get(dir)?.close();
+    this.parentWatchers.delete(dir);
+  }
+
   /** Calls this daemon (or its previous run) began and whose cgroups still exist are followed again. */
   private adoptCalls(c: Entry): void {
     const present = new Set(c.fs.exists(`${c.record.cgroup}/${TOOLS_PARENT}`) ? c.fs.children(`${c.record.cgroup}/${TOOLS_PARENT}`) : []);
     for (const call of this.store.runningCalls(c.record.id)) {
       if (call.owner !== 'daemon') continue;
       if (present.has(call.callId)) this.calls.adopt(c, call);
-      else this.store.clearRunning(c.record.id, call.callId);
+      else this.calls.settleLost(c, call);
     }
   }
 

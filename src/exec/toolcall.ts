@@ -105,13 +105,13 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   }
   // The daemon's graduated response may have ended the call: it leaves the reason beside the marker.
   const supervisorReason = t.container ? readReason(store.reasonFile(t.container, callId)) : undefined;
-  const stats = cleanup(t, cg, store, callId, stderr);
+  const { stats, ours } = cleanup(t, cg, store, callId, stderr);
   if (!end.placed) {
     throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was not started: cannot move it into ${t.fs.path(cg)}`);
   }
   const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, supervisorReason);
   try {
-    store.appendCall(t.logKey, rec);
+    if (ours) store.appendCall(t.logKey, rec);
   } catch (err) {
     stderr(`agentcgroup: cannot write the call log ${store.callLog(t.logKey)}: ${describeError(err)}\n`);
   }
@@ -130,14 +130,18 @@ function readReason(path: string): string | undefined {
   }
 }
 
-/** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */
-function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): CallStats {
+/**
+ * Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. `ours` is
+ * false when the container's teardown has logged the call as cut off already: one record per call.
+ */
+function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): { stats: CallStats; ours: boolean } {
   let stats = NO_STATS;
   try {
     stats = finishCallCgroup(t.fs, cg);
   } catch (err) {
     stderr(`agentcgroup: cannot remove tool-call cgroup: ${describeError(err)}\n`);
   }
+  const ours = t.container ? store.claimRunning(t.container, callId) : true;
   if (t.container) store.clearRunning(t.container, callId);
-  return stats;
+  return { stats, ours };
 }

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Limits } from '../carve/plan.js';
 import { AgentcgroupError } from '../errors.js';
@@ -125,6 +125,22 @@ export class StateStore {
 
   clearRunning(container: string, callId: string): void {
     removeIfExists(join(this.callsDir(container), `${callId}.json`));
+    removeIfExists(join(this.callsDir(container), `${callId}.ending`));
+  }
+
+  /**
+   * A call gets exactly one record, though several may want to write it (exec or the daemon when it
+   * ends, poststop or a sweep when its container went first): the one that renames the marker away
+   * writes it. False when another got there first.
+   */
+  claimRunning(container: string, callId: string): boolean {
+    const marker = join(this.callsDir(container), `${callId}.json`);
+    try {
+      renameSync(marker, join(this.callsDir(container), `${callId}.ending`));
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
   }
 
   /** Container ids with a record, for the daemon's start-up scan. */

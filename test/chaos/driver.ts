@@ -1,0 +1,487 @@
+/**
+ * The chaos run, inside the test guest: container create/start/delete cycles with crun and runc and
+ * our hooks, agents forking tool calls that allocate memory, while the daemon, hooks, containers'
+ * init, tool calls and the runtime itself are SIGKILLed at seeded moments. Then every container is
+ * gone, the daemon is stopped, and whatever of ours is left is a leak (see leaks.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
+import { type CyclePlan, type Fault, planChaos } from './plan.js';
+import { type Leak, callIdOfMarker, countByKind, findLeaks } from './leaks.js';
+import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, trackerPrograms } from './probe.js';
+
+const MiB = 1 << 20;
+
+export interface ChaosOptions {
+  cycles: number;
+  seed: number;
+  /** Containers alive at once. */
+  concurrency: number;
+  /** Progress lines. */
+  say: (line: string) => void;
+}
+
+export interface ChaosReport {
+  seed: number;
+  cycles: number;
+  elapsedS: number;
+  /** Containers whose start succeeded / failed (a killed createRuntime hook fails the start). */
+  started: number;
+  startFailed: number;
+  /** Faults that landed, by kind. */
+  kills: Record<string, number>;
+  /** Tool calls sent to agents or run through exec, begun (a marker appeared) and logged, by outcome. */
+  callsSent: number;
+  callsBegun: number;
+  outcomes: Record<string, number>;
+  /** Ladder freezes the daemons logged: the frozen-cgroup check means something only if there were some. */
+  freezes: number;
+  /** Problems seen during the run itself (a killed daemon's BPF programs still loaded, a hang). */
+  runProblems: string[];
+  leaks: Leak[];
+}
+
+/**
+ * The agent reads commands from a FIFO and runs each as `env sh -c CMD &`: a fork then an exec, as
+ * agent frameworks run tools (through `env`: busybox's shell runs its applets in-process otherwise).
+ */
+const AGENT = 'while :; do while read -r cmd; do env sh -c "$cmd" & done < /ctl/fifo; done';
+
+/**
+ * Runs the hook, SIGKILLed after $1 seconds unless that is 0; a kill that lands is written to $3 as
+ * $2. The killer aims at the wrapper's own pid, which exec makes the hook's: no `wait` here, since a
+ * runtime runs hooks with SIGCHLD blocked and a shell's wait would never return.
+ */
+const HOOK_WRAPPER = `d=$1 tag=$2 log=$3; shift 3
+if [ "$d" != 0 ]; then
+  me=$$
+  (sleep "$d"; grep -q agentcgroup "/proc/$me/cmdline" && kill -KILL "$me" && echo "$tag" >> "$log") </dev/null >/dev/null 2>&1 &
+fi
+exec "$@"
+`;
+
+const LADDER = 'ladder:\n  recheck: 250ms\n  deadline: 20s\n  freeze_at: 70%\n  thaw_below: 50%\n  kill_at: 95%\n';
+
+interface Ctx {
+  s: Scratch;
+  budget: string;
+  wrapper: string;
+  killLog: string;
+  report: ChaosReport;
+  daemon: DaemonKeeper;
+  log: (line: string) => void;
+}
+
+function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
+
+interface Ran {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+/**
+ * A command without blocking the driver (several containers live at once). Output goes to a file: a
+ * detached container must not hold a pipe of ours, and hooks' messages land there too.
+ */
+function runAsync(cmd: string, args: string[], logFile: string, opts: { killAfterS?: number; timeoutS?: number } = {}): Promise<Ran & { killed: boolean }> {
+  const fd = openSync(logFile, 'a');
+  writeSync(fd, `${new Date().toISOString().slice(11, 23)} $ ${cmd} ${args.join(' ')}\n`);
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let killed = false;
+  const killer = opts.killAfterS === undefined ? undefined : setTimeout(() => (killed = child.kill('SIGKILL')), opts.killAfterS * 1000);
+  const guard = setTimeout(() => child.kill('SIGKILL'), (opts.timeoutS ?? 180) * 1000);
+  return new Promise((resolve) => {
+    child.on('close', (status, signal) => {
+      clearTimeout(killer);
+      clearTimeout(guard);
+      resolve({ status, signal, out: '', killed: killed && signal === 'SIGKILL' });
+    });
+    child.on('error', () => resolve({ status: null, signal: null, out: '', killed: false }));
+  });
+}
+
+/** Short commands whose output we want (state, kill): pipes are fine, nothing detaches. */
+function capture(cmd: string, args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (status, signal) => {
+      clearTimeout(guard);
+      resolve({ status, signal, out });
+    });
+    child.on('error', (err) => resolve({ status: null, signal: null, out: err.message }));
+  });
+}
+
+/** The daemon, SIGKILLed and restarted on demand; every restart gets its own log (startDaemon waits for "ready" in it). */
+class DaemonKeeper {
+  private child: ChildProcess | undefined;
+  private generation = 0;
+  private busy = false;
+  private stopping = false;
+  readonly logs: string[] = [];
+
+  constructor(private readonly ctx: () => Ctx) {}
+
+  async start(): Promise<void> {
+    const d = await startDaemon(this.ctx().s, `daemon-${this.generation++}.log`);
+    this.child = d.child;
+    this.logs.push(d.log);
+  }
+
+  /** SIGKILL, check that the kernel dropped its BPF programs, stay down a while, restart. */
+  async kill(downS: number): Promise<void> {
+    const ctx = this.ctx();
+    if (this.busy || this.stopping || !this.child) return;
+    this.busy = true;
+    try {
+      this.child.kill('SIGKILL');
+      await exited(this.child);
+      this.child = undefined;
+      bump(ctx.report.kills, 'daemon');
+      ctx.log(`daemon SIGKILLed (restart in ${downS} s)`);
+      if (!(await eventually(() => trackerPrograms() === 0, 10_000))) {
+        ctx.report.runProblems.push(`${trackerPrograms()} tracker programs still loaded 10 s after the daemon was SIGKILLed`);
+      }
+      await sleep(downS * 1000);
+      await this.start();
+      if (!(await eventually(() => trackerPrograms() === 3, 10_000))) ctx.report.runProblems.push(`${trackerPrograms()} tracker programs loaded after a restart, expected 3`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async stop(): Promise<number | null> {
+    this.stopping = true;
+    while (this.busy) await sleep(100);
+    if (!this.child) return null;
+    this.child.kill('SIGTERM');
+    return exited(this.child);
+  }
+}
+
+/**
+ * Every running-call marker that appears (<runDir>/calls/<container>/<call>.json): the calls that
+ * began, each of which must end up with exactly one record. A directory that appears is scanned as
+ * its watch is added, so markers written before that are not missed.
+ */
+class MarkerWatch {
+  readonly begun = new Map<string, { container: string; call: string }>();
+  private readonly watchers = new Map<string, FSWatcher>();
+  private top: FSWatcher | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  start(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.top = watch(this.dir, () => this.scanTop());
+    this.top.on('error', () => {});
+    this.scanTop();
+  }
+
+  private scanTop(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const container of names) if (!this.watchers.has(container)) this.watchContainer(container);
+  }
+
+  private watchContainer(container: string): void {
+    const dir = join(this.dir, container);
+    try {
+      const w = watch(dir, (_event, name) => name && this.note(container, String(name)));
+      w.on('error', () => {
+        w.close();
+      });
+      this.watchers.set(container, w);
+    } catch {
+      return;
+    }
+    try {
+      for (const n of readdirSync(dir)) this.note(container, n);
+    } catch {
+      // Removed already: its teardown ran.
+    }
+  }
+
+  private note(container: string, name: string): void {
+    const call = callIdOfMarker(name);
+    if (call) this.begun.set(`${container}/${call}`, { container, call });
+  }
+
+  stop(): void {
+    this.top?.close();
+    for (const w of this.watchers.values()) w.close();
+  }
+}
+
+function writeCall(ctl: string, script: string): boolean {
+  let fd: number;
+  try {
+    // Non-blocking: an agent that is dead has no reader, and a blocking open would hang the driver.
+    fd = openSync(join(ctl, 'fifo'), constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    writeSync(fd, `${script}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function callScript(c: CyclePlan['calls'][number]): string {
+  return `sleep ${c.sleepS}; dd if=/dev/zero of=/dev/null bs=${c.mib}M count=${c.count} 2>/dev/null`;
+}
+
+function toolsPids(ctx: Ctx, id: string): number[] {
+  const tools = join(CGROUP_ROOT, ctx.budget, id, 'tools');
+  let calls: string[] = [];
+  try {
+    calls = readdirSync(tools, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+  return calls.flatMap((c) => readOr(join(tools, c, 'cgroup.procs')).split('\n').filter(Boolean).map(Number));
+}
+
+async function initPid(rt: string, id: string): Promise<number | undefined> {
+  const r = await capture(rt, ['state', id]);
+  try {
+    const pid = (JSON.parse(r.out) as { pid?: number; status?: string }).pid;
+    return pid && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function injectFault(ctx: Ctx, p: CyclePlan, fault: Fault, logFile: string): Promise<void> {
+  switch (fault) {
+    case 'none':
+    case 'delete-force':
+    case 'kill-runtime-delete':
+      return;
+    case 'kill-call': {
+      // A call may still be in its sleep before the move: look for a while.
+      let pids: number[] = [];
+      await eventually(() => (pids = toolsPids(ctx, p.id)).length > 0, 3000);
+      const pid = pids[Math.floor(pids.length / 2)];
+      if (pid !== undefined && signal(pid)) bump(ctx.report.kills, 'tool-call');
+      return;
+    }
+    case 'kill-init': {
+      const pid = await initPid(p.runtime, p.id);
+      if (pid !== undefined && signal(pid)) bump(ctx.report.kills, 'container-init');
+      return;
+    }
+    case 'runtime-kill':
+      if ((await runAsync(p.runtime, ['kill', p.id, 'KILL'], logFile)).status === 0) bump(ctx.report.kills, 'runtime-kill');
+      return;
+  }
+}
+
+/** Deletes the container however the plan says; ends with it gone from the runtime, whatever happened. */
+async function remove(ctx: Ctx, p: CyclePlan, logFile: string): Promise<void> {
+  if (p.fault === 'kill-runtime-delete') {
+    const r = await runAsync(p.runtime, ['delete', '-f', p.id], logFile, { killAfterS: p.runtimeKillAfterS });
+    if (r.killed) bump(ctx.report.kills, 'runtime-mid-delete');
+  }
+  if (p.fault === 'delete-force' || p.fault === 'kill-runtime-delete' || p.fault === 'none') {
+    await runAsync(p.runtime, ['delete', '-f', p.id], logFile);
+  } else {
+    // Killed already (init, runtime kill, or a tool call): a plain delete of a stopped container,
+    // forced if the agent is still running.
+    if ((await runAsync(p.runtime, ['delete', p.id], logFile)).status !== 0) await runAsync(p.runtime, ['delete', '-f', p.id], logFile);
+  }
+  if ((await capture(p.runtime, ['state', p.id])).status === 0) {
+    const again = await runAsync(p.runtime, ['delete', '-f', p.id], logFile);
+    if (again.status !== 0) ctx.report.runProblems.push(`${p.runtime} could not delete ${p.id}`);
+  }
+}
+
+function bundleFor(ctx: Ctx, p: CyclePlan): { bundle: string; ctl: string } {
+  const ctl = join(ctx.s.dir, `${p.id}.ctl`);
+  mkdirSync(ctl);
+  run('mkfifo', [join(ctl, 'fifo')]);
+  const bundle = makeBundle(ctx.s, p.id, {
+    args: ['/bin/sh', '-c', AGENT],
+    memoryLimit: 256 * MiB,
+    cgroupsPath: `/${ctx.budget}/${p.id}`,
+    binds: [{ source: ctl, destination: '/ctl' }],
+  });
+  const configPath = join(bundle, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks: Record<string, { path: string; args: string[]; env: string[] }[]> };
+  const hook = (stage: 'createRuntime' | 'poststop') => {
+    const after = p.hookKill === stage ? String(p.hookKillAfterS) : '0';
+    return [{ path: '/bin/sh', args: ['sh', ctx.wrapper, after, `${stage} ${p.id}`, ctx.killLog, process.execPath, CLI, 'hook', '--policy', ctx.s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }];
+  };
+  config.hooks = { createRuntime: hook('createRuntime'), poststop: hook('poststop') };
+  writeFileSync(configPath, JSON.stringify(config, null, 1));
+  return { bundle, ctl };
+}
+
+async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
+  const logFile = join(ctx.s.dir, `${p.id}.log`);
+  const { bundle, ctl } = bundleFor(ctx, p);
+  if (p.daemonKillAfterS !== null) {
+    const { daemonKillAfterS, daemonDownS } = p;
+    setTimeout(() => void ctx.daemon.kill(daemonDownS), daemonKillAfterS * 1000);
+  }
+  const started = await runAsync(p.runtime, ['run', '-d', '--bundle', bundle, p.id], logFile);
+  if (started.status !== 0) {
+    ctx.report.startFailed++;
+    ctx.log(`${p.id}: ${p.runtime} run failed (${started.status ?? started.signal}); hook kill ${p.hookKill}`);
+    await remove(ctx, { ...p, fault: 'delete-force' }, logFile);
+    return;
+  }
+  ctx.report.started++;
+  const execs: Promise<unknown>[] = [];
+  for (const c of p.calls.filter((k) => k.viaExec)) {
+    const args = [CLI, 'exec', '--container', p.id, '--name', 'hostcall', '--policy', ctx.s.policy, '--', 'sh', '-c', callScript(c)];
+    execs.push(runAsync(process.execPath, args, logFile, { timeoutS: 120 }));
+  }
+  // The agent's calls in one write: a reader that saw EOF between two writers would drop the second.
+  const forked = p.calls.filter((k) => !k.viaExec).map(callScript);
+  if (forked.length > 0 && !(await eventually(() => writeCall(ctl, forked.join('\n')), 5000))) {
+    ctx.report.runProblems.push(`${p.id}: the agent never read its FIFO`);
+  }
+  ctx.report.callsSent += p.calls.length;
+  await sleep(p.faultAfterS * 1000);
+  await injectFault(ctx, p, p.fault, logFile);
+  if (p.fault === 'none') {
+    // Calls run to their end: the tools/ children go and every exec returns.
+    await Promise.all(execs);
+    await eventually(() => toolsPids(ctx, p.id).length === 0, 60_000);
+  }
+  await remove(ctx, p, logFile);
+  await Promise.all(execs);
+  ctx.log(`${p.id}: ${p.runtime} ${p.fault}${p.hookKill === 'none' ? '' : `, ${p.hookKill} hook kill at ${p.hookKillAfterS} s`} done`);
+}
+
+function setUpBudget(name: string): void {
+  writeFileSync(join(CGROUP_ROOT, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  mkdirSync(join(CGROUP_ROOT, name));
+  writeFileSync(join(CGROUP_ROOT, name, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  // Small enough that concurrent calls cross the ladder's freeze line now and then.
+  writeFileSync(join(CGROUP_ROOT, name, 'memory.max'), String(192 * MiB));
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const startedAt = Date.now();
+  const report: ChaosReport = {
+    seed: o.seed,
+    cycles: o.cycles,
+    elapsedS: 0,
+    started: 0,
+    startFailed: 0,
+    kills: {},
+    callsSent: 0,
+    callsBegun: 0,
+    outcomes: {},
+    freezes: 0,
+    runProblems: [],
+    leaks: [],
+  };
+  const s = scratch(LADDER);
+  const budget = `chaos-${o.seed}`;
+  const plans = planChaos({ cycles: o.cycles, seed: o.seed, prefix: budget });
+  const wrapper = join(s.dir, 'hook-wrapper.sh');
+  writeFileSync(wrapper, HOOK_WRAPPER);
+  const killLog = join(s.dir, 'hook-kills.log');
+  const cgroupsBefore = cgroupTree();
+  const bpfBefore = bpfIds();
+  const pinnedBefore = pinned();
+  setUpBudget(budget);
+  const log = (line: string) => o.say(`${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s  ${line}`);
+  const ctx: Ctx = { s, budget, wrapper, killLog, report, daemon: undefined as unknown as DaemonKeeper, log };
+  ctx.daemon = new DaemonKeeper(() => ctx);
+  const markers = new MarkerWatch(join(s.runDir, 'calls'));
+  markers.start();
+  await ctx.daemon.start();
+
+  // A fixed number of slots, each taking the next cycle when its container is gone.
+  let next = 0;
+  const slot = async () => {
+    while (next < plans.length) {
+      const p = plans[next++]!;
+      try {
+        await cycle(ctx, p);
+      } catch (err) {
+        report.runProblems.push(`${p.id}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if ((p.index + 1) % 10 === 0) log(`${p.index + 1}/${plans.length} cycles`);
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, slot));
+
+  // The daemon finishes calls of gone containers on its own events: give it a moment, then stop it.
+  await eventually(() => !listTree(s.runDir).some((p) => p.startsWith('containers/') && p !== 'containers/'), 30_000);
+  const stopped = await ctx.daemon.stop();
+  if (stopped !== 0) report.runProblems.push(`the daemon exited ${stopped} on SIGTERM`);
+  markers.stop();
+  await sleep(1000);
+  try {
+    rmdirSync(join(CGROUP_ROOT, budget));
+  } catch {
+    // Left for the verdict: a cgroup under it survived.
+  }
+
+  const records = callRecords(s.callDir);
+  for (const r of records) bump(report.outcomes, r.outcome);
+  report.callsBegun = markers.begun.size;
+  report.freezes = ctx.daemon.logs.reduce((n, l) => n + (readOr(l).match(/ frozen: /g)?.length ?? 0), 0);
+  for (const line of readOr(killLog).split('\n').filter(Boolean)) bump(report.kills, `hook-${line.split(' ')[0]}`);
+  report.leaks = findLeaks({
+    cgroupsBefore,
+    cgroupsNow: cgroupTree(),
+    frozen: frozenCgroups(),
+    bpfBefore,
+    bpfNow: bpfIds(),
+    pinnedBefore,
+    pinnedNow: pinned(),
+    runDir: existsSync(s.runDir) ? listTree(s.runDir) : [],
+    callsBegun: [...markers.begun.values()],
+    records,
+    processes: processesMentioning([s.dir, CLI]),
+  });
+  report.elapsedS = Math.round((Date.now() - startedAt) / 1000);
+  o.say(summary(report));
+  return report;
+}
+
+export function summary(r: ChaosReport): string {
+  const kv = (o: Record<string, number>) => Object.entries(o).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return [
+    `chaos: seed ${r.seed}, ${r.cycles} cycles in ${r.elapsedS} s: ${r.started} containers started, ${r.startFailed} starts failed`,
+    `kills injected: ${kv(r.kills)}`,
+    `tool calls: ${r.callsSent} sent, ${r.callsBegun} begun; records by outcome: ${kv(r.outcomes)}; ladder freezes: ${r.freezes}`,
+    `run problems: ${r.runProblems.length === 0 ? 'none' : r.runProblems.join('; ')}`,
+    `leaks: ${countByKind(r.leaks)}${r.leaks.length === 0 ? '' : `\n  ${r.leaks.map((l) => `${l.kind}: ${l.what}`).join('\n  ')}`}`,
+  ].join('\n');
+}

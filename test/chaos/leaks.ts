@@ -1,0 +1,82 @@
+/**
+ * The chaos verdict (pure): what a run left behind, from observations made after every container was
+ * deleted and the daemon stopped. Anything of ours still there is a leak.
+ */
+
+export interface BpfObject {
+  id: number;
+  /** The program's or map's name; for a link, its program's id. */
+  name: string;
+}
+
+export interface BpfIds {
+  prog: BpfObject[];
+  link: BpfObject[];
+  map: BpfObject[];
+}
+
+export interface Observation {
+  /** Cgroups (relative to the cgroup2 root) before the run and now. */
+  cgroupsBefore: string[];
+  cgroupsNow: string[];
+  /** Cgroups whose cgroup.freeze is 1. */
+  frozen: string[];
+  bpfBefore: BpfIds;
+  bpfNow: BpfIds;
+  /** Files under the BPF filesystem before and now (pinned programs and maps). */
+  pinnedBefore: string[];
+  pinnedNow: string[];
+  /** Paths under the run dir, relative to it; directories end with `/`. */
+  runDir: string[];
+  /** Tool calls seen to begin (a running-call marker appeared): container and call id. */
+  callsBegun: { container: string; call: string }[];
+  /** Every call record in the call logs. */
+  records: { container: string; id: string }[];
+  /** Command lines of processes of ours still alive. */
+  processes: string[];
+}
+
+export type LeakKind = 'cgroup' | 'frozen' | 'bpf' | 'pinned' | 'run-state' | 'call-record-missing' | 'call-record-duplicate' | 'process';
+
+export interface Leak {
+  kind: LeakKind;
+  what: string;
+}
+
+/** Host-wide, not per container: the "daemon not running" notice, said once. */
+const RUN_DIR_ALLOWED = new Set(['containers/', 'calls/', 'sock/', 'daemon-absent-warned']);
+
+export function findLeaks(o: Observation): Leak[] {
+  const leaks: Leak[] = [];
+  const before = new Set(o.cgroupsBefore);
+  for (const cg of o.cgroupsNow) if (!before.has(cg)) leaks.push({ kind: 'cgroup', what: cg });
+  for (const cg of o.frozen) leaks.push({ kind: 'frozen', what: cg });
+  for (const type of ['prog', 'link', 'map'] as const) {
+    const had = new Set(o.bpfBefore[type].map((b) => b.id));
+    for (const b of o.bpfNow[type]) if (!had.has(b.id)) leaks.push({ kind: 'bpf', what: `${type} ${b.id} ${b.name}` });
+  }
+  const pinned = new Set(o.pinnedBefore);
+  for (const p of o.pinnedNow) if (!pinned.has(p)) leaks.push({ kind: 'pinned', what: p });
+  for (const p of o.runDir) if (!RUN_DIR_ALLOWED.has(p)) leaks.push({ kind: 'run-state', what: p });
+  const logged = new Map<string, number>();
+  for (const r of o.records) logged.set(`${r.container}/${r.id}`, (logged.get(`${r.container}/${r.id}`) ?? 0) + 1);
+  for (const key of new Set(o.callsBegun.map((c) => `${c.container}/${c.call}`))) {
+    const n = logged.get(key) ?? 0;
+    if (n === 0) leaks.push({ kind: 'call-record-missing', what: key });
+    if (n > 1) leaks.push({ kind: 'call-record-duplicate', what: `${key} (${n} records)` });
+  }
+  for (const p of o.processes) leaks.push({ kind: 'process', what: p });
+  return leaks;
+}
+
+/** `cgroup 2, run-state 1` or `none`. */
+export function countByKind(leaks: readonly Leak[]): string {
+  const counts = new Map<string, number>();
+  for (const l of leaks) counts.set(l.kind, (counts.get(l.kind) ?? 0) + 1);
+  return counts.size === 0 ? 'none' : [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
+/** A running-call marker's file name (or its temporary) gives the call id; anything else gives nothing. */
+export function callIdOfMarker(name: string): string | undefined {
+  return /^([a-z0-9_.-]+?)\.json(?:\.\d+\.tmp)?$/.exec(name)?.[1];
+}

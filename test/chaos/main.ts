@@ -1,0 +1,16 @@
+/**
+ * `npm run chaos [-- --cycles N --seed S --concurrency K]`, inside the test guest: the chaos run
+ * (driver.ts) with its summary on stdout; exits 1 when anything of ours leaked or the run itself broke.
+ */
+import { runChaos } from './driver.js';
+import { parseFlags } from './options.js';
+
+async function main(): Promise<void> {
+  const r = await runChaos({ ...parseFlags(process.argv.slice(2)), say: (l) => console.log(l) });
+  if (r.leaks.length > 0 || r.runProblems.length > 0) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`chaos: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,79 @@
+// A container whose poststop was SIGKILLed (or never ran) leaves its record: the next poststop of any
+// container finalizes it, exactly as its own would have; a container still alive is left alone; a
+// call gets one record however many finalizers race for it.
+import t from 'tap';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hookEnv } from '../../fixtures/hookenv.js';
+import { type RunningCall, StateStore } from '../../../src/state/records.js';
+
+const call = (callId: string): RunningCall => ({
+  callId,
+  name: 'pytest',
+  argv: ['pytest'],
+  cgroup: `/ctr1/tools/${callId}`,
+  start: new Date(Date.now() - 1000).toISOString(),
+  limits: { high: 1, max: 2 },
+  owner: 'daemon',
+});
+
+function carvedWithCall(dir: string) {
+  const h = hookEnv(dir);
+  const store = new StateStore(h.runDir, h.callDir);
+  const sockDir = join(h.runDir, 'sock/ctr1');
+  return {
+    h,
+    store,
+    sockDir,
+    async setUp() {
+      await h.hook(['createRuntime'], h.state('created'));
+      store.markRunning('ctr1', call('pytest-1'));
+      mkdirSync(sockDir, { recursive: true });
+      writeFileSync(join(sockDir, 'exec.sock'), '');
+    },
+    records: () => (existsSync(store.callLog('ctr1')) ? readFileSync(store.callLog('ctr1'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; outcome: string }) : []),
+  };
+}
+
+t.test('a container gone without its poststop is finalized by the next poststop of another', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  e.h.runtimeRemoves();
+  const r = await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
+  t.same(r, { code: 0, out: '', err: '' }, 'quiet');
+  t.notOk(existsSync(e.store.containerFile('ctr1')), 'its record is removed');
+  t.notOk(existsSync(e.store.callsDir('ctr1')), 'its call markers too');
+  t.notOk(existsSync(e.sockDir), 'and its exec socket directory');
+  t.same(e.records().map((r) => [r.id, r.outcome]), [['pytest-1', 'cut-off']], 'the call it cut off is logged once');
+});
+
+t.test('a container that is still there is not swept', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
+  t.ok(existsSync(e.store.containerFile('ctr1')), 'record kept');
+  t.same(e.store.runningCalls('ctr1').map((c) => c.callId), ['pytest-1'], 'its running call too');
+  t.ok(existsSync(e.sockDir), 'and its socket directory');
+  t.same(e.records(), [], 'nothing logged');
+});
+
+t.test('its own poststop removes the exec socket directory with the rest', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  e.h.runtimeRemoves();
+  await e.h.hook(['poststop'], e.h.state('stopped'));
+  t.notOk(existsSync(e.sockDir));
+  t.equal(e.records().length, 1);
+});
+
+t.test('a call is claimed by one finalizer only', async (t) => {
+  const store = new StateStore(join(t.testdir(), 'run'), join(t.testdir(), 'calls'));
+  store.markRunning('c', call('a-1'));
+  t.equal(store.claimRunning('c', 'a-1'), true, 'the first claim wins');
+  t.equal(store.claimRunning('c', 'a-1'), false, 'a second one loses');
+  t.same(store.runningCalls('c'), [], 'a claimed call is no longer running');
+  store.clearRunning('c', 'a-1');
+  t.same(readdirSync(store.callsDir('c')), [], 'clearing removes the claim');
+  t.equal(store.claimRunning('c', 'never'), false, 'a call without a marker cannot be claimed');
+});
+
