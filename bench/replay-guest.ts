@@ -400,34 +400,35 @@ async function main(): Promise<void> {
     ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
     progress(r, `alone, agent ${i + 1}`);
   }
-  for (const mode of o.modes) {
-    let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
-    if (mode === 'd') {
-      daemon = await startDaemon(s);
-      ctx.daemon = { log: daemon.log };
-      say('daemon started');
-    }
-    try {
-      for (const n of o.agents) {
+  // Counts outermost, modes side by side at each count: whatever else loads the machine meanwhile
+  // weighs on every mode at that count alike. A mode leaves the search at its first loss.
+  const searching = new Set(o.modes);
+  for (const n of o.agents) {
+    for (const mode of o.modes) {
+      if (!searching.has(mode)) continue;
+      // The daemon runs only for (d)'s runs, so (a)-(c) pay nothing for its tracker.
+      const daemon = mode === 'd' ? await startDaemon(s) : undefined;
+      if (daemon) ctx.daemon = { log: daemon.log };
+      try {
         const r = await replay(ctx, 'mode', mode, [...Array(n).keys()]);
         runs.push(r);
         progress(r, `${MODE_NAMES[mode]}, ${n} agents`);
         if (!allSurvived(r)) {
           say(`${MODE_NAMES[mode]}: survival below 100% at ${n} agents, search stops`);
-          break;
-        }
-        if (!withinBudget(r)) {
+          searching.delete(mode);
+        } else if (!withinBudget(r)) {
           say(`${MODE_NAMES[mode]}: the agents' memory.max values (${(reserved(r).bytes / MiB).toFixed(0)} MiB) no longer fit the ${o.budgetMiB} MiB budget at ${n} agents, search stops`);
-          break;
+          searching.delete(mode);
         }
-      }
-    } finally {
-      if (daemon) {
-        daemon.child.kill('SIGTERM');
-        await exited(daemon.child);
-        delete ctx.daemon;
+      } finally {
+        if (daemon) {
+          daemon.child.kill('SIGTERM');
+          await exited(daemon.child);
+          delete ctx.daemon;
+        }
       }
     }
+    if (searching.size === 0) break;
   }
 
   const res: BenchResult = {
