@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { type Socket, createConnection } from 'node:net';
 import { constants } from 'node:os';
 import { AgentcgroupError } from '../errors.js';
+import { spawnForwarding } from '../sys/forward.js';
 import { encode } from './protocol.js';
 
 /** Where a container sees its exec socket (the daemon's per-container socket, bind-mounted in). */
@@ -47,8 +47,6 @@ function connect(path: string): Promise<Socket> {
   });
 }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-
 /**
  * Inside a container: the daemon moves this process into a fresh tool-call cgroup (cgroupfs is
  * read-only here, rightly), the command is spawned from here and inherits it, and the end is
@@ -60,20 +58,7 @@ export async function runViaSocket(path: string, name: string, argv: string[], s
     const begun = await ask(socket, { v: 1, op: 'begin', name, argv });
     if (!begun.ok || !begun.call) throw new AgentcgroupError('refused', `the daemon refused the call: ${begun.error ?? 'no reason given'}`);
     const [cmd, ...args] = argv as [string, ...string[]];
-    const { exit, signal } = await new Promise<{ exit: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: 'inherit' });
-      const forward = (sig: NodeJS.Signals) => child.kill(sig);
-      for (const s of FORWARDED) process.on(s, forward);
-      const done = () => FORWARDED.forEach((s) => process.off(s, forward));
-      child.once('error', (err: NodeJS.ErrnoException) => {
-        done();
-        reject(new AgentcgroupError('spawn-failed', `cannot run ${cmd}: ${err.code ?? err.message}`));
-      });
-      child.once('close', (code, sig) => {
-        done();
-        resolve({ exit: code, signal: sig });
-      });
-    });
+    const { exit, signal } = await spawnForwarding(cmd, args, { stdio: 'inherit' }, cmd);
     const ended = await ask(socket, { v: 1, op: 'end', call: begun.call, exit, signal });
     if (ended.notice) stderr(`${ended.notice}\n`);
     return signal ? 128 + (constants.signals[signal] ?? 0) : (exit ?? 1);

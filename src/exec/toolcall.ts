@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
@@ -10,6 +9,7 @@ import { AgentcgroupError, describeError } from '../errors.js';
 import type { HostEnv } from '../hook/environment.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
 import { type RunningCall, StateStore } from '../state/records.js';
+import { spawnForwarding } from '../sys/forward.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
 import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
 
@@ -54,7 +54,6 @@ function resolveTarget(req: ExecRequest, store: StateStore, host: HostEnv): Reso
  * reports the move on fd 3, which the command does not inherit.
  */
 const PLACE = 'echo 0 > "$0" || exit 126; echo placed >&3; exec "$@" 3>&-';
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 interface ChildEnd {
   placed: boolean;
@@ -62,22 +61,12 @@ interface ChildEnd {
   signal: NodeJS.Signals | null;
 }
 
-function runPlaced(procsFile: string, argv: string[]): Promise<ChildEnd> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', PLACE, procsFile, ...argv], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    for (const s of FORWARDED) process.on(s, forward);
-    let report = '';
-    child.stdio[3]?.on('data', (d: Buffer) => (report += d.toString()));
-    child.on('error', (err) => {
-      for (const s of FORWARDED) process.off(s, forward);
-      reject(new AgentcgroupError('spawn-failed', `cannot start /bin/sh to place the tool call: ${err.message}`));
-    });
-    child.on('close', (exit, signal) => {
-      for (const s of FORWARDED) process.off(s, forward);
-      resolve({ placed: report.includes('placed'), exit, signal });
-    });
-  });
+async function runPlaced(procsFile: string, argv: string[]): Promise<ChildEnd> {
+  let report = '';
+  const end = await spawnForwarding('/bin/sh', ['-c', PLACE, procsFile, ...argv], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] }, '/bin/sh to place the tool call', 'close', (child) =>
+    child.stdio[3]?.on('data', (d: Buffer) => (report += d.toString())),
+  );
+  return { placed: report.includes('placed'), ...end };
 }
 
 /** Runs one tool call in a fresh C/tools/<call-id> and returns the exit code to pass on. */
@@ -106,15 +95,16 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   // The daemon's graduated response may have ended the call: it leaves the reason beside the marker.
   const supervisorReason = t.container ? readReason(store.reasonFile(t.container, callId)) : undefined;
   const { stats, ours } = cleanup(t, cg, store, callId, stderr);
-  if (!end.placed) {
-    throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was not started: cannot move it into ${t.fs.path(cg)}`);
-  }
-  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, supervisorReason);
+  // Killed before it could report the move (by the caller, the daemon, the container's end) is a call
+  // that was killed, not a placement failure. Either way the call had a marker: it gets its record.
+  const notStarted = !end.placed && !end.signal ? `not started: cannot move it into ${t.fs.path(cg)}` : undefined;
+  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, notStarted ?? supervisorReason);
   try {
     if (ours) store.appendCall(t.logKey, rec);
   } catch (err) {
     stderr(`agentcgroup: cannot write the call log ${store.callLog(t.logKey)}: ${describeError(err)}\n`);
   }
+  if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was ${notStarted}`);
   const notice = callNotice(rec);
   if (notice) stderr(`${notice}\n`);
   return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);

@@ -3,12 +3,9 @@
  * stdio fds themselves (containerd hands fifos and pipes that the container keeps), the fds
  * --preserve-fds names, every catchable signal an engine sends forwarded, and its end reported as is.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
 import { fstatSync } from 'node:fs';
-import { AgentcgroupError } from '../errors.js';
-
-/** Signals an engine may send a runtime (runc run forwards these to the container itself). */
-export const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+import { spawnForwarding } from '../sys/forward.js';
 
 export type Ending = { code: number } | { signal: NodeJS.Signals };
 
@@ -27,19 +24,8 @@ export function stdioFor(extra: number, isOpen: (fd: number) => boolean = open):
   return fds.map((fd) => (fd < 3 ? 'inherit' : isOpen(fd) ? fd : 'ignore'));
 }
 
-export function runRuntime(runtime: string, argv: readonly string[], extraFds: number, env: NodeJS.ProcessEnv): Promise<Ending> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(runtime, [...argv], { stdio: stdioFor(extraFds), env });
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    for (const s of FORWARDED) process.on(s, forward);
-    const done = () => FORWARDED.forEach((s) => process.off(s, forward));
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      done();
-      reject(new AgentcgroupError('spawn-failed', `cannot run ${runtime}: ${err.code ?? err.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      done();
-      resolve(signal ? { signal } : { code: code ?? 1 });
-    });
-  });
+export async function runRuntime(runtime: string, argv: readonly string[], extraFds: number, env: NodeJS.ProcessEnv): Promise<Ending> {
+  // 'exit', not 'close': the container may keep our stdio open long after the runtime is gone.
+  const { exit, signal } = await spawnForwarding(runtime, argv, { stdio: stdioFor(extraFds), env }, runtime, 'exit');
+  return signal ? { signal } : { code: exit ?? 1 };
 }
