@@ -1,5 +1,5 @@
 /** The bundle's config.json (runtime-spec config.md), reduced to the fields agentcgroup reads. */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { AgentcgroupError } from '../errors.js';
@@ -75,12 +75,10 @@ function errnoMeaning(err: unknown): string {
 }
 
 /**
- * Reads and validates `<bundle>/config.json`. The file is opened non-blocking and must be a regular
- * file no larger than the cap, so a FIFO or /dev/zero planted in a bundle cannot hang or flood a root
- * hook.
+ * Reads a config file as root: opened non-blocking and required to be a regular file no larger than
+ * the cap, so a FIFO or /dev/zero planted in a bundle cannot hang or flood a root hook or the shim.
  */
-export function readBundleConfig(bundle: string): OciConfig {
-  const file = join(absolutePath(bundle, { code: 'bad-config', path: 'bundle' }), 'config.json');
+export function readConfigText(file: string): { text: string; stat: Stats } {
   const cannot = (why: string) => new AgentcgroupError('bad-config', `cannot read ${label(file)}: ${why}`);
   let fd: number;
   try {
@@ -89,8 +87,8 @@ export function readBundleConfig(bundle: string): OciConfig {
     throw cannot(errnoMeaning(err));
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw cannot(st.isDirectory() ? 'is a directory' : 'not a regular file');
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw cannot(stat.isDirectory() ? 'is a directory' : 'not a regular file');
     // Counted while reading rather than trusted from fstat: the file may grow in between.
     const chunks: Buffer[] = [];
     let total = 0;
@@ -102,11 +100,17 @@ export function readBundleConfig(bundle: string): OciConfig {
       if (total > MAX_CONFIG_BYTES) throw cannot(`larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`);
       chunks.push(chunk.subarray(0, n));
     }
-    return parseConfig(Buffer.concat(chunks).toString('utf8'), file);
+    return { text: Buffer.concat(chunks).toString('utf8'), stat };
   } catch (err) {
     if (err instanceof AgentcgroupError) throw err;
     throw cannot(errnoMeaning(err));
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads and validates `<bundle>/config.json`. */
+export function readBundleConfig(bundle: string): OciConfig {
+  const file = join(absolutePath(bundle, { code: 'bad-config', path: 'bundle' }), 'config.json');
+  return parseConfig(readConfigText(file).text, file);
 }

@@ -3,13 +3,11 @@
  * (a FIFO planted in a bundle must not hang the shim), and replace it whole, by rename, with its mode
  * and owner, so the runtime never reads half a file.
  */
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync, readFileSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, openSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AgentcgroupError, describeError } from '../errors.js';
+import { readConfigText } from '../oci/config.js';
 import { label } from '../oci/validate.js';
-
-// As src/oci/config.ts: far above any real config, yet bounded.
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export interface ConfigFile {
   path: string;
@@ -18,21 +16,7 @@ export interface ConfigFile {
 }
 
 export function readConfigFile(path: string): ConfigFile {
-  const cannot = (why: string) => new AgentcgroupError('bad-config', `cannot read ${label(path)}: ${why}`);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    throw cannot(describeError(err));
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw cannot('not a regular file');
-    if (stat.size > MAX_CONFIG_BYTES) throw cannot(`larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`);
-    return { path, text: readFileSync(fd, 'utf8'), stat };
-  } finally {
-    closeSync(fd);
-  }
+  return { path, ...readConfigText(path) };
 }
 
 /** Replaces `file.path` with `text`: a temporary file beside it, then rename. */
