@@ -3,6 +3,7 @@ import { loadPolicy } from '../config/policy.js';
 import type { Daemon } from '../daemon/daemon.js';
 import { describeError } from '../errors.js';
 import { hostEnvFrom } from '../hook/environment.js';
+import { requireCarvableHost } from '../host/support.js';
 import type { CliContext } from './context.js';
 
 export function registerDaemon(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -23,6 +24,7 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
       const log = { info: (l: string) => ctx.stderr(`agentcgroup: ${l}\n`), warn: (l: string) => ctx.stderr(`agentcgroup: warning: ${l}\n`) };
       let daemon: Daemon;
       try {
+        requireCarvableHost(host);
         // Loaded here, not at start-up: it brings koffi and libbpf, which no hook should pay for.
         const { Daemon } = await import('../daemon/daemon.js');
         daemon = new Daemon(loadPolicy(host.policyFile), host, log);

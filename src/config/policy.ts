@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AgentcgroupError } from '../errors.js';
 import { type ListenAddress, parseListenAddress } from '../metrics/listen.js';
+import { oneLine } from '../oci/validate.js';
 import { formatSize, parseSize, printable, quote, SIZE_FORMS } from './size.js';
 import type { Policy, Priority, Size } from './types.js';
 
@@ -259,7 +260,12 @@ const TOO_DEEP = 'nested too deeply to be a policy';
 /** A parser failure as one line. Deep nesting overflows the parser's stack, caught or not. */
 function parserProblem(err: unknown): string {
   if (err instanceof RangeError) return TOO_DEEP;
-  return err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+  return firstLine(err instanceof Error ? err.message : String(err));
+}
+
+/** The parser quotes the policy text in its messages, bidi overrides and all: escaped here. */
+function firstLine(message: string): string {
+  return oneLine(message.split('\n')[0] ?? '', 200);
 }
 
 export function parsePolicyYaml(text: string, source: string): Policy {
@@ -273,7 +279,7 @@ export function parsePolicyYaml(text: string, source: string): Policy {
   }
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
-    const why = problem.code === 'RESOURCE_EXHAUSTION' ? TOO_DEEP : problem.message.split('\n')[0] ?? '';
+    const why = problem.code === 'RESOURCE_EXHAUSTION' ? TOO_DEEP : firstLine(problem.message);
     fail(`${src}: line ${lineCounter.linePos(problem.pos[0]).line}`, why);
   }
   let data: unknown;

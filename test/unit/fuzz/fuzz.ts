@@ -1,6 +1,19 @@
 /** Running a seeded fast-check property inside tap: fixed seed, overridable, with the count asserted. */
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Test } from 'tap';
+
+/**
+ * A private temp dir, removed after the test. Not t.testdir(): its path is fixed per test name, so two
+ * runs of one file in the same checkout (the lead's npm test beside a developer's) would share it.
+ */
+export function scratchDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'agentcgroup-fuzz-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** AGENTCGROUP_FUZZ_SEED explores other cases; a failure's report names the seed and path to replay. */
 export const SEED = process.env.AGENTCGROUP_FUZZ_SEED === undefined ? 20_240_611 : Number(process.env.AGENTCGROUP_FUZZ_SEED);

@@ -282,6 +282,11 @@ const trickyYaml: fc.Arbitrary<string> = fc.oneof(
     '',
     'strict: true\n',
     'strict: true\ntool:\n  memory_high: 95%\n  memory_max: 50%\n',
+    // The parser quotes what it trips over: these must come out escaped.
+    'tool:\n  memory_high: >\u202e\n',
+    'strict: !\u202eevil true\n',
+    '\u0085strict: true\n',
+    'tool:\n  memory_high: "\u001b[2J\n',
   ),
 );
 

@@ -7,13 +7,13 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { HOST_KINDS, type HostKind, makeBundles, World } from '../../fixtures/fuzzworld.js';
 import { configJson, fault, hostPolicy, ociState, stageArg } from './generators.js';
-import { bump, fuzz, type Tally } from './fuzz.js';
+import { bump, fuzz, scratchDir, type Tally } from './fuzz.js';
 import { commandProblems, hookCase } from './oracle.js';
 
 const RUNS = 6000;
 
 t.test('hook: generated states, configs, annotations, hosts and faults', async (t) => {
-  const dir = t.testdir();
+  const dir = scratchDir(t);
   const bundles = makeBundles(join(dir, 'bundles'));
   const worlds = new Map(HOST_KINDS.map((k) => [k, new World(join(dir, k), k, bundles)]));
   // Most cases on a ready host, where carves can happen; each unsupported host gets its share.

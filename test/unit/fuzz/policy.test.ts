@@ -6,13 +6,13 @@ import t from 'tap';
 import { join } from 'node:path';
 import { makeBundles, World } from '../../fixtures/fuzzworld.js';
 import { policyBody } from './generators.js';
-import { bump, fuzz, type Tally } from './fuzz.js';
+import { bump, fuzz, scratchDir, type Tally } from './fuzz.js';
 import { commandProblems, hookCase, parsedPolicy } from './oracle.js';
 
 const RUNS = 4000;
 
 t.test('policy: generated YAML through policy check, the hook and exec', async (t) => {
-  const dir = t.testdir();
+  const dir = scratchDir(t);
   const bundles = makeBundles(join(dir, 'bundles'));
   const w = new World(join(dir, 'host'), 'unified', bundles);
   const state = JSON.stringify({ ociVersion: '1.0.2', id: 'ctr1', status: 'created', pid: 4242, bundle: bundles.plain });
