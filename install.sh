@@ -64,12 +64,26 @@ setup_build() {
   (cd "$here" && npm ci --no-audit --no-fund && npm run -s build:binary)
 }
 
+# The daemon's eBPF tracker loads libbpf.so.1 at run time (Debian's libbpf1); the binary carries the rest.
+# Only for the real root: a --root install is a test or an image being assembled elsewhere.
+install_runtime_library() {
+  [ "$root" = "" ] || return 0
+  if ldconfig -p 2>/dev/null | grep -q 'libbpf\.so\.1 '; then return 0; fi
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libbpf1 >/dev/null || die "apt-get install libbpf1 failed (the daemon's tracker needs libbpf.so.1)"
+    echo "installed libbpf1 (libbpf.so.1, for the daemon's eBPF tracker)"
+  else
+    echo "warning: libbpf.so.1 is not installed: the daemon runs without its eBPF tracker until it is (Debian: libbpf1)" >&2
+  fi
+}
+
 install_files() {
   if [ -z "$binary" ]; then
     binary="$here/dist/agentcgroup"
     [ -x "$binary" ] || die "no binary at $binary: build it with npm run build:binary (or pass --binary PATH)"
   fi
   [ -x "$binary" ] || die "--binary $binary is not an executable file"
+  install_runtime_library
   install -D -m 0755 "$binary" "$bin.new" && mv -f "$bin.new" "$bin"
   local src="$here/hooks/agentcgroup.json"
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
