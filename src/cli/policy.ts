@@ -14,7 +14,7 @@ export function registerPolicy(program: Command, ctx: CliContext, setExit: (code
     .command('check')
     .description("validate a host policy file and, with --bundle, a container's io.agentcgroup.* annotations against it; exit 0 when valid, else 1 with the first problem")
     .argument('[file]', 'policy YAML', DEFAULT_POLICY_FILE)
-    .option('--bundle <dir>', "an OCI bundle: its config.json is checked as a hook would read it")
+    .option('--bundle <dir>', 'an OCI bundle: its config.json and io.agentcgroup.* annotations are checked (even with io.agentcgroup.enable off)')
     .action((file: string, opts: { bundle?: string }) => {
       try {
         const policy = loadPolicy(file);

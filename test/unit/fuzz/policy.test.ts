@@ -3,7 +3,9 @@
 // one problem and exits 1, the hook fails open (or exits 1 when strict) with the world untouched,
 // and `exec` exits 125, each with one line.
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runCli } from '../../fixtures/cli.js';
 import { makeBundles, World } from '../../fixtures/fuzzworld.js';
 import { policyBody } from './generators.js';
 import { bump, fuzz, scratchDir, type Tally } from './fuzz.js';
@@ -45,4 +47,18 @@ t.test('policy: generated YAML through policy check, the hook and exec', async (
   });
   t.comment(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
   t.ok((outcomes.get('valid policy, hook carved') ?? 0) >= RUNS / 20, 'a fair share of policies are valid and carve');
+});
+
+t.test('policy check: the shipped policy, a missing file, a bundle', async (t) => {
+  const dir = scratchDir(t);
+  const bundles = makeBundles(join(dir, 'bundles'));
+  t.same(await runCli(['policy', 'check', 'config/policy.yaml']), { code: 0, out: 'policy config/policy.yaml: valid\n', err: '' });
+  t.same(await runCli(['policy', 'check', join(dir, 'nope.yaml')]), { code: 1, out: '', err: `agentcgroup: policy check: policy file ${join(dir, 'nope.yaml')}: not found\n` });
+  writeFileSync(join(bundles.plain, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.agentcgroup.tool.memory_max': '512M' } }));
+  const ok = await runCli(['policy', 'check', 'config/policy.yaml', '--bundle', bundles.plain]);
+  t.same(ok, { code: 0, out: `policy config/policy.yaml with the annotations of ${bundles.plain}: valid\n`, err: '' });
+  writeFileSync(join(bundles.plain, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.agentcgroup.strict': 'false' } }));
+  const hostOnly = await runCli(['policy', 'check', 'config/policy.yaml', '--bundle', bundles.plain]);
+  t.equal(hostOnly.code, 1);
+  t.match(hostOnly.err, /^agentcgroup: policy check: annotation io\.agentcgroup\.strict: [^\n]+\n$/);
 });
