@@ -232,8 +232,8 @@ function billionLaughs(levels: number): string {
 
 /** Nesting around where the parser's stack gives out (it slows down fast beyond): a few of them. */
 const deepYaml: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom(1, 50, 1000, 3000).map((d) => `tool:\n  memory_high: ${'['.repeat(d)}${']'.repeat(d)}\n`),
-  fc.constantFrom(10, 200, 1100, 1200).map((d) => Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')),
+  fc.constantFrom(1, 50, 500, 2000).map((d) => `tool:\n  memory_high: ${'['.repeat(d)}${']'.repeat(d)}\n`),
+  fc.constantFrom(10, 200, 1100).map((d) => Array.from({ length: d }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')),
 );
 
 /** Hand-written YAML that parsers and validators trip over. */
@@ -292,12 +292,12 @@ const trickyYaml: fc.Arbitrary<string> = fc.oneof(
 
 /** A policy body (world paths are appended): structured, tricky, mutated, or any text. */
 export const policyBody: fc.Arbitrary<string> = fc.oneof(
-  { weight: 6, arbitrary: structuredPolicy(true) },
-  { weight: 6, arbitrary: structuredPolicy(false) },
-  { weight: 3, arbitrary: trickyYaml },
+  { weight: 12, arbitrary: structuredPolicy(true) },
+  { weight: 12, arbitrary: structuredPolicy(false) },
+  { weight: 6, arbitrary: trickyYaml },
   { weight: 1, arbitrary: deepYaml },
   {
-    weight: 2,
+    weight: 4,
     arbitrary: fc.tuple(fc.oneof(structuredPolicy(false), trickyYaml), fc.nat(), fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(':', '-', '[', '{', '"', "'", '&', '*', '!', '|', '>', '\t', '\n  '))).map(
       ([text, at, insert]) => {
         const i = at % (text.length + 1);
