@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadPolicy } from '../config/policy.js';
+import { loadPolicy, policyTextSaysStrict } from '../config/policy.js';
 import { applyAnnotations } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { adminSocketPath } from '../daemon/paths.js';
@@ -44,10 +44,12 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     .action(async (stageArg: string | undefined, opts: { policy?: string }) => {
       const host = hostEnvFrom(ctx.env, ctx.fsOps);
       if (opts.policy !== undefined) host.policyFile = opts.policy;
-      let strict = false;
+      let strict: boolean;
       // The argument is printed only once it is known to be a stage: it could hold anything.
       let stage: string = STAGES.find((s) => s.toLowerCase() === stageArg?.toLowerCase()) ?? 'hook';
       let id = '';
+      // Until the policy loads: what its text says, so a strict host stays strict through a broken file.
+      strict = policyTextSaysStrict(host.policyFile);
       try {
         const hostPolicy = loadPolicy(host.policyFile);
         strict = hostPolicy.strict;

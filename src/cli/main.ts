@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { policyTextSaysStrict } from '../config/policy.js';
 import { describeError } from '../errors.js';
+import { hostEnvFrom } from '../hook/environment.js';
 import { type CliContext, processContext } from './context.js';
 import { registerDaemon } from './daemon.js';
 import { registerDemo } from './demo.js';
@@ -13,6 +15,13 @@ import { registerStatus } from './status.js';
 import { registerTop } from './top.js';
 
 export const VERSION = '0.1.0';
+
+/** `--policy FILE` or `--policy=FILE` in an argv commander refused as a whole. */
+function policyArgument(argv: readonly string[]): string | undefined {
+  const at = argv.indexOf('--policy');
+  if (at >= 0) return argv[at + 1];
+  return argv.find((a) => a.startsWith('--policy='))?.slice('--policy='.length);
+}
 
 /**
  * Runs the CLI and returns the exit code. Never calls process.exit and never lets a stack trace
@@ -45,7 +54,12 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
     // Commander has already printed its own message (usage errors, --help, --version).
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) {
+      // A hook line an engine runs with arguments we refuse (an old or hand-edited hooks.d file) still
+      // fails open: the container must not fail to start over it unless the host asked for strict.
+      if (argv[0] === 'hook' && err.exitCode !== 0) return policyTextSaysStrict(policyArgument(argv) ?? hostEnvFrom(ctx.env).policyFile) ? 1 : 0;
+      return err.exitCode;
+    }
     ctx.stderr(`agentcgroup: ${describeError(err)}\n`);
     return 1;
   }

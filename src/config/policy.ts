@@ -301,11 +301,20 @@ export function parsePolicyYaml(text: string, source: string): Policy {
  * The host policy. Without `file`, `defaultFile` is optional (no file = defaults); a file the operator
  * named must exist, since silently running on defaults would hide a typo in the path.
  */
+/** Far above any real policy (the shipped one is ~4 KiB), so a runaway file cannot stall every container start. */
+const MAX_POLICY_BYTES = 1024 * 1024;
+
+function readPolicyText(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw Object.assign(new Error('too large'), { code: `larger than ${MAX_POLICY_BYTES / 1024} KiB` });
+  return text;
+}
+
 export function loadPolicy(file: string | undefined, defaultFile: string = DEFAULT_POLICY_FILE): Policy {
   const path = file ?? defaultFile;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readPolicyText(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && file === undefined) return structuredClone(DEFAULT_POLICY);
@@ -313,4 +322,17 @@ export function loadPolicy(file: string | undefined, defaultFile: string = DEFAU
     fail(`policy file ${printable(path)}`, why);
   }
   return parsePolicyYaml(text, path);
+}
+
+/**
+ * Whether a policy that could not be loaded meant to be strict: a top-level `strict: true` line. A
+ * host that asked for strict keeps it through a typo elsewhere in the file (containers do not start
+ * unconstrained); a file that cannot be read at all is not strict.
+ */
+export function policyTextSaysStrict(file: string | undefined, defaultFile: string = DEFAULT_POLICY_FILE): boolean {
+  try {
+    return /^strict[ \t]*:[ \t]*(true|yes|on)[ \t]*(#.*)?$/im.test(readPolicyText(file ?? defaultFile));
+  } catch {
+    return false;
+  }
 }

@@ -3,6 +3,7 @@
  * on stderr and never a stack trace, and for a hook an all-or-nothing effect on the world (a failure
  * leaves the cgroup tree and run state as they were; a carve is complete and poststop undoes it).
  */
+import { policyTextSaysStrict } from '../../../src/config/policy.js';
 import { isAbsolute, relative } from 'node:path';
 import { loadPolicy } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
@@ -88,7 +89,8 @@ export async function hookCase(w: World, stage: string[], stdin: string, policy 
     // Never run: the hook would write the real /run/agentcgroup.
     return { outcome: 'refused', problems: [`generator bug: the policy keeps state outside the world (${policy.paths.runDir})`], err: '' };
   }
-  const strict = policy?.strict === true;
+  // An unloadable policy keeps a strict: true line (its own rule, tested in test/unit/hook/hook.test.ts).
+  const strict = policy ? policy.strict : policyTextSaysStrict(w.policyFile);
   const before = w.observe();
   const r = await w.run(['hook', ...stage, '--policy', w.policyFile], stdin);
   w.kernel.failures.clear();

@@ -88,7 +88,7 @@ t.test('poststop after a runtime died: our leftovers are removed, the live tree 
   h.kernel.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
   const r = await h.hook(['poststop'], h.state('stopped'));
   t.same(r, { code: 0, out: '', err: '' });
-  t.same(h.kernel.subdirs(`${CG_ROOT}/ctr1`), [], 'agent and tools gone; C itself is the runtime’s');
+  t.notOk(h.kernel.isDir(`${CG_ROOT}/ctr1`), 'agent, tools and then the emptied C are gone: the runtime has given up on it');
   t.equal(h.kernel.whereIs(999), undefined, 'the straggler was killed');
 });
 
@@ -120,6 +120,35 @@ t.test('strict host policy turns a refusal into a non-zero exit', async (t) => {
   const r = await h.hook(['createRuntime'], h.state('created'));
   t.equal(r.code, 1);
   t.match(r.err, /^agentcgroup: createRuntime for container ctr1: .*refusing to start the container \(strict policy\)\n$/);
+});
+
+t.test('a policy that does not load: strict when its text says strict: true, else fail open', async (t) => {
+  for (const [extra, code] of [['strict: true\nladder: [\n', 1], ['strict: yes # hosts of the CI fleet\nbogus_key: 1\n', 1], ['ladder: [\n', 0], ['strict: false\nbogus_key: 1\n', 0]] as const) {
+    const h = hookEnv(t.testdir(), { policy: extra });
+    const before = h.kernel.snapshot();
+    const r = await h.hook(['createRuntime'], h.state('created'));
+    t.equal(r.code, code, JSON.stringify(extra));
+    t.equal(r.err.split('\n').length, 2, 'one line');
+    t.match(r.err, code ? /refusing to start the container \(strict policy\)/ : /the container runs unconstrained/);
+    t.same(h.kernel.snapshot(), before, 'cgroup tree unchanged');
+  }
+});
+
+t.test('a policy file over 1 MiB is refused without being parsed', async (t) => {
+  const h = hookEnv(t.testdir(), { policy: `# ${'x'.repeat(1024 * 1024)}\n` });
+  const r = await h.hook(['createRuntime'], h.state('created'));
+  t.equal(r.code, 0);
+  t.match(r.err, /policy file .*cannot read \(larger than 1024 KiB\)/);
+});
+
+t.test('hook arguments we refuse still fail open, unless the policy is strict', async (t) => {
+  const h = hookEnv(t.testdir());
+  const r = await h.hook(['createRuntime', '--no-such-option'], h.state('created'));
+  t.equal(r.code, 0, 'fails open');
+  t.match(r.err, /unknown option/);
+  const strict = hookEnv(t.testdir(), { policy: 'strict: true\n' });
+  const s = await strict.hook(['createRuntime', 'extra', 'args'], strict.state('created'));
+  t.equal(s.code, 1, 'strict: the container does not start');
 });
 
 // A kernel error at any step of the carve must leave the tree exactly as it was.
