@@ -46,8 +46,11 @@ export class Daemon {
   private tracker: Tracker | undefined;
   private admin: LineServer | undefined;
   private recordsWatcher: FSWatcher | undefined;
-  /** The directories holding followed containers' cgroups: a container's removal shows there. */
-  private readonly parentWatchers = new Map<string, FSWatcher>();
+  /**
+   * Where a container's end shows, by path: the directory holding its cgroup (C removed) and its agent
+   * leaf's cgroup.events (init and all in its pid namespace gone). Either wakes a sync, which sweeps.
+   */
+  private readonly endWatchers = new Map<string, FSWatcher>();
   private syncing = Promise.resolve();
   private readonly collector = new SnapshotCollector();
   private metrics: MetricsListener | undefined;
@@ -96,7 +99,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.recordsWatcher?.close();
-    for (const w of this.parentWatchers.values()) w.close();
+    for (const path of [...this.endWatchers.keys()]) this.forgetEnd(path);
     await this.syncing;
     this.supervisor.stop();
     for (const id of [...this.containers.keys()]) await this.removeContainer(id);
@@ -217,9 +220,9 @@ export class Daemon {
   }
 
   private async syncNow(): Promise<void> {
-    // Containers whose poststop never ran (killed, or the runtime died) are finalized here instead.
+    // Containers that ended are finalized here too: their poststop may have been killed, or never run.
     const swept = sweepStale(this.store, this.host);
-    for (const id of swept.finalized) this.log.info(`container ${id}: its cgroup is gone: calls still running logged as cut off, its state removed`);
+    for (const id of swept.finalized) this.log.info(`container ${id} ended: calls still running logged as cut off, its state removed`);
     for (const w of swept.warnings) this.log.warn(w);
     const ids = new Set(this.store.containerIds());
     for (const id of [...this.containers.keys()]) if (!ids.has(id)) await this.removeContainer(id);
@@ -241,7 +244,8 @@ export class Daemon {
       return;
     }
     this.containers.set(id, entry);
-    this.watchParent(dirname(entry.fs.path(entry.record.cgroup)));
+    this.watchEnd(dirname(entry.fs.path(entry.record.cgroup)));
+    this.watchEnd(entry.fs.path(`${entry.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
     this.tracker?.watch(entry.cgroupId);
     this.adoptCalls(entry);
     this.sweepAgent(entry);
@@ -257,30 +261,31 @@ export class Daemon {
     const c = this.containers.get(id);
     if (!c) return;
     this.containers.delete(id);
+    this.forgetEnd(c.fs.path(`${c.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
     this.tracker?.unwatch(c.cgroupId);
     this.supervisor.unfollow(id);
     this.calls.forget(c);
     await c.exec?.close();
   }
 
-  private watchParent(dir: string): void {
-    if (this.parentWatchers.has(dir)) return;
+  private watchEnd(path: string): void {
+    if (this.endWatchers.has(path)) return;
     try {
-      const w = watch(dir, () => {
-        // A budget cgroup removed and made again later is watched afresh.
-        if (!existsSync(dir)) this.forgetParent(dir);
+      const w = watch(path, () => {
+        // Gone with its cgroup; a budget cgroup made again later is watched afresh.
+        if (!existsSync(path)) this.forgetEnd(path);
         void this.sync();
       });
-      w.on('error', () => this.forgetParent(dir));
-      this.parentWatchers.set(dir, w);
+      w.on('error', () => this.forgetEnd(path));
+      this.endWatchers.set(path, w);
     } catch (err) {
-      this.log.warn(`cannot watch ${dir} for containers going away: ${describeError(err)}`);
+      this.log.warn(`cannot watch ${path} for containers ending: ${describeError(err)}`);
     }
   }
 
-  private forgetParent(dir: string): void {
-    this.parentWatchers.get(dir)?.close();
-    this.parentWatchers.delete(dir);
+  private forgetEnd(path: string): void {
+    this.endWatchers.get(path)?.close();
+    this.endWatchers.delete(path);
   }
 
   /** Calls this daemon (or its previous run) began and whose cgroups still exist are followed again. */

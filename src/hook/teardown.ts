@@ -1,8 +1,9 @@
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { killAndRemove } from '../cgroup/lifecycle.js';
+import { parseFlatKeyed } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
 import { execSocketDir } from '../daemon/paths.js';
-import { describeError } from '../errors.js';
+import { AgentcgroupError, describeError } from '../errors.js';
 import type { OciState } from '../oci/types.js';
 import { cutOffRecord } from '../exec/record.js';
 import { removeIfExists } from '../state/files.js';
@@ -50,9 +51,8 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv):
 }
 
 /**
- * A record whose container cgroup no longer exists belongs to a container that is gone: finalized as
- * its poststop would have. (The record is written only once C exists, so a carve in progress is safe.)
- * Unreadable records are left to their own container's poststop.
+ * A record of a container that has ended is finalized as its poststop would have. Unreadable records
+ * are left to their own container's poststop.
  */
 export function sweepStale(store: StateStore, host: HostEnv): { finalized: string[]; warnings: string[] } {
   const finalized: string[] = [];
@@ -64,30 +64,60 @@ export function sweepStale(store: StateStore, host: HostEnv): { finalized: strin
     } catch {
       continue;
     }
-    if (!record || new Cgroupfs(record.cgroupRoot, host.fsOps).exists(record.cgroup)) continue;
-    warnings.push(...finalizeContainer(id, store, host).warnings);
-    finalized.push(id);
+    if (!record || !ended(new Cgroupfs(record.cgroupRoot, host.fsOps), record)) continue;
+    try {
+      warnings.push(...finalizeContainer(id, store, host).warnings);
+      finalized.push(id);
+    } catch (err) {
+      warnings.push(`container ${id}: ${describeError(err)}`);
+    }
   }
   return { finalized, warnings };
 }
 
 /**
- * Only when the runtime died before removing C (SIGKILLed, say): end and remove the cgroups we made.
- * The agent leaf is removed only once empty; a live container's processes are never touched here.
+ * C is gone, or nothing runs in the agent leaf any more: the container's init and everything in its
+ * pid namespace are dead. (The record is written only once C exists and says `carved` only once init
+ * sits in the agent leaf, so a carve in progress never looks ended.)
+ */
+function ended(fs: Cgroupfs, record: ContainerRecord): boolean {
+  if (!fs.exists(record.cgroup)) return true;
+  if (record.state !== 'carved') return false;
+  const agent = `${record.cgroup}/${AGENT_LEAF}`;
+  try {
+    return !fs.exists(agent) || parseFlatKeyed(fs.read(agent, 'cgroup.events')).populated === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Only when C outlived the container (the runtime died, or runc could not remove C because a tool call
+ * started from the host, outside the container's pid namespace, still ran in it): end and remove the
+ * cgroups we made, then C once empty, since the runtime has given up on it (runc and crun both accept
+ * a cgroup already gone at delete). The agent leaf and C are removed only once empty; a live
+ * container's processes are never touched here.
  */
 function removeLeftovers(fs: Cgroupfs, cgroup: string, warnings: string[]): void {
   const tools = `${cgroup}/${TOOLS_PARENT}`;
+  const agent = `${cgroup}/${AGENT_LEAF}`;
   const attempt = (what: () => void) => {
     try {
       what();
     } catch (err) {
-      warnings.push(describeError(err));
+      // Gone already: the runtime removing C at the same time, or another finalizer.
+      if (!(err instanceof AgentcgroupError && err.code === 'cgroup-enoent')) warnings.push(describeError(err));
     }
   };
-  if (fs.exists(tools)) {
+  attempt(() => {
+    if (!fs.exists(tools)) return;
     for (const call of fs.children(tools)) attempt(() => killAndRemove(fs, `${tools}/${call}`));
-    attempt(() => fs.remove(tools));
-  }
-  const agent = `${cgroup}/${AGENT_LEAF}`;
-  if (fs.exists(agent) && fs.procs(agent).length === 0) attempt(() => fs.remove(agent));
+    fs.remove(tools);
+  });
+  attempt(() => {
+    if (fs.exists(agent) && fs.procs(agent).length === 0) fs.remove(agent);
+  });
+  attempt(() => {
+    if (fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
+  });
 }

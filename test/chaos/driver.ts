@@ -9,7 +9,7 @@ import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, 
 import { join } from 'node:path';
 import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
 import { type CyclePlan, type Fault, planChaos } from './plan.js';
-import { type Leak, callIdOfMarker, countByKind, findLeaks } from './leaks.js';
+import { type Leak, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
 import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, trackerPrograms } from './probe.js';
 
 const MiB = 1 << 20;
@@ -35,9 +35,13 @@ export interface ChaosReport {
   /** Tool calls sent to agents or run through exec, begun (a marker appeared) and logged, by outcome. */
   callsSent: number;
   callsBegun: number;
+  /** Per fault: cycles, calls sent and begun (a call the agent forks while no daemon runs, or that dies first, never begins). */
+  perFault: Record<string, { cycles: number; sent: number; begun: number }>;
   outcomes: Record<string, number>;
   /** Ladder freezes the daemons logged: the frozen-cgroup check means something only if there were some. */
   freezes: number;
+  /** What runtimes and hooks printed (runs, deletes, exec), by shape: [message, count]. */
+  messages: [string, number][];
   /** Problems seen during the run itself (a killed daemon's BPF programs still loaded, a hang). */
   runProblems: string[];
   leaks: Leak[];
@@ -367,7 +371,8 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
     execs.push(runAsync(process.execPath, args, logFile, { timeoutS: 120 }));
   }
   // The agent's calls in one write: a reader that saw EOF between two writers would drop the second.
-  const forked = p.calls.filter((k) => !k.viaExec).map(callScript);
+  // Each forked call leaves /ctl/end.<n> when it ran to its end (an OOM or ladder kill takes its shell too).
+  const forked = p.calls.filter((k) => !k.viaExec).map((k, n) => `${callScript(k)}; : > /ctl/end.${n}`);
   if (forked.length > 0 && !(await eventually(() => writeCall(ctl, forked.join('\n')), 5000))) {
     ctx.report.runProblems.push(`${p.id}: the agent never read its FIFO`);
   }
@@ -375,9 +380,12 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
   await sleep(p.faultAfterS * 1000);
   await injectFault(ctx, p, p.fault, logFile);
   if (p.fault === 'none') {
-    // Calls run to their end: the tools/ children go and every exec returns.
+    // Calls run to their end: every exec returns, and each forked call left its end mark or (killed)
+    // every call has its record.
     await Promise.all(execs);
-    await eventually(() => toolsPids(ctx, p.id).length === 0, 60_000);
+    const ends = () => readdirSync(ctl).filter((n) => n.startsWith('end.')).length;
+    const logged = () => readOr(join(ctx.s.callDir, `${p.id}.jsonl`)).split('\n').filter(Boolean).length;
+    await eventually(() => ends() >= forked.length || logged() >= p.calls.length, 60_000);
   }
   await remove(ctx, p, logFile);
   await Promise.all(execs);
@@ -403,9 +411,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     kills: {},
     callsSent: 0,
     callsBegun: 0,
+    perFault: {},
     outcomes: {},
     freezes: 0,
     runProblems: [],
+    messages: [],
     leaks: [],
   };
   const s = scratch(LADDER);
@@ -455,6 +465,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const records = callRecords(s.callDir);
   for (const r of records) bump(report.outcomes, r.outcome);
   report.callsBegun = markers.begun.size;
+  for (const p of plans) {
+    const f = (report.perFault[p.fault] ??= { cycles: 0, sent: 0, begun: 0 });
+    f.cycles++;
+    f.sent += p.calls.length;
+    f.begun += [...markers.begun.values()].filter((m) => m.container === p.id).length;
+  }
   report.freezes = ctx.daemon.logs.reduce((n, l) => n + (readOr(l).match(/ frozen: /g)?.length ?? 0), 0);
   for (const line of readOr(killLog).split('\n').filter(Boolean)) bump(report.kills, `hook-${line.split(' ')[0]}`);
   report.leaks = findLeaks({
@@ -470,6 +486,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     records,
     processes: processesMentioning([s.dir, CLI]),
   });
+  // Our own command lines (`$ crun ...`) are not messages; the agent's FIFO reopening is busybox noise.
+  const printed = plans.flatMap((p) => readOr(join(s.dir, `${p.id}.log`)).split('\n')).filter((l) => !/^[\d:.]+ \$ /.test(l) && !l.includes("can't open /ctl/fifo"));
+  report.messages = tallyMessages(printed);
   report.elapsedS = Math.round((Date.now() - startedAt) / 1000);
   o.say(summary(report));
   return report;
@@ -481,6 +500,8 @@ export function summary(r: ChaosReport): string {
     `chaos: seed ${r.seed}, ${r.cycles} cycles in ${r.elapsedS} s: ${r.started} containers started, ${r.startFailed} starts failed`,
     `kills injected: ${kv(r.kills)}`,
     `tool calls: ${r.callsSent} sent, ${r.callsBegun} begun; records by outcome: ${kv(r.outcomes)}; ladder freezes: ${r.freezes}`,
+    `by fault (cycles/calls sent/begun): ${Object.entries(r.perFault).map(([k, f]) => `${k} ${f.cycles}/${f.sent}/${f.begun}`).join(', ')}`,
+    `runtime and hook messages: ${r.messages.length === 0 ? 'none' : r.messages.map(([m, n]) => `\n  ${n} x ${m}`).join('')}`,
     `run problems: ${r.runProblems.length === 0 ? 'none' : r.runProblems.join('; ')}`,
     `leaks: ${countByKind(r.leaks)}${r.leaks.length === 0 ? '' : `\n  ${r.leaks.map((l) => `${l.kind}: ${l.what}`).join('\n  ')}`}`,
   ].join('\n');

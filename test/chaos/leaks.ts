@@ -80,3 +80,21 @@ export function countByKind(leaks: readonly Leak[]): string {
 export function callIdOfMarker(name: string): string | undefined {
   return /^([a-z0-9_.-]+?)\.json(?:\.\d+\.tmp)?$/.exec(name)?.[1];
 }
+
+/**
+ * What runtimes and hooks printed, folded by shape (numbers, ids and paths blanked), most frequent
+ * first: a hook that failed open or a runtime that could not remove a cgroup shows here.
+ */
+export function tallyMessages(lines: readonly string[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const shape = line
+      .replace(/^time="[^"]*" /, '')
+      .replace(/\/[\w./-]+/g, 'PATH')
+      .replace(/\b[a-z]+-[0-9a-z]{6,}-[0-9a-f]{6}\b/g, 'CALL')
+      .replace(/\d+(\.\d+)?/g, 'N')
+      .trim();
+    if (shape !== '') counts.set(shape, (counts.get(shape) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]);
+}

@@ -5,7 +5,7 @@ export interface ChaosFlags {
   concurrency: number;
 }
 
-export const DEFAULT_FLAGS: Readonly<ChaosFlags> = { cycles: 200, seed: 1, concurrency: 3 };
+export const DEFAULT_FLAGS: Readonly<ChaosFlags> = { cycles: 200, seed: 1, concurrency: 5 };
 
 export function parseFlags(argv: readonly string[]): ChaosFlags {
   const o: ChaosFlags = { ...DEFAULT_FLAGS };

@@ -95,8 +95,8 @@ export function planChaos(o: PlanOptions): CyclePlan[] {
   return faults.map((fault, index) => {
     const calls = Array.from({ length: 1 + Math.floor(next() * 3) }, () => ({
       sleepS: between(0.2, 2),
-      mib: 16 * (1 + Math.floor(next() * 4)),
-      count: 2 + Math.floor(next() * 10),
+      mib: 32 * (1 + Math.floor(next() * 3)),
+      count: 4 + Math.floor(next() * 12),
       viaExec: next() < 0.15,
     }));
     return {

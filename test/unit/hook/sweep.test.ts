@@ -1,10 +1,11 @@
 // A container whose poststop was SIGKILLed (or never ran) leaves its record: the next poststop of any
-// container finalizes it, exactly as its own would have; a container still alive is left alone; a
-// call gets one record however many finalizers race for it.
+// container finalizes it, exactly as its own would have, once the container has ended (C gone, or
+// nothing left in its agent leaf); a container still alive or being carved is left alone; a call
+// gets one record however many finalizers race for it.
 import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hookEnv } from '../../fixtures/hookenv.js';
+import { CG_ROOT, hookEnv } from '../../fixtures/hookenv.js';
 import { type RunningCall, StateStore } from '../../../src/state/records.js';
 
 const call = (callId: string): RunningCall => ({
@@ -55,6 +56,32 @@ t.test('a container that is still there is not swept', async (t) => {
   t.same(e.store.runningCalls('ctr1').map((c) => c.callId), ['pytest-1'], 'its running call too');
   t.ok(existsSync(e.sockDir), 'and its socket directory');
   t.same(e.records(), [], 'nothing logged');
+});
+
+t.test('a stopped container whose C outlived it is swept: its tool calls ended, our cgroups and the emptied C removed', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  const k = e.h.kernel;
+  // runc could not remove C: a tool call started from the host still ran in it when init died.
+  k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
+  k.spawnAt('ctr1/tools/pytest-1', 999);
+  k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
+  t.equal(k.whereIs(999), undefined, 'the straggler was killed');
+  t.notOk(k.isDir(`${CG_ROOT}/ctr1`), 'C is gone');
+  t.notOk(existsSync(e.store.containerFile('ctr1')), 'and our record');
+  t.same(e.records().map((r) => r.outcome), ['cut-off']);
+});
+
+t.test('a carve in progress (agent leaf still empty) is not swept', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  const rec = e.store.loadContainer('ctr1')!;
+  e.store.saveContainer({ ...rec, state: 'carving' });
+  e.h.kernel.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
+  t.ok(existsSync(e.store.containerFile('ctr1')), 'record kept');
+  t.ok(e.h.kernel.isDir(`${CG_ROOT}/ctr1/agent`), 'cgroups kept');
 });
 
 t.test('its own poststop removes the exec socket directory with the rest', async (t) => {
