@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { describeError } from '../errors.js';
@@ -22,6 +22,24 @@ export interface LineServer {
   path: string;
   /** Stops listening, drops every open connection and removes the socket file. */
   close(): Promise<void>;
+}
+
+/** O_PATH (Linux): a handle on the file itself, for fstat and for chmod through /proc/self/fd. */
+const O_PATH = 0o10000000;
+
+/**
+ * An exec socket's directory is bind-mounted into its container, whose root may swap the socket for a
+ * symlink between bind() and chmod(), and chmod follows symlinks: the mode is set through a handle on
+ * the file at the path, and only if that file is a socket.
+ */
+export function chmodOwnSocket(path: string, mode: number): void {
+  const fd = openSync(path, O_PATH | constants.O_NOFOLLOW);
+  try {
+    if (!fstatSync(fd).isSocket()) throw new Error(`${path} was replaced before its mode was set`);
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function serveLines(
@@ -76,7 +94,13 @@ export function serveLines(
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
-      chmodSync(path, mode);
+      try {
+        chmodOwnSocket(path, mode);
+      } catch (err) {
+        server.close();
+        reject(err);
+        return;
+      }
       server.off('error', reject);
       resolve({
         path,
