@@ -83,11 +83,16 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     host: ReturnType<typeof hostEnvFrom>,
     stage: 'createRuntime' | 'poststart',
   ): string[] {
-    const annotations = { ...readBundleConfig(state.bundle).annotations, ...state.annotations };
+    const config = readBundleConfig(state.bundle);
+    const annotations = { ...config.annotations, ...state.annotations };
     if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return NOT_CARVED;
     // Said up front: as another user, the first refusal would be some EACCES deep in the carve.
     if (ctx.uid !== 0) throw new AgentcgroupError('not-root', `must run as root to carve the container's cgroup (running as uid ${ctx.uid})`);
     const policy = applyAnnotations(hostPolicy, annotations);
-    return carveContainer(state, policy, store, host, stage).warnings;
+    const warnings = carveContainer(state, policy, store, host, stage).warnings;
+    if (config.cgroupfsWritable) {
+      warnings.push("the container mounts cgroupfs writable (privileged?): its root can rewrite the agent's and tool calls' limits below its own cgroup; the container's own limit still holds");
+    }
+    return warnings;
   }
 }

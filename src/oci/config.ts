@@ -47,6 +47,22 @@ function parseHooks(v: unknown, where: Where): OciHooks {
 }
 
 /**
+ * Whether a mount hands the container cgroupfs writable. Read leniently, never refused: mounts are the
+ * runtime's to validate, and this only decides a warning. Inside its cgroup namespace a container's
+ * root cannot touch its own cgroup's limits (the namespace root), but with cgroupfs writable it can
+ * rewrite the limits of agent/ and tools/<call> below it, or move a call out of its cgroup.
+ */
+function cgroupfsWritable(mounts: unknown): boolean {
+  if (!Array.isArray(mounts)) return false;
+  return mounts.some((m: unknown) => {
+    if (typeof m !== 'object' || m === null) return false;
+    const { type, destination, options } = m as Record<string, unknown>;
+    const isCgroupfs = type === 'cgroup' || type === 'cgroup2' || (destination === '/sys/fs/cgroup' && type === 'bind');
+    return isCgroupfs && !(Array.isArray(options) && options.includes('ro'));
+  });
+}
+
+/**
  * Validates config.json text; `source` names the file in messages. cgroupsPath is only checked to be
  * a single-line string: whether it is absolute, relative or systemd's slice:prefix:name is the runtime's
  * business.
@@ -58,6 +74,7 @@ export function parseConfig(text: string, source: string): OciConfig {
     ociVersion: string(obj.ociVersion, at(root, 'ociVersion')),
     annotations: stringMap(obj.annotations, at(root, 'annotations')),
     hooks: parseHooks(obj.hooks, at(root, 'hooks')),
+    cgroupfsWritable: cgroupfsWritable(obj.mounts),
   };
   if (!absent(obj.linux)) {
     const where = at(root, 'linux');

@@ -33,6 +33,8 @@ export interface OciConfig {
   ociVersion: string;
   annotations: Record<string, string>;
   hooks: OciHooks;
+  /** A mount gives the container cgroupfs without `ro` (see cgroupfsWritable in config.ts). */
+  cgroupfsWritable: boolean;
   linux?: {
     /** Relative to the runtime's cgroup parent, absolute, or systemd's slice:prefix:name form. */
     cgroupsPath?: string;

@@ -151,6 +151,23 @@ t.test('hook arguments we refuse still fail open, unless the policy is strict', 
   t.equal(s.code, 1, 'strict: the container does not start');
 });
 
+t.test('a container given cgroupfs writable is carved, with a warning saying what that lets it do', async (t) => {
+  const cases: [string, unknown[], boolean][] = [
+    ['privileged (rw cgroup mount)', [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'rw'] }], true],
+    ['a bind of the host cgroupfs', [{ destination: '/sys/fs/cgroup', type: 'bind', source: '/sys/fs/cgroup', options: ['rbind'] }], true],
+    ['the engines default (ro)', [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'ro'] }], false],
+    ['odd mounts are not our business', [7, null, { type: 'cgroup2', options: 'ro' }], true],
+  ];
+  for (const [name, mounts, warned] of cases) {
+    const h = hookEnv(t.testdir());
+    writeFileSync(join(h.bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', mounts }));
+    const r = await h.hook(['createRuntime'], h.state('created'));
+    t.equal(r.code, 0, name);
+    t.ok(existsSync(join(h.runDir, 'containers/ctr1.json')), `${name}: carved`);
+    t.equal(/warning: the container mounts cgroupfs writable/.test(r.err), warned, name);
+  }
+});
+
 // A kernel error at any step of the carve must leave the tree exactly as it was.
 const failPoints = ['ctr1/agent', 'ctr1/agent/cgroup.procs', 'ctr1/cgroup.subtree_control', 'ctr1/tools', 'ctr1/tools/cgroup.subtree_control', 'ctr1/memory.high', 'ctr1/agent/cpu.weight'];
 for (const point of failPoints) {

@@ -37,13 +37,14 @@ t.test('a real-looking podman config keeps the fields we read and nothing else',
       poststop: [{ path: '/usr/libexec/agentcgroup/hook', args: ['agentcgroup-hook', 'poststop'], env: ['AGENTCGROUP_LOG=/var/log/agentcgroup.log'] }],
       prestart: [],
     },
+    cgroupfsWritable: false,
     linux: { cgroupsPath: 'machine.slice:libpod:2b6ad6c4d1f0' },
   });
 });
 
 t.test('a minimal config gets empty annotations and hooks and no linux', async (t) => {
   const c = parseConfig('{"ociVersion":"1.0.0"}', SRC);
-  t.same(c, { ociVersion: '1.0.0', annotations: {}, hooks: {} });
+  t.same(c, { ociVersion: '1.0.0', annotations: {}, hooks: {}, cgroupfsWritable: false });
   t.notOk('linux' in c);
 });
 
@@ -54,7 +55,7 @@ t.test('every stage the spec names is read; null stages and fields are absent', 
   t.same(Object.keys(c.hooks).sort(), [...stages].sort());
   const nulls = { ociVersion: '1', annotations: null, hooks: { poststop: null, prestart: [{ path: '/h', args: null, timeout: null }] } };
   const n = parseConfig(JSON.stringify(nulls), SRC);
-  t.same(n, { ociVersion: '1', annotations: {}, hooks: { prestart: [{ path: '/h' }] } });
+  t.same(n, { ociVersion: '1', annotations: {}, hooks: { prestart: [{ path: '/h' }] }, cgroupfsWritable: false });
 });
 
 t.test('cgroupsPath is taken in any of its forms, and linux without it is kept empty', async (t) => {
