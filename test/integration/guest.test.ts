@@ -22,7 +22,7 @@ for name in ${scenarios.join(' ')}; do
 done
 `;
 
-const guest = await runInGuest({ script, keep: true, timeoutMs: 20 * 60_000 });
+const guest = await runInGuest({ script, keep: true, timeoutMs: 40 * 60_000 });
 t.teardown(() => rmSync(guest.xfer, { recursive: true, force: true }));
 t.comment(`guest ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
 
