@@ -23,13 +23,18 @@ export interface TeardownOutcome {
  * or never ran): nothing of a dead container waits for a daemon to notice.
  */
 export function teardownContainer(state: OciState, store: StateStore, host: HostEnv): TeardownOutcome {
-  const own = finalizeContainer(state.id, store, host);
+  const own = finalizeContainer(state.id, store, host, 'deleted');
   const others = sweepStale(store, host);
   return { cutOff: own.cutOff, warnings: [...own.warnings, ...others.warnings] };
 }
 
-/** Calls still marked running are logged as cut off, leftovers removed, then our run state for the container. */
-export function finalizeContainer(id: string, store: StateStore, host: HostEnv): TeardownOutcome {
+/**
+ * Calls still marked running are logged as cut off, leftovers removed, then our run state for the
+ * container. C itself only once the runtime has `deleted` the container (its poststop): a container
+ * that has merely stopped is still the runtime's, and engines read C's memory.events after the exit
+ * (Docker's and containerd's OOMKilled), so C must outlive it until delete.
+ */
+export function finalizeContainer(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' | 'stopped' = 'stopped'): TeardownOutcome {
   const warnings: string[] = [];
   let record: ContainerRecord | undefined;
   try {
@@ -44,7 +49,7 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv):
     store.appendCall(id, cutOffRecord(id, call, now));
     cutOff++;
   }
-  if (record) removeLeftovers(new Cgroupfs(record.cgroupRoot, host.fsOps), record.cgroup, warnings);
+  if (record) removeLeftovers(new Cgroupfs(record.cgroupRoot, host.fsOps), record.cgroup, runtime === 'deleted', warnings);
   store.removeContainer(id);
   removeIfExists(execSocketDir(store.runDir, id));
   return { cutOff, warnings };
@@ -98,7 +103,7 @@ function ended(fs: Cgroupfs, record: ContainerRecord): boolean {
  * a cgroup already gone at delete). The agent leaf and C are removed only once empty; a live
  * container's processes are never touched here.
  */
-function removeLeftovers(fs: Cgroupfs, cgroup: string, warnings: string[]): void {
+function removeLeftovers(fs: Cgroupfs, cgroup: string, removeC: boolean, warnings: string[]): void {
   const tools = `${cgroup}/${TOOLS_PARENT}`;
   const agent = `${cgroup}/${AGENT_LEAF}`;
   const attempt = (what: () => void) => {
@@ -118,6 +123,6 @@ function removeLeftovers(fs: Cgroupfs, cgroup: string, warnings: string[]): void
     if (fs.exists(agent) && fs.procs(agent).length === 0) fs.remove(agent);
   });
   attempt(() => {
-    if (fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
+    if (removeC && fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
   });
 }

@@ -58,19 +58,35 @@ t.test('a container that is still there is not swept', async (t) => {
   t.same(e.records(), [], 'nothing logged');
 });
 
-t.test('a stopped container whose C outlived it is swept: its tool calls ended, our cgroups and the emptied C removed', async (t) => {
+t.test('a stopped container is swept: its tool calls ended, our cgroups removed, C left to the runtime', async (t) => {
   const e = carvedWithCall(t.testdir());
   await e.setUp();
   const k = e.h.kernel;
-  // runc could not remove C: a tool call started from the host still ran in it when init died.
+  // A tool call started from the host still runs in C when init dies: runc could not remove C.
   k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
   k.spawnAt('ctr1/tools/pytest-1', 999);
   k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
   await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
   t.equal(k.whereIs(999), undefined, 'the straggler was killed');
+  // Stopped is not deleted: engines read C's memory.events after the exit (OOMKilled).
+  t.ok(k.isDir(`${CG_ROOT}/ctr1`), 'C stays until the runtime deletes the container');
+  t.same(k.subdirs(`${CG_ROOT}/ctr1`), [], 'empty of ours, so the runtime can remove it');
+  t.notOk(existsSync(e.store.containerFile('ctr1')), 'our record is gone');
+  t.same(e.records().map((r) => r.outcome), ['cut-off']);
+});
+
+t.test('its own poststop ends a straggler the runtime could not, and removes the C it left', async (t) => {
+  const e = carvedWithCall(t.testdir());
+  await e.setUp();
+  const k = e.h.kernel;
+  k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
+  k.spawnAt('ctr1/tools/pytest-1', 999);
+  k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  // runc delete: rmdir of C fails with EBUSY, the runtime forgets the container, poststop runs.
+  await e.h.hook(['poststop'], e.h.state('stopped'));
+  t.equal(k.whereIs(999), undefined, 'the straggler was killed');
   t.notOk(k.isDir(`${CG_ROOT}/ctr1`), 'C is gone');
   t.notOk(existsSync(e.store.containerFile('ctr1')), 'and our record');
-  t.same(e.records().map((r) => r.outcome), ['cut-off']);
 });
 
 t.test('a carve in progress (agent leaf still empty) is not swept', async (t) => {
