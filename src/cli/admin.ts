@@ -1,6 +1,6 @@
 import { createConnection } from 'node:net';
 import { loadPolicy } from '../config/policy.js';
-import { adminSocketPath } from '../daemon/paths.js';
+import { adminSocketPath, checkSocketPath } from '../daemon/paths.js';
 import { AgentcgroupError } from '../errors.js';
 import { hostEnvFrom } from '../hook/environment.js';
 import type { CliContext } from './context.js';
@@ -8,7 +8,7 @@ import type { CliContext } from './context.js';
 /** One request on the root-only admin socket, one JSON line back. */
 function ask(path: string, op: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const s = createConnection(path);
+    const s = createConnection(checkSocketPath(path));
     let buf = '';
     s.once('connect', () => s.write(`${JSON.stringify({ op })}\n`));
     s.on('data', (d: Buffer) => {

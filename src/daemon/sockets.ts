@@ -1,3 +1,4 @@
+import { checkSocketPath } from './paths.js';
 import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -49,6 +50,7 @@ export function serveLines(
   onLine: LineHandler,
   onClose: (socket: Socket) => void = () => {},
 ): Promise<LineServer> {
+  checkSocketPath(path);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   rmSync(path, { force: true });
   const connections = new Set<Socket>();

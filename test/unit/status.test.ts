@@ -46,13 +46,23 @@ async function fakeDaemon(t: Test, answer: (op: unknown) => unknown): Promise<{ 
 const snapshotReply = () => ({ v: 1, ok: true, ...sampleSnapshot() });
 
 t.test('status, top and metrics without a daemon: one line, exit 1', async (t) => {
-  const policy = policyIn(t.testdir());
+  // A short directory: a socket path over 107 bytes fails otherwise (next test), wherever the checkout is.
+  const policy = policyIn(shortDir(t));
   for (const cmd of [['status'], ['status', '--json'], ['top', '--once'], ['top'], ['metrics']]) {
     const r = await runCli([...cmd, '--policy', policy]);
     t.equal(r.code, 1, cmd.join(' '));
     t.match(r.err, new RegExp(`^agentcgroup: ${cmd[0]}: the agentcgroup daemon is not reachable at .*admin\\.sock \\(ENOENT\\): is it running, and are you root\\?\\n$`), cmd.join(' '));
     t.equal(r.out, '', `${cmd.join(' ')}: nothing on stdout`);
   }
+});
+
+t.test('a run_dir too deep for a unix socket address is named, not connected to somewhere else', async (t) => {
+  const deep = join(shortDir(t), 'd'.repeat(120));
+  mkdirSync(deep);
+  const policy = policyIn(deep);
+  const r = await runCli(['status', '--policy', policy]);
+  t.equal(r.code, 1);
+  t.match(r.err, /^agentcgroup: status: the socket path \S+admin\.sock is \d+ bytes, longer than the 107 a unix socket address holds: choose a shorter paths\.run_dir\n$/);
 });
 
 t.test('status --json carries the snapshot; status without it lists ids', async (t) => {
