@@ -58,14 +58,19 @@ t.test('a container that is still there is not swept', async (t) => {
   t.same(e.records(), [], 'nothing logged');
 });
 
-t.test('a stopped container is swept: its tool calls ended, our cgroups removed, C left to the runtime', async (t) => {
-  const e = carvedWithCall(t.testdir());
+/** A tool call started from the host still runs in C when init dies: runc cannot remove C. */
+async function stoppedWithStraggler(dir: string) {
+  const e = carvedWithCall(dir);
   await e.setUp();
   const k = e.h.kernel;
-  // A tool call started from the host still runs in C when init dies: runc could not remove C.
   k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
   k.spawnAt('ctr1/tools/pytest-1', 999);
   k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  return { e, k };
+}
+
+t.test('a stopped container is swept: its tool calls ended, our cgroups removed, C left to the runtime', async (t) => {
+  const { e, k } = await stoppedWithStraggler(t.testdir());
   await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
   t.equal(k.whereIs(999), undefined, 'the straggler was killed');
   // Stopped is not deleted: engines read C's memory.events after the exit (OOMKilled).
@@ -76,12 +81,7 @@ t.test('a stopped container is swept: its tool calls ended, our cgroups removed,
 });
 
 t.test('its own poststop ends a straggler the runtime could not, and removes the C it left', async (t) => {
-  const e = carvedWithCall(t.testdir());
-  await e.setUp();
-  const k = e.h.kernel;
-  k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
-  k.spawnAt('ctr1/tools/pytest-1', 999);
-  k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  const { e, k } = await stoppedWithStraggler(t.testdir());
   // runc delete: rmdir of C fails with EBUSY, the runtime forgets the container, poststop runs.
   await e.h.hook(['poststop'], e.h.state('stopped'));
   t.equal(k.whereIs(999), undefined, 'the straggler was killed');
