@@ -44,12 +44,10 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     .action(async (stageArg: string | undefined, opts: { policy?: string }) => {
       const host = hostEnvFrom(ctx.env, ctx.fsOps);
       if (opts.policy !== undefined) host.policyFile = opts.policy;
-      let strict: boolean;
+      let strict: boolean | undefined;
       // The argument is printed only once it is known to be a stage: it could hold anything.
       let stage: string = STAGES.find((s) => s.toLowerCase() === stageArg?.toLowerCase()) ?? 'hook';
       let id = '';
-      // Until the policy loads: what its text says, so a strict host stays strict through a broken file.
-      strict = policyTextSaysStrict(host.policyFile);
       try {
         const hostPolicy = loadPolicy(host.policyFile);
         strict = hostPolicy.strict;
@@ -69,6 +67,8 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
         }
         for (const w of warnings) ctx.stderr(`agentcgroup: warning: ${w}\n`);
       } catch (err) {
+        // The policy did not load: what its text says, so a strict host stays strict through a broken file.
+        strict ??= policyTextSaysStrict(host.policyFile);
         const consequence =
           stage === 'poststop' ? 'cleanup incomplete' : strict ? 'refusing to start the container (strict policy)' : 'the container runs unconstrained';
         ctx.stderr(`agentcgroup: ${stage}${id}: ${describeError(err)}; ${consequence}\n`);
