@@ -48,8 +48,9 @@ int main(void)
 	FIELD(ppid, ",");
 	FIELD(exit_code, ",");
 	FIELD(comm, ",");
-	FIELD(filename, "");
-	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d }\n}\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT);
+	FIELD(filename, ",");
+	FIELD(flags, "");
+	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d },\n  \"flags\": { \"held\": %d }\n}\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT, FLAG_HELD);
 	return 0;
 }
 EOF

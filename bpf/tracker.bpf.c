@@ -20,6 +20,15 @@ struct {
 	__type(value, __u32);
 } watched SEC(".maps");
 
+/* Agent leaves whose tool calls are held at exec: a call must be in its own cgroup before it
+ * allocates its first page (a charge never follows a moved process). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} agents SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -80,7 +89,7 @@ static __always_inline struct event *start_event(__u32 type, struct task_struct 
 	e->exit_code = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->filename[0] = '\0';
-	e->_pad = 0;
+	e->flags = 0;
 	return e;
 }
 
@@ -98,6 +107,22 @@ int BPF_PROG(agentcg_fork, struct task_struct *parent, struct task_struct *child
 	return 0;
 }
 
+#define SIGSTOP 19
+
+/* A job-control shell puts each job in a process group of its own on its terminal and would report
+ * a stopped job as "Stopped": such processes are never held. Pointers are compared, not read. */
+static __always_inline bool in_terminal_job(struct task_struct *task)
+{
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+
+	if (!BPF_CORE_READ(sig, tty))
+		return false;
+	return BPF_CORE_READ(sig, pids[PIDTYPE_PGID]) != BPF_CORE_READ(task, real_parent, signal, pids[PIDTYPE_PGID]);
+}
+
+/* Runs after the new program is mapped, before its first instruction: a SIGSTOP sent here stops the
+ * process on its way back to user space. Held only once its event is in the ring buffer, so the
+ * daemon always learns of what it must continue; a full ring buffer holds nothing. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(agentcg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -106,6 +131,9 @@ int BPF_PROG(agentcg_exec, struct task_struct *task, pid_t old_pid, struct linux
 	if (!e)
 		return 0;
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	if (e->pid == e->tgid && bpf_map_lookup_elem(&agents, &e->cgroup_id) && !in_terminal_job(task) &&
+	    bpf_send_signal(SIGSTOP) == 0)
+		e->flags = FLAG_HELD;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

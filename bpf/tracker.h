@@ -9,6 +9,10 @@
 #define EVENT_EXEC 2
 #define EVENT_EXIT 3
 
+/* flags: the tracker stopped the process (SIGSTOP) before its first instruction; the daemon places
+ * it and continues it. */
+#define FLAG_HELD 1
+
 #define COMM_LEN 16
 #define FILENAME_LEN 128
 
@@ -23,7 +27,7 @@ struct event {
 	__s32 exit_code;              /* exit: task->exit_code (status << 8, or the killing signal), else 0 */
 	char comm[COMM_LEN];          /* task comm, NUL-terminated; for fork the parent's, which the child inherits */
 	char filename[FILENAME_LEN];  /* exec: bprm->filename as given to execve, NUL-terminated; else "" */
-	__u32 _pad;                   /* explicit tail padding to a multiple of 8, always 0 */
+	__u32 flags;                  /* FLAG_HELD; also pads the struct to a multiple of 8 */
 };
 
 #endif

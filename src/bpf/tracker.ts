@@ -19,6 +19,8 @@ export interface TrackerEvent {
   exitCode: number;
   comm: string;
   filename: string;
+  /** exec: the tracker stopped the process before its first instruction; whoever consumes the event must continue it. */
+  held: boolean;
 }
 
 /** struct event from bpf/tracker.h; a unit test compares it with what the C compiler laid out. */
@@ -33,11 +35,15 @@ export const EVENT_FIELDS = {
   exit_code: { offset: 40, size: 4 },
   comm: { offset: 44, size: 16 },
   filename: { offset: 60, size: 128 },
+  flags: { offset: 188, size: 4 },
 } as const;
 
 export const EVENT_SIZE = 192;
 
 export const EVENT_TYPES: Readonly<Record<TrackerEventType, number>> = { fork: 1, exec: 2, exit: 3 };
+
+/** Bits of `flags` (FLAG_* in bpf/tracker.h). */
+export const EVENT_FLAGS = { held: 1 } as const;
 
 const TYPE_NAMES = new Map(Object.entries(EVENT_TYPES).map(([name, n]) => [n, name as TrackerEventType]));
 
@@ -67,6 +73,7 @@ export function decodeEvent(buf: Buffer): TrackerEvent {
     exitCode: buf.readInt32LE(EVENT_FIELDS.exit_code.offset),
     comm: cString(buf, 'comm'),
     filename: cString(buf, 'filename'),
+    held: (u32('flags') & EVENT_FLAGS.held) !== 0,
   };
 }
 
@@ -96,15 +103,17 @@ function u64Key(id: bigint): Buffer {
 export class Tracker {
   readonly #parts: Parts;
   readonly #watched: bpf.BpfMap;
+  readonly #agents: bpf.BpfMap;
   readonly #drops: bpf.BpfMap;
   readonly #cpus: number;
 
   /** ring_buffer__epoll_fd: readable when events are waiting. Closed by close(). */
   readonly epollFd: number;
 
-  private constructor(parts: Parts, watched: bpf.BpfMap, drops: bpf.BpfMap, ring: bpf.RingBuffer) {
+  private constructor(parts: Parts, watched: bpf.BpfMap, agents: bpf.BpfMap, drops: bpf.BpfMap, ring: bpf.RingBuffer) {
     this.#parts = parts;
     this.#watched = watched;
+    this.#agents = agents;
     this.#drops = drops;
     this.#cpus = bpf.possibleCpus();
     this.epollFd = ring.epollFd;
@@ -120,7 +129,7 @@ export class Tracker {
       for (const name of PROGRAMS) parts.links.push(bpf.attachProgram(obj, name));
       const ring = bpf.RingBuffer.open(bpf.findMap(obj, 'events'), 'events');
       parts.ring = ring;
-      return new Tracker(parts, bpf.findMap(obj, 'watched'), bpf.findMap(obj, 'drops'), ring);
+      return new Tracker(parts, bpf.findMap(obj, 'watched'), bpf.findMap(obj, 'agents'), bpf.findMap(obj, 'drops'), ring);
     } catch (err) {
       teardown(parts);
       throw err;
@@ -139,6 +148,30 @@ export class Tracker {
   unwatch(cgroupId: bigint): void {
     this.#live();
     bpf.mapDelete(this.#watched, 'watched', u64Key(cgroupId));
+  }
+
+  /**
+   * Holds every exec in this agent leaf (outside terminal job control) before its first instruction:
+   * its event comes with `held`, and the consumer must continue the process (SIGCONT).
+   */
+  holdIn(cgroupId: bigint): void {
+    this.#live();
+    const one = Buffer.alloc(4);
+    one.writeUInt32LE(1);
+    bpf.mapUpdate(this.#agents, 'agents', u64Key(cgroupId), one);
+  }
+
+  release(cgroupId: bigint): void {
+    this.#live();
+    bpf.mapDelete(this.#agents, 'agents', u64Key(cgroupId));
+  }
+
+  /**
+   * Detaches the programs and keeps the ring buffer: nothing new is reported or held, and what is
+   * already in the ring can still be consumed (held processes to continue) before close().
+   */
+  detach(): void {
+    for (const link of this.#parts.links.splice(0)) bpf.destroyLink(link);
   }
 
   /**

@@ -49,13 +49,18 @@ export interface Policy {
     /** How often the daemon looks again while anything is stalled or frozen (never otherwise). */
     recheckMs: number;
   };
-  /** How the daemon tells a tool call from the framework (see src/policy/classify.ts). */
+  /** How the daemon tells a tool call from the framework (see src/policy/lineage.ts). */
   tracker: {
     /**
-     * Programs that are part of the framework, not tool calls: a pattern with a `/` matches the exec'd
-     * path, one without matches the process name (comm); `*` is a wildcard.
+     * Programs the framework starts that are part of it, not tool calls: a pattern with a `/` matches
+     * the exec'd path, one without the process name or the script an interpreter runs; `*` is a
+     * wildcard. A lineage program (started by init or a launcher) that matches is the framework.
      */
     framework: string[];
+    /** Programs that only start others (init wrappers, shells, language launchers); same patterns. */
+    launchers: string[];
+    /** Host-only. Stop a tool call at exec until the daemon has put it in its cgroup. */
+    hold: boolean;
   };
   /** Host-only. */
   paths: {

@@ -55,6 +55,7 @@ export class CallBook {
   private readonly members = new Map<number, string>();
   /** Drains pending tracker events, so an exit status is known before a call is logged. */
   flushEvents: () => void = () => {};
+  private readonly endedListeners: ((callId: string, container: Watched) => void)[] = [];
 
   constructor(
     private readonly store: StateStore,
@@ -62,8 +63,9 @@ export class CallBook {
     private readonly log: Log,
   ) {}
 
-  get size(): number {
-    return this.live.size;
+  /** Told after a call's record is written. */
+  onEnded(listener: (callId: string, container: Watched) => void): void {
+    this.endedListeners.push(listener);
   }
 
   list(): RunningCall[] {
@@ -78,7 +80,11 @@ export class CallBook {
    * Starts a call around a process that already runs in the agent leaf. Without a name it is named
    * after its argv[0] (busybox applets all exec /proc/self/exe), else after `fallback`. Returns its id.
    */
-  begin(container: Watched, pid: number, given: { name?: string; argv?: string[]; fallback: string; forkNs?: bigint; execNs?: bigint }): string {
+  begin(
+    container: Watched,
+    pid: number,
+    given: { name?: string; argv?: string[]; fallback: string; forkNs?: bigint; execNs?: bigint; held?: boolean; startedBy?: RunningCall['startedBy'] },
+  ): string {
     const rec = container.record;
     const argv = given.argv ?? this.cmdline(pid) ?? [given.fallback];
     const name = given.name ?? (basename(argv[0] ?? '') || given.fallback);
@@ -93,6 +99,7 @@ export class CallBook {
       limits: { high: rec.tool.memoryHigh, max: rec.tool.memoryMax },
       owner: 'daemon',
       leader: pid,
+      ...(given.startedBy ? { startedBy: given.startedBy } : {}),
     };
     this.store.markRunning(rec.id, call);
     const live: Live = { call, container, cg, watcher: undefined };
@@ -103,7 +110,7 @@ export class CallBook {
       const movedNs = process.hrtime.bigint();
       if (given.execNs !== undefined) {
         const us = (from: bigint) => Number((movedNs - from) / 1000n);
-        call.placement = { afterForkUs: given.forkNs === undefined ? null : us(given.forkNs), afterExecUs: us(given.execNs) };
+        call.placement = { afterForkUs: given.forkNs === undefined ? null : us(given.forkNs), afterExecUs: us(given.execNs), heldAtExec: given.held === true };
         this.store.markRunning(rec.id, call);
       }
       // Inherited from the framework, whose -900 keeps it safe: a tool call must be the OOM killer's first pick.
@@ -216,6 +223,7 @@ export class CallBook {
     const notice = callNotice(rec);
     if (notice) this.log.info(notice.replace(/^agentcgroup: /, `container ${l.container.record.id}: `));
     l.onFinish?.(notice);
+    for (const listener of this.endedListeners) listener(callId, l.container);
   }
 
   /** The container is gone (its cgroup with it): stop watching its calls; poststop logs them as cut off. */

@@ -1,10 +1,9 @@
-import { type FSWatcher, existsSync, readFileSync, statSync, watch } from 'node:fs';
+import { type FSWatcher, existsSync, statSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { trackerObjectPath } from '../bpf/object-path.js';
-import { Tracker, type TrackerEvent } from '../bpf/tracker.js';
+import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { parseUnifiedCgroupPath } from '../cgroup/mountinfo.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
@@ -15,7 +14,6 @@ import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
 import type { DaemonSnapshot } from '../metrics/snapshot.js';
-import { callName, isToolCallExec, matchesFramework } from '../policy/classify.js';
 import { ensurePrivateDir } from '../state/files.js';
 import { StateStore } from '../state/records.js';
 import { EPOLLIN } from '../sys/libc.js';
@@ -24,6 +22,9 @@ import { adminSocketPath, execSocketPath } from './paths.js';
 import { clearNoticeMarker } from '../hook/daemoncheck.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
+import { TrackerRouter } from './router.js';
+import { type ProcessOps, procfs } from '../sys/procfs.js';
+import type { LineageView } from '../policy/lineage.js';
 import { FdWaiter } from './waiter.js';
 
 export const VERSION = 1;
@@ -43,6 +44,8 @@ export class Daemon {
   private readonly calls: CallBook;
   private readonly waiter = new FdWaiter();
   private readonly supervisor: Supervisor;
+  private readonly procs: ProcessOps;
+  private readonly router: TrackerRouter;
   private tracker: Tracker | undefined;
   private admin: LineServer | undefined;
   private recordsWatcher: FSWatcher | undefined;
@@ -63,6 +66,8 @@ export class Daemon {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
     this.calls = new CallBook(this.store, host.procRoot, log);
     this.calls.flushEvents = () => this.drainTracker();
+    this.procs = procfs(host.procRoot);
+    this.router = new TrackerRouter(this.calls, this.procs, log);
     this.supervisor = new Supervisor(policy, host.procRoot, this.waiter, () => [...this.containers.values()], this.calls, this.store, log);
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
   }
@@ -98,6 +103,11 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    // Nothing new is held once the programs are detached; what the ring still holds is continued,
+    // and a sweep continues anything a racing exec stopped after the last event was read.
+    this.tracker?.detach();
+    this.drainTracker();
+    for (const c of this.containers.values()) this.router.sweep(c);
     this.recordsWatcher?.close();
     for (const path of [...this.endWatchers.keys()]) this.forgetEnd(path);
     await this.syncing;
@@ -110,13 +120,14 @@ export class Daemon {
     this.tracker?.close();
   }
 
-  status(): { containers: { id: string; cgroup: string; calls: string[] }[]; calls: number; tracker: boolean } {
+  status(): { containers: { id: string; cgroup: string; calls: string[]; framework: LineageView[] }[]; calls: number; tracker: boolean } {
     const calls = this.calls.list();
     return {
       containers: [...this.containers.values()].map((c) => ({
         id: c.record.id,
         cgroup: c.record.cgroup,
         calls: calls.filter((k) => k.cgroup.startsWith(`/${c.record.cgroup}/`)).map((k) => k.callId),
+        framework: this.router.roles(c),
       })),
       calls: calls.length,
       tracker: this.tracker !== undefined,
@@ -166,42 +177,10 @@ export class Daemon {
     if (this.draining || !this.tracker) return;
     this.draining = true;
     try {
-      this.tracker.consume((e) => this.onEvent(e));
+      this.tracker.consume((e) => this.router.onEvent(e));
     } finally {
       this.draining = false;
     }
-  }
-
-  private onEvent(e: TrackerEvent): void {
-    if (e.type === 'exit') {
-      this.forks.delete(e.pid);
-      this.calls.noteExit(e.pid, e.exitCode);
-      return;
-    }
-    const c = [...this.containers.values()].find((k) => k.cgroupId === e.watchId);
-    if (!c) return;
-    // What a call's processes fork or exec before the daemon has moved them belongs to that call.
-    const parentCall = this.calls.callOfMember(e.ppid);
-    if (e.type === 'fork') {
-      if (parentCall) this.calls.join(parentCall, e.pid);
-      else if (e.cgroupId === c.agentCgroupId) this.rememberFork(e.pid, e.tsNs);
-      return;
-    }
-    const forkNs = this.forks.get(e.pid);
-    this.forks.delete(e.pid);
-    if (this.calls.callOfMember(e.pid)) return;
-    if (parentCall) this.calls.join(parentCall, e.pid);
-    else if (isToolCallExec(e, { agentCgroupId: c.agentCgroupId, initPid: c.record.pid, framework: c.record.framework })) {
-      this.beginCall(c, e.pid, { fallback: callName(e), execNs: e.tsNs, ...(forkNs === undefined ? {} : { forkNs }) });
-    }
-  }
-
-  /** Fork times of agent-leaf children, until they exec; bounded, since most never do. */
-  private readonly forks = new Map<number, bigint>();
-
-  private rememberFork(pid: number, tsNs: bigint): void {
-    if (this.forks.size >= 4096) this.forks.delete(this.forks.keys().next().value as number);
-    this.forks.set(pid, tsNs);
   }
 
   private beginCall(c: Watched, pid: number, given: Parameters<CallBook['begin']>[2]): string | undefined {
@@ -247,8 +226,10 @@ export class Daemon {
     this.watchEnd(dirname(entry.fs.path(entry.record.cgroup)));
     this.watchEnd(entry.fs.path(`${entry.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
     this.tracker?.watch(entry.cgroupId);
+    this.router.follow(entry);
+    if (this.policy.tracker.hold) this.tracker?.holdIn(entry.agentCgroupId);
     this.adoptCalls(entry);
-    this.sweepAgent(entry);
+    this.router.sweep(entry);
     this.supervisor.follow(entry);
     try {
       entry.exec = await this.serveExec(entry);
@@ -262,7 +243,9 @@ export class Daemon {
     if (!c) return;
     this.containers.delete(id);
     this.forgetEnd(c.fs.path(`${c.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
+    this.tracker?.release(c.agentCgroupId);
     this.tracker?.unwatch(c.cgroupId);
+    this.router.unfollow(c);
     this.supervisor.unfollow(id);
     this.calls.forget(c);
     await c.exec?.close();
@@ -298,49 +281,10 @@ export class Daemon {
     }
   }
 
-  /**
-   * What the tracker could not see while no daemon ran: processes other than init and the framework
-   * that sit in the agent leaf are tool calls that started meanwhile.
-   */
-  private sweepAgent(c: Entry): void {
-    const parentOf = new Map<number, number>();
-    for (const pid of c.fs.procs(`${c.record.cgroup}/${AGENT_LEAF}`)) {
-      if (pid === c.record.pid) continue;
-      const comm = this.readProc(pid, 'comm')?.trim() ?? '';
-      const filename = this.readProc(pid, 'cmdline')?.split('\0')[0] ?? '';
-      if (matchesFramework(c.record.framework, { comm, filename })) continue;
-      parentOf.set(pid, Number(/^PPid:\s+(\d+)$/m.exec(this.readProc(pid, 'status') ?? '')?.[1] ?? 0));
-    }
-    // A process whose parent is swept too belongs to the parent's call, as if it had forked there.
-    const rootOf = (pid: number): number => {
-      const parent = parentOf.get(pid);
-      return parent !== undefined && parentOf.has(parent) ? rootOf(parent) : pid;
-    };
-    const pids = [...parentOf.keys()];
-    const callOf = new Map<number, string | undefined>();
-    for (const pid of pids) if (rootOf(pid) === pid) callOf.set(pid, this.beginCall(c, pid, { fallback: 'call' }));
-    for (const pid of pids) {
-      const callId = rootOf(pid) === pid ? undefined : callOf.get(rootOf(pid));
-      if (callId) this.calls.join(callId, pid);
-    }
-  }
-
-  private readProc(pid: number, file: string): string | undefined {
-    try {
-      return readFileSync(join(this.host.procRoot, String(pid), file), 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The container's own socket: serves only processes of that container, with its recorded limits. */
   private serveExec(c: Entry): Promise<LineServer> {
     const sessions = new Map<Socket, { callId: string; pid: number }>();
-    const inContainer = (pid: number): boolean => {
-      const text = this.readProc(pid, 'cgroup');
-      const path = text ? parseUnifiedCgroupPath(text) : undefined;
-      return path !== undefined && path.startsWith(`/${c.record.cgroup}/`);
-    };
+    const inContainer = (pid: number): boolean => this.procs.cgroup(pid)?.startsWith(`/${c.record.cgroup}/`) === true;
     const end = (socket: Socket, result?: { exit: number | null; signal: string | null }) => {
       const s = sessions.get(socket);
       if (!s) return;

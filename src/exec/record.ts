@@ -72,6 +72,7 @@ function buildRecord(
   };
   if (reason !== undefined) rec.reason = reason;
   if (call.placement) rec.placement = call.placement;
+  if (call.startedBy) rec.startedBy = call.startedBy;
   return rec;
 }
 

@@ -57,6 +57,7 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     agent: plan.agent,
     tool: plan.tool,
     framework: policy.tracker.framework,
+    launchers: policy.tracker.launchers,
     priority: PRIORITY_RANK[policy.priority],
     dependsOn: policy.dependsOn,
   };

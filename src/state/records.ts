@@ -26,6 +26,8 @@ export interface ContainerRecord {
   tool: Limits;
   /** tracker.framework of the container's policy: programs that are not tool calls. */
   framework: string[];
+  /** tracker.launchers of the container's policy; absent in records of older versions (the defaults). */
+  launchers?: string[];
   /** The container's own priority rank (low 0, normal 1, high 2) and the containers it depends on. */
   priority: number;
   dependsOn: string[];
@@ -45,12 +47,22 @@ export interface RunningCall {
   leader?: number;
   /** Daemon-owned calls: how long after its fork and its exec the leader sat in the call's cgroup. */
   placement?: Placement;
+  /** Daemon-owned calls: the process that started it, as the daemon took it (framework or session). */
+  startedBy?: StartedBy;
+}
+
+export interface StartedBy {
+  pid: number;
+  role: 'framework' | 'session';
+  name: string;
 }
 
 export interface Placement {
   /** null when the fork was not seen (the daemon started later). */
   afterForkUs: number | null;
   afterExecUs: number;
+  /** The tracker stopped the leader at exec until it was in place: nothing it ran was charged elsewhere. */
+  heldAtExec?: boolean;
 }
 
 /** One line of a container's call log. */
@@ -72,6 +84,7 @@ export interface CallRecord {
   outcome: 'ok' | 'failed' | 'oom-killed' | 'killed' | 'cut-off' | 'ended';
   reason?: string;
   placement?: Placement;
+  startedBy?: StartedBy;
   memory: { peak: number | null; high: number | 'max'; max: number | 'max' };
   events: { high: number; max: number; oom: number; oom_kill: number };
   pressure: { someUs: number; fullUs: number };
@@ -108,7 +121,7 @@ export class StateStore {
     }
     if (raw === undefined) return undefined;
     const r = raw as Partial<ContainerRecord>;
-    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn)) {
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn) || (r.launchers !== undefined && !Array.isArray(r.launchers))) {
       throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
     }
     return r as ContainerRecord;

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { decodeEvent, EVENT_FIELDS, EVENT_SIZE, EVENT_TYPES } from '../../../src/bpf/tracker.js';
+import { decodeEvent, EVENT_FIELDS, EVENT_FLAGS, EVENT_SIZE, EVENT_TYPES } from '../../../src/bpf/tracker.js';
 
 interface Raw {
   ts?: bigint;
@@ -16,6 +16,7 @@ interface Raw {
   exit?: number;
   comm?: string;
   filename?: string;
+  flags?: number;
 }
 
 /** A record as the BPF program writes it; garbage fills every byte nothing sets, as in a reused ring. */
@@ -31,6 +32,7 @@ function record(r: Raw): Buffer {
   b.writeInt32LE(r.exit ?? 0, 40);
   cstr(b, 44, 16, r.comm ?? 'sh');
   cstr(b, 60, 128, r.filename ?? '');
+  b.writeUInt32LE(r.flags ?? 0, 188);
   return b;
 }
 
@@ -42,8 +44,14 @@ function cstr(b: Buffer, offset: number, size: number, s: string): void {
 t.test('an exec record decodes field by field', async (t) => {
   t.same(
     decodeEvent(record({ ts: 123456789012n, cgroup: 4242n, watch: 4100n, type: 2, pid: 301, tgid: 301, ppid: 300, comm: 'true', filename: '/bin/true' })),
-    { type: 'exec', tsNs: 123456789012n, cgroupId: 4242n, watchId: 4100n, pid: 301, tgid: 301, ppid: 300, exitCode: 0, comm: 'true', filename: '/bin/true' },
+    { type: 'exec', tsNs: 123456789012n, cgroupId: 4242n, watchId: 4100n, pid: 301, tgid: 301, ppid: 300, exitCode: 0, comm: 'true', filename: '/bin/true', held: false },
   );
+});
+
+t.test('FLAG_HELD: the tracker stopped the process; other bits are ignored', async (t) => {
+  t.equal(decodeEvent(record({ type: 2, flags: 1 })).held, true);
+  t.equal(decodeEvent(record({ type: 2, flags: 0 })).held, false);
+  t.equal(decodeEvent(record({ type: 2, flags: 2 })).held, false);
 });
 
 t.test('the three event types, and an unknown one is refused', async (t) => {
@@ -101,8 +109,9 @@ t.test('EVENT_SIZE, EVENT_FIELDS and EVENT_TYPES match struct event as the C com
     t.fail(`${file} missing: run bash bpf/build.sh`);
     return;
   }
-  const layout = JSON.parse(readFileSync(file, 'utf8')) as { size: number; fields: unknown; types: unknown };
+  const layout = JSON.parse(readFileSync(file, 'utf8')) as { size: number; fields: unknown; types: unknown; flags: unknown };
   t.equal(EVENT_SIZE, layout.size, 'sizeof(struct event)');
   t.same(EVENT_FIELDS, layout.fields, 'offsetof and sizeof of every field');
   t.same(EVENT_TYPES, layout.types, 'EVENT_FORK, EVENT_EXEC, EVENT_EXIT');
+  t.same(EVENT_FLAGS, layout.flags, 'FLAG_HELD');
 });

@@ -39,6 +39,7 @@ t.test('the prefix and the documented keys', async (t) => {
       'io.agentcgroup.tool.pids_max',
       'io.agentcgroup.depends_on',
       'io.agentcgroup.tracker.framework',
+      'io.agentcgroup.tracker.launchers',
     ],
   );
   for (const { key, description } of ANNOTATION_KEYS) {
@@ -171,6 +172,7 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'ladder.kill_at',
     'ladder.deadline',
     'ladder.recheck',
+    'tracker.hold',
     'paths.run_dir',
     'paths.call_log_dir',
     'metrics.listen',

@@ -1,0 +1,89 @@
+/**
+ * What the daemon reads of processes and the one signal it sends them, behind one seam the unit
+ * tests replace. Everything read here belongs to a container's process, so it is untrusted: reads are
+ * bounded (a cmdline can be megabytes) and a process that vanished reads as undefined.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ProcStat {
+  /** R, S, D, T (stopped), t (traced), Z... */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** The controlling terminal's device number; 0: none. */
+  ttyNr: number;
+}
+
+export interface ProcessOps {
+  cmdline(pid: number): string[] | undefined;
+  comm(pid: number): string | undefined;
+  stat(pid: number): ProcStat | undefined;
+  /** The process's cgroup v2 path (`0::/...` line of /proc/<pid>/cgroup). */
+  cgroup(pid: number): string | undefined;
+  /** SIGCONT: a process the tracker held at exec goes on. False when it is gone. */
+  resume(pid: number): boolean;
+}
+
+const MAX_READ = 4096;
+
+/** Up to MAX_READ bytes of a /proc file, or undefined when the process is gone. */
+function readBounded(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(MAX_READ);
+    const n = readSync(fd, buf, 0, MAX_READ, 0);
+    return buf.toString('utf8', 0, n);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Pure: /proc/<pid>/stat after the comm, which may itself hold spaces and parentheses. */
+export function parseStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const f = text.slice(close + 2).split(' ');
+  const n = (i: number) => Number(f[i]);
+  if (f.length < 5 || !/^[A-Za-z]$/.test(f[0] ?? '') || [1, 2, 4].some((i) => !Number.isInteger(n(i)))) return undefined;
+  return { state: f[0] ?? '?', ppid: n(1), pgrp: n(2), ttyNr: n(4) };
+}
+
+/** Pure: argv from /proc/<pid>/cmdline (NUL-separated; a cut read keeps its whole words only). */
+export function parseCmdline(text: string, complete: boolean): string[] | undefined {
+  const parts = text.split('\0');
+  if (parts.at(-1) === '' || !complete) parts.pop();
+  return parts.length > 0 ? parts : undefined;
+}
+
+export function procfs(procRoot: string): ProcessOps {
+  const at = (pid: number, file: string) => join(procRoot, String(pid), file);
+  return {
+    cmdline(pid) {
+      const text = readBounded(at(pid, 'cmdline'));
+      return text === undefined ? undefined : parseCmdline(text, Buffer.byteLength(text) < MAX_READ);
+    },
+    comm(pid) {
+      return readBounded(at(pid, 'comm'))?.replace(/\n$/, '');
+    },
+    stat(pid) {
+      const text = readBounded(at(pid, 'stat'));
+      return text === undefined ? undefined : parseStat(text);
+    },
+    cgroup(pid) {
+      const text = readBounded(at(pid, 'cgroup'));
+      return text?.split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+    },
+    resume(pid) {
+      try {
+        process.kill(pid, 'SIGCONT');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
