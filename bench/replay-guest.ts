@@ -23,10 +23,12 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
+import { agentBundle } from './replay/bundle.js';
+import { DOCKER_INIT, agentProcess } from './replay/init.js';
 import { MODE_NAMES, type Mode, type Options, parseOptions } from './replay/options.js';
 import { type AgentPlan, planAgent, planText } from './replay/plan.js';
 import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, reserved, withinBudget, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
-import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax } from './replay/stats.js';
+import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax, placement } from './replay/stats.js';
 import { plot } from './replay/svg.js';
 import { parseTraces, pickTraces } from './replay/traces.js';
 
@@ -152,19 +154,16 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: num
   const runLog = join(outDir, 'runtime.log');
   const bundles = agents.map((i, k) => {
     const limit = mode === 'a' ? undefined : mode === 'b' ? ctx.staticMax[i] : mode === 'c' ? share : ctx.budget;
-    const bundle = makeBundle(ctx.s, ids[k]!, {
-      args: ['/bin/agent', `/ctl/plan-${i}.txt`, `/out/agent-${i}.txt`],
+    const bundle = agentBundle(ctx.s, {
+      id: ids[k]!,
+      agent: i,
+      init: ctx.o.init,
+      agentBin: AGENT_BIN,
+      ctl,
+      out: outDir,
       cgroupsPath: `/${budgetRel}/${ids[k]}`,
       ...(limit === undefined ? {} : { memoryLimit: limit }),
-      binds: [
-        { source: ctl, destination: '/ctl', readonly: true },
-        { source: outDir, destination: '/out' },
-      ],
-      hookStages: [],
     });
-    copyFileSync(AGENT_BIN, join(bundle, 'rootfs/bin/agent'));
-    chmodSync(join(bundle, 'rootfs/bin/agent'), 0o755);
-    symlinkSync('agent', join(bundle, 'rootfs/bin/tool'));
     if (mode === 'd' && kind === 'mode') setHooks(bundle, { createRuntime: [binaryHook(ctx.s)], poststop: [binaryHook(ctx.s)] });
     return bundle;
   });
@@ -251,11 +250,12 @@ function progress(r: RunRecord, label: string): void {
   const count = (f: string) => fates.filter((x) => x === f).length;
   const killedCalls = r.agents.reduce((n, a) => n + a.out.calls.filter((c) => c.status === 137).length, 0);
   const ladder = r.ladder ? `, ladder freeze/thaw/raise/kill ${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}` : '';
+  const moved = r.mode === 'd' && r.kind === 'mode' ? r.agents.filter((a) => placement(a) === 'moved').length : 0;
   say(
     `${label}: ${count('finished')}/${r.agents.length} finished` +
       `${count('agent-killed') ? `, ${count('agent-killed')} agents killed` : ''}${killedCalls ? `, ${killedCalls} calls killed` : ''}` +
       `${count('call-failed') + count('unfinished') ? `, ${count('call-failed') + count('unfinished')} other failures` : ''}` +
-      `${r.timedOut ? ', TIMED OUT' : ''}, budget peak ${(r.budgetPeak / MiB).toFixed(0)} MiB, avg ${(r.budgetAvg / MiB).toFixed(0)} MiB${ladder}, ${(r.wallMs / 1000).toFixed(1)} s`,
+      `${moved ? `, ${moved} frameworks taken for a tool call` : ''}${r.timedOut ? ', TIMED OUT' : ''}, budget peak ${(r.budgetPeak / MiB).toFixed(0)} MiB, avg ${(r.budgetAvg / MiB).toFixed(0)} MiB${ladder}, ${(r.wallMs / 1000).toFixed(1)} s`,
   );
 }
 
@@ -357,9 +357,9 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
   };
 }
 
-const NOTES = (o: Options, budget: number): string[] => [
+const NOTES = (o: Options, budget: number, init: string): string[] => [
   `Scale: memory MB of the traces / ${o.memoryDiv} (as MiB), time / ${o.timeDiv}. Traces: seeded pick (seed ${o.seed}) of runs lasting ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; the first k agents of the pick make a run with k agents.`,
-  'Each agent is a crun container (busybox rootfs) whose init is the framework (bench/replay/agent.c, static): it holds the trace\'s memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window (linear between samples) and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time.',
+  `Each agent is a crun container (busybox rootfs) whose framework is bench/replay/agent.c (static). Init: ${init}. The framework holds the trace's memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window (linear between samples) and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time. It writes its own cgroup after the start and before the end; in (d) the agent leaf is where it belongs.`,
   "A call's time is progress: it sleeps in 25 ms slices, and a slice that took far longer (frozen, stalled) counts as two, so a frozen call ends that much later.",
   `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck}; all agents at priority normal. (a)-(c) run without hooks or daemon.`,
   'Survival: an agent survived when its plan ran to the end and every tool call exited 0. "agents killed": the framework itself died (OOM). "calls killed": tool calls ended by SIGKILL (the OOM killer; in (d) also the ladder\'s last resort).',
@@ -378,12 +378,16 @@ async function main(): Promise<void> {
   logFile = join(results, 'log.txt');
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: npm run build:binary`);
   if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: clang -static -O2 -o build/bench/replay-agent bench/replay/agent.c`);
+  if (o.init === 'tini' && !existsSync(DOCKER_INIT.source)) throw new Error(`${DOCKER_INIT.source} is missing (package tini), or run with --init none`);
+  const initVersion = o.init === 'tini' ? (spawnSync(DOCKER_INIT.source, ['--version'], { encoding: 'utf8' }).stdout ?? '').trim() : '';
+  const init = agentProcess(o.init, ['/bin/agent', 'PLAN', 'OUT'], initVersion).label;
   const kernel = readOr('/proc/sys/kernel/osrelease').trim();
   const budget = Math.floor((o.budgetMiB * MiB) / 4096) * 4096;
   const maxAgents = Math.max(...o.agents);
   const traces = pickTraces(parseTraces(readFileSync(o.traces, 'utf8')), { seed: o.seed, count: maxAgents, minS: o.minS, maxS: o.maxS, minBash: o.minBash });
   const plans = traces.map((t) => planAgent(t, { memoryDiv: o.memoryDiv, timeDiv: o.timeDiv }));
   say(`agentcgroup trace replay: kernel ${kernel}, seed ${o.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, agents ${o.agents.join(',')}, modes ${o.modes.join(',')}`);
+  say(`  agents' init: ${init}`);
   plans.forEach((p, i) => say(`  agent ${i + 1}: ${p.task} (${p.model}), ${(p.durationMs / 1000).toFixed(1)} s, ${p.calls.length} Bash calls, baseline ${(p.baselineKiB / 1024).toFixed(0)} MiB, trace peak ${(p.tracePeakKiB / 1024).toFixed(0)} MiB`));
   writeFileSync(join(results, 'plans.json'), JSON.stringify(plans, null, 1));
 
@@ -438,6 +442,7 @@ async function main(): Promise<void> {
     timeDiv: o.timeDiv,
     budgetBytes: budget,
     agentCounts: o.agents,
+    init,
     inputs: plans.map((p, i) => ({
       agent: i,
       task: p.task,
@@ -449,7 +454,7 @@ async function main(): Promise<void> {
       maxCallKiB: Math.max(0, ...p.calls.map((c) => c.peakKiB)),
     })),
     runs,
-    notes: NOTES(o, budget),
+    notes: NOTES(o, budget, init),
     elapsedS: 0,
   };
   writeFileSync(join(results, 'results.json'), JSON.stringify(res, null, 1));
@@ -468,6 +473,7 @@ async function main(): Promise<void> {
   const print = [
     '',
     `Scale: memory /${o.memoryDiv}, time /${o.timeDiv}; budget ${o.budgetMiB} MiB; seed ${o.seed}`,
+    `Agents' init: ${init}`,
     '',
     runsTable(res),
     '',

@@ -2,7 +2,9 @@
  * The in-container half of `npm run bench:replay`: one static binary, two programs, chosen by the name
  * it is run under (argv[0]'s last component).
  *
- *   agent PLAN OUT   the agent framework, the container's init. Waits until /ctl/go can be opened (the
+ *   agent PLAN OUT   the agent framework: the container's process, or (the default) the child of its
+ *                    init wrapper, tini, as under `docker run --init`. Nothing here assumes PID 1: it
+ *                    waits only for its own tool calls. Waits until /ctl/go can be opened (the
  *                    bench starts every agent of a run at once), then runs PLAN one line at a time:
  *                      H <KiB>         hold this much memory (the framework's baseline)
  *                      W <ms>          wait (the model thinking), reaping tool calls meanwhile
@@ -10,6 +12,7 @@
  *                      J               wait for every running tool call
  *                    and appends to OUT (CLOCK_MONOTONIC microseconds, the bench's clock too):
  *                      S <us>                          started
+ *                      G <path>                        its own cgroup (after S, and before D)
  *                      R <idx> <start> <end> <status>  a tool call ended: exit code, or 128+signal
  *                      D <us>                          the plan ran to the end
  *   tool SPEC        one tool call. SPEC is `ms:KiB,ms:KiB,...`: the memory it holds, linear between
@@ -147,6 +150,29 @@ static void emit(const char *line) {
   if (write(out_fd, line, len) != (ssize_t)len) die("write");
 }
 
+/* Its own cgroup, /proc/self/cgroup's v2 line, as `G <path>`: whether the daemon left the framework in
+ * the agent leaf or took it for a tool call. */
+static void emit_cgroup(void) {
+  char buf[1024];
+  int fd = open("/proc/self/cgroup", O_RDONLY);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  for (char *p = buf; *p;) {
+    char *nl = strchr(p, '\n');
+    if (strncmp(p, "0::", 3) == 0) {
+      char line[1100];
+      snprintf(line, sizeof line, "G %.*s\n", (int)strcspn(p + 3, "\n"), p + 3);
+      emit(line);
+      return;
+    }
+    if (!nl) return;
+    p = nl + 1;
+  }
+}
+
 static void reap(void) {
   int status;
   pid_t pid;
@@ -248,6 +274,7 @@ static int agent(const char *plan_path, const char *out_path) {
   char line[160];
   snprintf(line, sizeof line, "S %lld\n", (long long)now_us());
   emit(line);
+  emit_cgroup();
 
   for (char *p = plan; *p;) {
     char *nl = strchr(p, '\n');
@@ -275,6 +302,7 @@ static int agent(const char *plan_path, const char *out_path) {
     p = nl ? nl + 1 : p + strlen(p);
   }
   wait_until(-1, &chld);
+  emit_cgroup();
   snprintf(line, sizeof line, "D %lld\n", (long long)now_us());
   emit(line);
   return 0;

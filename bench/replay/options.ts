@@ -1,4 +1,5 @@
 /** Command-line options of the replay bench (the guest's environment is clean: settings come as flags). Pure. */
+import { INITS, type Init } from './init.js';
 
 export type Mode = 'a' | 'b' | 'c' | 'd';
 export const MODES: readonly Mode[] = ['a', 'b', 'c', 'd'];
@@ -30,6 +31,8 @@ export interface Options {
   peakMargin: number;
   /** ladder.recheck given to the daemon in mode (d). */
   recheck: string;
+  /** The agent containers' init wrapper (none: the framework is PID 1). */
+  init: Init;
   out: string;
 }
 
@@ -48,6 +51,7 @@ export const DEFAULTS: Options = {
   overheads: true,
   peakMargin: 1.05,
   recheck: '200ms',
+  init: 'tini',
   out: '',
 };
 
@@ -110,6 +114,10 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--recheck':
         if (!/^\d+(ms|s)$/.test(v)) throw new Error(`${flag}: expected a duration like 200ms, got ${JSON.stringify(v)}`);
         o.recheck = v;
+        break;
+      case '--init':
+        if (!INITS.includes(v as Init)) throw new Error(`${flag}: expected ${INITS.join(' or ')}, got ${JSON.stringify(v)}`);
+        o.init = v as Init;
         break;
       case '--modes': {
         const modes = v.split(',');

@@ -2,7 +2,7 @@
  * The replay bench's results as tables (Markdown) and target verdicts. Pure: measured records in, text out.
  */
 import { MODE_NAMES, MODES, type Mode } from './options.js';
-import { type AgentRun, type Fate, callDurations, density, fate, ladderActions, median, slowdown, survived, waste } from './stats.js';
+import { type AgentRun, type Fate, callDurations, density, fate, ladderActions, median, outsideLeaf, placement, slowdown, survived, waste } from './stats.js';
 
 export type LadderCounts = ReturnType<typeof ladderActions>;
 
@@ -57,6 +57,8 @@ export interface BenchResult {
   timeDiv: number;
   budgetBytes: number;
   agentCounts: number[];
+  /** The agent containers' init, as the report says it (bench/replay/init.ts). */
+  init: string;
   inputs: InputRow[];
   runs: RunRecord[];
   overheads?: Overheads;
@@ -292,6 +294,21 @@ export function verdicts(res: BenchResult): Verdict[] {
       measured: `vs each agent alone: ${dRows.map((r) => `${r.agents} agents ${x(r.vsAlone.p95)}`).join(', ')} (worst ${x(worst.vsAlone.p95)}); vs (a) with as many agents: ${vsA.join(', ') || '—'}`,
     });
   }
+  const dRuns = res.runs.filter((r) => r.kind === 'mode' && r.mode === 'd');
+  if (dRuns.length > 0) {
+    const agents = dRuns.flatMap((r) => r.agents);
+    const moved = agents.filter((a) => placement(a) === 'moved');
+    const unknown = agents.filter((a) => placement(a) === 'unknown').length;
+    const recorded = dRuns.reduce((n, r) => n + Object.values(r.outcomes ?? {}).reduce((a, b) => a + b, 0), 0);
+    const planned = agents.reduce((n, a) => n + a.plannedCalls, 0);
+    out.push({
+      target: 'agentcgroup leaves the framework in the agent leaf (it is not taken for a tool call)',
+      met: moved.length > 0 ? false : unknown > 0 ? undefined : true,
+      measured:
+        `${moved.length} of ${agents.length} agents' frameworks outside the agent leaf${moved.length ? ` (e.g. ${outsideLeaf(moved[0]!)})` : ''}` +
+        `${unknown ? `, ${unknown} did not say` : ''}; the daemon recorded ${recorded} tool calls for ${planned} planned`,
+    });
+  }
   if (res.overheads) {
     const [podman, crun, exec, startup, hostStartup] = overheadRows(res.overheads);
     // Two hook runs (createRuntime, poststop) per lifecycle: how much of the added time is start-up alone.
@@ -319,6 +336,8 @@ export function markdown(res: BenchResult): string {
     '',
     `Kernel ${res.kernel}; seed ${res.seed}; memory scaled /${res.memoryDiv} (trace MB -> MiB / ${res.memoryDiv}), time scaled /${res.timeDiv}; ` +
       `budget ${mib(res.budgetBytes)} MiB for every run (a cgroup with memory.max above the agents); agent counts tried ${res.agentCounts.join(', ')}; ${res.elapsedS.toFixed(0)} s in the guest.`,
+    '',
+    `Agents' init: ${res.init}.`,
     '',
     '## Agents (inputs, from the traces, scaled)',
     '',

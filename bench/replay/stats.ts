@@ -2,6 +2,7 @@
  * What the bench measured, reduced to the numbers it reports. Pure: the agents' own output files and
  * the values read from the kernel in, summaries out. Nothing here looks at a trace.
  */
+import { AGENT_LEAF } from '../../src/carve/plan.js';
 
 export interface CallResult {
   idx: number;
@@ -17,12 +18,18 @@ export interface AgentOut {
   startUs: number | undefined;
   doneUs: number | undefined;
   calls: CallResult[];
+  /** The framework's own cgroup (its /proc/self/cgroup) after the start and before the end line. */
+  cgroups: string[];
 }
 
 /** Parses what agent.c appends to its OUT file; a torn last line (the agent was killed) is ignored. */
 export function parseAgentOut(text: string): AgentOut {
-  const out: AgentOut = { parked: false, startUs: undefined, doneUs: undefined, calls: [] };
+  const out: AgentOut = { parked: false, startUs: undefined, doneUs: undefined, calls: [], cgroups: [] };
   for (const line of text.split('\n')) {
+    if (/^G \/\S*$/.test(line)) {
+      out.cgroups.push(line.slice(2));
+      continue;
+    }
     const f = line.trim().split(/\s+/);
     const n = f.slice(1).map(Number);
     if (n.some((v) => !Number.isFinite(v))) continue;
@@ -87,6 +94,19 @@ export function fate(a: AgentRun): Fate {
 }
 
 export const survived = (a: AgentRun): boolean => fate(a) === 'finished';
+
+/**
+ * Where the framework sat: `leaf` when every cgroup it reported is the agent leaf (mode (d)'s hook carved
+ * one), `moved` when one was not (the daemon took the framework for a tool call), `unknown` when it
+ * reported none.
+ */
+export function placement(a: AgentRun): 'leaf' | 'moved' | 'unknown' {
+  if (a.out.cgroups.length === 0) return 'unknown';
+  return outsideLeaf(a) === undefined ? 'leaf' : 'moved';
+}
+
+/** The first cgroup the framework reported that is not the agent leaf. */
+export const outsideLeaf = (a: AgentRun): string | undefined => a.out.cgroups.find((c) => !c.endsWith(`/${AGENT_LEAF}`));
 
 /** Duration (ms) of each call that exited 0, keyed `agent/idx`. */
 export function callDurations(agents: readonly AgentRun[]): Map<string, number> {

@@ -37,6 +37,8 @@ export interface HostFacts {
   cgroup2?: {
     mountPoint: string;
     path: string;
+    /** Its superblock options from mountinfo: cgroup2's own flags (nsdelegate, favordynmods...) are there. */
+    superOptions: string[];
     controllers: Read;
     subtreeControl: Read;
     childFiles: ChildFileSightings;
@@ -142,6 +144,7 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     facts.cgroup2 = {
       mountPoint: v2.mountPoint,
       path,
+      superOptions: v2.superOptions,
       controllers: readText(join(path, 'cgroup.controllers')),
       subtreeControl: readText(join(path, 'cgroup.subtree_control')),
       childFiles: sightChildFiles(path),

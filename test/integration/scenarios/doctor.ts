@@ -18,6 +18,7 @@ scenario((c) => {
   c.equal(failedRequired.join(','), '', 'no required probe fails');
   c.match(report.probes.find((p) => p.id === 'cgroup2')?.found ?? '', /^unified hierarchy/, 'guest cgroup layout is unified');
   c.ok(report.probes.find((p) => p.id === 'btf')?.ok === true, 'the guest kernel has BTF');
+  c.match(report.probes.find((p) => p.id === 'favordynmods')?.found ?? '', /^(on|off \(remount with: mount -o remount,(\w+,)*favordynmods \/sys\/fs\/cgroup\))$/, 'favordynmods read from the real cgroup2 mount');
   c.match(report.probes.find((p) => p.id === 'tracker')?.found ?? '', /^yes \(\d+ ms/, 'the eBPF tracker loads on the 6.1 kernel');
   const table = spawnSync(process.execPath, ['dist/agentcgroup.cjs', 'doctor'], { encoding: 'utf8' });
   c.match(table.stdout, /\nverdict: ready: /, 'the table ends with a ready verdict');

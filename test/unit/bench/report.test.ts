@@ -26,6 +26,7 @@ function result(): BenchResult {
     timeDiv: 20,
     budgetBytes: 400 * M,
     agentCounts: [2, 4],
+    init: 'tini version 0.19.0 as `docker run --init` runs it',
     inputs: [{ agent: 0, task: 'x', model: 'm', durationMs: 1000, calls: 2, baselineKiB: 1024, tracePeakKiB: 4096, maxCallKiB: 2048 }],
     runs: [
       ...alone,
@@ -81,17 +82,37 @@ t.test('summaries: density with and without the budget condition for static rese
 
 t.test('verdicts name the measured values', async (t) => {
   const v = verdicts(result());
-  t.same(v.map((x) => x.met), [true, true, true, false]);
+  t.same(v.map((x) => x.met), [true, true, true, undefined, false]);
   t.match(v[0]!.measured, /4 agents: \(c\) 3\/4, \(d\) 4\/4/);
   t.match(v[1]!.measured, /\(d\) 4\+ agents, \(b\) 2 \(2\.00x or more\)/, '(d) lost nothing: its density is a lower bound');
-  t.match(v[3]!.measured, /podman run --rm 1\.50x \(\+500 ms\)/);
-  t.match(v[3]!.measured, /2 start-ups of the binary: 400 ms in the guest, 80 ms on the host/);
+  t.match(v[3]!.measured, /0 of 6 agents' frameworks outside the agent leaf, 6 did not say/, 'agents that wrote no cgroup line: not known');
+  t.match(v[4]!.measured, /podman run --rm 1\.50x \(\+500 ms\)/);
+  t.match(v[4]!.measured, /2 start-ups of the binary: 400 ms in the guest, 80 ms on the host/);
   const o = overheadRows(result().overheads!);
   t.same(o.map((x) => Math.round(x.addedMs)), [500, 1000, 590, 200, 40]);
 });
 
+t.test('the framework outside the agent leaf in (d) fails its target, with where it was and the calls the daemon saw', async (t) => {
+  const res = result();
+  const d = res.runs.filter((r) => r.mode === 'd');
+  const at = (cg: string) => (a: AgentRun): AgentRun => ({ ...a, out: { ...a.out, cgroups: [cg, cg] } });
+  d[0]!.agents = d[0]!.agents.map(at('/replay-d2-5/rp-d2-5-0/agent'));
+  d[1]!.agents = d[1]!.agents.map(at('/replay-d4-6/rp-d4-6-0/agent'));
+  d[0]!.outcomes = { ok: 4 };
+  d[1]!.outcomes = { ok: 8 };
+  const ok = verdicts(res)[3]!;
+  t.equal(ok.met, true);
+  t.equal(ok.measured, "0 of 6 agents' frameworks outside the agent leaf; the daemon recorded 12 tool calls for 12 planned");
+  d[1]!.agents[2] = at('/replay-d4-6/rp-d4-6-2/tools/agent-412')(d[1]!.agents[2]!);
+  d[1]!.outcomes = { ok: 3, killed: 1 };
+  const moved = verdicts(res)[3]!;
+  t.equal(moved.met, false);
+  t.equal(moved.measured, "1 of 6 agents' frameworks outside the agent leaf (e.g. /replay-d4-6/rp-d4-6-2/tools/agent-412); the daemon recorded 8 tool calls for 12 planned");
+});
+
 t.test('markdown and svg render every mode', async (t) => {
   const md = markdown(result());
+  t.match(md, /\nAgents' init: tini version 0\.19\.0 as `docker run --init` runs it\.\n/);
   for (const m of ['(a) no limits', '(b) static max = own peak', '(c) static max = equal share', '(d) agentcgroup']) t.ok(md.includes(m), m);
   t.match(md, /memory scaled \/8.*time scaled \/20/);
   t.match(md, /\| \(c\) static max = equal share \| 4 \| 3\/4 \(75%\) \|/);
@@ -111,6 +132,9 @@ t.test('options', async (t) => {
   t.equal(o.overheads, false);
   t.equal(o.recheck, '100ms');
   t.equal(parseOptions([]).memoryDiv, 8);
+  t.equal(parseOptions([]).init, 'tini', 'agents run under an init wrapper unless told');
+  t.equal(parseOptions(['--init', 'none']).init, 'none');
+  t.throws(() => parseOptions(['--init', 'dumb-init']), /--init: expected tini or none/);
   t.throws(() => parseOptions(['--agents', '4,2']), /must increase/);
   t.throws(() => parseOptions(['--modes', 'e']), /unknown mode/);
   t.throws(() => parseOptions(['--bogus', '1']), /unknown option --bogus/);

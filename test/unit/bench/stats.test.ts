@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type AgentRun, callDurations, density, fate, ladderActions, mean, median, parseAgentOut, parseFlat, parseMax, quantile, slowdown, survived, waste } from '../../../bench/replay/stats.js';
+import { type AgentRun, callDurations, density, fate, ladderActions, mean, median, outsideLeaf, parseAgentOut, parseFlat, parseMax, placement, quantile, slowdown, survived, waste } from '../../../bench/replay/stats.js';
 
 t.test('parseAgentOut reads the agent\'s lines and skips a torn one', async (t) => {
   const o = parseAgentOut('P\nS 1000\nR 0 2000 5000 0\nR 1 6000 9000 137\nD 10000\nR 2 1');
@@ -10,7 +10,21 @@ t.test('parseAgentOut reads the agent\'s lines and skips a torn one', async (t) 
     { idx: 0, startUs: 2000, endUs: 5000, status: 0 },
     { idx: 1, startUs: 6000, endUs: 9000, status: 137 },
   ]);
-  t.same(parseAgentOut(''), { parked: false, startUs: undefined, doneUs: undefined, calls: [] });
+  t.same(parseAgentOut(''), { parked: false, startUs: undefined, doneUs: undefined, calls: [], cgroups: [] });
+});
+
+t.test('the framework\'s own cgroup lines tell whether it stayed in the agent leaf', async (t) => {
+  const run = (out: string): AgentRun => ({ agent: 0, out: parseAgentOut(out), plannedCalls: 1, memoryPeak: 0, memoryMax: Infinity, oomKills: 0 });
+  const leaf = run('P\nS 1\nG /replay-d2-3/rp-d2-3-0/agent\nR 0 1 2 0\nG /replay-d2-3/rp-d2-3-0/agent\nD 3\n');
+  t.same(leaf.out.cgroups, ['/replay-d2-3/rp-d2-3-0/agent', '/replay-d2-3/rp-d2-3-0/agent']);
+  t.equal(leaf.out.doneUs, 3, 'the other lines parse as before');
+  t.equal(placement(leaf), 'leaf');
+  const moved = run('P\nS 1\nG /replay-d2-3/rp-d2-3-0/tools/agent-7\nG /replay-d2-3/rp-d2-3-0/tools/agent-7\nD 3\n');
+  t.equal(placement(moved), 'moved');
+  t.equal(outsideLeaf(moved), '/replay-d2-3/rp-d2-3-0/tools/agent-7');
+  t.equal(placement(run('P\nS 1\nG /replay-a2-1/rp-a2-1-0\nD 2\n')), 'moved', 'no agent leaf: no hook carved one');
+  t.equal(placement(run('P\nS 1\nD 2\n')), 'unknown');
+  t.same(parseAgentOut('G relative\nG \n').cgroups, [], 'only absolute paths');
 });
 
 t.test('quantiles are nearest-rank', async (t) => {

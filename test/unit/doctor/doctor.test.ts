@@ -99,3 +99,36 @@ t.test('in-kernel memory paths are probed and reported, never required', async (
   t.equal(probe(r, 'memcg_bpf_ops')?.ok, true);
   t.equal(probe(r, 'sched_ext')?.ok, true);
 });
+
+t.test('favordynmods: read from the cgroup2 super options, off with the remount that keeps the other options', async (t) => {
+  const { code, report, out } = await doctorJson(t.testdir(unifiedHost()));
+  t.equal(code, 0, 'recommended: the verdict stays ready');
+  t.match(probe(report, 'favordynmods'), {
+    ok: false,
+    need: 'recommended',
+    found: 'off (remount with: mount -o remount,nsdelegate,memory_recursiveprot,favordynmods /sys/fs/cgroup)',
+    how: /super options of the cgroup2 line in .*\/self\/mountinfo/,
+  });
+  t.ok((JSON.parse(out) as DoctorReport).probes.some((p) => p.id === 'favordynmods'), 'the probe is in doctor --json');
+
+  const on = unifiedHost();
+  const self = (on.proc as Record<string, Record<string, string>>).self!;
+  // As 6.1 prints it: the per-mount options never carry it, the super options do.
+  self.mountinfo = '25 1 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,favordynmods,memory_recursiveprot\n';
+  const r = (await doctorJson(t.testdir(on))).report;
+  t.match(probe(r, 'favordynmods'), { ok: true, found: 'on' });
+  const table = await doctor(t.testdir(on));
+  t.match(table.out, /\ncgroup2 favordynmods +ok +on\n/, 'a row of the table');
+
+  const perMountOnly = unifiedHost();
+  (perMountOnly.proc as Record<string, Record<string, string>>).self!.mountinfo = '25 1 0:23 / /sys/fs/cgroup rw,favordynmods shared:4 - cgroup2 cgroup2 rw\n';
+  t.match(probe((await doctorJson(t.testdir(perMountOnly))).report, 'favordynmods'), { ok: false, found: 'off (remount with: mount -o remount,favordynmods /sys/fs/cgroup)' }, 'no other flag to keep');
+
+  const old = unifiedHost();
+  (old.proc as Record<string, unknown>).sys = { kernel: { osrelease: '5.15.0-generic\n' } };
+  t.match(probe((await doctorJson(t.testdir(old))).report, 'favordynmods'), { ok: false, found: 'off (needs Linux 6.0, kernel is 5.15.0-generic)' });
+
+  const hybrid = (await doctorJson(t.testdir(hybridHost()))).report;
+  t.match(probe(hybrid, 'favordynmods')?.found, 'mount -o remount,favordynmods /sys/fs/cgroup/unified)', 'the cgroup2 mount doctor uses');
+  t.match(probe((await doctorJson(t.testdir(legacyHost()))).report, 'favordynmods'), { ok: false, found: 'no cgroup2 mount' });
+});
