@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
+import { CLI, SHELL_FRAMEWORK, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
 import { type CyclePlan, type Fault, planChaos } from './plan.js';
 import { type Leak, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
 import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, trackerPrograms } from './probe.js';
@@ -338,6 +338,7 @@ function bundleFor(ctx: Ctx, p: CyclePlan): { bundle: string; ctl: string } {
     memoryLimit: 256 * MiB,
     cgroupsPath: `/${ctx.budget}/${p.id}`,
     binds: [{ source: ctl, destination: '/ctl' }],
+    annotations: SHELL_FRAMEWORK,
   });
   const configPath = join(bundle, 'config.json');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks: Record<string, { path: string; args: string[]; env: string[] }[]> };

@@ -4,9 +4,16 @@
  */
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const CLI = resolve('dist/agentcgroup.cjs');
+
+/**
+ * For stand-in agents whose framework is a busybox shell loop: a shell is a launcher by default (it
+ * would only start the framework), so the container names its shell as the framework, as a user would.
+ */
+export const SHELL_FRAMEWORK: Record<string, string> = { 'io.agentcgroup.tracker.framework': 'sh' };
 
 export interface Scratch {
   dir: string;
@@ -130,4 +137,19 @@ export async function startDaemon(s: Scratch, logName = 'daemon.log'): Promise<{
 
 export function exited(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+/** One request line to a unix socket; the first reply line, or `error CODE`. */
+export function adminAsk(path: string, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    let buf = '';
+    s.on('connect', () => s.write(`${line}\n`));
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\n')) s.end();
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
+    s.on('close', () => resolve(buf.trim()));
+  });
 }

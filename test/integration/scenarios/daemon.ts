@@ -3,10 +3,9 @@
 // a SIGKILL and restart of the daemon loses nothing; exec from inside a container goes through the
 // container's own socket.
 import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { CLI, SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
@@ -36,20 +35,6 @@ function toolCall(ctl: string, script: string): void {
   appendFileSync(join(ctl, 'fifo'), `${script}\n`);
 }
 
-function adminAsk(path: string, line: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    let buf = '';
-    s.on('connect', () => s.write(`${line}\n`));
-    s.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('\n')) s.end();
-    });
-    s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
-    s.on('close', () => resolve(buf.trim()));
-  });
-}
-
 /** Context switches (a thread waking) and CPU ticks (a thread spinning) of all the daemon's threads. */
 function activity(pid: number): { wakeups: number; ticks: number } {
   let wakeups = 0;
@@ -67,7 +52,7 @@ async function agentContainer(c: Checker, s: Scratch): Promise<void> {
   const ctl = join(s.dir, 'ctl');
   mkdirSync(ctl);
   run('mkfifo', [join(ctl, 'fifo')]);
-  const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', AGENT], memoryLimit: 512 * MiB, binds: [{ source: ctl, destination: '/ctl' }] });
+  const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', AGENT], memoryLimit: 512 * MiB, binds: [{ source: ctl, destination: '/ctl' }], annotations: SHELL_FRAMEWORK });
   let daemon = await startDaemon(s);
   c.equal(runDetached('crun', bundle, id, join(s.dir, 'agent.log')).status, 0, 'agent container starts');
   const C = JSON.parse(readOr(join(s.runDir, 'containers', `${id}.json`))).cgroup as string;

@@ -1,0 +1,63 @@
+// Real container shapes, part 2: a Claude Code-like node framework (an MCP server at boot, rg and git
+// helpers, bash -c and Codex-like bash -lc calls, a call that runs node itself); SWE-agent's persistent
+// bash over a pipe and OpenHands' tmux session (each typed command a call, the shell never one); and
+// the charge: a call that allocates 24 MiB at once leaves the agent leaf's memory.peak where it was.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scenario } from '../harness.js';
+import { eventually, exited, readOr, scratch, startDaemon } from '../bundle.js';
+import { AGENTS, AGENT_PY, expectCalls, expectFramework, startShape, stopShape } from '../shapes.js';
+
+const MiB = 1 << 20;
+
+scenario(async (c) => {
+  const s = scratch();
+  const daemon = await startDaemon(s);
+  try {
+    const node = await startShape(c, s, { id: 'it-claude', args: ['/usr/bin/tini', '--', 'node', join(AGENTS, 'agent.js'), '/out'] });
+    if (node) {
+      const isCall = (p: { argv: string[] }) => (p.argv[0] === 'sleep' && p.argv[1] === '600') || p.argv.includes('call-2');
+      await expectCalls(c, node, { calls: 3, inAgent: [/^\/usr\/bin\/tini/, /agent\.js/, /mcp-server\.js/], isCall });
+      await expectFramework(c, s, node, 'node');
+      stopShape(node);
+      const names = readOr(join(s.callDir, 'it-claude.jsonl')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name);
+      c.ok(['rg', 'git'].every((n) => names.includes(n)), 'it-claude: the rg and git helpers ran as calls of their own', names);
+    }
+
+    const pipe = await startShape(c, s, { id: 'it-pipe', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'pipe', '/out'] });
+    if (pipe) {
+      await expectCalls(c, pipe, { calls: 1, inAgent: [/agent\.py pipe/, /^bash$/] });
+      for (const n of [1, 2]) c.match(readOr(join(pipe.out, `cmd-${n}`)), /^0::\/tools\/\S+\n/, `it-pipe: command ${n} typed into the shell ran in a tool cgroup`);
+      stopShape(pipe);
+      const recs = readOr(join(s.callDir, 'it-pipe.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; startedBy?: { role: string } });
+      c.ok(recs.length >= 4 && recs.every((k) => k.startedBy?.role === 'session'), 'it-pipe: each command line is a call started by the session (the pipeline `grep | cat` one call)', recs.map((k) => k.name));
+    }
+
+    const tmux = await startShape(c, s, { id: 'it-tmux', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'tmux', '/out'] });
+    if (tmux) {
+      await expectCalls(c, tmux, { calls: 1, inAgent: [/agent\.py tmux/, /^tmux/, /^-?bash$/] });
+      c.match(readOr(join(tmux.out, 'cmd-1')), /^0::\/tools\/\S+\n/, 'it-tmux: a command typed into the tmux shell ran in a tool cgroup');
+      stopShape(tmux);
+    }
+
+    // The charge: the agent leaf's memory.peak at two quiet points of the framework, with one call
+    // between them that allocates 24 MiB in its first instructions.
+    const charge = await startShape(c, s, { id: 'it-charge', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'charge', '/out'] }, 'quiet-1');
+    if (charge) {
+      const peak = () => Number(readOr(join('/sys/fs/cgroup', charge.C, 'agent/memory.peak')));
+      const before = peak();
+      writeFileSync(join(charge.out, 'go-1'), '');
+      c.ok(await eventually(() => existsSync(join(charge.out, 'quiet-2')), 60_000), 'it-charge: the dd call ran');
+      const after = peak();
+      writeFileSync(join(charge.out, 'go-2'), '');
+      c.ok(after - before < 1 * MiB, 'it-charge: the agent leaf was charged under 1 MiB for a call that allocated 24 MiB at once', { before, after, grewKiB: (after - before) / 1024 });
+      await expectCalls(c, charge, { calls: 1, inAgent: [/agent\.py charge/] });
+      stopShape(charge);
+      const dd = readOr(join(s.callDir, 'it-charge.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; memory: { peak: number | null }; placement?: { heldAtExec?: boolean } }).find((k) => k.name === 'dd');
+      c.ok((dd?.memory.peak ?? 0) >= 24 * MiB && dd?.placement?.heldAtExec === true, 'it-charge: the 24 MiB were charged to the call, held at exec until placed', dd);
+    }
+  } finally {
+    daemon.child.kill('SIGTERM');
+    c.equal(await exited(daemon.child), 0, 'the daemon stops cleanly');
+  }
+});
