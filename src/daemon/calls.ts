@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
-import { AGENT_LEAF } from '../carve/plan.js';
+import { AGENT_LEAF } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';

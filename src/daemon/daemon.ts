@@ -5,7 +5,7 @@ import { trackerObjectPath } from '../bpf/object-path.js';
 import { Tracker, type TrackerEvent } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { parseUnifiedCgroupPath } from '../cgroup/mountinfo.js';
-import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { type Request, parseRequest } from '../exec/protocol.js';

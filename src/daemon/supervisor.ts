@@ -1,7 +1,7 @@
 import { type FSWatcher, closeSync, openSync, readFileSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
-import { TOOLS_PARENT } from '../carve/plan.js';
+import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { Tally } from '../metrics/tally.js';

@@ -1,6 +1,6 @@
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { findCgroup2Root } from '../cgroup/locate.js';
-import { CONTROLLERS } from '../carve/plan.js';
+import { CONTROLLERS } from '../layout.js';
 import { AgentcgroupError } from '../errors.js';
 import type { HostEnv } from '../hook/environment.js';
 
