@@ -5,7 +5,7 @@ import { AgentcgroupError, describeError } from '../errors.js';
 import { adminSocketPath } from '../daemon/paths.js';
 import { carveContainer } from '../hook/carve.js';
 import { daemonReachable, firstToNotice } from '../hook/daemoncheck.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { hostEnvFrom } from '../host/env.js';
 import { teardownContainer } from '../hook/teardown.js';
 import { readBundleConfig } from '../oci/config.js';
 import { parseState } from '../oci/state.js';

@@ -9,7 +9,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { type Request, parseRequest } from '../exec/protocol.js';
-import type { HostEnv } from '../hook/environment.js';
+import type { HostEnv } from '../host/env.js';
 import { sweepStale } from '../hook/teardown.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';

@@ -6,7 +6,7 @@ import { parseLimit } from '../cgroup/stats.js';
 import { resolveLimits } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import type { HostEnv } from '../hook/environment.js';
+import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Limits } from '../limits.js';

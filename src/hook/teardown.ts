@@ -8,7 +8,7 @@ import type { OciState } from '../oci/types.js';
 import { cutOffRecord } from '../exec/record.js';
 import { removeIfExists } from '../state/files.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
-import type { HostEnv } from './environment.js';
+import type { HostEnv } from '../host/env.js';
 
 export interface TeardownOutcome {
   /** Calls still in flight when the container went away, now logged as cut off. */
