@@ -20,7 +20,7 @@ import { ensurePrivateDir } from '../state/files.js';
 import { StateStore } from '../state/records.js';
 import { EPOLLIN } from '../sys/libc.js';
 import { CallBook, type Log, type Watched } from './calls.js';
-import { adminSocketPath, execSocketPath } from './paths.js';
+import { adminSocketPath, execSocketPath } from '../state/paths.js';
 import { clearNoticeMarker } from '../hook/daemoncheck.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';

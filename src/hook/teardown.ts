@@ -2,7 +2,7 @@ import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { killAndRemove } from '../cgroup/lifecycle.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
-import { execSocketDir } from '../daemon/paths.js';
+import { execSocketDir } from '../state/paths.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import type { OciState } from '../oci/types.js';
 import { cutOffRecord } from '../exec/record.js';
