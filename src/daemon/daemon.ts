@@ -21,7 +21,7 @@ import { StateStore } from '../state/records.js';
 import { EPOLLIN } from '../sys/libc.js';
 import { CallBook, type Log, type Watched } from './calls.js';
 import { adminSocketPath, execSocketPath } from '../state/paths.js';
-import { clearNoticeMarker } from '../hook/daemoncheck.js';
+import { clearNoticeMarker } from '../state/notice.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
 import { FdWaiter } from './waiter.js';
