@@ -10,7 +10,7 @@ import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { type Request, parseRequest } from '../exec/protocol.js';
 import type { HostEnv } from '../host/env.js';
-import { sweepStale } from '../hook/teardown.js';
+import { sweepStale } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
