@@ -19,7 +19,8 @@ import { callName, isToolCallExec, matchesFramework } from '../policy/classify.j
 import { ensurePrivateDir } from '../state/files.js';
 import { StateStore } from '../state/records.js';
 import { EPOLLIN } from '../sys/libc.js';
-import { CallBook, type Log, type Watched } from './calls.js';
+import type { Watched } from '../state/watched.js';
+import { CallBook, type Log } from './calls.js';
 import { adminSocketPath, execSocketPath } from '../state/paths.js';
 import { clearNoticeMarker } from '../state/notice.js';
 import { type LineServer, serveLines } from './sockets.js';
