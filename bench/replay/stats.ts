@@ -2,7 +2,7 @@
  * What the bench measured, reduced to the numbers it reports. Pure: the agents' own output files and
  * the values read from the kernel in, summaries out. Nothing here looks at a trace.
  */
-import { AGENT_LEAF } from '../../src/carve/plan.js';
+import { AGENT_LEAF } from '../../src/layout.js';
 
 export interface CallResult {
   idx: number;

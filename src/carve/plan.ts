@@ -2,22 +2,8 @@ import { priorityWeight } from '../config/policy.js';
 import { formatBytes, resolveSize } from '../config/size.js';
 import type { Policy, Size } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
-
-/** Our two children of a container cgroup C. */
-export const AGENT_LEAF = 'agent';
-export const TOOLS_PARENT = 'tools';
-export const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
-
-export type Bytes = number | 'max';
-
-/** Concrete limits for one cgroup, resolved from policy sizes against the session. */
-export interface Limits {
-  memoryHigh: Bytes;
-  memoryMax: Bytes;
-  cpuWeight: number;
-  pidsMax?: number | 'max';
-  oomGroup?: boolean;
-}
+import { AGENT_LEAF, CONTROLLERS, TOOLS_PARENT } from '../layout.js';
+import type { Bytes, Limits } from '../limits.js';
 
 /** What the kernel and our state say about C right now: the input of planning. */
 export interface CarveInput {

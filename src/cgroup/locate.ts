@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
-import { parseMountinfo, parseUnifiedCgroupPath } from './mountinfo.js';
-import { pickCgroup2Mount } from '../host/facts.js';
+import { parseMountinfo, parseUnifiedCgroupPath, pickCgroup2Mount } from './mountinfo.js';
 
 /**
  * Where the cgroup2 hierarchy is mounted, as this process sees it. A host without one (pure cgroup v1)

@@ -28,6 +28,12 @@ export function parseMountinfo(text: string): Mount[] {
   return mounts;
 }
 
+/** The cgroup2 mount to use: the conventional /sys/fs/cgroup first, else the first one listed. */
+export function pickCgroup2Mount(mounts: Mount[]): Mount | undefined {
+  const v2 = mounts.filter((m) => m.fsType === 'cgroup2');
+  return v2.find((m) => m.mountPoint === '/sys/fs/cgroup') ?? v2[0];
+}
+
 /** One row of /proc/cgroups: which hierarchy a controller is bound to (0 = cgroup v2 or unused). */
 export interface ControllerBinding {
   name: string;

@@ -1,5 +1,5 @@
 /** Parsers for cgroup v2 stat files. Pure: text in, numbers out. */
-import type { Bytes } from '../carve/plan.js';
+import type { Bytes } from '../limits.js';
 
 /** Flat keyed files such as memory.events, cgroup.events and pids.events: `key value` lines. */
 export function parseFlatKeyed(text: string): Record<string, number> {

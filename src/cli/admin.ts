@@ -1,8 +1,8 @@
 import { createConnection } from 'node:net';
 import { loadPolicy } from '../config/policy.js';
-import { adminSocketPath, checkSocketPath } from '../daemon/paths.js';
 import { AgentcgroupError } from '../errors.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { hostEnvFrom } from '../host/env.js';
+import { adminSocketPath, checkSocketPath } from '../state/paths.js';
 import type { CliContext } from './context.js';
 
 /** One request on the root-only admin socket, one JSON line back. */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadPolicy } from '../config/policy.js';
 import type { Daemon } from '../daemon/daemon.js';
 import { describeError } from '../errors.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { hostEnvFrom } from '../host/env.js';
 import { requireCarvableHost } from '../host/support.js';
 import type { CliContext } from './context.js';
 

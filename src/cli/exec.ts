@@ -5,7 +5,7 @@ import { loadPolicy } from '../config/policy.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { CONTAINER_EXEC_SOCKET, runViaSocket } from '../exec/client.js';
 import { type ExecTarget, runToolCall } from '../exec/toolcall.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { hostEnvFrom } from '../host/env.js';
 import { validateContainerId } from '../oci/ids.js';
 import type { CliContext } from './context.js';
 

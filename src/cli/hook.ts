@@ -2,14 +2,15 @@ import type { Command } from 'commander';
 import { loadPolicy, policyTextSaysStrict } from '../config/policy.js';
 import { applyAnnotations } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { adminSocketPath } from '../daemon/paths.js';
 import { carveContainer } from '../hook/carve.js';
-import { daemonReachable, firstToNotice } from '../hook/daemoncheck.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { daemonReachable } from '../hook/daemoncheck.js';
 import { teardownContainer } from '../hook/teardown.js';
+import { hostEnvFrom } from '../host/env.js';
 import { readBundleConfig } from '../oci/config.js';
 import { parseState } from '../oci/state.js';
 import { show } from '../oci/validate.js';
+import { adminSocketPath } from '../state/paths.js';
+import { firstToNotice } from '../state/notice.js';
 import { StateStore } from '../state/records.js';
 import type { CliContext } from './context.js';
 

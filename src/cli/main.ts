@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { policyTextSaysStrict } from '../config/policy.js';
 import { describeError } from '../errors.js';
-import { hostEnvFrom } from '../hook/environment.js';
+import { hostEnvFrom } from '../host/env.js';
 import { type CliContext, processContext } from './context.js';
 import { registerDaemon } from './daemon.js';
 import { registerDemo } from './demo.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AgentcgroupError } from '../errors.js';
-import { type ListenAddress, parseListenAddress } from '../metrics/listen.js';
 import { oneLine } from '../oci/validate.js';
+import { type ListenAddress, parseListenAddress } from './listen.js';
 import { formatSize, parseSize, printable, quote, SIZE_FORMS } from './size.js';
 import type { Policy, Priority, Size } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { ListenAddress } from '../metrics/listen.js';
+import type { ListenAddress } from './listen.js';
 
 /** The policy agentcgroup applies to a container: host YAML merged over defaults, then annotations. */
 

@@ -1,21 +1,13 @@
 import { type FSWatcher, readFileSync, watch, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { basename, join } from 'node:path';
-import type { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
-import { AGENT_LEAF } from '../carve/plan.js';
+import { AGENT_LEAF } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
-import type { ContainerRecord, RunningCall, StateStore } from '../state/records.js';
-
-/** What the daemon knows of a carved container while it is watched. */
-export interface Watched {
-  record: ContainerRecord;
-  fs: Cgroupfs;
-  cgroupId: bigint;
-  agentCgroupId: bigint;
-}
+import type { RunningCall, StateStore } from '../state/records.js';
+import type { Watched } from '../state/watched.js';
 
 interface Live {
   call: RunningCall;

@@ -1,10 +1,11 @@
-import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { TrackerEvent } from '../bpf/tracker.js';
 import { DEFAULT_POLICY } from '../config/policy.js';
 import { describeError } from '../errors.js';
 import { Lineage, type LineageRules, type LineageView, type Program, type Starter } from '../policy/lineage.js';
 import type { ProcessOps } from '../sys/procfs.js';
-import type { CallBook, Log, Watched } from './calls.js';
+import type { Watched } from '../state/watched.js';
+import type { CallBook, Log } from './calls.js';
 
 interface Followed {
   c: Watched;

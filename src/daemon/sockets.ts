@@ -1,8 +1,8 @@
-import { checkSocketPath } from './paths.js';
 import { chmodSync, closeSync, constants, fstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { describeError } from '../errors.js';
+import { checkSocketPath } from '../state/paths.js';
 import { type PeerCred, peerCred } from '../sys/libc.js';
 
 /** Longest request line we buffer from any client. */

@@ -1,7 +1,7 @@
 import { type FSWatcher, closeSync, openSync, readFileSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
-import { TOOLS_PARENT } from '../carve/plan.js';
+import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import { Tally } from '../metrics/tally.js';
@@ -9,7 +9,8 @@ import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderSt
 import { effectivePriorities } from '../policy/priority.js';
 import type { StateStore } from '../state/records.js';
 import { EPOLLPRI } from '../sys/libc.js';
-import type { CallBook, Log, Watched } from './calls.js';
+import type { Watched } from '../state/watched.js';
+import type { CallBook, Log } from './calls.js';
 import type { FdWaiter } from './waiter.js';
 
 /** 150 ms of memory stall within 1 s: the kernel's wake-up call for the ladder (see PSI triggers). */

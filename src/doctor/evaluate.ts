@@ -1,5 +1,6 @@
 import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
 import type { HostFacts, Read } from '../host/facts.js';
+import { CONTROLLERS } from '../layout.js';
 
 /** required: agentcgroup cannot work without it; recommended: works, but worse; info: context only. */
 export type Need = 'required' | 'recommended' | 'info';
@@ -25,9 +26,6 @@ export interface DoctorReport {
   probes: Probe[];
   verdict: Verdict;
 }
-
-/** The controllers a carved container needs on cgroup v2. */
-export const NEEDED_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
 type Mode = 'unified' | 'hybrid' | 'legacy' | 'none' | 'unknown';
 
@@ -72,7 +70,7 @@ function controllerProbes(facts: HostFacts): Probe[] {
   const available = facts.cgroup2?.controllers.ok ? parseControllerList(facts.cgroup2.controllers.text) : undefined;
   const enabled = facts.cgroup2?.subtreeControl.ok ? parseControllerList(facts.cgroup2.subtreeControl.text) : [];
   const rootPath = facts.cgroup2?.path ?? '(no cgroup2 mount)';
-  return NEEDED_CONTROLLERS.map((name): Probe => {
+  return CONTROLLERS.map((name): Probe => {
     const base = { id: `controller.${name}`, title: `${name} controller`, need: 'required' as const };
     if (!available) {
       return { ...base, ok: false, found: missingReason(facts, name), how: `${rootPath}/cgroup.controllers unreadable; ${facts.roots.proc}/cgroups` };
@@ -243,6 +241,6 @@ export function evaluate(facts: HostFacts): DoctorReport {
         ready: false,
         summary: `not ready: ${first.found}${mode === 'hybrid' && first.id.startsWith('controller.') ? ' (hybrid cgroup layout); agentcgroup needs it on cgroup v2' : ''}${failed.length > 1 ? ` (+${failed.length - 1} more)` : ''}`,
       }
-    : { ready: true, summary: `ready: cgroup v2 with ${NEEDED_CONTROLLERS.join(', ')}, PSI, memory.peak, cgroup.kill, cgroup.freeze` };
+    : { ready: true, summary: `ready: cgroup v2 with ${CONTROLLERS.join(', ')}, PSI, memory.peak, cgroup.kill, cgroup.freeze` };
   return { probes, verdict };
 }

@@ -3,7 +3,9 @@ import type { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { killAndRemove } from '../cgroup/lifecycle.js';
 import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
-import { type Limits, TOOLS_PARENT, planToolCgroup } from '../carve/plan.js';
+import { planToolCgroup } from '../carve/plan.js';
+import { TOOLS_PARENT } from '../layout.js';
+import type { Limits } from '../limits.js';
 import { safeName } from '../oci/ids.js';
 import type { CallStats } from './record.js';
 

@@ -1,5 +1,5 @@
 import { formatBytes } from '../config/size.js';
-import type { Bytes } from '../carve/plan.js';
+import type { Bytes } from '../limits.js';
 import type { CallRecord, RunningCall } from '../state/records.js';
 
 /** What the kernel said about a finished call's cgroup, read just before it is removed. */

@@ -4,14 +4,15 @@ import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { cgroupOfPid, findCgroup2Root } from '../cgroup/locate.js';
 import { parseLimit } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
-import { AGENT_LEAF, planCarve } from '../carve/plan.js';
+import { planCarve } from '../carve/plan.js';
 import type { Policy } from '../config/types.js';
 import { PRIORITY_RANK } from '../policy/priority.js';
 import { AgentcgroupError, describeError } from '../errors.js';
+import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
+import { AGENT_LEAF } from '../layout.js';
 import type { OciState } from '../oci/types.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
-import type { HostEnv } from './environment.js';
 
 export interface CarveOutcome {
   record: ContainerRecord;

@@ -4,6 +4,7 @@ import {
   type ControllerBinding,
   type Mount,
   parseMountinfo,
+  pickCgroup2Mount,
   parseProcCgroups,
   parseUnifiedCgroupPath,
 } from '../cgroup/mountinfo.js';
@@ -73,12 +74,6 @@ function underSysRoot(roots: HostRoots, mountPoint: string): string {
   return mountPoint === '/sys' || mountPoint.startsWith('/sys/')
     ? join(roots.sys, mountPoint.slice('/sys'.length))
     : mountPoint;
-}
-
-/** The cgroup2 mount to use: the conventional /sys/fs/cgroup first, else the first one listed. */
-export function pickCgroup2Mount(mounts: Mount[]): Mount | undefined {
-  const v2 = mounts.filter((m) => m.fsType === 'cgroup2');
-  return v2.find((m) => m.mountPoint === '/sys/fs/cgroup') ?? v2[0];
 }
 
 const CHILD_FILES = ['memory.peak', 'cgroup.kill', 'cgroup.freeze'] as const;

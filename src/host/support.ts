@@ -1,8 +1,8 @@
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { findCgroup2Root } from '../cgroup/locate.js';
-import { CONTROLLERS } from '../carve/plan.js';
 import { AgentcgroupError } from '../errors.js';
-import type { HostEnv } from '../hook/environment.js';
+import { CONTROLLERS } from '../layout.js';
+import type { HostEnv } from './env.js';
 
 /**
  * Refuses, in one line, a host where no container can be carved: no cgroup2 mount (cgroup v1), or a

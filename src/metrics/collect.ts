@@ -1,8 +1,8 @@
 import type { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { type MemoryStatus, memoryStatus } from '../cgroup/stats.js';
-import { AGENT_LEAF, TOOLS_PARENT } from '../carve/plan.js';
-import type { Watched } from '../daemon/calls.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
+import type { Watched } from '../state/watched.js';
 import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot } from './snapshot.js';
 import { RiseWatch, stateOf } from './state.js';
 

@@ -1,6 +1,6 @@
 import { type Server, createServer } from 'node:http';
+import { type ListenAddress, formatListenAddress } from '../config/listen.js';
 import { CONTENT_TYPE } from './prometheus.js';
-import { type ListenAddress, formatListenAddress } from './listen.js';
 
 export interface MetricsListener {
   url: string;

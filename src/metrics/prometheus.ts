@@ -3,7 +3,7 @@
  * counters end in _total, bytes and seconds are base units, and label values (container ids and
  * tool-call names are untrusted) are escaped as the format requires.
  */
-import type { Bytes } from '../carve/plan.js';
+import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
 import { CALL_STATES, type CallSnapshot, type ContainerSnapshot, type Counters, type DaemonSnapshot } from './snapshot.js';
 

@@ -1,5 +1,5 @@
 /** Snapshot -> the lines of one `agentcgroup top` frame. Pure: no terminal, no clock of its own. */
-import type { Bytes } from '../carve/plan.js';
+import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
 import { formatBytes } from '../config/size.js';
 import type { CallState, Counters, DaemonSnapshot } from './snapshot.js';

@@ -16,11 +16,10 @@
  */
 
 import type { Policy } from '../config/types.js';
+import type { Bytes } from '../limits.js';
 
 /** The policy's `ladder` section; how often to look again is the daemon's business, not the decision's. */
 export type LadderConfig = Omit<Policy['ladder'], 'recheckMs'>;
-
-export type Bytes = number | 'max';
 
 export interface CallView {
   /** Unique across containers: `<container>/<call-id>`. */

@@ -7,11 +7,11 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadPolicy } from '../config/policy.js';
-import { execSocketDir } from '../daemon/paths.js';
 import { describeError } from '../errors.js';
 import { CONTAINER_EXEC_SOCKET } from '../exec/client.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
+import { execSocketDir } from '../state/paths.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
 import { HOOK_ARGV0, type HookSpec, injectShim, wantsHooks } from './inject.js';

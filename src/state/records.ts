@@ -1,6 +1,6 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Limits } from '../carve/plan.js';
+import type { Limits } from '../limits.js';
 import { AgentcgroupError } from '../errors.js';
 import { appendJsonLine, readJsonIfExists, removeIfExists, writeJsonAtomic } from './files.js';
 

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { Cgroupfs, type FsOps } from '../../../src/cgroup/cgroupfs.js';
 import { memoryStatus } from '../../../src/cgroup/stats.js';
-import type { Watched } from '../../../src/daemon/calls.js';
 import { SnapshotCollector, type SnapshotSources } from '../../../src/metrics/collect.js';
 import { Tally } from '../../../src/metrics/tally.js';
 import type { ContainerRecord, RunningCall } from '../../../src/state/records.js';
+import type { Watched } from '../../../src/state/watched.js';
 
 const MiB = 1 << 20;
 

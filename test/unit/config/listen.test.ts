@@ -2,7 +2,7 @@ import t from 'tap';
 import { parsePolicyYaml } from '../../../src/config/policy.js';
 import { applyAnnotations } from '../../../src/config/annotations.js';
 import { DEFAULT_POLICY } from '../../../src/config/policy.js';
-import { formatListenAddress, parseListenAddress } from '../../../src/metrics/listen.js';
+import { formatListenAddress, parseListenAddress } from '../../../src/config/listen.js';
 import { AgentcgroupError } from '../../../src/errors.js';
 
 const SRC = '/etc/agentcgroup/policy.yaml';
