@@ -127,11 +127,13 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(agentcg_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct event *e = start_event(EVENT_EXEC, task);
+	__u64 cgroup_id; /* map keys must live on the stack, not in the ring buffer (6.1's verifier) */
 
 	if (!e)
 		return 0;
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
-	if (e->pid == e->tgid && bpf_map_lookup_elem(&agents, &e->cgroup_id) && !in_terminal_job(task) &&
+	cgroup_id = e->cgroup_id;
+	if (e->pid == e->tgid && bpf_map_lookup_elem(&agents, &cgroup_id) && !in_terminal_job(task) &&
 	    bpf_send_signal(SIGSTOP) == 0)
 		e->flags = FLAG_HELD;
 	bpf_ringbuf_submit(e, 0);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { parseSnapshot } from '../metrics/snapshot.js';
+import { describeFramework, safeText } from '../metrics/top.js';
 import { describeError } from '../errors.js';
 import { adminSocketFor, askDaemon } from './admin.js';
 import type { CliContext } from './context.js';
@@ -17,7 +18,10 @@ export function registerStatus(program: Command, ctx: CliContext, setExit: (code
         if (opts.json) ctx.stdout(`${JSON.stringify(reply)}\n`);
         else {
           ctx.stdout(`tracker ${snap.tracker ? 'on' : 'off'}, ${snap.containers.length} container(s), ${snap.calls} tool call(s) running\n`);
-          for (const c of snap.containers) ctx.stdout(`${c.id}  /${c.cgroup}  ${c.calls.length ? c.calls.map((k) => k.id).join(' ') : '-'}\n`);
+          for (const c of snap.containers) {
+            const calls = c.calls.length ? c.calls.map((k) => safeText(k.id)).join(' ') : '-';
+            ctx.stdout(`${safeText(c.id)}  /${c.cgroup}  framework ${describeFramework(c.framework)}  calls ${calls}\n`);
+          }
         }
       } catch (err) {
         ctx.stderr(`agentcgroup: status: ${describeError(err)}\n`);

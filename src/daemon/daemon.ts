@@ -144,6 +144,7 @@ export class Daemon {
         runningCalls: (id) => this.store.runningCalls(id),
         counters: sup.tally,
         isStalled: (key) => sup.isStalled(key),
+        roles: (c) => this.router.roles(c),
         tracker: this.tracker !== undefined,
       },
       new Date(),

@@ -7,6 +7,9 @@ import type { ProcessOps } from '../sys/procfs.js';
 import type { Watched } from '../state/watched.js';
 import type { CallBook, Log } from './calls.js';
 
+/** What the router needs of the call book (a seam: unit tests stand in for it). */
+export type CallSink = Pick<CallBook, 'begin' | 'join' | 'noteExit' | 'onEnded'>;
+
 interface Followed {
   c: Watched;
   lineage: Lineage;
@@ -25,7 +28,7 @@ export class TrackerRouter {
   private readonly forks = new Map<number, bigint>();
 
   constructor(
-    private readonly calls: CallBook,
+    private readonly calls: CallSink,
     private readonly procs: ProcessOps,
     private readonly log: Log,
   ) {
@@ -78,12 +81,15 @@ export class TrackerRouter {
     const agent = `${c.record.cgroup}/${AGENT_LEAF}`;
     const pids = c.fs.procs(agent).sort((a, b) => a - b);
     for (const pid of pids) {
+      // The init may not have exec'd the container's program yet (runtimes park it): its own exec
+      // event, or the first child it forks, places it.
+      if (pid === c.record.pid) continue;
       const program = this.program(pid);
       const stat = this.procs.stat(pid);
       if (!program || !stat) continue;
       // The same command line as its parent: a fork that has not exec'd (a worker), the parent's own.
       const parent = this.procs.cmdline(stat.ppid);
-      if (pid !== c.record.pid && parent !== undefined && parent.join('\0') === program.argv.join('\0')) f.lineage.fork(stat.ppid, pid);
+      if (parent !== undefined && parent.join('\0') === program.argv.join('\0')) f.lineage.fork(stat.ppid, pid);
       else this.decide(f, pid, stat.ppid, program, undefined);
     }
     const tools = c.fs.exists(`${c.record.cgroup}/${TOOLS_PARENT}`) ? c.fs.children(`${c.record.cgroup}/${TOOLS_PARENT}`).map((k) => `${c.record.cgroup}/${TOOLS_PARENT}/${k}`) : [];

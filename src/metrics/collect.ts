@@ -3,6 +3,7 @@ import { type MemoryStatus, memoryStatus } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
+import type { LineageView } from '../policy/lineage.js';
 import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot } from './snapshot.js';
 import { RiseWatch, stateOf } from './state.js';
 
@@ -14,6 +15,8 @@ export interface SnapshotSources {
   counters: { container(id: string): Counters; call(key: string): Counters };
   /** The supervisor's view of `<container>/<call-id>`. */
   isStalled(key: string): boolean;
+  /** What the tracker took for the container's framework, launchers and sessions. */
+  roles(c: Watched): LineageView[];
   tracker: boolean;
 }
 
@@ -80,6 +83,7 @@ export class SnapshotCollector {
         state: stateOf(memory, { stalled: false, highRising: rising(c.fs, C, memory) }),
         memory,
         agent: look(c.fs, `${C}/${AGENT_LEAF}`) ?? null,
+        framework: src.roles(c),
         counters: src.counters.container(id),
         calls,
       });

@@ -3,6 +3,7 @@
  * `status --json`, `top` and the Prometheus text. Types and the client-side check of a reply.
  */
 import type { MemoryStatus } from '../cgroup/stats.js';
+import type { LineageView } from '../policy/lineage.js';
 import { AgentcgroupError } from '../errors.js';
 
 /** frozen: cgroup.freeze took effect; throttled: held at memory.high; running: neither. */
@@ -50,6 +51,8 @@ export interface ContainerSnapshot {
   memory: MemoryStatus;
   /** The agent leaf: the framework's own memory. */
   agent: MemoryStatus | null;
+  /** What the daemon took for the framework, its launchers and sessions (names are the container's: untrusted). */
+  framework: LineageView[];
   counters: Counters;
   calls: CallSnapshot[];
 }
@@ -139,6 +142,11 @@ function call(v: unknown, where: string): CallSnapshot {
   };
 }
 
+function lineage(v: unknown, where: string): LineageView {
+  const o = obj(v, where);
+  return { pid: num(o, 'pid', where), role: oneOf(o, 'role', ['launcher', 'framework', 'session'] as const, where), name: str(o, 'name', where) };
+}
+
 function container(v: unknown, where: string): ContainerSnapshot {
   const o = obj(v, where);
   return {
@@ -148,6 +156,7 @@ function container(v: unknown, where: string): ContainerSnapshot {
     state: oneOf(o, 'state', CALL_STATES, where),
     memory: memory(o.memory, `${where}.memory`),
     agent: o.agent === null ? null : memory(o.agent, `${where}.agent`),
+    framework: list(o, 'framework', where).map((f, i) => lineage(f, `${where}.framework[${i}]`)),
     counters: counters(o.counters, `${where}.counters`),
     calls: list(o, 'calls', where).map((c, i) => call(c, `${where}.calls[${i}]`)),
   };

@@ -2,6 +2,7 @@
 import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
 import { formatBytes } from '../config/size.js';
+import type { LineageView } from '../policy/lineage.js';
 import type { CallState, Counters, DaemonSnapshot } from './snapshot.js';
 
 interface Row {
@@ -40,10 +41,22 @@ function fit(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
 }
 
+/**
+ * What the daemon took for the framework, so a wrong guess shows: `python3[12] < tini[1]`, and the
+ * sessions whose commands are calls: `+ bash[40]`.
+ */
+export function describeFramework(framework: readonly LineageView[]): string {
+  const named = (role: LineageView['role']) => framework.filter((f) => f.role === role).map((f) => `${safeText(f.name)}[${f.pid}]`);
+  const fw = named('framework');
+  const under = named('launcher');
+  const sessions = named('session');
+  return [fw.length ? fw.join(' ') : '?', ...(under.length ? [`< ${under.join(' ')}`] : []), ...(sessions.length ? [`+ ${sessions.join(' ')}`] : [])].join(' ');
+}
+
 function rows(snap: DaemonSnapshot): Row[] {
   return snap.containers.flatMap((c) => [
     { name: fit(safeText(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
-    ...(c.agent ? [{ name: '  agent', state: '' as const, memory: c.agent, counters: undefined }] : []),
+    ...(c.agent ? [{ name: fit(`  agent ${c.framework.length ? describeFramework(c.framework) : ''}`.trimEnd(), NAME_WIDTH), state: '' as const, memory: c.agent, counters: undefined }] : []),
     ...c.calls.map((k) => ({ name: fit(`  ${safeText(k.id)}`, NAME_WIDTH), state: k.state, memory: k.memory, counters: k.counters })),
   ]);
 }

@@ -74,7 +74,7 @@ t.test('status --json carries the snapshot; status without it lists ids', async 
   t.equal(parsed.containers[0]!.calls[0]!.memory.current, 40 << 20);
   t.equal(parsed.containers[0]!.calls[1]!.state, 'frozen');
   const text = await runCli(['status', '--policy', policy]);
-  t.equal(text.out, 'tracker on, 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
+  t.equal(text.out, 'tracker on, 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  framework python3[12] < tini[10]  calls hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
   t.same(ops, ['snapshot', 'snapshot']);
 });
 

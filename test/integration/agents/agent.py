@@ -7,7 +7,8 @@ Usage: agent.py MODE OUT_DIR
   charge      one `dd bs=24M` call between two quiet points the test measures the agent leaf at
   pipe        one persistent bash fed commands over a pipe (SWE-agent)
   tmux        a tmux session whose shell runs typed commands (OpenHands)
-It writes OUT_DIR/ready when its tool calls are running, then waits to be killed with its container.
+It writes OUT_DIR/ready when its tool calls are running, then runs `bash -c "$(cat OUT_DIR/run-N)"`
+for N = 1, 2... as those files appear, until it is killed with its container.
 Every long call is `sleep 600` behind a marker argument, so the test can find it from outside.
 """
 import os
@@ -63,5 +64,12 @@ else:
     sys.exit("unknown mode " + mode)
 
 mark("ready")
+# More calls on request: OUT/run-N holds a command line, run as `bash -c` (the test's triggers).
+n = 1
 while True:
-    time.sleep(3600)
+    path = os.path.join(out, "run-%d" % n)
+    if os.path.exists(path):
+        with open(path) as f:
+            procs.append(subprocess.Popen(["bash", "-c", f.read()]))
+        n += 1
+    time.sleep(0.1)

@@ -6,18 +6,18 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenario } from '../harness.js';
 import { eventually, exited, readOr, scratch, startDaemon } from '../bundle.js';
-import { AGENTS, AGENT_PY, expectCalls, expectFramework, startShape, stopShape } from '../shapes.js';
+import { AGENTS, AGENT_PY, expectCalls, expectFramework, processes, startShape, stopShape } from '../shapes.js';
 
 const MiB = 1 << 20;
 
 scenario(async (c) => {
   const s = scratch();
-  const daemon = await startDaemon(s);
+  let daemon = await startDaemon(s);
   try {
-    const node = await startShape(c, s, { id: 'it-claude', args: ['/usr/bin/tini', '--', 'node', join(AGENTS, 'agent.js'), '/out'] });
+    const node = await startShape(c, s, { id: 'it-claude', args: ['/usr/bin/tini', '--', 'node', join(AGENTS, 'agent.cjs'), '/out'] });
     if (node) {
       const isCall = (p: { argv: string[] }) => (p.argv[0] === 'sleep' && p.argv[1] === '600') || p.argv.includes('call-2');
-      await expectCalls(c, node, { calls: 3, inAgent: [/^\/usr\/bin\/tini/, /agent\.js/, /mcp-server\.js/], isCall });
+      await expectCalls(c, node, { calls: 3, inAgent: [/^\/usr\/bin\/tini/, /agent\.cjs/, /mcp-server\.cjs/], isCall });
       await expectFramework(c, s, node, 'node');
       stopShape(node);
       const names = readOr(join(s.callDir, 'it-claude.jsonl')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name);
@@ -35,7 +35,7 @@ scenario(async (c) => {
 
     const tmux = await startShape(c, s, { id: 'it-tmux', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'tmux', '/out'] });
     if (tmux) {
-      await expectCalls(c, tmux, { calls: 1, inAgent: [/agent\.py tmux/, /^tmux/, /^-?bash$/] });
+      await expectCalls(c, tmux, { calls: 1, inAgent: [/agent\.py tmux/, /^tmux/, /^-?(ba)?sh$/] });
       c.match(readOr(join(tmux.out, 'cmd-1')), /^0::\/tools\/\S+\n/, 'it-tmux: a command typed into the tmux shell ran in a tool cgroup');
       stopShape(tmux);
     }
@@ -52,6 +52,26 @@ scenario(async (c) => {
       writeFileSync(join(charge.out, 'go-2'), '');
       c.ok(after - before < 1 * MiB, 'it-charge: the agent leaf was charged under 1 MiB for a call that allocated 24 MiB at once', { before, after, grewKiB: (after - before) / 1024 });
       await expectCalls(c, charge, { calls: 1, inAgent: [/agent\.py charge/] });
+
+      // Nothing stays held: a call held while the daemon cannot answer (stopped, then killed) is
+      // continued and placed by the next daemon; one held when the daemon is told to stop is
+      // continued on its way out.
+      const heldBash = (marker: string) => processes(charge).find((p) => p.argv.join(' ').includes(marker));
+      daemon.child.kill('SIGSTOP');
+      writeFileSync(join(charge.out, 'run-1'), 'sleep 600; echo after-kill');
+      c.ok(await eventually(() => heldBash('after-kill')?.state === 'T', 60_000), 'it-charge: a call started while the daemon is stopped is held at exec', processes(charge));
+      daemon.child.kill('SIGKILL');
+      await exited(daemon.child);
+      daemon = await startDaemon(s, 'daemon-2.log');
+      c.ok(await eventually(() => { const p = heldBash('after-kill'); return p !== undefined && p.state !== 'T' && p.where.startsWith('tools/'); }, 60_000), 'it-charge: after SIGKILL, the next daemon continues it in a tool cgroup of its own', processes(charge));
+      daemon.child.kill('SIGSTOP');
+      writeFileSync(join(charge.out, 'run-2'), 'sleep 600; echo after-term');
+      c.ok(await eventually(() => heldBash('after-term')?.state === 'T', 60_000), 'it-charge: held again while the daemon is stopped', processes(charge));
+      daemon.child.kill('SIGTERM');
+      daemon.child.kill('SIGCONT');
+      c.equal(await exited(daemon.child), 0, 'it-charge: the daemon exits on SIGTERM');
+      c.ok(heldBash('after-term') !== undefined && heldBash('after-term')!.state !== 'T', 'it-charge: and continued what it held on its way out', processes(charge));
+      daemon = await startDaemon(s, 'daemon-3.log');
       stopShape(charge);
       const dd = readOr(join(s.callDir, 'it-charge.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; memory: { peak: number | null }; placement?: { heldAtExec?: boolean } }).find((k) => k.name === 'dd');
       c.ok((dd?.memory.peak ?? 0) >= 24 * MiB && dd?.placement?.heldAtExec === true, 'it-charge: the 24 MiB were charged to the call, held at exec until placed', dd);
@@ -60,4 +80,6 @@ scenario(async (c) => {
     daemon.child.kill('SIGTERM');
     c.equal(await exited(daemon.child), 0, 'the daemon stops cleanly');
   }
+  const log = ['daemon.log', 'daemon-2.log', 'daemon-3.log'].map((f) => readOr(join(s.dir, f))).join('');
+  c.ok(!/held at exec and gone|cannot start a call|unavailable/.test(log), 'the daemon lost no held process and started every call', log.slice(-3000));
 });

@@ -1,8 +1,8 @@
 // The eBPF tracker on the guest's 6.1 kernel: the CO-RE object built on the host loads; fork, exec and
 // exit of processes in a watched cgroup and in a sub-cgroup below it arrive with the right ids,
 // parents, file names and exit codes; an unwatched cgroup stays silent; close() leaves nothing behind.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import koffi from 'koffi';
 import { Tracker, type TrackerEvent } from '../../../src/bpf/tracker.js';
@@ -45,6 +45,33 @@ function runIn(cgroup: string, script: string): number {
   const r = spawnSync('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec /bin/sh -c "$2"', 'sh', cgroup, script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`workload in ${cgroup} failed (${r.status ?? r.signal}): ${r.stderr}`);
   return r.pid;
+}
+
+/**
+ * Runs `script` with sh inside `cgroup` (moved there before its first command), continuing every
+ * process the tracker holds, as the daemon does; returns the events, the state each held process
+ * was in when seen, and the exit code.
+ */
+async function runHeld(tracker: Tracker, cgroup: string, script: string): Promise<{ events: TrackerEvent[]; states: Map<number, string>; code: number | null }> {
+  const child = spawn('/bin/sh', ['-c', `echo $$ > "$1/cgroup.procs" && ${script}`, 'sh', cgroup], { stdio: 'ignore' });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let done = false;
+  void exit.then(() => (done = true));
+  const events: TrackerEvent[] = [];
+  const states = new Map<number, string>();
+  const deadline = Date.now() + 60_000;
+  while (!done && Date.now() < deadline) {
+    if (!(await readable(tracker.epollFd, 500))) continue;
+    for (const e of drain(tracker)) {
+      events.push(e);
+      if (!e.held) continue;
+      states.set(e.pid, readFileSync(`/proc/${e.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[0] ?? '?');
+      process.kill(e.pid, 'SIGCONT');
+    }
+  }
+  const code = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+  events.push(...drain(tracker));
+  return { events, states, code };
 }
 
 /** Check details are JSON: bigints become strings. */
@@ -122,6 +149,24 @@ scenario(async (c) => {
     c.equal(inSub.map((e) => e.type).join(' '), 'fork exec exit exit', 'the sub-cgroup: grandchild fork, exec, exit, then its parent exits');
     c.ok(sleeper !== undefined && sleeper.cgroupId === subId && sleeper.watchId === wId && children.has(sleeper.ppid), 'a grandchild in a sub-cgroup: cgroup_id the sub-cgroup, watch_id the watched parent', show(sleeper));
     c.equal(events.length, 3 * CHILDREN + 11, 'nothing else: exactly the expected number of events');
+
+    c.ok(events.every((e) => !e.held), 'nothing is held in a cgroup not marked for holding');
+
+    // The hold: an exec in a cgroup marked with holdIn() is stopped before its first instruction,
+    // and goes on only when continued; inside a terminal job (a job-control shell on a pty) never.
+    tracker.holdIn(wId);
+    const plain = await runHeld(tracker, fs.path(watched), 'exec /bin/true');
+    const held = plain.events.find((e) => e.type === 'exec' && e.filename === '/bin/true');
+    c.ok(held?.held === true, 'an exec in a held cgroup comes with held', show(held));
+    c.equal(plain.states.get(held?.pid ?? -1), 'T', 'the process is stopped (state T) until continued');
+    c.equal(plain.code, 0, 'once continued it runs to its end (exit 0)');
+    const job = await runHeld(tracker, fs.path(watched), 'echo "/bin/true; exit" | exec script -qc "bash --norc --noprofile -i" /dev/null');
+    const inJob = job.events.find((e) => e.type === 'exec' && e.filename === '/bin/true');
+    c.ok(inJob !== undefined && !inJob.held, 'a job of a job-control shell on a pty is not held', show(job.events.filter((e) => e.type === 'exec')));
+    c.ok(job.events.some((e) => e.type === 'exec' && e.held && /script$/.test(e.filename)), 'while script itself, with no terminal, was', show(job.events.filter((e) => e.type === 'exec')));
+    tracker.release(wId);
+    const free = await runHeld(tracker, fs.path(watched), 'exec /bin/true');
+    c.ok(free.events.every((e) => !e.held), 'after release() nothing is held', show(free.events));
 
     tracker.unwatch(wId);
     tracker.unwatch(wId);

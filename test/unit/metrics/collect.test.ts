@@ -52,6 +52,7 @@ function setup(files: Record<string, string>, markers: RunningCall[] = []) {
     runningCalls: (id) => (id === 'c1' ? markers : []),
     counters: tally,
     isStalled: (key) => key === 'c1/stalled-1-aaaaaa',
+    roles: () => [{ pid: 12, role: 'framework', name: 'python3' }],
     tracker: false,
   };
   return { src, tally };

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { type Terminal, runTop } from '../../../src/cli/top.js';
 import type { DaemonSnapshot } from '../../../src/metrics/snapshot.js';
-import { renderTop, safeText } from '../../../src/metrics/top.js';
+import { describeFramework, renderTop, safeText } from '../../../src/metrics/top.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 t.test('one frame: title, header, container, agent leaf and calls with their numbers', async (t) => {
@@ -10,7 +10,7 @@ t.test('one frame: title, header, container, agent leaf and calls with their num
   t.match(lines[2], /^CONTAINER \/ CALL\s+STATE\s+CURRENT\s+HIGH\s+MAX\s+PEAK\s+PSI some\/full\s+THROTTLED\s+OOM-KILLED\s+FROZE\/THAWED\/RAISED\/KILLED$/);
   const row = (start: string) => lines.find((l) => l.startsWith(start))?.split(/\s{2,}/) ?? [];
   t.same(row('agent-1'), ['agent-1', 'running', '80M', '230M', '256M', '90M', '0.0/0.0', '0', '0', '1/0/3/0']);
-  t.same(row('  agent'), ['', 'agent', '30M', 'max', 'max', '12M', '0.0/0.0', '0', '0'], 'the framework, without ladder counters');
+  t.same(row('  agent'), ['', 'agent python3[12] < tini[10]', '30M', 'max', 'max', '12M', '0.0/0.0', '0', '0'], 'the framework as the daemon took it, without ladder counters');
   t.same(row('  hog-'), ['', 'hog-m1abc-0a1b2c', 'throttled', '40M', '40M', '200M', '41M', '52.5/48.3', '17', '0', '0/0/3/0']);
   t.same(row('  idle-'), ['', 'idle-m1abd-3d4e5f', 'frozen', '512K', '40M', '200M', '-', '0.0/0.0', '0', '0', '1/0/0/0'], 'no peak: -');
   const stateAt = lines[2]!.indexOf('STATE');
@@ -102,4 +102,18 @@ t.test('not a terminal, or plain: frames a blank line apart, no escape codes', a
     t.equal(frames.length, 2, 'two frames');
     t.equal(out, `${renderTop(sampleSnapshot()).join('\n')}\n\n${renderTop(sampleSnapshot()).join('\n')}\n`);
   }
+});
+
+t.test('what was taken for the framework: its launchers and sessions; hostile names are made safe', async (t) => {
+  t.equal(describeFramework([]), '?');
+  t.equal(
+    describeFramework([
+      { pid: 1, role: 'launcher', name: 'tini' },
+      { pid: 7, role: 'framework', name: 'node' },
+      { pid: 9, role: 'framework', name: 'node' },
+      { pid: 30, role: 'session', name: 'bash' },
+    ]),
+    'node[7] node[9] < tini[1] + bash[30]',
+  );
+  t.equal(describeFramework([{ pid: 7, role: 'framework', name: 'x\x1b[2Jy' }]), 'x?[2Jy[7]');
 });

@@ -7,7 +7,7 @@ const { renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const out = process.argv[2];
-const mcp = spawn(process.execPath, [join(__dirname, 'mcp-server.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const mcp = spawn(process.execPath, [join(__dirname, 'mcp-server.cjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
 mcp.stdout.once('data', () => {
   spawnSync('rg', ['--files', __dirname], { stdio: 'ignore' });
   spawnSync('git', ['--version'], { stdio: 'ignore' });
