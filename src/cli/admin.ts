@@ -1,16 +1,17 @@
 import { createConnection } from 'node:net';
 import { loadPolicy } from '../config/policy.js';
+import { type AdminOp, adminRequestLine } from '../daemon/admin.js';
 import { AgentcgroupError } from '../errors.js';
 import { hostEnvFrom } from '../host/env.js';
 import { adminSocketPath, checkSocketPath } from '../state/paths.js';
 import type { CliContext } from './context.js';
 
 /** One request on the root-only admin socket, one JSON line back. */
-function ask(path: string, op: string): Promise<Record<string, unknown>> {
+function ask(path: string, op: AdminOp): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const s = createConnection(checkSocketPath(path));
     let buf = '';
-    s.once('connect', () => s.write(`${JSON.stringify({ op })}\n`));
+    s.once('connect', () => s.write(adminRequestLine(op)));
     s.on('data', (d: Buffer) => {
       buf += d.toString();
       if (buf.includes('\n')) s.end();
@@ -34,7 +35,7 @@ export function adminSocketFor(ctx: CliContext, policyFile: string | undefined):
 }
 
 /** Asks the daemon; a refusal is an error, so callers get only answers. */
-export async function askDaemon(socket: string, op: string): Promise<Record<string, unknown>> {
+export async function askDaemon(socket: string, op: AdminOp): Promise<Record<string, unknown>> {
   const reply = await ask(socket, op);
   if (reply.ok !== true) throw new AgentcgroupError('refused', `the daemon refused: ${String(reply.error ?? 'no reason')}`);
   return reply;

@@ -1,34 +1,31 @@
 import { type FSWatcher, existsSync, statSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Socket } from 'node:net';
 import { trackerObjectPath } from '../bpf/object-path.js';
 import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
-import { type Request, parseRequest } from '../exec/protocol.js';
 import type { HostEnv } from '../host/env.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { sweepStale } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
 import type { DaemonSnapshot } from '../metrics/snapshot.js';
 import { ensurePrivateDir } from '../state/files.js';
-import { StateStore } from '../state/records.js';
-import { EPOLLIN } from '../sys/libc.js';
-import type { Watched } from '../state/watched.js';
-import { CallBook, type Log } from './calls.js';
-import { adminSocketPath, execSocketPath } from '../state/paths.js';
 import { clearNoticeMarker } from '../state/notice.js';
+import { adminSocketPath } from '../state/paths.js';
+import { StateStore } from '../state/records.js';
+import type { Watched } from '../state/watched.js';
+import { EPOLLIN } from '../sys/libc.js';
+import { type ProcessOps, procfs } from '../sys/procfs.js';
+import { answerAdmin } from './admin.js';
+import { CallBook, type Log } from './calls.js';
+import { serveExec } from './execserver.js';
+import { TrackerRouter } from './router.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
-import { TrackerRouter } from './router.js';
-import { type ProcessOps, procfs } from '../sys/procfs.js';
-import type { LineageView } from '../policy/lineage.js';
 import { FdWaiter } from './waiter.js';
-
-export const VERSION = 1;
 
 interface Entry extends Watched {
   exec: LineServer | undefined;
@@ -86,7 +83,7 @@ export class Daemon {
     clearNoticeMarker(runDir);
     this.supervisor.start();
     this.admin = await serveLines(adminSocketPath(runDir), 0o600, (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`), (line, _peer, reply) =>
-      reply(this.adminRequest(line)),
+      reply(answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot() })),
     );
     this.recordsWatcher = watch(join(runDir, 'containers'), () => this.sync());
     await this.sync();
@@ -121,20 +118,6 @@ export class Daemon {
     this.tracker?.close();
   }
 
-  status(): { containers: { id: string; cgroup: string; calls: string[]; framework: LineageView[] }[]; calls: number; tracker: boolean } {
-    const calls = this.calls.list();
-    return {
-      containers: [...this.containers.values()].map((c) => ({
-        id: c.record.id,
-        cgroup: c.record.cgroup,
-        calls: calls.filter((k) => k.cgroup.startsWith(`/${c.record.cgroup}/`)).map((k) => k.callId),
-        framework: this.router.roles(c),
-      })),
-      calls: calls.length,
-      tracker: this.tracker !== undefined,
-    };
-  }
-
   /** Read from the cgroups now: what status --json, top and the metrics show. */
   snapshot(): DaemonSnapshot {
     const sup = this.supervisor;
@@ -151,24 +134,6 @@ export class Daemon {
     );
   }
 
-  private adminRequest(line: string): unknown {
-    let op: unknown;
-    try {
-      op = (JSON.parse(line) as { op?: unknown }).op;
-    } catch {
-      return { v: 1, ok: false, error: 'not JSON' };
-    }
-    if (op === 'ping') return { v: 1, ok: true, pid: process.pid, version: VERSION };
-    if (op === 'status') return { v: 1, ok: true, ...this.status() };
-    try {
-      if (op === 'snapshot') return { v: 1, ok: true, ...this.snapshot() };
-      if (op === 'metrics') return { v: 1, ok: true, text: renderPrometheus(this.snapshot()) };
-    } catch (err) {
-      return { v: 1, ok: false, error: describeError(err) };
-    }
-    return { v: 1, ok: false, error: `unknown op ${JSON.stringify(op)}` };
-  }
-
   private draining = false;
 
   /**
@@ -182,15 +147,6 @@ export class Daemon {
       this.tracker.consume((e) => this.router.onEvent(e));
     } finally {
       this.draining = false;
-    }
-  }
-
-  private beginCall(c: Watched, pid: number, given: Parameters<CallBook['begin']>[2]): string | undefined {
-    try {
-      return this.calls.begin(c, pid, given);
-    } catch (err) {
-      this.log.warn(`container ${c.record.id}: cannot start a call for process ${pid}: ${describeError(err)}`);
-      return undefined;
     }
   }
 
@@ -234,7 +190,7 @@ export class Daemon {
     this.router.sweep(entry);
     this.supervisor.follow(entry);
     try {
-      entry.exec = await this.serveExec(entry);
+      entry.exec = await serveExec(entry, { runDir: this.policy.paths.runDir, calls: this.calls, procs: this.procs, drainTracker: () => this.drainTracker(), log: this.log });
     } catch (err) {
       this.log.warn(`container ${id}: exec socket unavailable: ${describeError(err)}`);
     }
@@ -281,49 +237,5 @@ export class Daemon {
       if (present.has(call.callId)) this.calls.adopt(c, call);
       else this.calls.settleLost(c, call);
     }
-  }
-
-  /** The container's own socket: serves only processes of that container, with its recorded limits. */
-  private serveExec(c: Entry): Promise<LineServer> {
-    const sessions = new Map<Socket, { callId: string; pid: number }>();
-    const inContainer = (pid: number): boolean => this.procs.cgroup(pid)?.startsWith(`/${c.record.cgroup}/`) === true;
-    const end = (socket: Socket, result?: { exit: number | null; signal: string | null }) => {
-      const s = sessions.get(socket);
-      if (!s) return;
-      sessions.delete(socket);
-      this.calls.release(s.callId, s.pid);
-      this.calls.finish(s.callId, result);
-    };
-    return serveLines(
-      execSocketPath(this.policy.paths.runDir, c.record.id),
-      0o666,
-      (peer) => (inContainer(peer.pid) ? undefined : `process ${peer.pid} is not in container ${c.record.id}`),
-      (line, peer, reply, socket) => {
-        let req: Request;
-        try {
-          req = parseRequest(line);
-        } catch (err) {
-          reply({ v: 1, ok: false, error: describeError(err) });
-          socket.end();
-          return;
-        }
-        if (req.op === 'begin') {
-          if (sessions.has(socket)) return reply({ v: 1, ok: false, error: 'a call is already open on this connection' });
-          // The tracker may have made the client a call of its own already: adopt that one.
-          this.drainTracker();
-          const callId = this.calls.callOfMember(peer.pid) ?? this.beginCall(c, peer.pid, { name: req.name, argv: req.argv, fallback: req.name });
-          if (!callId) return reply({ v: 1, ok: false, error: 'cannot create the tool-call cgroup' });
-          this.calls.rename(callId, req.name, req.argv);
-          sessions.set(socket, { callId, pid: peer.pid });
-          this.calls.attachClient(callId, (notice) => reply(notice ? { v: 1, ok: true, notice } : { v: 1, ok: true }));
-          reply({ v: 1, ok: true, call: callId });
-          return;
-        }
-        const s = sessions.get(socket);
-        if (!s || s.callId !== req.call) return reply({ v: 1, ok: false, error: 'no such call on this connection' });
-        end(socket, { exit: req.exit, signal: req.signal });
-      },
-      (socket) => end(socket),
-    );
   }
 }

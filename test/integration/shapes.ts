@@ -99,7 +99,7 @@ export async function expectCalls(c: Checker, r: Running, opts: { calls: number;
 
 /** What the daemon's status says it took for the framework. */
 export async function expectFramework(c: Checker, s: Scratch, r: Running, name: string): Promise<void> {
-  const reply = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"status"}');
+  const reply = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"snapshot"}');
   let framework: { role: string; name: string }[] = [];
   try {
     const st = JSON.parse(reply) as { containers: { id: string; framework: { role: string; name: string }[] }[] };

@@ -90,7 +90,7 @@ async function agentContainer(c: Checker, s: Scratch): Promise<void> {
   c.ok(calls(s, id).slice(3).every((k) => (k.memory.peak ?? 0) >= 32 * MiB), 'and each burst was charged to its own call', calls(s, id).slice(3).map((k) => k.memory.peak));
   c.ok(await eventually(() => readdirSync(cg(C, 'tools')).filter((n) => !n.includes('.')).length === 0), 'no tool cgroup left after restart');
 
-  const ping = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"status"}');
+  const ping = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"snapshot"}');
   c.match(ping, /"ok":true.*"it-daemon"/, 'admin socket answers root with the status');
   const status = run(process.execPath, [CLI, 'status', '--json', '--policy', s.policy]);
   c.match(status.stdout, /^\{"v":1,"ok":true,"containers":\[\{"id":"it-daemon"/, 'agentcgroup status --json shows the container', status.stderr);

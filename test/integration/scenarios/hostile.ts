@@ -173,7 +173,7 @@ function socketChecks(c: Checker, s: Scratch, id: string): void {
 
 async function adminChecks(c: Checker, s: Scratch): Promise<void> {
   const sock = join(s.runDir, 'admin.sock');
-  const ask = `const s=require('net').createConnection(${JSON.stringify(sock)});s.on('error',e=>console.log(e.code));s.on('data',d=>{console.log(String(d).trim());s.end()});s.on('connect',()=>s.write('{"op":"status"}\\n'))`;
+  const ask = `const s=require('net').createConnection(${JSON.stringify(sock)});s.on('error',e=>console.log(e.code));s.on('data',d=>{console.log(String(d).trim());s.end()});s.on('connect',()=>s.write('{"op":"snapshot"}\\n'))`;
   const asNobody = () => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', ask]).stdout.trim();
   c.equal(asNobody(), 'EACCES', 'the admin socket (0600) cannot even be opened by a non-root user');
   // With the run dir and the socket opened up by mistake, SO_PEERCRED still turns the user away.

@@ -1,0 +1,57 @@
+/**
+ * The root-only admin socket's protocol: one JSON line in, one JSON line out, for `status`, `top`,
+ * `metrics` and the tests. Typed on both ends: the daemon answers with answerAdmin, the CLI asks
+ * with adminRequestLine and checks replies through metrics/snapshot.ts.
+ *
+ *   -> {"op":"ping"}       <- {"v":1,"ok":true,"pid":1234,"version":1}
+ *   -> {"op":"snapshot"}   <- {"v":1,"ok":true,"containers":[...],"calls":2,"tracker":true,"at":"..."}
+ *   -> {"op":"metrics"}    <- {"v":1,"ok":true,"text":"# HELP ..."}
+ *   anything else          <- {"v":1,"ok":false,"error":"<one line>"}
+ */
+import { describeError } from '../errors.js';
+import { renderPrometheus } from '../metrics/prometheus.js';
+import type { DaemonSnapshot } from '../metrics/snapshot.js';
+
+/** Bumped when a reply changes shape in a way an older CLI would misread. */
+export const ADMIN_VERSION = 1;
+
+export const ADMIN_OPS = ['ping', 'snapshot', 'metrics'] as const;
+export type AdminOp = (typeof ADMIN_OPS)[number];
+
+export type AdminReply =
+  | { v: 1; ok: true; pid: number; version: number }
+  | ({ v: 1; ok: true } & DaemonSnapshot)
+  | { v: 1; ok: true; text: string }
+  | { v: 1; ok: false; error: string };
+
+export function adminRequestLine(op: AdminOp): string {
+  return `${JSON.stringify({ op })}\n`;
+}
+
+/** What an answer needs of the daemon. */
+export interface AdminSource {
+  pid: number;
+  snapshot(): DaemonSnapshot;
+}
+
+export function answerAdmin(line: string, src: AdminSource): AdminReply {
+  let op: unknown;
+  try {
+    op = (JSON.parse(line) as { op?: unknown }).op;
+  } catch {
+    return { v: 1, ok: false, error: 'not JSON' };
+  }
+  try {
+    switch (op) {
+      case 'ping':
+        return { v: 1, ok: true, pid: src.pid, version: ADMIN_VERSION };
+      case 'snapshot':
+        return { v: 1, ok: true, ...src.snapshot() };
+      case 'metrics':
+        return { v: 1, ok: true, text: renderPrometheus(src.snapshot()) };
+    }
+  } catch (err) {
+    return { v: 1, ok: false, error: describeError(err) };
+  }
+  return { v: 1, ok: false, error: `unknown op ${JSON.stringify(op)?.slice(0, 64) ?? 'undefined'}: one of ${ADMIN_OPS.join(', ')}` };
+}
