@@ -20,8 +20,8 @@ import type { Bytes } from '../limits.js';
 import { deadlines } from './ladder/deadline.js';
 import { freezeInSession, freezeUnder } from './ladder/freeze.js';
 import { killOver } from './ladder/kill.js';
+import { raises } from './ladder/raise.js';
 import { begin, finish, take } from './ladder/round.js';
-import { raises } from './ladder/stall.js';
 import { thaw } from './ladder/thaw.js';
 
 /** The policy's `ladder` section; how often to look again is the daemon's business, not the decision's. */

@@ -23,7 +23,7 @@ export function freezeInSession(round: Round, session: string, stalled: string):
 function freeze(round: Round, running: readonly CallView[], reason: string): Action | undefined {
   const prio = (c: CallView) => priorityOf(round, c);
   const ranked = rankVictims(running, prio);
-  const last = ranked[ranked.length - 1]!;
+  const last = ranked.at(-1)!;
   // The top priority never while a lower one runs. Among equals the largest runs on: a freeze frees
   // nothing, so the call whose end frees the most is the one to let finish.
   const victim = ranked.find((c) => prio(c) < prio(last)) ?? last;
