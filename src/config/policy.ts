@@ -191,7 +191,7 @@ const SETTINGS: readonly Setting[] = [
   { key: 'ladder.deadline', hostOnly: true, set: (p, v, w) => { p.ladder.deadlineMs = duration(v, w); },
     description: 'a tool call stalled without progress or frozen this long is ended, with the reason' },
   { key: 'ladder.recheck', hostOnly: true, set: (p, v, w) => { p.ladder.recheckMs = duration(v, w); },
-    description: 'how often the daemon looks again while anything is stalled or frozen (never otherwise)' },
+    description: 'how often the daemon looks again while any tool call exists; with none, only kernel events wake it' },
   { key: 'tracker.framework', hostOnly: false, set: (p, v, w) => { p.tracker.framework = patterns(v, w); },
     description: 'programs the framework starts that are part of it, not tool calls (MCP servers by default)' },
   { key: 'tracker.launchers', hostOnly: false, set: (p, v, w) => { p.tracker.launchers = patterns(v, w); },

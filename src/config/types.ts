@@ -46,7 +46,10 @@ export interface Policy {
     killAt: number;
     /** A call stalled without progress or frozen this long is ended. */
     deadlineMs: number;
-    /** How often the daemon looks again while anything is stalled or frozen (never otherwise). */
+    /**
+     * How often the daemon looks again while any tool call exists (running or frozen): a budget can
+     * fill with anonymous memory before any stall warns of it. With none, only kernel events wake it.
+     */
     recheckMs: number;
   };
   /** How the daemon tells a tool call from the framework (see src/policy/lineage.ts). */

@@ -23,8 +23,8 @@ interface Source {
 
 /**
  * The effects half of the graduated response: turns kernel events (PSI triggers, memory.events) into
- * snapshots, asks the pure ladder what to do, and does it. Between events it sleeps; only while
- * something is stalled, frozen or being killed does it look again every `recheck`.
+ * snapshots, asks the pure ladder what to do, and does it. While any tool call exists it also looks
+ * again every `recheck`; with none it sleeps until a kernel event.
  */
 export class Supervisor {
   private state: LadderState = EMPTY_STATE;
