@@ -1,4 +1,5 @@
 import { AgentcgroupError } from '../errors.js';
+import type { Bytes } from '../limits.js';
 import type { Size } from './types.js';
 
 /** cgroup memory limits are kept in pages: a limit that is not a multiple would be rounded by the kernel anyway. */
@@ -69,7 +70,7 @@ export function parseSize(text: string, key: string): Size {
  * A Size in bytes for a session of `sessionBytes` (the container's memory.max, or host memory). A
  * percentage never resolves below one page: 0 in memory.max would OOM-kill the group on its first page.
  */
-export function resolveSize(size: Size, sessionBytes: number): number | 'max' {
+export function resolveSize(size: Size, sessionBytes: number): Bytes {
   switch (size.kind) {
     case 'max':
       return 'max';
@@ -80,9 +81,9 @@ export function resolveSize(size: Size, sessionBytes: number): number | 'max' {
   }
 }
 
-/** Bytes for people: 900M, 1.2G, 512K, and plain bytes below 1K. Binary units, at most one decimal. */
-export function formatBytes(n: number): string {
-  if (n < UNITS.K) return String(n);
+/** Bytes for people: 900M, 1.2G, 512K, and plain bytes below 1K. Binary units, at most one decimal. No limit reads max. */
+export function formatBytes(n: Bytes): string {
+  if (n === 'max' || n < UNITS.K) return String(n);
   // Largest unit first, so 1048575 reads 1M rather than 1024K.
   for (const unit of ['T', 'G', 'M', 'K'] as const) {
     const v = Math.round((n / UNITS[unit]) * 10) / 10;

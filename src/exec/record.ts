@@ -15,7 +15,7 @@ export interface CallEnd {
   end: Date;
 }
 
-const fmt = (b: Bytes | number | null) => (b === null ? '?' : b === 'max' ? 'max' : formatBytes(b));
+const fmt = (b: Bytes | null) => (b === null ? '?' : formatBytes(b));
 
 /** A call whose cgroup could not be read. */
 export const NO_STATS: CallStats = { peak: null, events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 } };

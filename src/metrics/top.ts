@@ -22,7 +22,7 @@ export function safeText(s: string): string {
   return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
-const bytes = (b: Bytes | null) => (b === null ? '-' : b === 'max' ? 'max' : formatBytes(b));
+const bytes = (b: Bytes | null) => (b === null ? '-' : formatBytes(b));
 
 const COLUMNS: { head: string; left?: boolean; cell: (r: Row) => string }[] = [
   { head: 'CONTAINER / CALL', left: true, cell: (r) => r.name },

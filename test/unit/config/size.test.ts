@@ -136,6 +136,7 @@ t.test('formatBytes: binary units, at most one decimal, no .0', async (t) => {
   t.equal(formatBytes(1.25 * G), '1.3G');
   t.equal(formatBytes(3 * 1024 * G), '3T');
   t.equal(formatBytes(2 ** 53), '8192T');
+  t.equal(formatBytes('max'), 'max', 'no limit reads as the kernel writes it');
 });
 
 t.test('formatSize writes a Size as policy does', async (t) => {
