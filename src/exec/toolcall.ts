@@ -1,5 +1,4 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { constants } from 'node:os';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { checkCgroupPath, findCgroup2Root } from '../cgroup/locate.js';
 import { parseLimit } from '../cgroup/stats.js';
@@ -12,7 +11,7 @@ import { TOOLS_PARENT } from '../layout.js';
 import type { Limits } from '../limits.js';
 import { type RunningCall, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
-import { spawnForwarding } from '../sys/forward.js';
+import { shellStatus, spawnForwarding } from '../sys/forward.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
 import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
 
@@ -109,7 +108,7 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was ${notStarted}`);
   const notice = callNotice(rec);
   if (notice) stderr(`${notice}\n`);
-  return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);
+  return shellStatus(end);
 }
 
 function readReason(path: string): string | undefined {
