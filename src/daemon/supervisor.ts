@@ -1,9 +1,10 @@
-import { type FSWatcher, closeSync, openSync, readFileSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { type FSWatcher, closeSync, openSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { readMeminfo } from '../host/meminfo.js';
 import { Tally } from '../metrics/tally.js';
 import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
 import { effectivePriorities } from '../policy/priority.js';
@@ -208,9 +209,9 @@ export class Supervisor {
   }
 
   private hostBudget(): BudgetView {
-    const text = readFileSync(join(this.procRoot, 'meminfo'), 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0) * 1024;
-    return { id: HOST, limit: kb('MemTotal'), current: kb('MemTotal') - kb('MemAvailable') };
+    const m = readMeminfo(this.procRoot);
+    const total = m.MemTotal ?? 0;
+    return { id: HOST, limit: total, current: total - (m.MemAvailable ?? 0) };
   }
 
   /** A PSI trigger: the kernel makes the fd POLLPRI-ready when the stall crosses the threshold. */
