@@ -1,5 +1,6 @@
 import { AgentcgroupError } from '../errors.js';
 import type { Bytes } from '../limits.js';
+import { quote } from '../text.js';
 import type { Size } from './types.js';
 
 /** cgroup memory limits are kept in pages: a limit that is not a multiple would be rounded by the kernel anyway. */
@@ -15,26 +16,6 @@ type Unit = keyof typeof UNITS;
 const BYTES = /^(\d+)$/;
 const WITH_UNIT = /^(\d+(?:\.\d+)?)([KMGT])i?$/;
 const PERCENT = /^(\d+(?:\.\d+)?)%$/;
-const QUOTE_CUT = 40;
-
-// Characters a terminal may act on or hide: C1 controls, zero-width, bidi overrides, line separators.
-const UNSAFE_AFTER_JSON = /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/**
- * A value as shown in a one-line message: JSON-quoted so control characters print escaped, and cut
- * short so a hostile value cannot flood a log line.
- */
-export function quote(value: string): string {
-  const cut = value.length > QUOTE_CUT ? value.slice(0, QUOTE_CUT) : value;
-  const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  const json = JSON.stringify(cut).replace(UNSAFE_AFTER_JSON, escape);
-  return cut === value ? json : `${json}...`;
-}
-
-/** A name (file, key) as is when it is plain printable ASCII, else quoted. */
-export function printable(name: string): string {
-  return /^[\x20-\x7e]{1,200}$/.test(name) ? name : quote(name);
-}
 
 const floorToPage = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 

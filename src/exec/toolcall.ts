@@ -12,6 +12,7 @@ import type { Limits } from '../limits.js';
 import { type RunningCall, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import { shellStatus, spawnForwarding } from '../sys/forward.js';
+import { quote } from '../text.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
 import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
 
@@ -105,7 +106,7 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   const notStarted = !end.placed && !end.signal ? `not started: cannot move it into ${t.fs.path(cg)}` : undefined;
   const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, notStarted ?? supervisorReason);
   settleCall(store, rec, t.logKey, (line) => stderr(`agentcgroup: ${line}\n`));
-  if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was ${notStarted}`);
+  if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${quote(req.name)} was ${notStarted}`);
   const notice = callNotice(rec);
   if (notice) stderr(`${notice}\n`);
   return shellStatus(end);
