@@ -1,5 +1,6 @@
-/** Parsers for cgroup v2 stat files. Pure: text in, numbers out. */
+/** Parsers for cgroup v2 stat files, pure (text in, numbers out), and the one reader of a cgroup's memory. */
 import type { Bytes } from '../limits.js';
+import type { Cgroupfs } from './cgroupfs.js';
 
 /** Flat keyed files such as memory.events, cgroup.events and pids.events: `key value` lines. */
 export function parseFlatKeyed(text: string): Record<string, number> {
@@ -35,10 +36,19 @@ export function parsePressure(text: string): Pressure {
   return out;
 }
 
-/** A single number file (memory.peak, memory.current); `max` is Infinity. */
-export function parseLimit(text: string): number {
+/**
+ * A limit file (memory.max, memory.high): bytes, or `max` kept as the word. One representation of
+ * "no limit" from the kernel's file to the JSON of a record or a snapshot (JSON has no Infinity);
+ * arithmetic that wants a number decides what `max` means where it computes.
+ */
+export function parseLimit(text: string): Bytes {
   const t = text.trim();
-  if (t === 'max') return Infinity;
+  return t === 'max' ? 'max' : parseCount(t);
+}
+
+/** A single number file that is never `max` (memory.current, memory.peak). */
+export function parseCount(text: string): number {
+  const t = text.trim();
   if (!/^\d+$/.test(t)) throw new Error(`not a cgroup number: ${JSON.stringify(t)}`);
   return Number(t);
 }
@@ -58,12 +68,6 @@ export interface MemoryStatus {
   frozen: boolean;
 }
 
-// `max` stays the word: JSON has no Infinity.
-const bytesOf = (text: string): Bytes => {
-  const v = parseLimit(text);
-  return v === Infinity ? 'max' : v;
-};
-
 /**
  * Pure over `read`, which returns a file's text or undefined when it is absent. memory.current must be
  * there (throws otherwise: the cgroup is gone); every other file may be missing on an older kernel.
@@ -78,12 +82,27 @@ export function memoryStatus(read: (file: string) => string | undefined): Memory
   const psi = optional('memory.pressure', parsePressure, {});
   const line = (l: PressureLine | undefined) => ({ avg10: l?.avg10 ?? 0, totalUs: l?.total ?? 0 });
   return {
-    current: parseLimit(current),
-    high: optional('memory.high', bytesOf, 'max'),
-    max: optional('memory.max', bytesOf, 'max'),
-    peak: optional('memory.peak', parseLimit, null),
+    current: parseCount(current),
+    high: optional('memory.high', parseLimit, 'max'),
+    max: optional('memory.max', parseLimit, 'max'),
+    peak: optional('memory.peak', parseCount, null),
     events: optional('memory.events', parseFlatKeyed, {}),
     pressure: { some: line(psi.some), full: line(psi.full) },
     frozen: optional('cgroup.events', parseFlatKeyed, {}).frozen === 1,
   };
+}
+
+/**
+ * A cgroup's memory as the kernel shows it now: what a call's record, the supervisor's snapshot and
+ * status/top/metrics all read. A file that cannot be read counts as absent (see memoryStatus); the
+ * cgroup being gone throws.
+ */
+export function readMemoryStatus(fs: Pick<Cgroupfs, 'read'>, cgroup: string): MemoryStatus {
+  return memoryStatus((file) => {
+    try {
+      return fs.read(cgroup, file);
+    } catch {
+      return undefined;
+    }
+  });
 }

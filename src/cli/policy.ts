@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { applyAnnotations } from '../config/annotations.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from '../config/policy.js';
-import { printable } from '../config/size.js';
+import { printable } from '../text.js';
 import { describeError } from '../errors.js';
 import { readBundleConfig } from '../oci/config.js';
 import type { CliContext } from './context.js';

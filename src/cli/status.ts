@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseSnapshot } from '../metrics/snapshot.js';
-import { describeFramework, safeText } from '../metrics/top.js';
+import { describeFramework } from '../metrics/top.js';
+import { oneLine } from '../text.js';
 import { describeError } from '../errors.js';
 import { adminSocketFor, askDaemon } from './admin.js';
 import type { CliContext } from './context.js';
@@ -19,8 +20,8 @@ export function registerStatus(program: Command, ctx: CliContext, setExit: (code
         else {
           ctx.stdout(`tracker ${snap.tracker ? 'on' : 'off'}, ${snap.containers.length} container(s), ${snap.calls} tool call(s) running\n`);
           for (const c of snap.containers) {
-            const calls = c.calls.length ? c.calls.map((k) => safeText(k.id)).join(' ') : '-';
-            ctx.stdout(`${safeText(c.id)}  /${c.cgroup}  framework ${describeFramework(c.framework)}  calls ${calls}\n`);
+            const calls = c.calls.length ? c.calls.map((k) => oneLine(k.id)).join(' ') : '-';
+            ctx.stdout(`${oneLine(c.id)}  /${c.cgroup}  framework ${describeFramework(c.framework)}  calls ${calls}\n`);
           }
         }
       } catch (err) {

@@ -1,6 +1,6 @@
 import { AgentcgroupError } from '../errors.js';
+import { printable, quote } from '../text.js';
 import { memoryOrderProblems, POLICY_KEYS, setPolicyKey } from './policy.js';
-import { printable, quote } from './size.js';
 import type { Policy } from './types.js';
 
 /** Annotations are written by whoever starts the container: only this prefix is ours to read. */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AgentcgroupError } from '../errors.js';
-import { oneLine } from '../oci/validate.js';
 import { type ListenAddress, parseListenAddress } from './listen.js';
-import { formatSize, parseSize, printable, quote, SIZE_FORMS } from './size.js';
+import { oneLine, printable, quote } from '../text.js';
+import { formatSize, parseSize, SIZE_FORMS } from './size.js';
 import type { Policy, Priority, Size } from './types.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/agentcgroup/policy.yaml';

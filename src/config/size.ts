@@ -1,4 +1,6 @@
 import { AgentcgroupError } from '../errors.js';
+import type { Bytes } from '../limits.js';
+import { quote } from '../text.js';
 import type { Size } from './types.js';
 
 /** cgroup memory limits are kept in pages: a limit that is not a multiple would be rounded by the kernel anyway. */
@@ -14,26 +16,6 @@ type Unit = keyof typeof UNITS;
 const BYTES = /^(\d+)$/;
 const WITH_UNIT = /^(\d+(?:\.\d+)?)([KMGT])i?$/;
 const PERCENT = /^(\d+(?:\.\d+)?)%$/;
-const QUOTE_CUT = 40;
-
-// Characters a terminal may act on or hide: C1 controls, zero-width, bidi overrides, line separators.
-const UNSAFE_AFTER_JSON = /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/**
- * A value as shown in a one-line message: JSON-quoted so control characters print escaped, and cut
- * short so a hostile value cannot flood a log line.
- */
-export function quote(value: string): string {
-  const cut = value.length > QUOTE_CUT ? value.slice(0, QUOTE_CUT) : value;
-  const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  const json = JSON.stringify(cut).replace(UNSAFE_AFTER_JSON, escape);
-  return cut === value ? json : `${json}...`;
-}
-
-/** A name (file, key) as is when it is plain printable ASCII, else quoted. */
-export function printable(name: string): string {
-  return /^[\x20-\x7e]{1,200}$/.test(name) ? name : quote(name);
-}
 
 const floorToPage = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 
@@ -69,7 +51,7 @@ export function parseSize(text: string, key: string): Size {
  * A Size in bytes for a session of `sessionBytes` (the container's memory.max, or host memory). A
  * percentage never resolves below one page: 0 in memory.max would OOM-kill the group on its first page.
  */
-export function resolveSize(size: Size, sessionBytes: number): number | 'max' {
+export function resolveSize(size: Size, sessionBytes: number): Bytes {
   switch (size.kind) {
     case 'max':
       return 'max';
@@ -80,9 +62,9 @@ export function resolveSize(size: Size, sessionBytes: number): number | 'max' {
   }
 }
 
-/** Bytes for people: 900M, 1.2G, 512K, and plain bytes below 1K. Binary units, at most one decimal. */
-export function formatBytes(n: number): string {
-  if (n < UNITS.K) return String(n);
+/** Bytes for people: 900M, 1.2G, 512K, and plain bytes below 1K. Binary units, at most one decimal. No limit reads max. */
+export function formatBytes(n: Bytes): string {
+  if (n === 'max' || n < UNITS.K) return String(n);
   // Largest unit first, so 1048575 reads 1M rather than 1024K.
   for (const unit of ['T', 'G', 'M', 'K'] as const) {
     const v = Math.round((n / UNITS[unit]) * 10) / 10;

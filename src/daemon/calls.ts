@@ -7,6 +7,7 @@ import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
 import type { RunningCall, StateStore } from '../state/records.js';
+import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
 
 interface Live {
@@ -151,12 +152,7 @@ export class CallBook {
    */
   settleLost(container: Watched, call: RunningCall): void {
     const id = container.record.id;
-    try {
-      if (this.store.claimRunning(id, call.callId)) this.store.appendCall(id, finishedRecord(call, id, NO_STATS, { exit: null, signal: null, end: new Date() }));
-    } catch (err) {
-      this.log.warn(`call ${call.callId}: cannot write the call log: ${describeError(err)}`);
-    }
-    this.store.clearRunning(id, call.callId);
+    settleCall(this.store, finishedRecord(call, id, NO_STATS, { exit: null, signal: null, end: new Date() }), id, (line) => this.log.warn(line));
   }
 
   /** The exec socket's client ends its call explicitly (and its own process is still inside). */
@@ -205,13 +201,8 @@ export class CallBook {
     }
     const result = end ?? splitStatus(l.status);
     const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
-    try {
-      // Unless the container's teardown logged it as cut off first: one record per call.
-      if (this.store.claimRunning(l.container.record.id, callId)) this.store.appendCall(l.container.record.id, rec);
-    } catch (err) {
-      this.log.warn(`call ${callId}: cannot write the call log: ${describeError(err)}`);
-    }
-    this.store.clearRunning(l.container.record.id, callId);
+    // Unless the container's teardown logged it as cut off first: one record per call.
+    settleCall(this.store, rec, l.container.record.id, (line) => this.log.warn(line));
     const notice = callNotice(rec);
     if (notice) this.log.info(notice.replace(/^agentcgroup: /, `container ${l.container.record.id}: `));
     l.onFinish?.(notice);

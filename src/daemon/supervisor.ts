@@ -1,9 +1,10 @@
-import { type FSWatcher, closeSync, openSync, readFileSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { type FSWatcher, closeSync, openSync, watch, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
+import { parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { readMeminfo } from '../host/meminfo.js';
 import { Tally } from '../metrics/tally.js';
 import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
 import { effectivePriorities } from '../policy/priority.js';
@@ -136,24 +137,20 @@ export class Supervisor {
         const id = `/${cg}`;
         ids.push(id);
         const limit = parseLimit(c.fs.read(cg, 'memory.max'));
-        if (!budgets.has(id) && limit !== Infinity) budgets.set(id, { id, limit, current: parseLimit(c.fs.read(cg, 'memory.current')) });
+        if (!budgets.has(id) && limit !== 'max') budgets.set(id, { id, limit, current: parseCount(c.fs.read(cg, 'memory.current')) });
       }
       ids.push(HOST);
-      const max = parseLimit(c.fs.read(C, 'memory.max'));
-      sessions.push({ id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseLimit(c.fs.read(C, 'memory.current')), max: max === Infinity ? 'max' : max, budgets: ids });
+      sessions.push({ id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseCount(c.fs.read(C, 'memory.current')), max: parseLimit(c.fs.read(C, 'memory.max')), budgets: ids });
       for (const cg of this.toolCalls(c)) {
-        const bytes = (f: string) => {
-          const v = parseLimit(c.fs.read(cg, f));
-          return v === Infinity ? ('max' as const) : v;
-        };
+        const m = readMemoryStatus(c.fs, cg);
         calls.push({
           key: `${c.record.id}/${cg.split('/').pop()}`,
           session: c.record.id,
-          current: parseLimit(c.fs.read(cg, 'memory.current')),
-          high: bytes('memory.high'),
-          max: bytes('memory.max'),
-          fullStallUs: parsePressure(c.fs.read(cg, 'memory.pressure')).full?.total ?? 0,
-          frozen: parseFlatKeyed(c.fs.read(cg, 'cgroup.events')).frozen === 1,
+          current: m.current,
+          high: m.high,
+          max: m.max,
+          fullStallUs: m.pressure.full.totalUs,
+          frozen: m.frozen,
         });
       }
     }
@@ -203,7 +200,7 @@ export class Supervisor {
     const out: string[] = [];
     for (let cg = dirname(c.record.cgroup); cg !== '.' && cg !== '/' && cg !== ''; cg = dirname(cg)) {
       try {
-        if (parseLimit(c.fs.read(cg, 'memory.max')) !== Infinity) out.push(cg);
+        if (parseLimit(c.fs.read(cg, 'memory.max')) !== 'max') out.push(cg);
       } catch {
         // No memory controller this high up: not a budget.
       }
@@ -212,9 +209,9 @@ export class Supervisor {
   }
 
   private hostBudget(): BudgetView {
-    const text = readFileSync(join(this.procRoot, 'meminfo'), 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0) * 1024;
-    return { id: HOST, limit: kb('MemTotal'), current: kb('MemTotal') - kb('MemAvailable') };
+    const m = readMeminfo(this.procRoot);
+    const total = m.MemTotal ?? 0;
+    return { id: HOST, limit: total, current: total - (m.MemAvailable ?? 0) };
   }
 
   /** A PSI trigger: the kernel makes the fd POLLPRI-ready when the stall crosses the threshold. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { killAndRemove } from '../cgroup/lifecycle.js';
-import { parseFlatKeyed, parseLimit, parsePressure } from '../cgroup/stats.js';
+import { readMemoryStatus } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
 import { planToolCgroup } from '../carve/plan.js';
 import { TOOLS_PARENT } from '../layout.js';
@@ -24,19 +24,15 @@ export function createCallCgroup(fs: Cgroupfs, container: string, callId: string
   return callCgroupPath(container, callId);
 }
 
-export function readCallStats(fs: Cgroupfs, cg: string): CallStats {
-  const events = parseFlatKeyed(fs.read(cg, 'memory.events'));
-  const pressure = parsePressure(fs.read(cg, 'memory.pressure'));
-  let peak: number | null = null;
-  try {
-    peak = parseLimit(fs.read(cg, 'memory.peak'));
-  } catch {
-    // memory.peak arrived in 5.19; doctor warns about older kernels.
-  }
+/** What a call's record keeps of its cgroup's memory. */
+export function readCallStats(fs: Pick<Cgroupfs, 'read'>, cg: string): CallStats {
+  const m = readMemoryStatus(fs, cg);
+  const e = m.events;
   return {
-    peak,
-    events: { high: events.high ?? 0, max: events.max ?? 0, oom: events.oom ?? 0, oom_kill: events.oom_kill ?? 0 },
-    pressure: { someUs: pressure.some?.total ?? 0, fullUs: pressure.full?.total ?? 0 },
+    // null before 5.19, which has no memory.peak; doctor warns about older kernels.
+    peak: m.peak,
+    events: { high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oom_kill: e.oom_kill ?? 0 },
+    pressure: { someUs: m.pressure.some.totalUs, fullUs: m.pressure.full.totalUs },
   };
 }
 

@@ -1,7 +1,6 @@
 import { type Socket, createConnection } from 'node:net';
-import { constants } from 'node:os';
 import { AgentcgroupError } from '../errors.js';
-import { spawnForwarding } from '../sys/forward.js';
+import { shellStatus, spawnForwarding } from '../sys/forward.js';
 import { encode } from './protocol.js';
 
 /** Where a container sees its exec socket (the daemon's per-container socket, bind-mounted in). */
@@ -61,7 +60,7 @@ export async function runViaSocket(path: string, name: string, argv: string[], s
     const { exit, signal } = await spawnForwarding(cmd, args, { stdio: 'inherit' }, cmd);
     const ended = await ask(socket, { v: 1, op: 'end', call: begun.call, exit, signal });
     if (ended.notice) stderr(`${ended.notice}\n`);
-    return signal ? 128 + (constants.signals[signal] ?? 0) : (exit ?? 1);
+    return shellStatus({ exit, signal });
   } finally {
     socket.destroy();
   }

@@ -1,6 +1,7 @@
 import { formatBytes } from '../config/size.js';
 import type { Bytes } from '../limits.js';
 import type { CallRecord, RunningCall } from '../state/records.js';
+import { quote } from '../text.js';
 
 /** What the kernel said about a finished call's cgroup, read just before it is removed. */
 export interface CallStats {
@@ -15,7 +16,7 @@ export interface CallEnd {
   end: Date;
 }
 
-const fmt = (b: Bytes | number | null) => (b === null ? '?' : b === 'max' ? 'max' : formatBytes(b));
+const fmt = (b: Bytes | null) => (b === null ? '?' : formatBytes(b));
 
 /** A call whose cgroup could not be read. */
 export const NO_STATS: CallStats = { peak: null, events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 } };
@@ -81,7 +82,7 @@ function buildRecord(
  * the call was never limited.
  */
 export function callNotice(rec: CallRecord): string | undefined {
-  const name = JSON.stringify(rec.name);
+  const name = quote(rec.name);
   if (rec.outcome === 'oom-killed') return `agentcgroup: tool call ${name} killed: ${rec.reason}`;
   if (rec.reason?.startsWith('ended by agentcgroup: ')) return `agentcgroup: tool call ${name} ${rec.reason.replace('ended by agentcgroup: ', 'ended: ')}`;
   if (rec.events.high > 0) {

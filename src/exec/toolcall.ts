@@ -1,5 +1,4 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { constants } from 'node:os';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { checkCgroupPath, findCgroup2Root } from '../cgroup/locate.js';
 import { parseLimit } from '../cgroup/stats.js';
@@ -11,7 +10,9 @@ import { hostMemoryBytes } from '../host/meminfo.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Limits } from '../limits.js';
 import { type RunningCall, StateStore } from '../state/records.js';
-import { spawnForwarding } from '../sys/forward.js';
+import { settleCall } from '../state/settle.js';
+import { shellStatus, spawnForwarding } from '../sys/forward.js';
+import { quote } from '../text.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
 import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
 
@@ -91,25 +92,24 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
     if (t.container) store.markRunning(t.container, call);
     end = await runPlaced(t.fs.path(cg, 'cgroup.procs'), req.argv);
   } catch (err) {
-    cleanup(t, cg, store, callId, stderr);
+    // Nothing ran: no record, the marker just goes.
+    cleanup(t, cg, stderr);
+    if (t.container) store.clearRunning(t.container, callId);
     throw err;
   }
   // The daemon's graduated response may have ended the call: it leaves the reason beside the marker.
   const supervisorReason = t.container ? readReason(store.reasonFile(t.container, callId)) : undefined;
-  const { stats, ours } = cleanup(t, cg, store, callId, stderr);
+  const stats = cleanup(t, cg, stderr);
   // Killed before it could report the move (by the caller, the daemon, the container's end) is a call
-  // that was killed, not a placement failure. Either way the call had a marker: it gets its record.
+  // that was killed, not a placement failure. Either way the call had a marker: it gets its record,
+  // unless the container's teardown has logged it as cut off already.
   const notStarted = !end.placed && !end.signal ? `not started: cannot move it into ${t.fs.path(cg)}` : undefined;
   const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, notStarted ?? supervisorReason);
-  try {
-    if (ours) store.appendCall(t.logKey, rec);
-  } catch (err) {
-    stderr(`agentcgroup: cannot write the call log ${store.callLog(t.logKey)}: ${describeError(err)}\n`);
-  }
-  if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${JSON.stringify(req.name)} was ${notStarted}`);
+  settleCall(store, rec, t.logKey, (line) => stderr(`agentcgroup: ${line}\n`));
+  if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${quote(req.name)} was ${notStarted}`);
   const notice = callNotice(rec);
   if (notice) stderr(`${notice}\n`);
-  return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);
+  return shellStatus(end);
 }
 
 function readReason(path: string): string | undefined {
@@ -122,18 +122,12 @@ function readReason(path: string): string | undefined {
   }
 }
 
-/**
- * Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. `ours` is
- * false when the container's teardown has logged the call as cut off already: one record per call.
- */
-function cleanup(t: Resolved, cg: string, store: StateStore, callId: string, stderr: (line: string) => void): { stats: CallStats; ours: boolean } {
-  let stats = NO_STATS;
+/** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */
+function cleanup(t: Resolved, cg: string, stderr: (line: string) => void): CallStats {
   try {
-    stats = finishCallCgroup(t.fs, cg);
+    return finishCallCgroup(t.fs, cg);
   } catch (err) {
     stderr(`agentcgroup: cannot remove tool-call cgroup: ${describeError(err)}\n`);
+    return NO_STATS;
   }
-  const ours = t.container ? store.claimRunning(t.container, callId) : true;
-  if (t.container) store.clearRunning(t.container, callId);
-  return { stats, ours };
 }

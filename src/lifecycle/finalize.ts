@@ -12,6 +12,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { removeIfExists } from '../state/files.js';
 import { execSocketDir } from '../state/paths.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
+import { settleCall } from '../state/settle.js';
 
 export interface TeardownOutcome {
   /** Calls still in flight when the container went away, now logged as cut off. */
@@ -36,9 +37,7 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv, 
   const now = host.now();
   let cutOff = 0;
   for (const call of store.runningCalls(id)) {
-    if (!store.claimRunning(id, call.callId)) continue;
-    store.appendCall(id, cutOffRecord(id, call, now));
-    cutOff++;
+    if (settleCall(store, cutOffRecord(id, call, now), id, (line) => warnings.push(line))) cutOff++;
   }
   if (record) removeLeftovers(new Cgroupfs(record.cgroupRoot, host.fsOps), record.cgroup, runtime === 'deleted', warnings);
   store.removeContainer(id);

@@ -1,5 +1,5 @@
 import type { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { type MemoryStatus, memoryStatus } from '../cgroup/stats.js';
+import { type MemoryStatus, readMemoryStatus } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
@@ -35,13 +35,7 @@ export class SnapshotCollector {
     const seen = new Set<string>();
     const look = (fs: Cgroupfs, cg: string): MemoryStatus | undefined => {
       try {
-        const m = memoryStatus((file) => {
-          try {
-            return fs.read(cg, file);
-          } catch {
-            return undefined;
-          }
-        });
+        const m = readMemoryStatus(fs, cg);
         seen.add(fs.path(cg));
         return m;
       } catch {

@@ -2,6 +2,7 @@
 import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
 import { formatBytes } from '../config/size.js';
+import { oneLine } from '../text.js';
 import type { LineageView } from '../policy/lineage.js';
 import type { CallState, Counters, DaemonSnapshot } from './snapshot.js';
 
@@ -14,15 +15,7 @@ interface Row {
 
 const NAME_WIDTH = 40;
 
-/**
- * Call names and container ids reach the terminal: an escape sequence in one could rewrite the
- * screen, so control characters (C0, DEL, C1) are shown as `?`.
- */
-export function safeText(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
-}
-
-const bytes = (b: Bytes | null) => (b === null ? '-' : b === 'max' ? 'max' : formatBytes(b));
+const bytes = (b: Bytes | null) => (b === null ? '-' : formatBytes(b));
 
 const COLUMNS: { head: string; left?: boolean; cell: (r: Row) => string }[] = [
   { head: 'CONTAINER / CALL', left: true, cell: (r) => r.name },
@@ -46,7 +39,7 @@ function fit(s: string, width: number): string {
  * sessions whose commands are calls: `+ bash[40]`.
  */
 export function describeFramework(framework: readonly LineageView[]): string {
-  const named = (role: LineageView['role']) => framework.filter((f) => f.role === role).map((f) => `${safeText(f.name)}[${f.pid}]`);
+  const named = (role: LineageView['role']) => framework.filter((f) => f.role === role).map((f) => `${oneLine(f.name)}[${f.pid}]`);
   const fw = named('framework');
   const under = named('launcher');
   const sessions = named('session');
@@ -55,9 +48,9 @@ export function describeFramework(framework: readonly LineageView[]): string {
 
 function rows(snap: DaemonSnapshot): Row[] {
   return snap.containers.flatMap((c) => [
-    { name: fit(safeText(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
+    { name: fit(oneLine(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
     ...(c.agent ? [{ name: fit(`  agent ${c.framework.length ? describeFramework(c.framework) : ''}`.trimEnd(), NAME_WIDTH), state: '' as const, memory: c.agent, counters: undefined }] : []),
-    ...c.calls.map((k) => ({ name: fit(`  ${safeText(k.id)}`, NAME_WIDTH), state: k.state, memory: k.memory, counters: k.counters })),
+    ...c.calls.map((k) => ({ name: fit(`  ${oneLine(k.id)}`, NAME_WIDTH), state: k.state, memory: k.memory, counters: k.counters })),
   ]);
 }
 

@@ -3,6 +3,7 @@ import { type Stats, closeSync, constants, fstatSync, openSync, readSync } from 
 import { join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { AgentcgroupError } from '../errors.js';
+import { oneLine, printable } from '../text.js';
 import type { HookStage, OciConfig, OciHook, OciHooks } from './types.js';
 import {
   absent,
@@ -10,9 +11,7 @@ import {
   array,
   at,
   integer,
-  label,
   lineString,
-  oneLine,
   parseJson,
   record,
   string,
@@ -69,7 +68,7 @@ function cgroupfsWritable(mounts: unknown): boolean {
  */
 export function parseConfig(text: string, source: string): OciConfig {
   const root: Where = { code: 'bad-config', path: '', source };
-  const obj = record(parseJson(text, label(source), root.code, MAX_CONFIG_BYTES), root);
+  const obj = record(parseJson(text, printable(source), root.code, MAX_CONFIG_BYTES), root);
   const config: OciConfig = {
     ociVersion: string(obj.ociVersion, at(root, 'ociVersion')),
     annotations: stringMap(obj.annotations, at(root, 'annotations')),
@@ -88,7 +87,7 @@ function errnoMeaning(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const known = typeof e.errno === 'number' ? getSystemErrorMap().get(e.errno) : undefined;
   if (known) return `${known[1]} (${known[0]})`;
-  return oneLine(e.code ?? (err instanceof Error ? err.message : String(err)));
+  return oneLine(e.code ?? (err instanceof Error ? err.message : String(err)), 120);
 }
 
 /**
@@ -96,7 +95,7 @@ function errnoMeaning(err: unknown): string {
  * the cap, so a FIFO or /dev/zero planted in a bundle cannot hang or flood a root hook or the shim.
  */
 export function readConfigText(file: string): { text: string; stat: Stats } {
-  const cannot = (why: string) => new AgentcgroupError('bad-config', `cannot read ${label(file)}: ${why}`);
+  const cannot = (why: string) => new AgentcgroupError('bad-config', `cannot read ${printable(file)}: ${why}`);
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);

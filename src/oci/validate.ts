@@ -3,6 +3,7 @@
  * field path and shows what was found, e.g. `state.pid: must be a non-negative integer, got "12"`.
  */
 import { AgentcgroupError } from '../errors.js';
+import { oneLine, printable, quote } from '../text.js';
 
 /** Where a value sits: the error code to throw and the path to name; `source` (a file) prefixes the path. */
 export interface Where {
@@ -16,36 +17,18 @@ export function at(where: Where, key: string | number): Where {
   return { ...where, path: where.path === '' ? step.replace(/^\./, '') : `${where.path}${step}` };
 }
 
-// JSON.stringify leaves DEL, C1 controls (0x9b is a terminal CSI), line separators and bidi overrides
-// raw: any of them could rewrite what an operator sees on a terminal or split a log line.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/** Escapes everything that could break a message onto two lines or hide text, and caps the length. */
-export function oneLine(s: string, max = 120): string {
-  const cut = s.length > max ? `${s.slice(0, max)}…` : s;
-  return cut.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 /** A value as it may appear in a message: strings quoted, escaped and cut at `max` characters. */
 export function show(value: unknown, max = 60): string {
-  if (typeof value === 'string') {
-    const cut = value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} chars)` : JSON.stringify(value);
-    return oneLine(cut, Infinity);
-  }
+  if (typeof value === 'string') return quote(value, max);
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object' && value !== null) return 'an object';
   return oneLine(String(value), max);
 }
 
-/** A file name or label for a message prefix: as is when harmless, else quoted. */
-export function label(s: string): string {
-  return oneLine(s, Infinity) === s ? s : show(s, 200);
-}
-
 /** Throws `path: problem, got <value>`; a missing value reads `path: missing (problem)`. */
 export function fail(where: Where, problem: string, ...got: [] | [unknown]): never {
-  const path = where.source === undefined ? where.path : where.path === '' ? label(where.source) : `${label(where.source)}: ${where.path}`;
+  const path = where.source === undefined ? where.path : where.path === '' ? printable(where.source) : `${printable(where.source)}: ${where.path}`;
   if (got.length === 0) throw new AgentcgroupError(where.code, `${path}: ${problem}`);
   const found = got[0] === undefined ? `missing (${problem})` : `${problem}, got ${show(got[0])}`;
   throw new AgentcgroupError(where.code, `${path}: ${found}`);

@@ -7,7 +7,7 @@ import { closeSync, fchmodSync, fchownSync, openSync, renameSync, rmSync, type S
 import { basename, dirname, join } from 'node:path';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { readConfigText } from '../oci/config.js';
-import { label } from '../oci/validate.js';
+import { printable } from '../text.js';
 
 export interface ConfigFile {
   path: string;
@@ -44,6 +44,6 @@ export function writeFileAtomic(path: string, text: string, like?: Stats): void 
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new AgentcgroupError('write-failed', `cannot write ${label(path)}: ${describeError(err)}`);
+    throw new AgentcgroupError('write-failed', `cannot write ${printable(path)}: ${describeError(err)}`);
   }
 }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { label } from '../oci/validate.js';
+import { printable } from '../text.js';
 import { readConfigFile, writeFileAtomic } from './configfile.js';
 import { addContainerdRuntime, addDockerRuntime, removeContainerdRuntime, removeDockerRuntime, RUNTIME_NAME } from './installconfig.js';
 
@@ -38,24 +38,24 @@ function containerdObjection(file: string, text: string): string | undefined {
 /** Applies the edit to `file`; returns one line saying what happened. */
 export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
   const exists = existsSync(file);
-  if (!exists && action === 'remove') return `${label(file)}: not there, nothing to remove`;
+  if (!exists && action === 'remove') return `${printable(file)}: not there, nothing to remove`;
   if (!exists && engine === 'containerd') {
     // A config holding only our runtime would replace containerd's built-in runtimes (see installconfig.ts).
-    throw new AgentcgroupError('bad-engine-config', `${label(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${label(file)}`);
+    throw new AgentcgroupError('bad-engine-config', `${printable(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${printable(file)}`);
   }
   const current = exists ? readConfigFile(file) : undefined;
   const before = current?.text ?? '';
   const after = EDITS[engine][action](before, file);
-  if (after === before) return `${label(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
+  if (after === before) return `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
   if (after === undefined) {
     rmSync(file);
-    return `${label(file)}: removed (runtime ${RUNTIME_NAME} was all it held)`;
+    return `${printable(file)}: removed (runtime ${RUNTIME_NAME} was all it held)`;
   }
   if (engine === 'containerd' && action === 'add') {
     const objection = containerdObjection(file, after);
-    if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${label(file)}: containerd refuses the edited config (${objection}); left unchanged`);
+    if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: containerd refuses the edited config (${objection}); left unchanged`);
   }
   if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
   writeFileAtomic(file, after, current?.stat);
-  return `${label(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`;
+  return `${printable(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`;
 }

@@ -4,7 +4,8 @@
  * Each edit is undone exactly by its removal, and adding twice gives the same bytes.
  */
 import { AgentcgroupError } from '../errors.js';
-import { isRecord, label, oneLine } from '../oci/validate.js';
+import { isRecord } from '../oci/validate.js';
+import { oneLine, printable } from '../text.js';
 import { SHIM_LINK_NAME } from './self.js';
 
 export const RUNTIME_NAME = 'agentcgroup';
@@ -15,7 +16,7 @@ export const INSTALLED_SHIM = `/usr/local/bin/${SHIM_LINK_NAME}`;
 export const DOCKER_ENTRY = { path: INSTALLED_BINARY, runtimeArgs: ['runtime'] };
 
 function bad(file: string, why: string): never {
-  throw new AgentcgroupError('bad-engine-config', `${label(file)}: ${why}; left unchanged`);
+  throw new AgentcgroupError('bad-engine-config', `${printable(file)}: ${why}; left unchanged`);
 }
 
 function parseDaemonJson(text: string, file: string): Record<string, unknown> {

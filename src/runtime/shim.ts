@@ -5,8 +5,8 @@
  * signals and exit status. Pass-through verbs load nothing beyond this module and its small imports.
  */
 import { rmSync } from 'node:fs';
-import { constants } from 'node:os';
 import { describeError } from '../errors.js';
+import { shellStatus } from '../sys/forward.js';
 import { parseRuntimeArgv, splitShimArgs } from './argv.js';
 import { type Ending, runRuntime } from './passthrough.js';
 import { type ProcessView, SHIM_LINK_NAME, selfFile } from './self.js';
@@ -84,7 +84,7 @@ export async function runShim(args: readonly string[], io: ShimIo): Promise<Endi
 
 /** The exit status a caller sees: the runtime's code, or 128+N when a signal ended it. */
 export function exitStatus(ending: Ending): number {
-  return 'code' in ending ? ending.code : 128 + (constants.signals[ending.signal] ?? 0);
+  return 'code' in ending ? ending.code : shellStatus({ exit: null, signal: ending.signal });
 }
 
 // Signals whose default action ends a process and that Node leaves at their default once no listener

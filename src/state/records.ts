@@ -1,6 +1,6 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Limits } from '../limits.js';
+import type { Bytes, Limits } from '../limits.js';
 import { AgentcgroupError } from '../errors.js';
 import { appendJsonLine, readJsonIfExists, removeIfExists, writeJsonAtomic } from './files.js';
 
@@ -40,7 +40,7 @@ export interface RunningCall {
   argv: string[];
   cgroup: string;
   start: string;
-  limits: { high: number | 'max'; max: number | 'max' };
+  limits: { high: Bytes; max: Bytes };
   /** Who ends it: `exec` waits for its own child; the daemon watches the cgroup empty. */
   owner: 'exec' | 'daemon';
   /** The process the call started with (daemon-owned calls): its exit status is the call's. */
@@ -85,7 +85,7 @@ export interface CallRecord {
   reason?: string;
   placement?: Placement;
   startedBy?: StartedBy;
-  memory: { peak: number | null; high: number | 'max'; max: number | 'max' };
+  memory: { peak: number | null; high: Bytes; max: Bytes };
   events: { high: number; max: number; oom: number; oom_kill: number };
   pressure: { someUs: number; fullUs: number };
 }

@@ -3,6 +3,7 @@
  * engine or a terminal sends us goes on to the child, and its end is reported as it happened.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { AgentcgroupError } from '../errors.js';
 
 /** Signals passed on to the child (runc run passes these on to the container in turn). */
@@ -11,6 +12,15 @@ export const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHU
 export interface ChildEnding {
   exit: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/**
+ * The exit status to pass on for a child's end, as a shell reports it: its exit code, or 128+N when
+ * signal N ended it (so a caller sees 137 for SIGKILL, as it would had we exec'd the child); 1 when
+ * neither is known.
+ */
+export function shellStatus(end: ChildEnding): number {
+  return end.signal ? 128 + (constants.signals[end.signal] ?? 0) : (end.exit ?? 1);
 }
 
 /**

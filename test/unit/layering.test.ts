@@ -10,7 +10,7 @@ import ts from 'typescript';
 
 /** Bottom first. */
 const LAYERS = [
-  '.', // errors.ts, layout.ts, limits.ts: shared by everything, import nothing of ours
+  '.', // errors.ts, layout.ts, limits.ts, text.ts: shared by everything, import nothing of ours
   'sys',
   'sea',
   'oci',
