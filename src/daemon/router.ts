@@ -131,10 +131,8 @@ export class TrackerRouter {
     const forkNs = this.forks.get(e.pid);
     this.forks.delete(e.pid);
     if (e.pid !== e.tgid) return;
-    if (!inAgent) {
-      f.lineage.exec(e.pid, e.ppid, { comm: e.comm, filename: e.filename, argv: [e.filename] });
-      return;
-    }
+    // Outside the agent leaf a process is already some call's (or placed by exec): nothing to decide.
+    if (!inAgent) return;
     const program: Program = { comm: e.comm, filename: e.filename, argv: this.procs.cmdline(e.pid) ?? [e.filename] };
     this.decide(f, e.pid, e.ppid, program, { execNs: e.tsNs, held: e.held, ...(forkNs === undefined ? {} : { forkNs }) });
   }

@@ -79,13 +79,17 @@ export function programName(p: Program): string {
   return arg0 || base(p.filename) || p.comm;
 }
 
+/** Programs whose first argument names the program that really runs: a script, module or package. */
+const INTERPRETERS = /^(node(js)?|python[0-9.]*|pypy[0-9.]*|npx|bunx?|deno|uvx?|pipx|ruby|perl|java)$/;
+
 /**
  * The script or package an interpreter or launcher runs: its first argument that is not an option
- * (`node mcp-server.js`, `npx -y @modelcontextprotocol/server-git`, `python3 -m mcp_server`). A
- * shell's first argument is a command line, not a program, so shells have none.
+ * (`node mcp-server.js`, `npx -y @modelcontextprotocol/server-git`, `python3 -m mcp_server`). Only
+ * for interpreters: `env sh -c ...` runs sh as a program of its own, and a shell's first argument is
+ * a command line, not a program.
  */
 function scriptOf(p: Program): string | undefined {
-  if (SHELLS.has(programName(p))) return undefined;
+  if (!INTERPRETERS.test(programName(p))) return undefined;
   return p.argv.slice(1, 8).find((a) => !a.startsWith('-'));
 }
 

@@ -92,7 +92,7 @@ async function observe(c: Checker, s: Scratch): Promise<void> {
   for (let i = 0; i < 3 && !/^ {2}hog-\S+ +throttled /m.test(top); i++) top = run(process.execPath, [CLI, 'top', '--once', '--policy', s.policy]).stdout;
   c.match(top, /^agentcgroup top {2}\d\d:\d\d:\d\d {2}tracker (on|off) {2}1 container\(s\), 2 tool call\(s\)$/m, 'top --once: title with the counts', top);
   c.match(top, /^it-observe +(running|throttled) +\d/m, 'top --once shows the container', top);
-  c.match(top, /^ {2}agent +\d/m, 'and its agent leaf', top);
+  c.match(top, /^ {2}agent sleep\[\d+\][^\n]* \d+(\.\d+)?[KMG]? /m, 'and its agent leaf, with what was taken for the framework (the init, sleep)', top);
   c.match(top, /^ {2}hog-\S+ +throttled +[\d.]+M +[\d.]+M +400M /m, 'and the hog call, throttled, with current, high and max', top);
   c.match(top, /^ {2}idle-\S+ +frozen /m, 'and the idle call, frozen', top);
   c.ok(!top.includes('\x1b'), 'top --once writes no escape codes');

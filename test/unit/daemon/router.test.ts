@@ -124,3 +124,13 @@ t.test('sweep after a restart: calls found in the agent leaf are begun and what 
   t.same(w.resumed, [9], 'only the stop a hold could have left');
   t.same(w.router.roles(w.c).map((r) => `${r.pid}:${r.role}`), ['1:launcher', '7:framework']);
 });
+
+t.test('an exec outside the agent leaf (inside a call) decides nothing and adds nothing to the roles', async (t) => {
+  const w = world();
+  w.spawn(1, 0, ['/bin/sleep', '900']);
+  w.router.onEvent(w.event('exec', 1, 0, true));
+  w.spawn(40, 4000, ['/bin/sh']);
+  w.router.onEvent({ ...w.event('exec', 40, 4000, false), cgroupId: 555n });
+  t.same(w.begun, []);
+  t.same(w.router.roles(w.c).map((r) => `${r.pid}:${r.role}`), ['1:framework']);
+});

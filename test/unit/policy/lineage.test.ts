@@ -191,6 +191,13 @@ t.test('a fork bomb is bounded', async (t) => {
   t.same(w.l.roles().map((r) => r.role), ['framework'], 'the framework is never evicted');
 });
 
+t.test('a shell named as the framework: what it runs through env sh -c is a call', async (t) => {
+  const l = new Lineage(1, { ...rules, framework: ['sh'] }, noProc);
+  t.equal(kind(l.exec(1, 0, prog('/bin/sh', '-c', 'while read -r cmd; do env sh -c "$cmd" & done'))), 'framework');
+  l.fork(1, 5);
+  t.equal(kind(l.exec(5, 1, prog('env', 'sh', '-c', 'sleep 1; dd'))), 'call');
+});
+
 t.test('session shells: no -c and no script', async (t) => {
   for (const argv of [['bash'], ['-bash'], ['bash', '-i'], ['bash', '--norc', '--noprofile'], ['sh', '-s'], ['bash', '-o', 'pipefail'], ['sh', '-s', 'arg']]) {
     t.ok(isSessionShell(prog(...argv)), argv.join(' '));
@@ -209,6 +216,8 @@ t.test('patterns: names, paths, the script an interpreter runs; never a shell co
   t.ok(matchesProgram(['*mcp*'], prog('python3', '-m', 'mcp_server_git')));
   t.notOk(matchesProgram(['*mcp*'], prog('bash', '-c', 'grep mcp file')), 'a shell command line is not a program name');
   t.notOk(matchesProgram(['*mcp*'], prog('git', 'status')));
+  t.notOk(matchesProgram(['sh'], prog('env', 'sh', '-c', 'dd ...')), 'only interpreters run scripts: env runs sh as a program of its own');
+  t.notOk(matchesProgram(['*mcp*'], prog('grep', '-r', 'mcp')), 'grep searches for mcp, it is not one');
   t.equal(programName(prog('-bash')), 'bash');
   t.equal(programName({ comm: 'sh', filename: '/bin/busybox', argv: ['sh', '-c', 'x'] }), 'sh', 'busybox applets by argv[0]');
 });
