@@ -110,8 +110,9 @@ export async function runDemo(say: Say): Promise<void> {
     let daemonLog = '';
     daemon.stderr!.on('data', (d: Buffer) => (daemonLog += d.toString()));
     if (!(await waitFor(() => daemonLog.includes('daemon ready'), 60_000))) throw new AgentcgroupError('demo', `the daemon did not start: ${daemonLog.trim()}`);
-    // The stand-in framework is a shell, which is a launcher by default: the container names it.
-    const annotations = { 'io.agentcgroup.tool.memory_high': '96M', 'io.agentcgroup.tool.memory_max': '224M', 'io.agentcgroup.tracker.framework': 'sh' };
+    // The stand-in framework is a shell, which is a launcher by default: the container takes shells
+    // off its launcher list, so its shell is the framework and each `sh -c` it starts a call.
+    const annotations = { 'io.agentcgroup.tool.memory_high': '96M', 'io.agentcgroup.tool.memory_max': '224M', 'io.agentcgroup.tracker.launchers': 'tini,env' };
     const carved = bundle(dir, 'agent', ctl, { policy, annotations });
     startContainer(carved, 'agent');
     say(`   agent/         memory.max ${mib(Number(cg('agent/memory.max')))} (the engine's), memory.high ${mib(Number(cg('agent/memory.high')))}`);

@@ -11,9 +11,11 @@ export const CLI = resolve('dist/agentcgroup.cjs');
 
 /**
  * For stand-in agents whose framework is a busybox shell loop: a shell is a launcher by default (it
- * would only start the framework), so the container names its shell as the framework, as a user would.
+ * would only start the framework), so the container takes shells off its launcher list, as a user
+ * whose framework is a shell script would. (Naming `sh` in tracker.framework would make every
+ * `sh -c` it runs part of the framework too.)
  */
-export const SHELL_FRAMEWORK: Record<string, string> = { 'io.agentcgroup.tracker.framework': 'sh' };
+export const SHELL_FRAMEWORK: Record<string, string> = { 'io.agentcgroup.tracker.launchers': 'tini,dumb-init,catatonit,env' };
 
 export interface Scratch {
   dir: string;

@@ -81,10 +81,13 @@ const show = (ps: Proc[]) => ps.map((p) => `${p.where}: ${p.pid} ${p.argv.join('
 export async function expectCalls(c: Checker, r: Running, opts: { calls: number; inAgent: RegExp[]; isCall?: (p: Proc) => boolean }): Promise<Proc[]> {
   const isCall = opts.isCall ?? ((p: Proc) => p.argv[0] === 'sleep' && p.argv[1] === '600');
   let ps: Proc[] = [];
+  // Settled: the daemon has decided every call it was told of (a held call sits stopped in the agent
+  // leaf until it has); a generous deadline, since the guest's CPU is emulated.
   await eventually(() => {
     ps = processes(r);
-    return ps.filter(isCall).length >= opts.calls;
-  }, 60_000);
+    const calls = ps.filter(isCall);
+    return calls.length >= opts.calls && calls.every((p) => p.where.startsWith('tools/')) && ps.every((p) => p.state !== 'T');
+  }, 120_000);
   const calls = ps.filter(isCall);
   c.equal(calls.length, opts.calls, `${r.id}: ${opts.calls} long tool call(s) running`, show(ps));
   c.ok(calls.every((p) => p.where.startsWith('tools/')), `${r.id}: every tool call is in a tools/ cgroup`, show(ps));
