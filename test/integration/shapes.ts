@@ -113,6 +113,25 @@ export async function expectFramework(c: Checker, s: Scratch, r: Running, name: 
   c.ok(framework.some((f) => f.role === 'framework' && f.name === name), `${r.id}: status shows ${name} as the framework`, { framework, reply: reply.slice(0, 500) });
 }
 
+/** A call record as these checks read it. */
+export interface CallLine {
+  name: string;
+  argv: string[];
+  memory: { peak: number | null };
+  placement?: { heldAtExec?: boolean };
+  startedBy?: { role: string; name: string };
+}
+
+/**
+ * The container's call records once `done` says they are all there: the daemon logs a call when its
+ * cgroup empties, which under emulation may come well after the call ended.
+ */
+export async function callRecords(s: Scratch, id: string, done: (recs: CallLine[]) => boolean): Promise<CallLine[]> {
+  const read = () => readOr(join(s.callDir, `${id}.jsonl`)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as CallLine);
+  await eventually(() => done(read()), 60_000);
+  return read();
+}
+
 export function stopShape(r: Running): void {
   run('crun', ['kill', r.id, 'KILL']);
   run('crun', ['delete', '-f', r.id]);

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenario } from '../harness.js';
-import { exited, readOr, scratch, startDaemon } from '../bundle.js';
-import { AGENTS, AGENT_PY, type Shape, expectCalls, expectFramework, startShape, stopShape } from '../shapes.js';
+import { exited, scratch, startDaemon } from '../bundle.js';
+import { AGENTS, AGENT_PY, type CallLine, type Shape, callRecords, expectCalls, expectFramework, startShape, stopShape } from '../shapes.js';
 
 const SHAPES: (Shape & { inAgent: RegExp[] })[] = [
   { id: 'it-tini', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'subprocess', '/out'], inAgent: [/^\/usr\/bin\/tini /, /agent\.py subprocess/] },
@@ -27,8 +27,9 @@ scenario(async (c) => {
       await expectCalls(c, r, { calls: 4, inAgent: shape.inAgent });
       await expectFramework(c, s, r, 'python3');
       stopShape(r);
-      const records = readOr(join(s.callDir, `${shape.id}.jsonl`)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { startedBy?: { role: string; name: string } });
-      c.ok(records.length >= 4 && records.every((k) => k.startedBy?.role === 'framework' && k.startedBy.name === 'python3'), `${shape.id}: every call record says the framework python3 started it`, records);
+      const byFramework = (recs: CallLine[]) => recs.length >= 4 && recs.every((k) => k.startedBy?.role === 'framework' && k.startedBy.name === 'python3');
+      const records = await callRecords(s, shape.id, byFramework);
+      c.ok(byFramework(records), `${shape.id}: every call record says the framework python3 started it`, records);
     }
   } finally {
     daemon.child.kill('SIGTERM');

@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenario } from '../harness.js';
 import { eventually, exited, readOr, scratch, startDaemon } from '../bundle.js';
-import { AGENTS, AGENT_PY, expectCalls, expectFramework, processes, startShape, stopShape } from '../shapes.js';
+import { AGENTS, AGENT_PY, type CallLine, callRecords, expectCalls, expectFramework, processes, startShape, stopShape } from '../shapes.js';
 
 const MiB = 1 << 20;
 
@@ -20,8 +20,9 @@ scenario(async (c) => {
       await expectCalls(c, node, { calls: 3, inAgent: [/^\/usr\/bin\/tini/, /agent\.cjs/, /mcp-server\.cjs/], isCall });
       await expectFramework(c, s, node, 'node');
       stopShape(node);
-      const names = readOr(join(s.callDir, 'it-claude.jsonl')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { name: string }).name);
-      c.ok(['rg', 'git'].every((n) => names.includes(n)), 'it-claude: the rg and git helpers ran as calls of their own', names);
+      const helpers = (recs: CallLine[]) => ['rg', 'git'].every((n) => recs.some((k) => k.name === n));
+      const recs = await callRecords(s, 'it-claude', helpers);
+      c.ok(helpers(recs), 'it-claude: the rg and git helpers ran as calls of their own', recs.map((k) => k.name));
     }
 
     const pipe = await startShape(c, s, { id: 'it-pipe', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'pipe', '/out'] });
@@ -29,8 +30,9 @@ scenario(async (c) => {
       await expectCalls(c, pipe, { calls: 1, inAgent: [/agent\.py pipe/, /^bash$/] });
       for (const n of [1, 2]) c.match(readOr(join(pipe.out, `cmd-${n}`)), /^0::\/tools\/\S+\n/, `it-pipe: command ${n} typed into the shell ran in a tool cgroup`);
       stopShape(pipe);
-      const recs = readOr(join(s.callDir, 'it-pipe.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; startedBy?: { role: string } });
-      c.ok(recs.length >= 4 && recs.every((k) => k.startedBy?.role === 'session'), 'it-pipe: each command line is a call started by the session (the pipeline `grep | cat` one call)', recs.map((k) => k.name));
+      const bySession = (recs: CallLine[]) => recs.length >= 4 && recs.every((k) => k.startedBy?.role === 'session');
+      const recs = await callRecords(s, 'it-pipe', bySession);
+      c.ok(bySession(recs), 'it-pipe: each command line is a call started by the session (the pipeline `grep | cat` one call)', recs.map((k) => k.name));
     }
 
     const tmux = await startShape(c, s, { id: 'it-tmux', args: ['/usr/bin/tini', '--', 'python3', AGENT_PY, 'tmux', '/out'] });
@@ -39,8 +41,9 @@ scenario(async (c) => {
       stopShape(tmux);
       // A job of a job-control shell is never held (its shell would report it stopped): it is placed
       // after its exec, so a command as short as this cat may end before it is moved; it is still a call.
-      const recs = readOr(join(s.callDir, 'it-tmux.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { argv: string[]; startedBy?: { role: string } });
-      c.ok(['cat', 'sleep'].every((n) => recs.some((k) => k.argv[0] === n && k.startedBy?.role === 'session')), 'it-tmux: each command typed into the tmux shell is a call started by the session', recs);
+      const typed = (recs: CallLine[]) => ['cat', 'sleep'].every((n) => recs.some((k) => k.argv[0] === n && k.startedBy?.role === 'session'));
+      const recs = await callRecords(s, 'it-tmux', typed);
+      c.ok(typed(recs), 'it-tmux: each command typed into the tmux shell is a call started by the session', recs);
     }
 
     // The charge: the agent leaf's memory.peak at two quiet points of the framework, with one call
@@ -76,7 +79,7 @@ scenario(async (c) => {
       c.ok(heldBash('after-term') !== undefined && heldBash('after-term')!.state !== 'T', 'it-charge: and continued what it held on its way out', processes(charge));
       daemon = await startDaemon(s, 'daemon-3.log');
       stopShape(charge);
-      const dd = readOr(join(s.callDir, 'it-charge.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { name: string; memory: { peak: number | null }; placement?: { heldAtExec?: boolean } }).find((k) => k.name === 'dd');
+      const dd = (await callRecords(s, 'it-charge', (recs) => recs.some((k) => k.name === 'dd'))).find((k) => k.name === 'dd');
       c.ok((dd?.memory.peak ?? 0) >= 24 * MiB && dd?.placement?.heldAtExec === true, 'it-charge: the 24 MiB were charged to the call, held at exec until placed', dd);
     }
   } finally {
