@@ -17,7 +17,10 @@ import type { CliContext } from './context.js';
 const STAGES = ['createRuntime', 'poststart', 'poststop'] as const;
 type Stage = (typeof STAGES)[number];
 
-/** runc and crun report different statuses per stage (see the notes); an explicit stage wins. */
+/**
+ * runc and crun report different statuses per stage (createRuntime: crun `created`, runc `creating`;
+ * poststop: crun `stopped`, runc no pid at all); an explicit stage wins.
+ */
 function resolveStage(arg: string | undefined, status: string): Stage {
   if (arg !== undefined) {
     const stage = STAGES.find((s) => s.toLowerCase() === arg.toLowerCase());

@@ -15,9 +15,6 @@ import type { OciState } from '../oci/types.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
 
 export interface CarveOutcome {
-  record: ContainerRecord;
-  /** False when an earlier stage had already carved this container. */
-  carved: boolean;
   warnings: string[];
 }
 
@@ -29,7 +26,7 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
   const cgroupRoot = host.cgroupRoot ?? findCgroup2Root(host.procRoot);
   const fs = new Cgroupfs(cgroupRoot, host.fsOps);
   const existing = store.loadContainer(state.id);
-  if (existing && fs.exists(`${existing.cgroup}/${AGENT_LEAF}`)) return { record: existing, carved: false, warnings: [] };
+  if (existing && fs.exists(`${existing.cgroup}/${AGENT_LEAF}`)) return { warnings: [] };
 
   if (!state.pid) throw new AgentcgroupError('no-pid', `the OCI state has no pid at ${stage}: cannot find the container's cgroup`);
   const cgroup = cgroupOfPid(host.procRoot, state.pid);
@@ -73,7 +70,7 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
   record.state = 'carved';
   store.saveContainer(record);
   const warnings = protectFramework(host.procRoot, fs.procs(`${cgroup}/${AGENT_LEAF}`), policy.agent.oomScoreAdj);
-  return { record, carved: true, warnings };
+  return { warnings };
 }
 
 /**

@@ -12,5 +12,5 @@ import type { StateStore } from '../state/records.js';
 export function teardownContainer(state: OciState, store: StateStore, host: HostEnv): TeardownOutcome {
   const own = finalizeContainer(state.id, store, host, 'deleted');
   const others = sweepStale(store, host);
-  return { cutOff: own.cutOff, warnings: [...own.warnings, ...others.warnings] };
+  return { warnings: [...own.warnings, ...others.warnings] };
 }

@@ -15,8 +15,6 @@ import type { ContainerRecord, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 
 export interface TeardownOutcome {
-  /** Calls still in flight when the container went away, now logged as cut off. */
-  cutOff: number;
   warnings: string[];
 }
 
@@ -35,14 +33,12 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv, 
     warnings.push(describeError(err));
   }
   const now = host.now();
-  let cutOff = 0;
-  for (const call of store.runningCalls(id)) {
-    if (settleCall(store, cutOffRecord(id, call, now), id, (line) => warnings.push(line))) cutOff++;
-  }
+  // Calls still in flight when the container went away are logged as cut off.
+  for (const call of store.runningCalls(id)) settleCall(store, cutOffRecord(id, call, now), id, (line) => warnings.push(line));
   if (record) removeLeftovers(new Cgroupfs(record.cgroupRoot, host.fsOps), record.cgroup, runtime === 'deleted', warnings);
   store.removeContainer(id);
   removeIfExists(execSocketDir(store.runDir, id));
-  return { cutOff, warnings };
+  return { warnings };
 }
 
 /**

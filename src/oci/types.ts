@@ -8,7 +8,7 @@ export interface OciState {
   ociVersion: string;
   /** Validated: safe to use as a file name (see ids.ts). */
   id: string;
-  /** creating | created | running | stopped (runtimes differ per stage: see the notes). */
+  /** creating | created | running | stopped: runtimes differ per stage (createRuntime: crun `created`, runc `creating`). */
   status: string;
   /** The container's init; absent or 0 at poststop. */
   pid?: number;

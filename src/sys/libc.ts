@@ -8,8 +8,6 @@ import { AgentcgroupError } from '../errors.js';
 
 export const EPOLLIN = 0x001;
 export const EPOLLPRI = 0x002;
-export const EPOLLERR = 0x008;
-export const EPOLLHUP = 0x010;
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
