@@ -105,7 +105,7 @@ export class Daemon {
     // and a sweep continues anything a racing exec stopped after the last event was read.
     this.tracker?.detach();
     this.drainTracker();
-    for (const c of this.containers.values()) this.router.sweep(c);
+    for (const c of this.containers.values()) this.router.continueStranded(c);
     this.recordsWatcher?.close();
     for (const path of [...this.endWatchers.keys()]) this.forgetEnd(path);
     await this.syncing;

@@ -92,6 +92,12 @@ export class TrackerRouter {
       if (parent !== undefined && parent.join('\0') === program.argv.join('\0')) f.lineage.fork(stat.ppid, pid);
       else this.decide(f, pid, stat.ppid, program, undefined);
     }
+    this.continueStranded(c);
+  }
+
+  /** Continues whatever sits stopped at exec in the container's agent leaf or calls (a hold nobody answered). */
+  continueStranded(c: Watched): void {
+    const agent = `${c.record.cgroup}/${AGENT_LEAF}`;
     const tools = c.fs.exists(`${c.record.cgroup}/${TOOLS_PARENT}`) ? c.fs.children(`${c.record.cgroup}/${TOOLS_PARENT}`).map((k) => `${c.record.cgroup}/${TOOLS_PARENT}/${k}`) : [];
     for (const cg of [agent, ...tools]) {
       let members: number[];
@@ -100,7 +106,7 @@ export class TrackerRouter {
       } catch {
         continue;
       }
-      for (const pid of members) if (this.strandedAtExec(pid)) this.procs.resume(pid) && this.log.info(`container ${c.record.id}: continued process ${pid}, left held at exec by a previous daemon`);
+      for (const pid of members) if (this.strandedAtExec(pid) && this.procs.resume(pid)) this.log.info(`container ${c.record.id}: continued process ${pid}, left held at exec`);
     }
   }
 
