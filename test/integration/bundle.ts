@@ -105,8 +105,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls until check() is true or the time is up; returns the last result. */
-export async function eventually(check: () => boolean, timeoutMs = 20_000): Promise<boolean> {
+/**
+ * Polls until check() is true or the time is up; returns the last result. The default is generous: it
+ * costs nothing when the check passes, and the guest is emulated on machines that may be busy.
+ */
+export async function eventually(check: () => boolean, timeoutMs = 60_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (check()) return true;

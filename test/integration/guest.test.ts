@@ -1,10 +1,12 @@
 // The integration tier: boots the test guest once, runs every compiled scenario inside it, and turns
-// each scenario's recorded checks into tap assertions. A scenario with no results (guest did not boot,
-// bundle missing, crash) fails; nothing here is ever skipped.
+// each scenario's recorded checks into tap assertions. Each scenario is reported as soon as it
+// finishes (its `.rc` file appears in the exchange share), not after the whole tier. A scenario with
+// no results (guest did not boot, bundle missing, crash, never reached) fails; nothing here is ever
+// skipped.
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CHECKOUT, runInGuest } from '../vm/guest.js';
+import { CHECKOUT, runInGuest, type GuestResult } from '../vm/guest.js';
 import type { CheckRecord } from './harness.js';
 
 const scenarios = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
@@ -12,40 +14,104 @@ const scenarios = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
   .map((f) => basename(f, '.ts'))
   .sort();
 
-// Each scenario gets its own time limit inside the guest, so one hang does not cost the others.
+// Each scenario gets its own time limit inside the guest, so one hang does not cost the others. Its
+// exit code lands in NAME.rc by rename, so the host never reads a half-written one; by then its
+// checks and output are complete.
 const script = `
 mkdir -p "$AGENTCGROUP_XFER/results"
 for name in ${scenarios.join(' ')}; do
-  AGENTCGROUP_RESULTS="$AGENTCGROUP_XFER/results/$name.jsonl" timeout -k 5 300 node "build/scenarios/$name.cjs" \\
-    > "$AGENTCGROUP_XFER/results/$name.out" 2>&1
-  echo $? > "$AGENTCGROUP_XFER/results/$name.rc"
+  r="$AGENTCGROUP_XFER/results/$name"
+  AGENTCGROUP_RESULTS="$r.jsonl" timeout -k 5 300 node "build/scenarios/$name.cjs" > "$r.out" 2>&1
+  echo $? > "$r.rc.part" && mv "$r.rc.part" "$r.rc"
 done
 `;
 
-const guest = await runInGuest({ script, keep: true, timeoutMs: 40 * 60_000 });
-t.teardown(() => rmSync(guest.xfer, { recursive: true, force: true }));
-t.comment(`guest ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
+// One promise per scenario: true once its .rc appears, false if the guest ended without it.
+const settle = new Map<string, (finished: boolean) => void>();
+const finished = new Map(scenarios.map((name) => [name, new Promise<boolean>((resolve) => settle.set(name, resolve))]));
+let resultsDir: string | undefined;
 
-function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string } {
-  const file = join(guest.xfer, 'results', `${name}.jsonl`);
-  const outFile = join(guest.xfer, 'results', `${name}.out`);
-  const output = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
-  if (!existsSync(file)) return { checks: [], done: false, output };
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  const records = lines.map((l) => JSON.parse(l) as CheckRecord | { done: true });
+function look(): void {
+  if (resultsDir === undefined) return;
+  for (const [name, resolve] of settle) {
+    if (existsSync(join(resultsDir, `${name}.rc`))) {
+      settle.delete(name);
+      resolve(true);
+    }
+  }
+}
+
+let watcher: FSWatcher | undefined;
+// inotify sees the guest's writes (qemu makes them on the host); the poll is only a safety net.
+const poll = setInterval(look, 5000);
+const started = Date.now();
+const guestRun: Promise<GuestResult> = runInGuest({
+  script,
+  keep: true,
+  timeoutMs: 40 * 60_000,
+  onStart(xfer) {
+    resultsDir = join(xfer, 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    watcher = watch(resultsDir, look);
+  },
+})
+  .catch((err: unknown): GuestResult => ({
+    code: undefined,
+    stdout: '',
+    stderr: '',
+    console: '',
+    error: `cannot run the guest: ${err instanceof Error ? err.message : String(err)}`,
+    xfer: resultsDir === undefined ? '' : join(resultsDir, '..'),
+    elapsedMs: Date.now() - started,
+  }))
+  .then((guest) => {
+    clearInterval(poll);
+    watcher?.close();
+    look();
+    for (const resolve of settle.values()) resolve(false);
+    settle.clear();
+    return guest;
+  });
+t.teardown(async () => {
+  const { xfer } = await guestRun;
+  if (xfer !== '') rmSync(xfer, { recursive: true, force: true });
+});
+
+function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string; rc: string } {
+  const read = (ext: string) => {
+    const file = resultsDir === undefined ? undefined : join(resultsDir, `${name}.${ext}`);
+    return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
+  };
+  const records = read('jsonl')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as CheckRecord | { done: true });
   return {
     checks: records.filter((r): r is CheckRecord => 'check' in r),
     done: records.some((r) => 'done' in r),
-    output,
+    output: read('out'),
+    rc: read('rc').trim(),
   };
 }
 
+const tail = (output: string) => output.slice(-2000) || '(none)';
+
 for (const name of scenarios) {
   t.test(name, async (t) => {
-    const { checks, done, output } = readResults(name);
-    if (guest.error) t.fail(`guest: ${guest.error}`);
-    if (checks.length === 0) t.fail(`scenario recorded no checks; its output: ${output.slice(-2000) || '(none)'}`);
+    const ended = await finished.get(name)!;
+    const { checks, done, output, rc } = readResults(name);
     for (const c of checks) t.ok(c.ok, c.check, c.ok ? {} : { detail: c.detail });
-    if (checks.length > 0 && !done) t.fail(`scenario did not finish; its output: ${output.slice(-2000)}`);
+    if (!ended) {
+      const guest = await guestRun;
+      t.fail(`scenario never finished (guest: ${guest.error ?? 'ended before it'}); its output: ${tail(output)}`);
+    } else if (checks.length === 0) {
+      t.fail(`scenario recorded no checks (exit ${rc}); its output: ${tail(output)}`);
+    } else if (!done) {
+      t.fail(`scenario did not finish (exit ${rc}); its output: ${tail(output)}`);
+    }
   });
 }
+
+const guest = await guestRun;
+t.comment(`guest ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
+t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });

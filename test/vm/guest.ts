@@ -28,6 +28,11 @@ export interface GuestOptions {
   cpus?: number;
   /** Keep the exchange directory (for reading files the script left in $AGENTCGROUP_XFER). */
   keep?: boolean;
+  /**
+   * Called with the exchange directory once it exists and before the guest boots, so a caller can
+   * watch what the script leaves in $AGENTCGROUP_XFER while it still runs.
+   */
+  onStart?: (xfer: string) => void;
 }
 
 export interface GuestResult {
@@ -83,6 +88,7 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   checkPath('checkout', CHECKOUT);
   checkPath('exchange', xfer);
   writeFileSync(join(xfer, 'cmd'), `export AGENTCGROUP_XFER=${xfer}\n${opts.script}\n`);
+  opts.onStart?.(xfer);
 
   const virtfs = (path: string, tag: string, ro: boolean) =>
     ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`];

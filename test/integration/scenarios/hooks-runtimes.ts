@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Checker } from '../harness.js';
 import { scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, makeBundle, readOr, run, runDetached, scratch, sleep } from '../bundle.js';
+import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch } from '../bundle.js';
 
 const MiB = 1 << 20;
 const LIMIT = 256 * MiB;
@@ -65,7 +65,7 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   c.equal(JSON.parse(run(rt, ['state', id]).stdout || '{}').status, 'running', `${rt}: the agent survives`);
   c.equal(readdirSync(cg(C, 'tools')).filter((n) => !n.includes('.')).length, 0, `${rt}: no tool cgroup left behind`);
 
-  if (rt === 'crun') await passThrough(c, s, id);
+  if (rt === 'crun') await passThrough(c, s, id, C);
 
   // exec into a carved container still works and lands in the agent leaf.
   const inside = run(rt, ['exec', id, '/bin/cat', '/proc/self/cgroup']);
@@ -78,14 +78,20 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
 }
 
 /** stdin, stdout and signals go through `exec` as if it were not there. */
-async function passThrough(c: Checker, s: Scratch, id: string): Promise<void> {
+async function passThrough(c: Checker, s: Scratch, id: string, C: string): Promise<void> {
   const base = [CLI, 'exec', '--container', id, '--policy', s.policy, '--'];
   const echo = run(process.execPath, [...base, 'cat'], 'through stdin\n');
   c.equal(echo.stdout, 'through stdin\n', 'stdin reaches the command and its stdout comes back');
   c.equal(run(process.execPath, [...base, 'sh', '-c', 'exit 7']).status, 7, 'the exit code passes through');
   const child = spawn(process.execPath, [...base, 'sleep', '60'], { stdio: 'ignore' });
   const code = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  await sleep(3000);
+  // SIGTERM once `sleep 60` runs in its tool cgroup: exec forwards signals from before it places the
+  // call, so from then on (a fixed wait could end before a slow machine got there).
+  const inCall = () =>
+    readdirSync(cg(C, 'tools'))
+      .filter((n) => !n.includes('.'))
+      .some((n) => readOr(cg(C, `tools/${n}/cgroup.procs`)).split('\n').some((pid) => pid !== '' && readOr(`/proc/${pid}/cmdline`) === 'sleep\x0060\x00'));
+  c.ok(await eventually(inCall, 60_000), 'the call runs in its tool cgroup');
   child.kill('SIGTERM');
   c.equal(await code, 128 + 15, 'SIGTERM is forwarded: the call ends with 143');
   const last = callLog(s, id).at(-1) as { outcome?: string; signal?: string } | undefined;
@@ -101,7 +107,7 @@ async function killedRuntime(c: Checker, rt: string): Promise<void> {
   const up = await eventually(() => record(s, id) !== undefined && JSON.parse(run(rt, ['state', id]).stdout || '{}').status === 'running');
   c.ok(up, `${rt}: foreground run carved and running`);
   child.kill('SIGKILL');
-  await sleep(300);
+  await exited(child);
   const C = record(s, id)?.cgroup;
   run(rt, ['delete', '-f', id]);
   c.ok(C !== undefined && !existsSync(cg(C)), `${rt}: after SIGKILL of the runtime and delete, the cgroup is gone`);
