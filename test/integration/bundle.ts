@@ -106,6 +106,16 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
+ * `p`, or 'timeout' once `ms` have passed. The timer is cleared as soon as `p` settles: a pending one
+ * would keep the scenario's process alive, up to its time limit, after its checks are done.
+ */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Polls until check() is true or the time is up; returns the last result. The default is generous: it
  * costs nothing when the check passes, and the guest is emulated on machines that may be busy.
  */

@@ -9,10 +9,14 @@ import { basename, join } from 'node:path';
 import { CHECKOUT, runInGuest, type GuestResult } from '../vm/guest.js';
 import type { CheckRecord } from './harness.js';
 
+// AGENTCGROUP_SCENARIOS="ladder observe" runs only those (by hand, to try a few without the whole tier).
+const only = (process.env.AGENTCGROUP_SCENARIOS ?? '').split(/[\s,]+/).filter((n) => n !== '');
 const scenarios = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => basename(f, '.ts'))
+  .filter((n) => only.length === 0 || only.includes(n))
   .sort();
+for (const n of only) if (!scenarios.includes(n)) t.fail(`AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`);
 
 // Each scenario gets its own time limit inside the guest, so one hang does not cost the others. Its
 // exit code lands in NAME.rc by rename, so the host never reads a half-written one; by then its
@@ -72,11 +76,6 @@ const guestRun: Promise<GuestResult> = runInGuest({
     settle.clear();
     return guest;
   });
-t.teardown(async () => {
-  const { xfer } = await guestRun;
-  if (xfer !== '') rmSync(xfer, { recursive: true, force: true });
-});
-
 function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string; rc: string } {
   const read = (ext: string) => {
     const file = resultsDir === undefined ? undefined : join(resultsDir, `${name}.${ext}`);
@@ -113,5 +112,10 @@ for (const name of scenarios) {
 }
 
 const guest = await guestRun;
+// Only now: a teardown makes tap end the file once it is idle, which it is between the last scenario's
+// result and the guest's power-off. The scenarios' subtests still read the results when they run.
+t.teardown(() => {
+  if (guest.xfer !== '') rmSync(guest.xfer, { recursive: true, force: true });
+});
 t.comment(`guest ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
 t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });

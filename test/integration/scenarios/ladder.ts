@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, startDaemon, within } from '../bundle.js';
 
 const MiB = 1 << 20;
 const LADDER = 'ladder:\n  recheck: 200ms\n  deadline: 120s\n  freeze_at: 80%\n  thaw_below: 60%\n  kill_at: 97%\n';
@@ -39,7 +39,7 @@ async function stall(c: Checker): Promise<void> {
   const burst = [process.execPath, join(s.dir, 'alloc.js'), '160', '50', '0'];
 
   const without = execCall(s, 'it-stall', 'burst', burst);
-  const finishedAlone = await Promise.race([without.code.then(() => true), sleep(15_000).then(() => false)]);
+  const finishedAlone = (await within(without.code, 15_000)) !== 'timeout';
   c.ok(!finishedAlone, '(a) without the daemon a call growing to 160M over a 64M memory.high is still stalled after 15 s');
   without.child.kill('SIGKILL');
   await without.code;
@@ -50,7 +50,7 @@ async function stall(c: Checker): Promise<void> {
   const withLadder = execCall(s, 'it-stall', 'burst', burst);
   // However slow the machine, the call ends: it finishes, or the ladder ends it after 120 s without
   // progress. The bound here only keeps a hang from costing the rest of the scenario.
-  const code = await Promise.race([withLadder.code, sleep(240_000).then(() => 'timeout' as const)]);
+  const code = await within(withLadder.code, 240_000);
   c.equal(code, 0, '(a) with the daemon the same burst finishes, exit 0', { seconds: (Date.now() - started) / 1000 });
   // Had the deadline ended it, the daemon's log would say it killed the call, and why; the raises rescued
   // it instead. (No wall-clock limit here: a loaded machine could miss one without anything being wrong.)
@@ -102,7 +102,7 @@ async function priorities(c: Checker): Promise<void> {
   const daemon = await startDaemon(a.s);
   const oomAfterStatic = Number(/oom_kill (\d+)/.exec(readOr('/sys/fs/cgroup/it-budget/memory.events'))?.[1] ?? 0);
   const calls = bursts(a);
-  const codes = await Promise.all(calls.map((b) => Promise.race([b.code, sleep(240_000).then(() => 'timeout' as const)])));
+  const codes = await Promise.all(calls.map((b) => within(b.code, 240_000)));
   c.equal(codes.join(','), '0,0,0', '(b) with the ladder all three calls finish with exit 0');
   const oomEnd = Number(/oom_kill (\d+)/.exec(readOr('/sys/fs/cgroup/it-budget/memory.events'))?.[1] ?? 0);
   c.equal(oomEnd - oomAfterStatic, 0, '(b) nothing OOM-killed in the budget', { oomBefore, oomAfterStatic, oomEnd });
@@ -146,7 +146,7 @@ async function killAndRestart(c: Checker, a: Agents): Promise<void> {
   await exited(daemon.child);
   c.equal(frozenCalls(a.ids).join(','), '', '(c) SIGTERM thaws what the daemon froze before it exits');
   writeFileSync(release, '');
-  const codes = await Promise.all(calls.map((b) => Promise.race([b.code, sleep(120_000).then(() => 'timeout' as const)])));
+  const codes = await Promise.all(calls.map((b) => within(b.code, 120_000)));
   c.ok(codes.every((code) => code === 0 || code === 137), '(c) the calls ran on after the daemon left', codes);
 }
 

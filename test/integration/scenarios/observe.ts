@@ -8,7 +8,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, startDaemon, within } from '../bundle.js';
 
 const MiB = 1 << 20;
 const ID = 'it-observe';
@@ -140,7 +140,7 @@ async function observe(c: Checker, s: Scratch): Promise<void> {
 
   for (const k of [hog, idle]) k.child.kill('SIGTERM');
   run('crun', ['delete', '-f', ID]);
-  await Promise.race([Promise.all([hog.code, idle.code]), sleep(20_000)]);
+  await within(Promise.all([hog.code, idle.code]), 20_000);
   rmSync(blob, { force: true });
 }
 

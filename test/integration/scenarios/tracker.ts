@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import koffi from 'koffi';
 import { Tracker, type TrackerEvent } from '../../../src/bpf/tracker.js';
 import { Cgroupfs } from '../../../src/cgroup/cgroupfs.js';
-import { eventually } from '../bundle.js';
+import { eventually, within } from '../bundle.js';
 import { scenario } from '../harness.js';
 
 const PROGRAMS = ['agentcg_fork', 'agentcg_exec', 'agentcg_exit'];
@@ -69,7 +69,8 @@ async function runHeld(tracker: Tracker, cgroup: string, script: string): Promis
       process.kill(e.pid, 'SIGCONT');
     }
   }
-  const code = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+  const ended = await within(exit, 5_000);
+  const code = ended === 'timeout' ? null : ended;
   events.push(...drain(tracker));
   return { events, states, code };
 }
