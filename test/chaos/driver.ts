@@ -374,7 +374,9 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
   // The agent's calls in one write: a reader that saw EOF between two writers would drop the second.
   // Each forked call leaves /ctl/end.<n> when it ran to its end (an OOM or ladder kill takes its shell too).
   const forked = p.calls.filter((k) => !k.viaExec).map((k, n) => `${callScript(k)}; : > /ctl/end.${n}`);
-  if (forked.length > 0 && !(await eventually(() => writeCall(ctl, forked.join('\n')), 5000))) {
+  // Generous: the agent's first exec is held until a daemon answers, and one SIGKILLed at start
+  // answers only once restarted (its down time, then a Node start under emulation).
+  if (forked.length > 0 && !(await eventually(() => writeCall(ctl, forked.join('\n')), 60_000))) {
     ctx.report.runProblems.push(`${p.id}: the agent never read its FIFO`);
   }
   ctx.report.callsSent += p.calls.length;
