@@ -138,10 +138,7 @@ export class Tracker {
 
   /** Reports processes in this cgroup (by id: its directory's inode number) and in all below it. */
   watch(cgroupId: bigint): void {
-    this.#live();
-    const one = Buffer.alloc(4);
-    one.writeUInt32LE(1);
-    bpf.mapUpdate(this.#watched, 'watched', u64Key(cgroupId), one);
+    this.#mark(this.#watched, 'watched', cgroupId);
   }
 
   /** Stops reporting a cgroup; one that was not watched is not an error. */
@@ -155,10 +152,7 @@ export class Tracker {
    * its event comes with `held`, and the consumer must continue the process (SIGCONT).
    */
   holdIn(cgroupId: bigint): void {
-    this.#live();
-    const one = Buffer.alloc(4);
-    one.writeUInt32LE(1);
-    bpf.mapUpdate(this.#agents, 'agents', u64Key(cgroupId), one);
+    this.#mark(this.#agents, 'agents', cgroupId);
   }
 
   release(cgroupId: bigint): void {
@@ -195,6 +189,14 @@ export class Tracker {
   /** Detaches and frees everything; calling it again does nothing. */
   close(): void {
     teardown(this.#parts);
+  }
+
+  /** Sets a cgroup's entry in one of the id -> 1 maps (watched, agents). */
+  #mark(map: bpf.BpfMap, name: string, cgroupId: bigint): void {
+    this.#live();
+    const one = Buffer.alloc(4);
+    one.writeUInt32LE(1);
+    bpf.mapUpdate(map, name, u64Key(cgroupId), one);
   }
 
   #live(): bpf.RingBuffer {

@@ -9,6 +9,7 @@ import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
 import type { RunningCall, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
+import type { ProcessOps } from '../sys/procfs.js';
 
 interface Live {
   call: RunningCall;
@@ -53,6 +54,8 @@ export class CallBook {
   constructor(
     private readonly store: StateStore,
     private readonly procRoot: string,
+    /** Bounded reads of the container's processes (a cmdline is theirs to make huge). */
+    private readonly procs: Pick<ProcessOps, 'cmdline'>,
     private readonly log: Log,
   ) {}
 
@@ -79,7 +82,7 @@ export class CallBook {
     given: { name?: string; argv?: string[]; fallback: string; forkNs?: bigint; execNs?: bigint; held?: boolean; startedBy?: RunningCall['startedBy'] },
   ): string {
     const rec = container.record;
-    const argv = given.argv ?? this.cmdline(pid) ?? [given.fallback];
+    const argv = given.argv ?? this.procs.cmdline(pid) ?? [given.fallback];
     const name = given.name ?? (basename(argv[0] ?? '') || given.fallback);
     const callId = newCallId(name);
     const cg = createCallCgroup(container.fs, rec.cgroup, callId, rec.tool);
@@ -236,16 +239,6 @@ export class CallBook {
     // The process may have ended between the move and the watch; checked on the next turn, not inside
     // the tracker callback that began the call.
     setImmediate(check);
-  }
-
-  private cmdline(pid: number): string[] | undefined {
-    try {
-      const parts = readFileSync(join(this.procRoot, String(pid), 'cmdline'), 'utf8').split('\0');
-      if (parts.at(-1) === '') parts.pop();
-      return parts.length > 0 ? parts : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** False when the process could not be moved; one that already ended (ESRCH) is no news. */

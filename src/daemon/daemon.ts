@@ -62,9 +62,9 @@ export class Daemon {
     private readonly log: Log,
   ) {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
-    this.calls = new CallBook(this.store, host.procRoot, log);
-    this.calls.flushEvents = () => this.drainTracker();
     this.procs = procfs(host.procRoot);
+    this.calls = new CallBook(this.store, host.procRoot, this.procs, log);
+    this.calls.flushEvents = () => this.drainTracker();
     this.router = new TrackerRouter(this.calls, this.procs, log);
     this.supervisor = new Supervisor(policy, host.procRoot, this.waiter, () => [...this.containers.values()], this.calls, this.store, log);
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);

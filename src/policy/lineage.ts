@@ -228,8 +228,7 @@ export class Lineage {
     if (!proc) return;
     this.procs.delete(pid);
     if (proc.callId !== undefined) this.memberGone(proc.callId);
-    const open = this.sessionCall.get(pid);
-    if (open !== undefined) this.sessionCall.delete(pid);
+    this.sessionCall.delete(pid);
   }
 
   /** The call ended (its cgroup emptied): nothing joins it any more. */
@@ -245,14 +244,6 @@ export class Lineage {
     const out: LineageView[] = [];
     for (const [pid, p] of this.procs) if (p.role !== 'call' && p.execd) out.push({ pid, role: p.role, name: p.name });
     return out.sort((a, b) => a.pid - b.pid);
-  }
-
-  starterOf(pid: number): Starter | undefined {
-    const p = this.procs.get(pid);
-    if (!p) return undefined;
-    const s = this.procs.get(p.starterPid);
-    if (p.starter !== 'framework' && p.starter !== 'session') return undefined;
-    return { pid: p.starterPid, role: p.starter, name: s?.name ?? '?' };
   }
 
   get size(): number {
