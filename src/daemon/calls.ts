@@ -1,21 +1,25 @@
-import { type FSWatcher, readFileSync, watch, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { parseFlatKeyed } from '../cgroup/stats.js';
-import { AGENT_LEAF } from '../layout.js';
+import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
 import type { RunningCall, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
-import type { ProcessOps } from '../sys/procfs.js';
+import type { ProcHandle, ProcessOps } from '../sys/procfs.js';
+import { oneLine } from '../text.js';
+import type { Closable, KernelEvents } from './kernelevents.js';
 
 interface Live {
   call: RunningCall;
   container: Watched;
   cg: string;
-  watcher: FSWatcher | undefined;
+  watcher: Closable | undefined;
+  /** The leader, by pidfd: what the kill reason is written through. Closed at the end unless lent. */
+  leader: ProcHandle | undefined;
+  ownsLeader: boolean;
   /** Raw wait status of the leader, from the tracker's exit event. */
   status?: number;
   /** Set for calls a client began over the exec socket: it ends them. */
@@ -53,10 +57,12 @@ export class CallBook {
 
   constructor(
     private readonly store: StateStore,
-    private readonly procRoot: string,
-    /** Bounded reads of the container's processes (a cmdline is theirs to make huge). */
-    private readonly procs: Pick<ProcessOps, 'cmdline'>,
+    /** Bounded reads of the container's processes (a cmdline is theirs to make huge), and pidfds. */
+    private readonly procs: Pick<ProcessOps, 'cmdline' | 'cgroup' | 'open'>,
+    private readonly events: Pick<KernelEvents, 'watch'>,
     private readonly log: Log,
+    /** Runs a check on a later turn of the event loop. */
+    private readonly later: (fn: () => void) => void = setImmediate,
   ) {}
 
   /** Told after a call's record is written. */
@@ -72,16 +78,31 @@ export class CallBook {
     return this.members.get(pid);
   }
 
+  leaderOf(callId: string): number | undefined {
+    return this.live.get(callId)?.call.leader;
+  }
+
   /**
    * Starts a call around a process that already runs in the agent leaf. Without a name it is named
    * after its argv[0] (busybox applets all exec /proc/self/exe), else after `fallback`. Returns its id.
+   * `handle`, when given, is the caller's pidfd on `pid` (the exec socket's peer): used, not closed.
    */
   begin(
     container: Watched,
     pid: number,
-    given: { name?: string; argv?: string[]; fallback: string; forkNs?: bigint; execNs?: bigint; held?: boolean; startedBy?: RunningCall['startedBy'] },
+    given: {
+      name?: string;
+      argv?: string[];
+      fallback: string;
+      forkNs?: bigint;
+      execNs?: bigint;
+      held?: boolean;
+      startedBy?: RunningCall['startedBy'];
+      handle?: ProcHandle;
+    },
   ): string {
     const rec = container.record;
+    const leader = given.handle ?? this.procs.open(pid);
     const argv = given.argv ?? this.procs.cmdline(pid) ?? [given.fallback];
     const name = given.name ?? (basename(argv[0] ?? '') || given.fallback);
     const callId = newCallId(name);
@@ -98,10 +119,10 @@ export class CallBook {
       ...(given.startedBy ? { startedBy: given.startedBy } : {}),
     };
     this.store.markRunning(rec.id, call);
-    const live: Live = { call, container, cg, watcher: undefined };
+    const live: Live = { call, container, cg, watcher: undefined, leader, ownsLeader: given.handle === undefined };
     this.live.set(callId, live);
     this.members.set(pid, callId);
-    if (this.tryMove(container, cg, pid)) {
+    if (this.tryMove(container, cg, leader, pid)) {
       // Same clock as the tracker's bpf_ktime_get_ns (CLOCK_MONOTONIC).
       const movedNs = process.hrtime.bigint();
       if (given.execNs !== undefined) {
@@ -110,8 +131,8 @@ export class CallBook {
         this.store.markRunning(rec.id, call);
       }
       // Inherited from the framework, whose -900 keeps it safe: a tool call must be the OOM killer's first pick.
-      this.tryWrite(join(this.procRoot, String(pid), 'oom_score_adj'), '0');
-    }
+      leader?.setOomScoreAdj(0);
+    } else this.members.delete(pid);
     this.watchEmpty(live);
     return callId;
   }
@@ -121,11 +142,11 @@ export class CallBook {
     const l = this.live.get(callId);
     if (!l) return false;
     l.reason = reason;
-    // The agent reads its tool's stderr: the reason goes where a bare SIGKILL would leave nothing.
-    if (l.call.leader !== undefined) {
-      const line = `agentcgroup: tool call ${JSON.stringify(l.call.name)} ended: ${reason}\n`;
-      // Appended: a stderr redirected to a file must not be truncated by us.
-      this.tryWrite(join(this.procRoot, String(l.call.leader), 'fd/2'), line, 'a');
+    // The agent reads its tool's stderr: the reason goes where a bare SIGKILL would leave nothing. An
+    // exec client is told over its socket instead (the notice it prints).
+    if (l.leader && !l.onFinish) {
+      const outcome = l.leader.tellStderr(`agentcgroup: tool call ${oneLine(l.call.name, 80)} ended: ${reason}\n`);
+      if (outcome !== 'written') this.log.info(`call ${l.call.callId}: kill reason not written to its stderr (${outcome})`);
     }
     return true;
   }
@@ -137,14 +158,33 @@ export class CallBook {
   join(callId: string, pid: number): void {
     const l = this.live.get(callId);
     if (!l) return;
-    this.members.set(pid, callId);
-    this.tryMove(l.container, l.cg, pid);
+    const handle = this.procs.open(pid);
+    try {
+      if (this.tryMove(l.container, l.cg, handle, pid)) this.members.set(pid, callId);
+    } finally {
+      handle?.close();
+    }
+  }
+
+  /**
+   * After a (re)start: the calls this daemon, or its previous run, began in the container. Those whose
+   * cgroups still exist are followed again; the others are logged as lost.
+   */
+  adoptRunning(c: Watched): void {
+    const tools = `${c.record.cgroup}/${TOOLS_PARENT}`;
+    const present = new Set(c.fs.exists(tools) ? c.fs.children(tools) : []);
+    for (const call of this.store.runningCalls(c.record.id)) {
+      if (call.owner !== 'daemon') continue;
+      if (present.has(call.callId)) this.adopt(c, call);
+      else this.settleLost(c, call);
+    }
   }
 
   /** After a restart: a call whose cgroup and marker survived is followed again. */
-  adopt(container: Watched, call: RunningCall): void {
+  private adopt(container: Watched, call: RunningCall): void {
     const cg = call.cgroup.replace(/^\/+/, '');
-    const live: Live = { call, container, cg, watcher: undefined };
+    // The leader's pid is not trusted after a restart (it may name another process by now).
+    const live: Live = { call, container, cg, watcher: undefined, leader: undefined, ownsLeader: false };
     this.live.set(call.callId, live);
     this.watchEmpty(live);
   }
@@ -153,7 +193,7 @@ export class CallBook {
    * A marker whose cgroup is gone: a previous daemon removed it and died before logging the call. It
    * is logged now with what is still known (no stats, no exit status), so no call goes unrecorded.
    */
-  settleLost(container: Watched, call: RunningCall): void {
+  private settleLost(container: Watched, call: RunningCall): void {
     const id = container.record.id;
     settleCall(this.store, finishedRecord(call, id, NO_STATS, { exit: null, signal: null, end: new Date() }), id, (line) => this.log.warn(line));
   }
@@ -183,9 +223,9 @@ export class CallBook {
   }
 
   /** Moves a (client) process out of its call, back to the agent leaf. */
-  release(callId: string, pid: number): void {
+  release(callId: string, client: ProcHandle): void {
     const l = this.live.get(callId);
-    if (l) this.tryMove(l.container, `${l.container.record.cgroup}/${AGENT_LEAF}`, pid);
+    if (l) this.tryMove(l.container, `${l.container.record.cgroup}/${AGENT_LEAF}`, client, client.pid);
   }
 
   /** Ends a call: stats, stragglers killed, cgroup removed, record appended. Idempotent. */
@@ -193,9 +233,7 @@ export class CallBook {
     const l = this.live.get(callId);
     if (!l) return;
     if (!end) this.flushEvents();
-    this.live.delete(callId);
-    l.watcher?.close();
-    for (const [pid, id] of this.members) if (id === callId) this.members.delete(pid);
+    this.drop(callId, l);
     let stats = NO_STATS;
     try {
       stats = finishCallCgroup(l.container.fs, l.cg);
@@ -214,49 +252,58 @@ export class CallBook {
 
   /** The container is gone (its cgroup with it): stop watching its calls; poststop logs them as cut off. */
   forget(container: Watched): void {
-    for (const [id, l] of this.live) {
-      if (l.container !== container) continue;
-      l.watcher?.close();
-      this.live.delete(id);
-      for (const [pid, callId] of this.members) if (callId === id) this.members.delete(pid);
-    }
+    for (const [id, l] of this.live) if (l.container === container) this.drop(id, l);
+  }
+
+  /** No longer live: its watch, its members and its pidfd go. */
+  private drop(callId: string, l: Live): void {
+    this.live.delete(callId);
+    l.watcher?.close();
+    if (l.ownsLeader) l.leader?.close();
+    for (const [pid, id] of this.members) if (id === callId) this.members.delete(pid);
   }
 
   private watchEmpty(l: Live): void {
-    const events = l.container.fs.path(l.cg, 'cgroup.events');
     const check = () => {
       try {
-        if (parseFlatKeyed(readFileSync(events, 'utf8')).populated === 0 && !l.onFinish) this.finish(l.call.callId);
+        if (parseFlatKeyed(l.container.fs.read(l.cg, 'cgroup.events')).populated === 0 && !l.onFinish) this.finish(l.call.callId);
       } catch {
         // The cgroup vanished with its container; forget() or poststop handles the rest.
       }
     };
+    const events = l.container.fs.path(l.cg, 'cgroup.events');
     try {
-      l.watcher = watch(events, check);
+      l.watcher = this.events.watch(events, check);
     } catch (err) {
       this.log.warn(`call ${l.call.callId}: cannot watch ${events}: ${describeError(err)}`);
     }
     // The process may have ended between the move and the watch; checked on the next turn, not inside
     // the tracker callback that began the call.
-    setImmediate(check);
+    this.later(check);
   }
 
-  /** False when the process could not be moved; one that already ended (ESRCH) is no news. */
-  private tryMove(container: Watched, cg: string, pid: number): boolean {
+  /**
+   * Moves one process of the container into `cg`. False when it could not be moved: it has exited
+   * (no news), or it is not the container's (never moved: its pid was the container's process's
+   * once). The pidfd is checked around every step, so the pid written is the process that was checked.
+   */
+  private tryMove(container: Watched, cg: string, handle: ProcHandle | undefined, pid: number): boolean {
+    if (!handle?.alive()) return false;
+    const where = this.procs.cgroup(pid);
+    if (!handle.alive()) return false;
+    if (where === undefined || !where.startsWith(`/${container.record.cgroup}/`)) {
+      this.log.warn(`container ${container.record.id}: process ${pid} is not the container's (it is in ${oneLine(where ?? 'no cgroup', 200)}): not moved`);
+      return false;
+    }
     try {
       container.fs.movePid(cg, pid);
-      return true;
     } catch (err) {
       if (!(err instanceof AgentcgroupError && err.code === 'cgroup-esrch')) this.log.warn(`cannot move process ${pid} to ${cg}: ${describeError(err)}`);
       return false;
     }
-  }
-
-  private tryWrite(path: string, value: string, flag: 'w' | 'a' = 'w'): void {
-    try {
-      writeFileSync(path, value, { flag });
-    } catch {
-      // The process is gone: nothing to protect or expose.
-    }
+    // Reaped within the write: the pid may have been the next process's by then. Its pid numbers
+    // come round only after the whole pid space, so this is news worth a line, not a routine case.
+    if (!handle.alive()) this.log.warn(`container ${container.record.id}: process ${pid} exited while it was moved to ${cg}`);
+    return true;
   }
 }

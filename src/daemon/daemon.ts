@@ -1,12 +1,12 @@
-import { type FSWatcher, existsSync, statSync, watch } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { trackerObjectPath } from '../bpf/object-path.js';
 import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import type { HostEnv } from '../host/env.js';
-import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
+import { readMeminfo } from '../host/meminfo.js';
 import { sweepStale } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
@@ -22,51 +22,67 @@ import { type ProcessOps, procfs } from '../sys/procfs.js';
 import { answerAdmin } from './admin.js';
 import { CallBook, type Log } from './calls.js';
 import { serveExec } from './execserver.js';
+import { type KernelEvents, kernelEvents } from './kernelevents.js';
+import { ContainerRegistry } from './registry.js';
 import { TrackerRouter } from './router.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
 import { FdWaiter } from './waiter.js';
 
-interface Entry extends Watched {
-  exec: LineServer | undefined;
-}
-
 /**
- * The supervisor: follows carved containers (their records appear and vanish in the run dir), puts
- * every tool call the tracker sees into its own cgroup, serves the admin and exec sockets. It waits
- * only on epoll (ring buffer) and inotify (records, cgroup.events): no timers, no children.
+ * The daemon, wired: the container registry follows carved containers, and for each one the tracker
+ * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder and
+ * an exec server takes calls begun from inside. It waits only on epoll (ring buffer, PSI triggers)
+ * and inotify (records, cgroup.events): no timers while nothing runs, no children.
  */
 export class Daemon {
   private readonly store: StateStore;
-  private readonly containers = new Map<string, Entry>();
-  private readonly calls: CallBook;
   private readonly waiter = new FdWaiter();
-  private readonly supervisor: Supervisor;
+  private readonly events: KernelEvents;
   private readonly procs: ProcessOps;
+  private readonly calls: CallBook;
   private readonly router: TrackerRouter;
+  private readonly supervisor: Supervisor;
+  private readonly registry: ContainerRegistry;
+  private readonly execServers = new Map<string, LineServer>();
+  private readonly collector = new SnapshotCollector();
   private tracker: Tracker | undefined;
   private admin: LineServer | undefined;
-  private recordsWatcher: FSWatcher | undefined;
-  /**
-   * Where a container's end shows, by path: the directory holding its cgroup (C removed) and its agent
-   * leaf's cgroup.events (init and all in its pid namespace gone). Either wakes a sync, which sweeps.
-   */
-  private readonly endWatchers = new Map<string, FSWatcher>();
-  private syncing = Promise.resolve();
-  private readonly collector = new SnapshotCollector();
   private metrics: MetricsListener | undefined;
+  private draining = false;
 
   constructor(
     private readonly policy: Policy,
-    private readonly host: HostEnv,
+    host: HostEnv,
     private readonly log: Log,
   ) {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
+    this.events = kernelEvents(this.waiter);
     this.procs = procfs(host.procRoot);
-    this.calls = new CallBook(this.store, host.procRoot, this.procs, log);
+    this.calls = new CallBook(this.store, this.procs, this.events, log);
     this.calls.flushEvents = () => this.drainTracker();
     this.router = new TrackerRouter(this.calls, this.procs, log);
-    this.supervisor = new Supervisor(policy, host.procRoot, this.waiter, () => [...this.containers.values()], this.calls, this.store, log);
+    this.registry = new ContainerRegistry(
+      {
+        store: this.store,
+        events: this.events,
+        recordsDir: join(policy.paths.runDir, 'containers'),
+        sweep: () => sweepStale(this.store, host),
+        fsFor: (record) => new Cgroupfs(record.cgroupRoot, host.fsOps),
+        cgroupId: (fs, cg) => statSync(fs.path(cg), { bigint: true }).ino,
+        log,
+      },
+      { added: (c) => this.follow(c), removed: (c) => this.unfollow(c) },
+    );
+    this.supervisor = new Supervisor(policy, {
+      events: this.events,
+      meminfo: () => readMeminfo(host.procRoot),
+      containers: () => this.registry.list(),
+      calls: this.calls,
+      store: this.store,
+      log,
+      hostPressure: join(host.procRoot, 'pressure/memory'),
+    });
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
   }
 
@@ -85,8 +101,7 @@ export class Daemon {
     this.admin = await serveLines(adminSocketPath(runDir), 0o600, (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`), (line, _peer, reply) =>
       reply(answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot() })),
     );
-    this.recordsWatcher = watch(join(runDir, 'containers'), () => this.sync());
-    await this.sync();
+    await this.registry.start();
     const listen = this.policy.metrics.listen;
     if (listen) {
       try {
@@ -97,7 +112,7 @@ export class Daemon {
         this.log.warn(`metrics.listen: cannot serve HTTP metrics: ${describeError(err)}`);
       }
     }
-    this.log.info(`agentcgroup daemon ready: ${this.containers.size} container(s), tracker ${this.tracker ? 'on' : 'off'}`);
+    this.log.info(`agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}`);
   }
 
   async stop(): Promise<void> {
@@ -105,12 +120,9 @@ export class Daemon {
     // and a sweep continues anything a racing exec stopped after the last event was read.
     this.tracker?.detach();
     this.drainTracker();
-    for (const c of this.containers.values()) this.router.continueStranded(c);
-    this.recordsWatcher?.close();
-    for (const path of [...this.endWatchers.keys()]) this.forgetEnd(path);
-    await this.syncing;
+    for (const c of this.registry.list()) this.router.continueStranded(c);
     this.supervisor.stop();
-    for (const id of [...this.containers.keys()]) await this.removeContainer(id);
+    await this.registry.stop();
     await this.admin?.close();
     await this.metrics?.close();
     // The poll handle goes before the tracker closes the fds it watches.
@@ -123,7 +135,7 @@ export class Daemon {
     const sup = this.supervisor;
     return this.collector.collect(
       {
-        containers: [...this.containers.values()],
+        containers: this.registry.list(),
         runningCalls: (id) => this.store.runningCalls(id),
         counters: sup.tally,
         isStalled: (key) => sup.isStalled(key),
@@ -133,8 +145,6 @@ export class Daemon {
       new Date(),
     );
   }
-
-  private draining = false;
 
   /**
    * Not re-entrant: libbpf advances the ring only after a callback returns, so consuming again from
@@ -150,92 +160,39 @@ export class Daemon {
     }
   }
 
-  /** Serialized: the records watcher can fire while a previous sync is still creating sockets. */
-  private sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.syncNow()).catch((err) => this.log.warn(`sync: ${describeError(err)}`));
-    return this.syncing;
-  }
-
-  private async syncNow(): Promise<void> {
-    // Containers that ended are finalized here too: their poststop may have been killed, or never run.
-    const swept = sweepStale(this.store, this.host);
-    for (const id of swept.finalized) this.log.info(`container ${id} ended: calls still running logged as cut off, its state removed`);
-    for (const w of swept.warnings) this.log.warn(w);
-    const ids = new Set(this.store.containerIds());
-    for (const id of [...this.containers.keys()]) if (!ids.has(id)) await this.removeContainer(id);
-    for (const id of ids) if (!this.containers.has(id)) await this.addContainer(id);
-  }
-
-  private async addContainer(id: string): Promise<void> {
-    let entry: Entry;
+  /** A container starts being followed: each part takes it up, the exec socket last. */
+  private async follow(c: Watched): Promise<void> {
+    this.tracker?.watch(c.cgroupId);
+    this.router.follow(c);
+    if (this.policy.tracker.hold) this.tracker?.holdIn(c.agentCgroupId);
+    this.calls.adoptRunning(c);
+    this.router.sweep(c);
+    this.supervisor.follow(c);
     try {
-      const record = this.store.loadContainer(id);
-      // Still being carved: the hook rewrites the record when done, and that change brings us back.
-      if (!record || record.state !== 'carved') return;
-      const fs = new Cgroupfs(record.cgroupRoot, this.host.fsOps);
-      const ino = (cg: string) => statSync(fs.path(cg), { bigint: true }).ino;
-      entry = { record, fs, cgroupId: ino(record.cgroup), agentCgroupId: ino(`${record.cgroup}/${AGENT_LEAF}`), exec: undefined };
+      this.execServers.set(
+        c.record.id,
+        await serveExec(c, {
+          runDir: this.policy.paths.runDir,
+          calls: this.calls,
+          procs: this.procs,
+          members: (cg) => c.fs.procs(cg),
+          drainTracker: () => this.drainTracker(),
+          log: this.log,
+        }),
+      );
     } catch (err) {
-      // A record whose cgroup is gone belongs to a container being torn down: poststop will remove it.
-      this.log.warn(`container ${id}: not followed: ${describeError(err)}`);
-      return;
-    }
-    this.containers.set(id, entry);
-    this.watchEnd(dirname(entry.fs.path(entry.record.cgroup)));
-    this.watchEnd(entry.fs.path(`${entry.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
-    this.tracker?.watch(entry.cgroupId);
-    this.router.follow(entry);
-    if (this.policy.tracker.hold) this.tracker?.holdIn(entry.agentCgroupId);
-    this.adoptCalls(entry);
-    this.router.sweep(entry);
-    this.supervisor.follow(entry);
-    try {
-      entry.exec = await serveExec(entry, { runDir: this.policy.paths.runDir, calls: this.calls, procs: this.procs, drainTracker: () => this.drainTracker(), log: this.log });
-    } catch (err) {
-      this.log.warn(`container ${id}: exec socket unavailable: ${describeError(err)}`);
+      this.log.warn(`container ${c.record.id}: exec socket unavailable: ${describeError(err)}`);
     }
   }
 
-  private async removeContainer(id: string): Promise<void> {
-    const c = this.containers.get(id);
-    if (!c) return;
-    this.containers.delete(id);
-    this.forgetEnd(c.fs.path(`${c.record.cgroup}/${AGENT_LEAF}`, 'cgroup.events'));
+  private async unfollow(c: Watched): Promise<void> {
     this.tracker?.release(c.agentCgroupId);
     this.tracker?.unwatch(c.cgroupId);
     this.router.unfollow(c);
-    this.supervisor.unfollow(id);
+    this.supervisor.unfollow(c.record.id);
     this.calls.forget(c);
-    await c.exec?.close();
-  }
-
-  private watchEnd(path: string): void {
-    if (this.endWatchers.has(path)) return;
-    try {
-      const w = watch(path, () => {
-        // Gone with its cgroup; a budget cgroup made again later is watched afresh.
-        if (!existsSync(path)) this.forgetEnd(path);
-        void this.sync();
-      });
-      w.on('error', () => this.forgetEnd(path));
-      this.endWatchers.set(path, w);
-    } catch (err) {
-      this.log.warn(`cannot watch ${path} for containers ending: ${describeError(err)}`);
-    }
-  }
-
-  private forgetEnd(path: string): void {
-    this.endWatchers.get(path)?.close();
-    this.endWatchers.delete(path);
-  }
-
-  /** Calls this daemon (or its previous run) began and whose cgroups still exist are followed again. */
-  private adoptCalls(c: Entry): void {
-    const present = new Set(c.fs.exists(`${c.record.cgroup}/${TOOLS_PARENT}`) ? c.fs.children(`${c.record.cgroup}/${TOOLS_PARENT}`) : []);
-    for (const call of this.store.runningCalls(c.record.id)) {
-      if (call.owner !== 'daemon') continue;
-      if (present.has(call.callId)) this.calls.adopt(c, call);
-      else this.calls.settleLost(c, call);
-    }
+    const exec = this.execServers.get(c.record.id);
+    this.execServers.delete(c.record.id);
+    await exec?.close();
   }
 }

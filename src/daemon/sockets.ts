@@ -46,7 +46,7 @@ export function chmodOwnSocket(path: string, mode: number): void {
 export function serveLines(
   path: string,
   mode: number,
-  admit: (peer: PeerCred) => string | undefined,
+  admit: (peer: PeerCred, socket: Socket) => string | undefined,
   onLine: LineHandler,
   onClose: (socket: Socket) => void = () => {},
 ): Promise<LineServer> {
@@ -68,7 +68,7 @@ export function serveLines(
       socket.end();
       return;
     }
-    const refusal = admit(peer);
+    const refusal = admit(peer, socket);
     if (refusal) {
       reply({ v: 1, ok: false, error: refusal });
       socket.end();

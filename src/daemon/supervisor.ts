@@ -1,25 +1,31 @@
-import { type FSWatcher, closeSync, openSync, watch, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
+import { dirname } from 'node:path';
+import { type MemoryStatus, parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
-import { readMeminfo } from '../host/meminfo.js';
 import { Tally } from '../metrics/tally.js';
 import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
 import { effectivePriorities } from '../policy/priority.js';
 import type { StateStore } from '../state/records.js';
-import { EPOLLPRI } from '../sys/libc.js';
 import type { Watched } from '../state/watched.js';
 import type { CallBook, Log } from './calls.js';
-import type { FdWaiter } from './waiter.js';
+import type { Closable, KernelEvents } from './kernelevents.js';
 
 /** 150 ms of memory stall within 1 s: the kernel's wake-up call for the ladder (see PSI triggers). */
 const PSI_TRIGGER = 'some 150000 1000000';
 const HOST = 'host';
 
-interface Source {
-  close(): void;
+export interface SupervisorDeps {
+  events: KernelEvents;
+  /** /proc/meminfo in bytes (MemTotal, MemAvailable): the host's own budget. */
+  meminfo(): Record<string, number>;
+  /** The containers followed now. */
+  containers(): Watched[];
+  calls: Pick<CallBook, 'noteKill'>;
+  store: Pick<StateStore, 'writeReason'>;
+  log: Log;
+  /** The pressure file of the whole host: /proc/pressure/memory. */
+  hostPressure: string;
 }
 
 /**
@@ -31,23 +37,25 @@ export class Supervisor {
   private state: LadderState = EMPTY_STATE;
   /** What the ladder did, per container and call, for status and metrics. */
   readonly tally = new Tally();
-  private readonly sources = new Map<string, Source[]>();
+  private readonly sources = new Map<string, Closable[]>();
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
+  private readonly log: Log;
+  /** A missing pressure trigger is said once, not for every cgroup of every container. */
+  private noPsiSaid = false;
+  /** Containers whose cgroups could not be read at the last look: said when it starts, not at each look. */
+  private readonly unreadable = new Set<string>();
 
   constructor(
     private readonly policy: Policy,
-    private readonly procRoot: string,
-    private readonly waiter: FdWaiter,
-    private readonly containers: () => Watched[],
-    private readonly calls: CallBook,
-    private readonly store: StateStore,
-    private readonly log: Log,
-  ) {}
+    private readonly d: SupervisorDeps,
+  ) {
+    this.log = d.log;
+  }
 
   /** Host-wide pressure wakes us too. */
   start(): void {
-    this.sources.set(HOST, [this.psiTrigger(join(this.procRoot, 'pressure/memory'))].filter((s): s is Source => !!s));
+    this.sources.set(HOST, [this.psiTrigger(this.d.hostPressure)].filter((s): s is Closable => !!s));
   }
 
   follow(c: Watched): void {
@@ -58,7 +66,7 @@ export class Supervisor {
         this.log.info(`container ${c.record.id}: thawed ${call} left frozen by a previous daemon`);
       }
     }
-    const sources: Source[] = [];
+    const sources: Closable[] = [];
     for (const cg of [c.record.cgroup, ...this.budgetCgroups(c)]) {
       const s = this.psiTrigger(c.fs.path(cg, 'memory.pressure'));
       if (s) sources.push(s);
@@ -66,8 +74,7 @@ export class Supervisor {
     // A new tool call (a child of tools/) and a throttled one (memory.events) wake the ladder.
     for (const [cg, file] of [[`${c.record.cgroup}/${TOOLS_PARENT}`, ''], [c.record.cgroup, 'memory.events']] as const) {
       try {
-        const w: FSWatcher = watch(c.fs.path(cg, file), () => this.soon());
-        sources.push(w);
+        sources.push(this.d.events.watch(c.fs.path(cg, file), () => this.soon()));
       } catch (err) {
         this.log.warn(`container ${c.record.id}: cannot watch ${c.fs.path(cg, file)}: ${describeError(err)}`);
       }
@@ -79,6 +86,7 @@ export class Supervisor {
   unfollow(id: string): void {
     for (const s of this.sources.get(id) ?? []) s.close();
     this.sources.delete(id);
+    this.unreadable.delete(id);
     this.tally.forgetContainer(id);
   }
 
@@ -107,51 +115,66 @@ export class Supervisor {
   private evaluate(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    let snap: Snapshot;
+    let watching = false;
+    let snap: Snapshot | undefined;
     try {
       snap = this.snapshot();
+      const d = decide(snap, this.state, this.policy.ladder);
+      this.tally.noteDecision(snap.calls, this.state, d);
+      this.state = d.state;
+      for (const a of d.actions) this.apply(a);
+      watching = d.watching;
     } catch (err) {
-      this.log.warn(`supervisor: cannot read the cgroups: ${describeError(err)}`);
-      return;
+      // Looked at again at the next recheck: a fault now must not leave the ladder asleep.
+      this.log.warn(`supervisor: ${describeError(err)}`);
+      watching = true;
     }
-    const d = decide(snap, this.state, this.policy.ladder);
-    this.tally.noteDecision(snap.calls, this.state, d);
-    this.state = d.state;
-    for (const a of d.actions) this.apply(a);
     // Anonymous memory gives no warning before a budget is full (no stall until reclaim fails), so
     // while tool calls run they are looked at every `recheck`; with none running, or none in any
     // container we follow, the kernel's events (a new tools/ child, pressure, memory.events) wake us.
-    if (d.watching || snap.calls.length > 0) this.timer = setTimeout(() => this.evaluate(), this.policy.ladder.recheckMs);
+    if (watching || (snap?.calls.length ?? 0) > 0) this.timer = setTimeout(() => this.evaluate(), this.policy.ladder.recheckMs);
   }
 
+  /**
+   * What the ladder decides on. A container or call whose files cannot be read now (it is ending, or
+   * the kernel lacks a file) is left out of this look, not the whole look; said once per container.
+   */
   private snapshot(): Snapshot {
-    const watched = this.containers();
+    const watched = this.d.containers();
     const eff = effectivePriorities(watched.map((c) => ({ id: c.record.id, priority: c.record.priority, dependsOn: c.record.dependsOn })));
-    const budgets = new Map<string, BudgetView>([[HOST, this.hostBudget()]]);
+    const budgets = new Map<string, BudgetView>();
+    const host = this.hostBudget();
+    if (host) budgets.set(HOST, host);
     const sessions: SessionView[] = [];
     const calls: CallView[] = [];
     for (const c of watched) {
       const C = c.record.cgroup;
-      const ids: string[] = [];
-      for (const cg of this.budgetCgroups(c)) {
-        const id = `/${cg}`;
-        ids.push(id);
-        const limit = parseLimit(c.fs.read(cg, 'memory.max'));
-        if (!budgets.has(id) && limit !== 'max') budgets.set(id, { id, limit, current: parseCount(c.fs.read(cg, 'memory.current')) });
-      }
-      ids.push(HOST);
-      sessions.push({ id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseCount(c.fs.read(C, 'memory.current')), max: parseLimit(c.fs.read(C, 'memory.max')), budgets: ids });
-      for (const cg of this.toolCalls(c)) {
-        const m = readMemoryStatus(c.fs, cg);
-        calls.push({
-          key: `${c.record.id}/${cg.split('/').pop()}`,
-          session: c.record.id,
-          current: m.current,
-          high: m.high,
-          max: m.max,
-          fullStallUs: m.pressure.full.totalUs,
-          frozen: m.frozen,
-        });
+      try {
+        const ids: string[] = [];
+        for (const cg of this.budgetCgroups(c)) {
+          const id = `/${cg}`;
+          ids.push(id);
+          const limit = parseLimit(c.fs.read(cg, 'memory.max'));
+          if (!budgets.has(id) && limit !== 'max') budgets.set(id, { id, limit, current: parseCount(c.fs.read(cg, 'memory.current')) });
+        }
+        if (host) ids.push(HOST);
+        const session = { id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseCount(c.fs.read(C, 'memory.current')), max: parseLimit(c.fs.read(C, 'memory.max')), budgets: ids };
+        const own: CallView[] = [];
+        for (const cg of this.toolCalls(c)) {
+          let m: MemoryStatus;
+          try {
+            m = readMemoryStatus(c.fs, cg);
+          } catch {
+            continue; // Ended between the listing and the read.
+          }
+          own.push({ key: `${c.record.id}/${cg.split('/').pop()}`, session: c.record.id, current: m.current, high: m.high, max: m.max, fullStallUs: m.pressure.full.totalUs, frozen: m.frozen });
+        }
+        sessions.push(session);
+        calls.push(...own);
+        this.unreadable.delete(c.record.id);
+      } catch (err) {
+        if (!this.unreadable.has(c.record.id)) this.log.warn(`container ${c.record.id}: left out of the ladder while its cgroups cannot be read: ${describeError(err)}`);
+        this.unreadable.add(c.record.id);
       }
     }
     return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()] };
@@ -159,7 +182,7 @@ export class Supervisor {
 
   private apply(a: Action): void {
     const [id, callId] = a.call.split('/') as [string, string];
-    const c = this.containers().find((k) => k.record.id === id);
+    const c = this.d.containers().find((k) => k.record.id === id);
     if (!c) return;
     const cg = `${c.record.cgroup}/${TOOLS_PARENT}/${callId}`;
     try {
@@ -178,7 +201,7 @@ export class Supervisor {
           break;
         case 'kill':
           // The reason first, where the call's owner will read it: the daemon's own record, or exec's.
-          if (!this.calls.noteKill(callId, a.reason)) writeFileSync(this.store.reasonFile(id, callId), a.reason, { mode: 0o600 });
+          if (!this.d.calls.noteKill(callId, a.reason)) this.d.store.writeReason(id, callId, a.reason);
           c.fs.write(cg, 'cgroup.kill', '1');
           this.log.info(`container ${id}: call ${callId} killed: ${a.reason}`);
           break;
@@ -208,28 +231,29 @@ export class Supervisor {
     return out;
   }
 
-  private hostBudget(): BudgetView {
-    const m = readMeminfo(this.procRoot);
-    const total = m.MemTotal ?? 0;
-    return { id: HOST, limit: total, current: total - (m.MemAvailable ?? 0) };
-  }
-
-  /** A PSI trigger: the kernel makes the fd POLLPRI-ready when the stall crosses the threshold. */
-  private psiTrigger(path: string): Source | undefined {
-    let fd: number;
+  /** The host as a budget; none when /proc/meminfo cannot be read or lacks its lines. */
+  private hostBudget(): BudgetView | undefined {
+    let m: Record<string, number>;
     try {
-      fd = openSync(path, 'r+');
-      writeSync(fd, `${PSI_TRIGGER}\0`);
-    } catch (err) {
-      this.log.warn(`no pressure trigger on ${path}: ${describeError(err)}`);
+      m = this.d.meminfo();
+    } catch {
       return undefined;
     }
-    this.waiter.add(fd, EPOLLPRI, () => this.soon());
-    return {
-      close: () => {
-        this.waiter.remove(fd);
-        closeSync(fd);
-      },
-    };
+    if (m.MemTotal === undefined || m.MemAvailable === undefined) return undefined;
+    return { id: HOST, limit: m.MemTotal, current: m.MemTotal - m.MemAvailable };
+  }
+
+  /**
+   * A PSI trigger wakes the ladder on a stall. Without PSI (booted with psi=0) the ladder still runs
+   * on the other events and every `recheck`: said once, not for each cgroup.
+   */
+  private psiTrigger(path: string): Closable | undefined {
+    try {
+      return this.d.events.pressure(path, PSI_TRIGGER, () => this.soon());
+    } catch (err) {
+      if (!this.noPsiSaid) this.log.warn(`no pressure trigger on ${path}, the ladder wakes on memory.events, new calls and every recheck: ${describeError(err)}`);
+      this.noPsiSaid = true;
+      return undefined;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { readdirSync, renameSync } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes, Limits } from '../limits.js';
 import { AgentcgroupError } from '../errors.js';
@@ -190,6 +190,11 @@ export class StateStore {
   /** Why the daemon ended a call that `exec` runs: exec reads it to tell its caller. */
   reasonFile(container: string, callId: string): string {
     return join(this.callsDir(container), `${callId}.reason`);
+  }
+
+  /** Left beside the marker of a call `exec` runs, for exec to read when the call ends. */
+  writeReason(container: string, callId: string, reason: string): void {
+    writeFileSync(this.reasonFile(container, callId), reason, { mode: 0o600 });
   }
 
   appendCall(key: string, rec: CallRecord): void {

@@ -3,8 +3,9 @@
  * tests replace. Everything read here belongs to a container's process, so it is untrusted: reads are
  * bounded (a cmdline can be megabytes) and a process that vanished reads as undefined.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { closeFd, pidfdAlive, pidfdOpen, writeToProcessFd } from './pidfd.js';
 
 export interface ProcStat {
   /** R, S, D, T (stopped), t (traced), Z... */
@@ -15,6 +16,25 @@ export interface ProcStat {
   ttyNr: number;
 }
 
+/**
+ * One process, held by a pidfd: every act through it first checks that the pid still names the
+ * process it was opened on, so a container's process that exits cannot have us act on whatever
+ * process the host gives its pid to next.
+ */
+export interface ProcHandle {
+  readonly pid: number;
+  /** Not yet reaped: its pid names no other process. */
+  alive(): boolean;
+  /** Its own /proc/<pid>/oom_score_adj; false when it is gone. */
+  setOomScoreAdj(value: number): boolean;
+  /**
+   * A line onto its stderr through its own open file (never a path reopened as root), without ever
+   * waiting on a reader: what happened, for the log.
+   */
+  tellStderr(line: string): string;
+  close(): void;
+}
+
 export interface ProcessOps {
   cmdline(pid: number): string[] | undefined;
   comm(pid: number): string | undefined;
@@ -23,6 +43,8 @@ export interface ProcessOps {
   cgroup(pid: number): string | undefined;
   /** SIGCONT: a process the tracker held at exec goes on. False when it is gone. */
   resume(pid: number): boolean;
+  /** A handle on the process now behind `pid`; undefined when there is none. */
+  open(pid: number): ProcHandle | undefined;
 }
 
 const MAX_READ = 4096;
@@ -84,6 +106,40 @@ export function procfs(procRoot: string): ProcessOps {
       } catch {
         return false;
       }
+    },
+    open(pid) {
+      const fd = pidfdOpen(pid);
+      return fd === undefined ? undefined : pidfdHandle(fd, pid, procRoot);
+    },
+  };
+}
+
+function pidfdHandle(fd: number, pid: number, procRoot: string): ProcHandle {
+  let open = true;
+  const alive = () => open && pidfdAlive(fd);
+  return {
+    pid,
+    alive,
+    setOomScoreAdj(value) {
+      let file: number | undefined;
+      try {
+        file = openSync(join(procRoot, String(pid), 'oom_score_adj'), 'w');
+        // Alive after the open: the file was opened on this process, and stays bound to it.
+        if (!alive()) return false;
+        writeSync(file, String(value));
+        return true;
+      } catch {
+        return false;
+      } finally {
+        if (file !== undefined) closeSync(file);
+      }
+    },
+    tellStderr(line) {
+      return alive() ? writeToProcessFd(fd, 2, line) : 'gone';
+    },
+    close() {
+      if (open) closeFd(fd);
+      open = false;
     },
   };
 }

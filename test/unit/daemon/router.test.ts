@@ -27,6 +27,7 @@ function world() {
   const procs = new Map<number, FakeProc>();
   const resumed: number[] = [];
   const ops: ProcessOps = {
+    open: () => undefined,
     cmdline: (pid) => procs.get(pid)?.argv,
     comm: (pid) => procs.get(pid)?.argv[0]?.split('/').pop()?.slice(0, 15),
     stat: (pid) => procs.get(pid)?.stat,
