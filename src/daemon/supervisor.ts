@@ -40,6 +40,7 @@ export class Supervisor {
   private readonly sources = new Map<string, Closable[]>();
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
+  private stopped = false;
   private readonly log: Log;
   /** A missing pressure trigger is said once, not for every cgroup of every container. */
   private noPsiSaid = false;
@@ -97,6 +98,8 @@ export class Supervisor {
 
   /** On the way out: thaw whatever the ladder froze, so nothing stays frozen without us. */
   stop(): void {
+    // A look already queued must not arm the recheck again after this.
+    this.stopped = true;
     clearTimeout(this.timer);
     for (const key of Object.keys(this.state.frozenSinceMs)) this.apply({ kind: 'thaw', call: key });
     for (const id of [...this.sources.keys()]) this.unfollow(id);
@@ -115,6 +118,7 @@ export class Supervisor {
   private evaluate(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.stopped) return;
     let watching = false;
     let snap: Snapshot | undefined;
     try {
