@@ -1,4 +1,3 @@
-import { priorityWeight } from '../config/policy.js';
 import { formatBytes, resolveSize } from '../config/size.js';
 import type { Policy, Size } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
@@ -18,6 +17,8 @@ export interface CarveInput {
   hostMemory: number;
   /** At poststart the container runs: C is frozen around the move so nothing forks mid-way. */
   freeze: boolean;
+  /** The container init's oom_score_adj, as the engine (or kubelet) set it. */
+  oomScoreAdj: number;
 }
 
 export type Step =
@@ -30,10 +31,12 @@ export type Step =
 export interface CarvePlan {
   cgroup: string;
   sessionBytes: number;
-  session: { memoryHigh: Bytes; cpuWeight: number };
+  session: { memoryHigh: Bytes };
   agent: Limits;
   /** The template each tool call's cgroup gets; stored so `exec` applies exactly what was planned. */
   tool: Limits;
+  /** The engine's oom_score_adj, which the framework keeps, and the one each tool call gets. */
+  oomScoreAdj: { engine: number; tool: number };
   steps: Step[];
 }
 
@@ -61,7 +64,7 @@ function checkZone(where: string, high: Bytes, max: Bytes): void {
 export function resolveLimits(policy: Policy, sessionMax: Bytes, hostMemory: number) {
   const sessionBytes = sessionMax === 'max' ? hostMemory : Math.min(sessionMax, hostMemory);
   const size = (s: Size) => resolveSize(s, sessionBytes);
-  const session = { memoryHigh: size(policy.session.memoryHigh), cpuWeight: priorityWeight(policy.priority) };
+  const session = { memoryHigh: size(policy.session.memoryHigh) };
   const agent: Limits = { memoryHigh: size(policy.agent.memoryHigh), memoryMax: size(policy.agent.memoryMax), cpuWeight: policy.agent.cpuWeight };
   const tool: Limits = {
     memoryHigh: size(policy.tool.memoryHigh),
@@ -73,6 +76,15 @@ export function resolveLimits(policy: Policy, sessionMax: Bytes, hostMemory: num
   checkZone('agent', agent.memoryHigh, agent.memoryMax);
   checkZone('tool', tool.memoryHigh, tool.memoryMax);
   return { sessionBytes, session, agent, tool };
+}
+
+/**
+ * Pure: a tool call's oom_score_adj, above the container's own so the OOM killer takes a tool call
+ * before its framework, never below it (the engine ranked the container against its neighbours, and a
+ * tool call must not outrank that) and never above the kernel's 1000.
+ */
+export function toolOomScoreAdj(engine: number, above: number): number {
+  return Math.min(1000, engine + Math.max(0, above));
 }
 
 /** Pure: decides every cgroupfs change of a carve, or refuses with one line naming the problem. */
@@ -105,11 +117,13 @@ export function planCarve(input: CarveInput): CarvePlan {
     { op: 'enable', cgroup, controllers: CONTROLLERS },
     { op: 'mkdir', cgroup: toolsCg },
     { op: 'enable', cgroup: toolsCg, controllers: CONTROLLERS },
+    // C's own cpu.weight is the engine's (or kubelet's) and weighs the container against its
+    // neighbours: left alone. The weights below only divide C's share between agent and tool calls.
     { op: 'write', cgroup, file: 'memory.high', value: String(session.memoryHigh) },
-    { op: 'write', cgroup, file: 'cpu.weight', value: String(session.cpuWeight) },
     ...limitWrites(agentCg, agent),
   ];
-  return { cgroup, sessionBytes, session, agent, tool, steps };
+  const oomScoreAdj = { engine: input.oomScoreAdj, tool: toolOomScoreAdj(input.oomScoreAdj, policy.tool.oomScoreAdjAbove) };
+  return { cgroup, sessionBytes, session, agent, tool, oomScoreAdj, steps };
 }
 
 /** The steps that set up one tool call's cgroup under C/tools. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadPolicy, policyTextSaysStrict } from '../config/policy.js';
-import { applyAnnotations } from '../config/annotations.js';
+import { applyAnnotations, refusalLine } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { carveContainer } from '../hook/carve.js';
 import { daemonReachable } from '../hook/daemoncheck.js';
@@ -92,8 +92,10 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return NOT_CARVED;
     // Said up front: as another user, the first refusal would be some EACCES deep in the carve.
     if (ctx.uid !== 0) throw new AgentcgroupError('not-root', `must run as root to carve the container's cgroup (running as uid ${ctx.uid})`);
-    const policy = applyAnnotations(hostPolicy, annotations);
-    const warnings = carveContainer(state, policy, store, host, stage).warnings;
+    const { policy, refused } = applyAnnotations(hostPolicy, annotations);
+    carveContainer(state, policy, store, host, stage);
+    // Said once the carve is done: a carve that fails says only why, in one line.
+    const warnings = refused.map(refusalLine);
     if (config.cgroupfsWritable) {
       warnings.push("the container mounts cgroupfs writable (privileged?): its root can rewrite the agent's and tool calls' limits below its own cgroup; the container's own limit still holds");
     }

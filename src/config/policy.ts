@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { AgentcgroupError } from '../errors.js';
+import { globToRegExp } from '../glob.js';
 import { type ListenAddress, parseListenAddress } from './listen.js';
 import { oneLine, printable, quote } from '../text.js';
 import { formatSize, parseSize, SIZE_FORMS } from './size.js';
@@ -21,8 +22,8 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   strict: false,
   priority: 'normal',
   session: { memoryHigh: percent(90) },
-  agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100, oomScoreAdj: -900 },
-  tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true },
+  agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100 },
+  tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true, oomScoreAdjAbove: 500 },
   dependsOn: [],
   ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
   tracker: {
@@ -35,17 +36,22 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     ],
     hold: true,
   },
+  // What only divides the container's own share; nothing that ranks it against its neighbours.
+  annotations: {
+    allow: [
+      'session.memory_high', 'agent.memory_high', 'agent.memory_max', 'agent.cpu_weight',
+      'tool.memory_high', 'tool.memory_max', 'tool.cpu_weight', 'tool.pids_max',
+      'tracker.framework', 'tracker.launchers',
+    ],
+    maxPriority: 'normal',
+  },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   metrics: { listen: null },
   shim: { always: false },
 });
 
-const PRIORITY_WEIGHT: Record<Priority, number> = { low: 50, normal: 100, high: 200 };
-
-/** cpu.weight of the session cgroup: how the container's CPU share compares with its siblings'. */
-export function priorityWeight(p: Priority): number {
-  return PRIORITY_WEIGHT[p];
-}
+/** Priorities in order: the daemon freezes and kills the tool calls of lower ranks first. */
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = deepFreeze({ low: 0, normal: 1, high: 2 });
 
 /** One policy setting: its snake_case key path (as in YAML, and after the annotation prefix). */
 export interface PolicyKey {
@@ -58,6 +64,8 @@ export interface PolicyKey {
 interface Setting extends PolicyKey {
   /** Validates `value` and writes it into `policy`; `where` prefixes any error message. */
   set(policy: Policy, value: unknown, where: string): void;
+  /** No longer a setting: still read, so that policy files written before keep loading, but not listed. */
+  retired?: true;
 }
 
 function fail(where: string, reason: string): never {
@@ -78,7 +86,7 @@ function bool(value: unknown, where: string): boolean {
 }
 
 function priority(value: unknown, where: string): Priority {
-  if (value === 'low' || value === 'normal' || value === 'high') return value;
+  if (typeof value === 'string' && Object.hasOwn(PRIORITY_RANK, value)) return value as Priority;
   return fail(where, `must be low, normal or high, got ${show(value)}`);
 }
 
@@ -109,10 +117,12 @@ function path(value: unknown, where: string): string {
   return fail(where, `must be an absolute path without control characters or .. segments, got ${show(value)}`);
 }
 
-// A YAML list, or (from an annotation) one comma-separated string. Patterns are matched, never used
-// as paths, but still kept printable and short.
+// A YAML list, or (from an annotation) one comma-separated string.
+const listOf = (value: unknown): unknown => (typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value);
+
+// Patterns are matched, never used as paths, but still kept printable and short.
 function patterns(value: unknown, where: string): string[] {
-  const list = typeof value === 'string' ? value.split(',').map((p) => p.trim()).filter((p) => p !== '') : value;
+  const list = listOf(value);
   const ok = (p: unknown) => typeof p === 'string' && p.length > 0 && p.length <= 256 && !/[\x00-\x1f\x7f]/.test(p);
   if (Array.isArray(list) && list.length <= 64 && list.every(ok)) return list as string[];
   return fail(where, `must be a list of up to 64 program patterns (a path with /, else a process name; * matches anything), got ${show(value)}`);
@@ -149,13 +159,34 @@ function listen(value: unknown, where: string): ListenAddress | null {
 }
 
 const CPU_WEIGHT = int(1, 10000);
-const OOM_SCORE_ADJ = int(-1000, 1000);
+
+// Each entry must name at least one key a container could set: a typo would otherwise allow nothing,
+// silently. Host-only keys are never allowed, so `tool.*` allows the tool keys that are not.
+function allowList(value: unknown, where: string): string[] {
+  const list = listOf(value);
+  const ok = (p: unknown) => typeof p === 'string' && /^[a-z_.*]{1,64}$/.test(p);
+  if (!Array.isArray(list) || list.length > 64 || !list.every(ok)) {
+    fail(where, `must be a list of policy keys a container may set, or patterns over them like tool.*, got ${show(value)}`);
+  }
+  const settable = SETTINGS.filter((s) => !s.hostOnly).map((s) => s.key);
+  const idle = (list as string[]).find((p) => !settable.some((k) => globToRegExp(p).test(k)));
+  if (idle !== undefined) fail(where, `${quote(idle)} names no key a container may set (host-only keys never are)`);
+  return list as string[];
+}
+
+// agent.oom_score_adj set the framework below the engine's value (-900), which ranked a container's
+// processes against every other on the host. The framework now keeps the engine's value and tool
+// calls sit above it. Its old default is what every policy file installed before says, so it still
+// loads; any other value was a choice that no longer holds, and is said so.
+function retiredOomScoreAdj(_policy: Policy, value: unknown, where: string): void {
+  if (value !== -900) fail(where, `retired: the framework keeps the oom_score_adj the engine gave the container and tool calls get tool.oom_score_adj_above more; remove this key, got ${show(value)}`);
+}
 
 const SETTINGS: readonly Setting[] = [
   { key: 'strict', hostOnly: true, set: (p, v, w) => { p.strict = bool(v, w); },
     description: 'a hook that cannot carve stops the container instead of running it uncarved' },
   { key: 'priority', hostOnly: false, set: (p, v, w) => { p.priority = priority(v, w); },
-    description: "the container's CPU share against other containers: low, normal or high" },
+    description: 'which containers\' tool calls are frozen and killed first: low, normal or high' },
   { key: 'session.memory_high', hostOnly: false, set: (p, v, w) => { p.session.memoryHigh = size(v, w); },
     description: "memory.high of the whole container, as a share of its memory limit" },
   { key: 'agent.memory_high', hostOnly: false, set: (p, v, w) => { p.agent.memoryHigh = size(v, w); },
@@ -164,8 +195,8 @@ const SETTINGS: readonly Setting[] = [
     description: "memory.max of the agent framework's cgroup" },
   { key: 'agent.cpu_weight', hostOnly: false, set: (p, v, w) => { p.agent.cpuWeight = CPU_WEIGHT(v, w); },
     description: "cpu.weight of the agent framework's cgroup (1 to 10000)" },
-  { key: 'agent.oom_score_adj', hostOnly: true, set: (p, v, w) => { p.agent.oomScoreAdj = OOM_SCORE_ADJ(v, w); },
-    description: "oom_score_adj of the agent framework's processes (-1000 to 1000)" },
+  { key: 'agent.oom_score_adj', hostOnly: true, retired: true, set: retiredOomScoreAdj,
+    description: 'retired: the framework keeps the engine\'s oom_score_adj' },
   { key: 'tool.memory_high', hostOnly: false, set: (p, v, w) => { p.tool.memoryHigh = size(v, w); },
     description: "memory.high of each tool call's cgroup" },
   { key: 'tool.memory_max', hostOnly: false, set: (p, v, w) => { p.tool.memoryMax = size(v, w); },
@@ -176,6 +207,8 @@ const SETTINGS: readonly Setting[] = [
     description: "pids.max of each tool call's cgroup: a positive integer or max" },
   { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
     description: 'memory.oom.group of each tool call: an OOM kills the whole call' },
+  { key: 'tool.oom_score_adj_above', hostOnly: true, set: (p, v, w) => { p.tool.oomScoreAdjAbove = int(0, 1000)(v, w); },
+    description: "how far a tool call's oom_score_adj sits above the container's own (0 to 1000, at most 1000 in all)" },
   { key: 'depends_on', hostOnly: false, set: (p, v, w) => { p.dependsOn = ids(v, w); },
     description: 'containers this agent needs: they are not frozen before it (ids, comma-separated in an annotation)' },
   { key: 'ladder.stall_ratio', hostOnly: true, set: (p, v, w) => { p.ladder.stallRatio = share(v, w); },
@@ -198,6 +231,10 @@ const SETTINGS: readonly Setting[] = [
     description: 'programs that only start the framework: init wrappers, shells, exec helpers, npx and the like' },
   { key: 'tracker.hold', hostOnly: true, set: (p, v, w) => { p.tracker.hold = bool(v, w); },
     description: 'stop a tool call at exec until it is in its own cgroup, so nothing it allocates is charged to the agent' },
+  { key: 'annotations.allow', hostOnly: true, set: (p, v, w) => { p.annotations.allow = allowList(v, w); },
+    description: 'the keys a container may set by annotation (patterns like tool.* allowed); by default those that only divide its own share' },
+  { key: 'annotations.max_priority', hostOnly: true, set: (p, v, w) => { p.annotations.maxPriority = priority(v, w); },
+    description: 'the highest priority a container may give itself, when annotations.allow has priority' },
   { key: 'paths.run_dir', hostOnly: true, set: (p, v, w) => { p.paths.runDir = path(v, w); },
     description: 'per-container run state, removed when the container stops' },
   { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },
@@ -209,7 +246,7 @@ const SETTINGS: readonly Setting[] = [
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */
-export const POLICY_KEYS: readonly PolicyKey[] = SETTINGS.map(({ key, description, hostOnly }) => ({
+export const POLICY_KEYS: readonly PolicyKey[] = SETTINGS.filter((s) => !s.retired).map(({ key, description, hostOnly }) => ({
   key,
   description,
   hostOnly,

@@ -10,8 +10,9 @@ export type Priority = 'low' | 'normal' | 'high';
 export interface Policy {
   /** Host-only. A hook that cannot carve exits non-zero (the container does not start) instead of failing open. */
   strict: boolean;
+  /** The container's rank against other containers when the daemon freezes or kills tool calls. */
   priority: Priority;
-  /** The container's own cgroup C. Its memory.max is the engine's and is never raised by us. */
+  /** The container's own cgroup C. Its memory.max and cpu.weight are the engine's and never changed by us. */
   session: {
     memoryHigh: Size;
   };
@@ -20,8 +21,6 @@ export interface Policy {
     memoryHigh: Size;
     memoryMax: Size;
     cpuWeight: number;
-    /** Host-only. Written to /proc/<pid>/oom_score_adj of the framework's processes. */
-    oomScoreAdj: number;
   };
   /** The template for each tool call's `tools/<call-id>` cgroup. */
   tool: {
@@ -31,6 +30,11 @@ export interface Policy {
     pidsMax: number | 'max';
     /** memory.oom.group: an OOM kills the whole tool call, never half of it. */
     oomGroup: boolean;
+    /**
+     * Host-only. How far a tool call's oom_score_adj sits above the container's own (the engine's
+     * value, which the framework keeps), so the OOM killer takes a tool call before its framework.
+     */
+    oomScoreAdjAbove: number;
   };
   /** Containers this agent needs running: they are not frozen before it (their priority is lifted to its own). */
   dependsOn: string[];
@@ -64,6 +68,16 @@ export interface Policy {
     launchers: string[];
     /** Host-only. Stop a tool call at exec until the daemon has put it in its cgroup. */
     hold: boolean;
+  };
+  /**
+   * Host-only. What a container's io.agentcgroup.* annotations may change: annotations are written by
+   * whoever starts the container, a tenant the host does not trust with its neighbours.
+   */
+  annotations: {
+    /** Policy keys (or patterns over them, `tool.*`) a container may set; host-only keys never. */
+    allow: string[];
+    /** The highest priority a container may give itself, when `priority` is allowed. */
+    maxPriority: Priority;
   };
   /** Host-only. */
   paths: {

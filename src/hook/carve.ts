@@ -1,38 +1,34 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { cgroupOfPid, findCgroup2Root } from '../cgroup/locate.js';
 import { parseLimit } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
 import { planCarve } from '../carve/plan.js';
+import { PRIORITY_RANK } from '../config/policy.js';
 import type { Policy } from '../config/types.js';
-import { PRIORITY_RANK } from '../policy/priority.js';
-import { AgentcgroupError, describeError } from '../errors.js';
+import { AgentcgroupError } from '../errors.js';
 import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
 import { AGENT_LEAF } from '../layout.js';
 import type { OciState } from '../oci/types.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
-
-export interface CarveOutcome {
-  warnings: string[];
-}
+import { readOomScoreAdj } from '../sys/procfs.js';
 
 /**
  * Carves C into agent + tools. At createRuntime the container's init is parked by the runtime, so
  * nothing forks; at poststart (only when createRuntime did not carve) C is frozen around the move.
  */
-export function carveContainer(state: OciState, policy: Policy, store: StateStore, host: HostEnv, stage: 'createRuntime' | 'poststart'): CarveOutcome {
+export function carveContainer(state: OciState, policy: Policy, store: StateStore, host: HostEnv, stage: 'createRuntime' | 'poststart'): void {
   const cgroupRoot = host.cgroupRoot ?? findCgroup2Root(host.procRoot);
   const fs = new Cgroupfs(cgroupRoot, host.fsOps);
   const existing = store.loadContainer(state.id);
-  if (existing && fs.exists(`${existing.cgroup}/${AGENT_LEAF}`)) return { warnings: [] };
+  if (existing && fs.exists(`${existing.cgroup}/${AGENT_LEAF}`)) return;
 
   if (!state.pid) throw new AgentcgroupError('no-pid', `the OCI state has no pid at ${stage}: cannot find the container's cgroup`);
   const cgroup = cgroupOfPid(host.procRoot, state.pid);
   if (!fs.exists(cgroup)) throw new AgentcgroupError('no-cgroup', `container cgroup ${fs.path(cgroup)} does not exist`);
   const controllers = fs.controllers(cgroup);
   const plan = planCarve({
+    oomScoreAdj: engineOomScoreAdj(host.procRoot, state.pid),
     cgroup,
     policy,
     controllers,
@@ -58,6 +54,7 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     launchers: policy.tracker.launchers,
     priority: PRIORITY_RANK[policy.priority],
     dependsOn: policy.dependsOn,
+    oomScoreAdj: plan.oomScoreAdj,
   };
   // The record goes first: a hook killed mid-carve still leaves poststop something to clean up by.
   store.saveContainer(record);
@@ -69,22 +66,17 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
   }
   record.state = 'carved';
   store.saveContainer(record);
-  const warnings = protectFramework(host.procRoot, fs.procs(`${cgroup}/${AGENT_LEAF}`), policy.agent.oomScoreAdj);
-  return { warnings };
 }
 
 /**
- * The OOM killer should pick a tool call, never the framework. Children inherit oom_score_adj, so
- * tool calls must be reset when they are placed (exec and the daemon do).
+ * The init's oom_score_adj is the engine's: the runtime applies config.json's process.oomScoreAdj (the
+ * kubelet's QoS value) as it makes the init, before createRuntime. The framework keeps it, since it
+ * ranks the container against every other process on the host, and tool calls are placed above it;
+ * nothing is written here. Read before any code of the container ran (at createRuntime); by poststart
+ * the container could only have raised it, short of CAP_SYS_RESOURCE, which could lower it any time.
  */
-function protectFramework(procRoot: string, pids: number[], adj: number): string[] {
-  const warnings: string[] = [];
-  for (const pid of pids) {
-    try {
-      writeFileSync(join(procRoot, String(pid), 'oom_score_adj'), String(adj));
-    } catch (err) {
-      warnings.push(`cannot set oom_score_adj of framework process ${pid}: ${describeError(err)}`);
-    }
-  }
-  return warnings;
+function engineOomScoreAdj(procRoot: string, pid: number): number {
+  const adj = readOomScoreAdj(procRoot, pid);
+  if (adj === undefined) throw new AgentcgroupError('no-process', `cannot read the oom_score_adj of container process ${pid}`);
+  return adj;
 }

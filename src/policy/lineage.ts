@@ -17,6 +17,8 @@
  *   joins that call (one command line `a | b` is one call).
  * - A process forked and not exec'd is its parent's: a subshell of a session, a worker of the framework.
  */
+import { globToRegExp } from '../glob.js';
+
 export type Role = 'launcher' | 'framework' | 'session' | 'call';
 
 /** What an exec'd program is: from the tracker's event, and /proc/<pid>/cmdline while it is held. */
@@ -65,11 +67,6 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'ksh', 'mksh', 'fish
 const TERMINAL_HOSTS = new Set(['tmux', 'tmux: server', 'tmux: client', 'screen', 'SCREEN', 'script']);
 /** Shell options that take the next word as their value. */
 const SHELL_VALUE_OPTIONS = new Set(['-o', '+o', '-O', '+O', '--rcfile', '--init-file']);
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}
 
 const base = (path: string) => path.split('/').pop() ?? '';
 

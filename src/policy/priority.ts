@@ -1,9 +1,6 @@
-import type { Priority } from '../config/types.js';
-
-export const PRIORITY_RANK: Record<Priority, number> = { low: 0, normal: 1, high: 2 };
-
 export interface Declared {
   id: string;
+  /** Its rank (PRIORITY_RANK of src/config/policy.ts), as its record keeps it. */
   priority: number;
   /** Containers this agent needs running: they must not be frozen before it. */
   dependsOn: readonly string[];

@@ -31,6 +31,27 @@ export interface ContainerRecord {
   /** The container's own priority rank (low 0, normal 1, high 2) and the containers it depends on. */
   priority: number;
   dependsOn: string[];
+  /**
+   * oom_score_adj: the engine's, read from the container's init at the carve (its framework keeps it),
+   * and the one each tool call gets when it is placed. Absent in records of older versions.
+   */
+  oomScoreAdj?: { engine: number; tool: number };
+}
+
+/**
+ * The oom_score_adj to write for a tool call placed in this container: a call inherits its
+ * framework's, and must sit above it to be the OOM killer's first pick within the container. A record
+ * of an older version had its framework at -900; 0 is what its calls got then.
+ */
+export function callOomScoreAdj(rec: ContainerRecord): number {
+  return rec.oomScoreAdj?.tool ?? 0;
+}
+
+const isOomScoreAdj = (v: unknown) => Number.isInteger(v) && (v as number) >= -1000 && (v as number) <= 1000;
+
+/** Whether a record's oomScoreAdj is one we wrote: it ends up in /proc, so it is checked like input. */
+function validOom(v: ContainerRecord['oomScoreAdj'] | undefined): boolean {
+  return v === undefined || (typeof v === 'object' && v !== null && isOomScoreAdj(v.engine) && isOomScoreAdj(v.tool));
 }
 
 /** A tool call in flight: written when it starts, removed when its record is logged. */
@@ -121,7 +142,7 @@ export class StateStore {
     }
     if (raw === undefined) return undefined;
     const r = raw as Partial<ContainerRecord>;
-    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn) || (r.launchers !== undefined && !Array.isArray(r.launchers))) {
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn) || (r.launchers !== undefined && !Array.isArray(r.launchers)) || !validOom(r.oomScoreAdj)) {
       throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
     }
     return r as ContainerRecord;

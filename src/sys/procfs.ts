@@ -81,6 +81,19 @@ export function parseCmdline(text: string, complete: boolean): string[] | undefi
   return parts.length > 0 ? parts : undefined;
 }
 
+/** Pure: /proc/<pid>/oom_score_adj, an integer from -1000 to 1000; undefined for anything else. */
+export function parseOomScoreAdj(text: string): number | undefined {
+  const m = /^(-?\d{1,4})\n?$/.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= -1000 && n <= 1000 ? n : undefined;
+}
+
+/** A process's oom_score_adj, or undefined when it is gone (or the file holds no such value). */
+export function readOomScoreAdj(procRoot: string, pid: number): number | undefined {
+  const text = readBounded(join(procRoot, String(pid), 'oom_score_adj'));
+  return text === undefined ? undefined : parseOomScoreAdj(text);
+}
+
 export function procfs(procRoot: string): ProcessOps {
   const at = (pid: number, file: string) => join(procRoot, String(pid), file);
   return {

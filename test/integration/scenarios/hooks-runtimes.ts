@@ -11,7 +11,7 @@ const MiB = 1 << 20;
 const LIMIT = 256 * MiB;
 const page = (n: number) => Math.floor(n / 4096) * 4096;
 
-function record(s: Scratch, id: string): { cgroup: string; tool: { memoryMax: number } } | undefined {
+function record(s: Scratch, id: string): { cgroup: string; tool: { memoryMax: number }; oomScoreAdj?: { engine: number; tool: number } } | undefined {
   const text = readOr(join(s.runDir, 'containers', `${id}.json`));
   return text ? JSON.parse(text) : undefined;
 }
@@ -42,7 +42,8 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   c.equal(readOr(cg(C, 'tools/cgroup.subtree_control')).trim(), 'cpu memory pids', `${rt}: tools enables them too`);
   c.equal(readOr(cg(C, 'memory.high')).trim(), String(page(LIMIT * 0.9)), `${rt}: session memory.high 90% of the engine's 256M`);
   c.equal(readOr(cg(C, 'memory.max')).trim(), String(LIMIT), `${rt}: memory.max left as the engine set it`);
-  c.equal(readOr(`/proc/${state.pid}/oom_score_adj`).trim(), '-900', `${rt}: framework protected from the OOM killer`);
+  c.equal(readOr(`/proc/${state.pid}/oom_score_adj`).trim(), String(rec!.oomScoreAdj?.engine), `${rt}: the framework keeps the engine's oom_score_adj`);
+  c.equal(rec!.oomScoreAdj?.tool, Math.min(1000, (rec!.oomScoreAdj?.engine ?? 0) + 500), `${rt}: tool calls go 500 above it`);
 
   // A tool call from the host: placed before it runs, measured, logged, removed.
   const agentBefore = Number(readOr(cg(C, 'agent/memory.current')));

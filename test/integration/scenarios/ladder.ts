@@ -11,7 +11,8 @@ import { type Checker, scenario } from '../harness.js';
 import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, startDaemon, within } from '../bundle.js';
 
 const MiB = 1 << 20;
-const LADDER = 'ladder:\n  recheck: 200ms\n  deadline: 120s\n  freeze_at: 80%\n  thaw_below: 60%\n  kill_at: 97%\n';
+// The agents rank themselves by annotation, which a host must allow (by default none may).
+const LADDER = 'ladder:\n  recheck: 200ms\n  deadline: 120s\n  freeze_at: 80%\n  thaw_below: 60%\n  kill_at: 97%\nannotations:\n  allow: [priority, "tool.*"]\n  max_priority: high\n';
 
 /**
  * Grows to `mb` MiB in 10 MiB steps every `every` ms, holds it `hold` ms, exits 0: a test run or a

@@ -1,15 +1,33 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { ANNOTATION_KEYS, ANNOTATION_PREFIX, applyAnnotations } from '../../../src/config/annotations.js';
+import { isCatchAll } from '../../../src/config/admission.js';
+import { ANNOTATION_KEYS, ANNOTATION_PREFIX, applyAnnotations, refusalLine } from '../../../src/config/annotations.js';
 import { DEFAULT_POLICY, POLICY_KEYS } from '../../../src/config/policy.js';
+import type { Policy } from '../../../src/config/types.js';
 
 const P = ANNOTATION_PREFIX;
 
+/** A host that lets containers set every key they could, up to the highest priority. */
+const OPEN: Policy = { ...structuredClone(DEFAULT_POLICY), annotations: { allow: ['*'], maxPriority: 'high' } };
+
+/** A host policy: the defaults with `changes` merged over the annotations section. */
+const hostWith = (changes: Partial<Policy['annotations']>, base: Policy = DEFAULT_POLICY): Policy => ({
+  ...structuredClone(base),
+  annotations: { ...base.annotations, ...changes },
+});
+
+/** The policy applyAnnotations makes, checked to have refused nothing. */
+function applied(t: Test, host: Policy, annotations: Record<string, string>): Policy {
+  const { policy, refused } = applyAnnotations(host, annotations);
+  t.same(refused, [], 'nothing refused');
+  return policy;
+}
+
 /** The error applyAnnotations throws, checked to be a one-line bad-annotation naming `key`. */
-function annotationError(t: Test, annotations: Record<string, string>, key: string): string {
+function annotationError(t: Test, annotations: Record<string, string>, key: string, host: Policy = DEFAULT_POLICY): string {
   try {
-    applyAnnotations(DEFAULT_POLICY, annotations);
+    applyAnnotations(host, annotations);
   } catch (err) {
     t.type(err, AgentcgroupError);
     const e = err as AgentcgroupError;
@@ -45,16 +63,23 @@ t.test('the prefix and the documented keys', async (t) => {
   for (const { key, description } of ANNOTATION_KEYS) {
     t.match(description, /^[^\n]{10,120}$/, `${key} has a one-line description`);
   }
+  t.same(
+    ANNOTATION_KEYS.filter((k) => !k.allowedByDefault).map((k) => k.key),
+    ['io.agentcgroup.priority', 'io.agentcgroup.depends_on'],
+    'by default a container may set every key but those that rank it against its neighbours',
+  );
   const readme = readFileSync(new URL('../../../config/README.md', import.meta.url), 'utf8');
-  for (const { key } of ANNOTATION_KEYS) t.match(readme, `| \`${key}\` |`, `config/README.md documents ${key}`);
+  for (const { key, allowedByDefault } of ANNOTATION_KEYS) {
+    t.match(readme, `| \`${key}\` | ${allowedByDefault ? 'yes' : 'no'} |`, `config/README.md documents ${key}, allowed by default or not`);
+  }
 });
 
 t.test('tracker.framework comes comma-separated from an annotation', async (t) => {
-  t.same(applyAnnotations(DEFAULT_POLICY, { 'io.agentcgroup.tracker.framework': 'node, claude' }).tracker.framework, ['node', 'claude']);
+  t.same(applied(t, DEFAULT_POLICY, { 'io.agentcgroup.tracker.framework': 'node, claude' }).tracker.framework, ['node', 'claude']);
 });
 
 t.test('no annotations, or only foreign ones, change nothing', async (t) => {
-  t.same(applyAnnotations(DEFAULT_POLICY, {}), DEFAULT_POLICY);
+  t.same(applyAnnotations(DEFAULT_POLICY, {}), { policy: DEFAULT_POLICY, refused: [] });
   const foreign = {
     'org.opencontainers.image.title': 'x',
     'io.kubernetes.cri.sandbox-id': '../../etc\n\u0000' + 'z'.repeat(10_000),
@@ -62,16 +87,16 @@ t.test('no annotations, or only foreign ones, change nothing', async (t) => {
     'IO.AGENTCGROUP.tool.memory_max': 'lots',
     'agentcgroup.tool.memory_max': 'lots',
   };
-  t.same(applyAnnotations(DEFAULT_POLICY, foreign), DEFAULT_POLICY, 'ignored whatever their content');
+  t.same(applyAnnotations(DEFAULT_POLICY, foreign), { policy: DEFAULT_POLICY, refused: [] }, 'ignored whatever their content');
 });
 
 t.test('enable is accepted and changes no policy', async (t) => {
-  t.same(applyAnnotations(DEFAULT_POLICY, { [`${P}enable`]: 'true' }), DEFAULT_POLICY);
-  t.same(applyAnnotations(DEFAULT_POLICY, { [`${P}enable`]: 'false' }), DEFAULT_POLICY);
+  t.same(applied(t, DEFAULT_POLICY, { [`${P}enable`]: 'true' }), DEFAULT_POLICY);
+  t.same(applied(t, hostWith({ allow: [] }), { [`${P}enable`]: 'false' }), hostWith({ allow: [] }), 'whatever the host allows');
 });
 
-t.test('every overridable key is applied', async (t) => {
-  const p = applyAnnotations(DEFAULT_POLICY, {
+t.test('every overridable key is applied where the host allows it', async (t) => {
+  const p = applied(t, OPEN, {
     [`${P}priority`]: 'low',
     [`${P}session.memory_high`]: '95%',
     [`${P}agent.memory_high`]: '1G',
@@ -80,11 +105,13 @@ t.test('every overridable key is applied', async (t) => {
     [`${P}tool.memory_high`]: '40%',
     [`${P}tool.memory_max`]: '60%',
     [`${P}tool.cpu_weight`]: '50',
-    [`${P}tool.pids_max`]: 'max',
+    [`${P}tool.pids_max`]: '4096',
+    [`${P}depends_on`]: 'db-1,cache',
   });
   t.same(p, {
-    ...DEFAULT_POLICY,
+    ...OPEN,
     priority: 'low',
+    dependsOn: ['db-1', 'cache'],
     session: { memoryHigh: { kind: 'percent', percent: 95 } },
     agent: {
       ...DEFAULT_POLICY.agent,
@@ -97,17 +124,17 @@ t.test('every overridable key is applied', async (t) => {
       memoryHigh: { kind: 'percent', percent: 40 },
       memoryMax: { kind: 'percent', percent: 60 },
       cpuWeight: 50,
-      pidsMax: 'max',
+      pidsMax: 4096,
     },
   });
-  t.equal(applyAnnotations(DEFAULT_POLICY, { [`${P}tool.pids_max`]: '256' }).tool.pidsMax, 256);
-  t.same(applyAnnotations(DEFAULT_POLICY, { [`${P}tool.memory_max`]: ' 800M ' }).tool.memoryMax, { kind: 'bytes', bytes: 800 * 2 ** 20 });
+  t.equal(applied(t, DEFAULT_POLICY, { [`${P}tool.pids_max`]: '256' }).tool.pidsMax, 256);
+  t.same(applied(t, DEFAULT_POLICY, { [`${P}tool.memory_max`]: ' 800M ' }).tool.memoryMax, { kind: 'bytes', bytes: 800 * 2 ** 20 });
 });
 
 t.test('applyAnnotations never mutates its input', async (t) => {
   const input = structuredClone(DEFAULT_POLICY);
   const before = structuredClone(input);
-  const out = applyAnnotations(input, { [`${P}tool.memory_max`]: '90%', [`${P}tool.memory_high`]: '80%', [`${P}priority`]: 'high' });
+  const out = applyAnnotations(input, { [`${P}tool.memory_max`]: '90%', [`${P}tool.memory_high`]: '80%', [`${P}priority`]: 'high' }).policy;
   t.same(input, before, 'input unchanged');
   t.not(out, input);
   t.not(out.tool, input.tool, 'sections are copies too');
@@ -131,6 +158,7 @@ t.test('invalid values name the annotation key', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
     ['priority', 'urgent', /must be low, normal or high, got "urgent"$/],
     ['priority', '', /must be low, normal or high, got ""$/],
+    ['depends_on', 'a,b c', /must be container ids \(letters, digits, _ \+ \. -\), got "b c"$/],
     ['agent.cpu_weight', '0', /must be an integer from 1 to 10000, got 0$/],
     ['agent.cpu_weight', '10001', /must be an integer from 1 to 10000, got 10001$/],
     ['agent.cpu_weight', '1.5', /must be an integer from 1 to 10000, got "1\.5"$/],
@@ -146,7 +174,7 @@ t.test('invalid values name the annotation key', async (t) => {
     ['agent.memory_high', '-1G', /"-1G" is not a size/],
   ];
   for (const [name, value, want] of cases) {
-    t.match(annotationError(t, { [P + name]: value }, P + name), want, `${name}=${JSON.stringify(value)}`);
+    t.match(annotationError(t, { [P + name]: value }, P + name, OPEN), want, `${name}=${JSON.stringify(value)}`);
   }
 });
 
@@ -163,8 +191,8 @@ t.test('host-only keys cannot be set by a container', async (t) => {
   const hostOnly = POLICY_KEYS.filter((k) => k.hostOnly).map((k) => k.key);
   t.same(hostOnly, [
     'strict',
-    'agent.oom_score_adj',
     'tool.oom_group',
+    'tool.oom_score_adj_above',
     'ladder.stall_ratio',
     'ladder.raise_step',
     'ladder.freeze_at',
@@ -173,15 +201,18 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'ladder.deadline',
     'ladder.recheck',
     'tracker.hold',
+    'annotations.allow',
+    'annotations.max_priority',
     'paths.run_dir',
     'paths.call_log_dir',
     'metrics.listen',
     'shim.always',
   ]);
   for (const name of hostOnly) {
-    t.match(annotationError(t, { [P + name]: 'true' }, P + name), /: host-only: only the host policy file may set it, not the container$/);
+    t.match(annotationError(t, { [P + name]: 'true' }, P + name, OPEN), /: host-only: only the host policy file may set it, not the container$/, 'even where the host allows everything');
   }
-  t.match(annotationError(t, { [`${P}agent.oom_score_adj`]: '-1000' }, `${P}agent.oom_score_adj`), /host-only/);
+  t.equal(annotationError(t, { [`${P}annotations.allow`]: 'strict' }, `${P}annotations.allow`), `annotation ${P}annotations.allow: host-only: only the host policy file may set it, not the container`);
+  t.equal(annotationError(t, { [`${P}agent.oom_score_adj`]: '-1000' }, `${P}agent.oom_score_adj`), `annotation ${P}agent.oom_score_adj: unknown key`, 'a retired key is no annotation either');
 });
 
 t.test('hostile values are refused before parsing, quoted and cut in the message', async (t) => {
@@ -231,4 +262,90 @@ t.test('memory_high above memory_max after the overrides is refused', async (t) 
     () => applyAnnotations(DEFAULT_POLICY, { [`${P}tool.memory_high`]: '95%', [`${P}tool.memory_max`]: '99%' }),
     'checked after all overrides, not one at a time',
   );
+});
+
+t.test('by default a container cannot rank itself against its neighbours: refused, not an error', async (t) => {
+  const { policy, refused } = applyAnnotations(DEFAULT_POLICY, {
+    [`${P}priority`]: 'high',
+    [`${P}depends_on`]: 'db-1',
+    [`${P}tool.memory_max`]: '60%',
+    [`${P}tool.memory_high`]: '50%',
+  });
+  t.same(refused, [
+    { key: `${P}priority`, reason: 'not allowed by the host policy (annotations.allow)' },
+    { key: `${P}depends_on`, reason: 'not allowed by the host policy (annotations.allow)' },
+  ]);
+  t.equal(policy.priority, 'normal', "the host's priority");
+  t.same(policy.dependsOn, [], "the host's depends_on");
+  t.same(policy.tool.memoryMax, { kind: 'percent', percent: 60 }, 'the allowed keys still apply');
+  t.equal(refusalLine(refused[0]!), `annotation ${P}priority: not allowed by the host policy (annotations.allow); the host's value applies`);
+  // Not parsed either: a value the host will not use is no reason to leave the container uncarved.
+  t.same(applyAnnotations(DEFAULT_POLICY, { [`${P}priority`]: 'urgent' }).refused.map((r) => r.key), [`${P}priority`]);
+});
+
+t.test('annotations.allow decides, by key or pattern', async (t) => {
+  const none = hostWith({ allow: [] });
+  const { policy, refused } = applyAnnotations(none, { [`${P}tool.memory_max`]: '60%', [`${P}tracker.framework`]: 'node' });
+  t.same(refused.map((r) => r.key), [`${P}tool.memory_max`, `${P}tracker.framework`]);
+  t.same(policy, none);
+  const tools = hostWith({ allow: ['tool.*', 'depends_on'] });
+  const p = applyAnnotations(tools, { [`${P}tool.cpu_weight`]: '50', [`${P}depends_on`]: 'db-1', [`${P}agent.cpu_weight`]: '50' });
+  t.same(p.refused.map((r) => r.key), [`${P}agent.cpu_weight`]);
+  t.equal(p.policy.tool.cpuWeight, 50);
+  t.same(p.policy.dependsOn, ['db-1']);
+  t.equal(p.policy.agent.cpuWeight, 100);
+});
+
+t.test('an allowed priority is bounded by annotations.max_priority', async (t) => {
+  const host = hostWith({ allow: ['priority'] });
+  t.equal(host.annotations.maxPriority, 'normal', 'normal by default');
+  t.equal(applied(t, host, { [`${P}priority`]: 'low' }).priority, 'low', 'a container may always lower itself');
+  t.equal(applied(t, host, { [`${P}priority`]: 'normal' }).priority, 'normal');
+  const high = applyAnnotations(host, { [`${P}priority`]: 'high' });
+  t.same(high.refused, [{ key: `${P}priority`, reason: 'high is above annotations.max_priority normal' }]);
+  t.equal(high.policy.priority, 'normal');
+  t.equal(applied(t, hostWith({ allow: ['priority'], maxPriority: 'high' }), { [`${P}priority`]: 'high' }).priority, 'high');
+  const low = hostWith({ allow: ['priority'], maxPriority: 'low' });
+  t.same(applyAnnotations(low, { [`${P}priority`]: 'normal' }).refused.map((r) => r.reason), ['normal is above annotations.max_priority low']);
+});
+
+t.test("tool.pids_max may tighten the host's, never loosen it", async (t) => {
+  t.equal(applied(t, DEFAULT_POLICY, { [`${P}tool.pids_max`]: '4096' }).tool.pidsMax, 4096);
+  for (const value of ['4097', 'max']) {
+    const { policy, refused } = applyAnnotations(DEFAULT_POLICY, { [`${P}tool.pids_max`]: value });
+    t.same(refused, [{ key: `${P}tool.pids_max`, reason: `${value} is above the host's tool.pids_max 4096` }], value);
+    t.equal(policy.tool.pidsMax, 4096);
+  }
+  const unlimited: Policy = { ...structuredClone(DEFAULT_POLICY), tool: { ...DEFAULT_POLICY.tool, pidsMax: 'max' } };
+  t.equal(applied(t, unlimited, { [`${P}tool.pids_max`]: 'max' }).tool.pidsMax, 'max', 'a host without a limit bounds nothing');
+  t.equal(applied(t, unlimited, { [`${P}tool.pids_max`]: '99999' }).tool.pidsMax, 99999);
+});
+
+t.test('a framework or launcher pattern that matches every program is refused', async (t) => {
+  for (const key of ['tracker.framework', 'tracker.launchers'] as const) {
+    const listIn = (p: Policy) => (key === 'tracker.framework' ? p.tracker.framework : p.tracker.launchers);
+    for (const value of ['*', '**', 'node,*', ' * ,x']) {
+      const { policy, refused } = applyAnnotations(DEFAULT_POLICY, { [P + key]: value });
+      t.equal(refused.length, 1, `${key}=${value}`);
+      t.match(refused[0]?.reason, /^pattern "\*+" matches every program$/);
+      t.same(policy, DEFAULT_POLICY, "the host's lists stay");
+    }
+    for (const value of ['node', '*mcp*', 'claude*', 'python3,*.js']) {
+      t.same(listIn(applied(t, DEFAULT_POLICY, { [P + key]: value })), value.split(','), `${key}=${value}`);
+    }
+  }
+});
+
+t.test('memory_high against memory_max blames only an annotation that was applied', async (t) => {
+  // tool.memory_high is refused here: the conflict is between the host's 70% and the container's 50%.
+  const host = hostWith({ allow: ['tool.memory_max'] });
+  t.equal(
+    annotationError(t, { [`${P}tool.memory_high`]: '40%', [`${P}tool.memory_max`]: '50%' }, `${P}tool.memory_max`, host),
+    'annotation io.agentcgroup.tool.memory_max: tool.memory_high 70% is above tool.memory_max 50%',
+  );
+});
+
+t.test('isCatchAll: only * and / (a / pattern is matched against the path, which always has one)', async (t) => {
+  for (const p of ['*', '***', '/*', '*/*', '/*/', '**/**']) t.ok(isCatchAll(p), p);
+  for (const p of ['/', 'a*', '*a*', '/usr/*', '*.js', '*/bin/*']) t.notOk(isCatchAll(p), p);
 });

@@ -10,7 +10,6 @@ import {
   memoryOrderProblems,
   parsePolicyYaml,
   POLICY_KEYS,
-  priorityWeight,
 } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
 
@@ -39,29 +38,32 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     strict: false,
     priority: 'normal',
     session: { memoryHigh: { kind: 'percent', percent: 90 } },
-    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' }, cpuWeight: 100, oomScoreAdj: -900 },
+    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' }, cpuWeight: 100 },
     tool: {
       memoryHigh: { kind: 'percent', percent: 70 },
       memoryMax: { kind: 'percent', percent: 85 },
       cpuWeight: 100,
       pidsMax: 4096,
       oomGroup: true,
+      oomScoreAdjAbove: 500,
     },
     dependsOn: [],
     ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
     tracker: DEFAULT_POLICY.tracker,
+    annotations: {
+      allow: [
+        'session.memory_high', 'agent.memory_high', 'agent.memory_max', 'agent.cpu_weight',
+        'tool.memory_high', 'tool.memory_max', 'tool.cpu_weight', 'tool.pids_max',
+        'tracker.framework', 'tracker.launchers',
+      ],
+      maxPriority: 'normal',
+    },
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
     metrics: { listen: null },
     shim: { always: false },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
-});
-
-t.test('priorityWeight', async (t) => {
-  t.equal(priorityWeight('low'), 50);
-  t.equal(priorityWeight('normal'), 100);
-  t.equal(priorityWeight('high'), 200);
 });
 
 t.test('the shipped config/policy.yaml is exactly the defaults, with every key written out', async (t) => {
@@ -101,13 +103,13 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  memory_high: 1G',
       '  memory_max: 2147483648',
       '  cpu_weight: 10000',
-      '  oom_score_adj: -1000',
       'tool:',
       '  memory_high: "600M"',
       '  memory_max: 1.5G',
       '  cpu_weight: 1',
       '  pids_max: max',
       '  oom_group: false',
+      '  oom_score_adj_above: 1000',
       'depends_on: [db-1, cache.2]',
       'ladder:',
       '  stall_ratio: 60%',
@@ -121,6 +123,9 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  framework: [node, /usr/local/bin/claude*]',
       '  launchers: [tini, sh]',
       '  hold: false',
+      'annotations:',
+      '  allow: [tool.*, priority]',
+      '  max_priority: high',
       'paths:',
       '  run_dir: /run/ac',
       '  call_log_dir: /srv/logs/calls',
@@ -139,7 +144,6 @@ t.test('every key is read and merged over the defaults', async (t) => {
       memoryHigh: { kind: 'bytes', bytes: 2 ** 30 },
       memoryMax: { kind: 'bytes', bytes: 2 ** 31 },
       cpuWeight: 10000,
-      oomScoreAdj: -1000,
     },
     tool: {
       memoryHigh: { kind: 'bytes', bytes: 600 * 2 ** 20 },
@@ -147,10 +151,12 @@ t.test('every key is read and merged over the defaults', async (t) => {
       cpuWeight: 1,
       pidsMax: 'max',
       oomGroup: false,
+      oomScoreAdjAbove: 1000,
     },
     dependsOn: ['db-1', 'cache.2'],
     ladder: { stallRatio: 0.6, raiseStep: 0.25, freezeAt: 0.85, thawBelow: 0.7, killAt: 0.995, deadlineMs: 120_000, recheckMs: 250 },
     tracker: { framework: ['node', '/usr/local/bin/claude*'], launchers: ['tini', 'sh'], hold: false },
+    annotations: { allow: ['tool.*', 'priority'], maxPriority: 'high' },
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
     metrics: { listen: { host: '127.0.0.1', port: 9464 } },
     shim: { always: true },
@@ -161,7 +167,7 @@ t.test('a partial file keeps the other defaults', async (t) => {
   const p = parsePolicyYaml('tool:\n  pids_max: 512\n', SRC);
   t.equal(p.tool.pidsMax, 512);
   t.same({ ...p, tool: { ...p.tool, pidsMax: 4096 } }, DEFAULT_POLICY);
-  t.equal(parsePolicyYaml('agent:\n  oom_score_adj: 1000\n', SRC).agent.oomScoreAdj, 1000);
+  t.equal(parsePolicyYaml('tool:\n  oom_score_adj_above: 0\n', SRC).tool.oomScoreAdjAbove, 0);
   t.equal(parsePolicyYaml('tool:\n  memory_max: 4097\n', SRC).tool.memoryMax.kind, 'bytes');
   t.same(parsePolicyYaml('tool:\n  memory_max: 4097\n', SRC).tool.memoryMax, { kind: 'bytes', bytes: 4096 }, 'rounded to a page');
   const float = parsePolicyYaml('agent:\n  memory_max: 1e10\n', SRC).agent.memoryMax;
@@ -208,7 +214,11 @@ t.test('wrong types and out-of-range values name the file and the key path', asy
     ['agent:\n  cpu_weight: 10001', /: agent\.cpu_weight: must be an integer from 1 to 10000, got 10001$/],
     ['agent:\n  cpu_weight: 1.5', /got 1\.5$/],
     ['agent:\n  cpu_weight: "100"', /: agent\.cpu_weight: must be an integer from 1 to 10000, got "100"$/],
-    ['agent:\n  oom_score_adj: -1001', /: agent\.oom_score_adj: must be an integer from -1000 to 1000, got -1001$/],
+    ['tool:\n  oom_score_adj_above: -1', /: tool\.oom_score_adj_above: must be an integer from 0 to 1000, got -1$/],
+    ['tool:\n  oom_score_adj_above: 1001', /: tool\.oom_score_adj_above: must be an integer from 0 to 1000, got 1001$/],
+    ['annotations:\n  max_priority: urgent', /: annotations\.max_priority: must be low, normal or high, got "urgent"$/],
+    ['annotations:\n  allow: 7', /: annotations\.allow: must be a list of policy keys a container may set, or patterns over them like tool\.\*, got 7$/],
+    ['annotations:\n  allow: ["tool.memory max"]', /: annotations\.allow: must be a list/],
     ['tool:\n  cpu_weight: .nan', /: tool\.cpu_weight: .*got NaN$/],
     ['tool:\n  pids_max: 0', /: tool\.pids_max: must be a positive integer or max, got 0$/],
     ['tool:\n  pids_max: 1.5', /got 1\.5$/],
@@ -229,6 +239,28 @@ t.test('wrong types and out-of-range values name the file and the key path', asy
     const message = policyError(t, yaml);
     t.ok(message.startsWith(`${SRC}: `), `names the file: ${message}`);
     t.match(message, want, yaml);
+  }
+});
+
+t.test('annotations.allow names keys a container could set, never host-only ones', async (t) => {
+  const allow = (list: string) => parsePolicyYaml(`annotations:\n  allow: ${list}\n`, SRC).annotations.allow;
+  t.same(allow('[]'), [], 'nothing at all');
+  t.same(allow('[priority, depends_on, "tool.*"]'), ['priority', 'depends_on', 'tool.*']);
+  t.same(allow('"*"'), ['*'], 'everything a container could set, as one pattern');
+  t.same(allow('tool.*, priority'), ['tool.*', 'priority'], 'a string is a comma-separated list');
+  t.equal(policyError(t, 'annotations:\n  allow: [tool.memroy_max]\n'), `${SRC}: annotations.allow: "tool.memroy_max" names no key a container may set (host-only keys never are)`);
+  for (const hostOnly of ['strict', 'tracker.hold', 'ladder.*', 'paths.*', 'tool.oom_group', 'tool.oom_score_adj_above', 'annotations.allow']) {
+    t.match(policyError(t, `annotations:\n  allow: ["${hostOnly}"]\n`), /names no key a container may set \(host-only keys never are\)$/, hostOnly);
+  }
+});
+
+t.test('agent.oom_score_adj is retired: its old default still loads, any other value is an error', async (t) => {
+  // Every policy file installed before says -900 (the shipped copy had every key): it must keep loading.
+  const old = parsePolicyYaml('agent:\n  cpu_weight: 100\n  oom_score_adj: -900\n', SRC);
+  t.same(old, DEFAULT_POLICY, 'read, and changes nothing');
+  t.notOk(POLICY_KEYS.some((k) => k.key === 'agent.oom_score_adj'), 'not listed');
+  for (const value of ['-1000', '0', '-899', '"-900"']) {
+    t.match(policyError(t, `agent:\n  oom_score_adj: ${value}\n`), /: agent\.oom_score_adj: retired: the framework keeps the oom_score_adj the engine gave the container and tool calls get tool\.oom_score_adj_above more; remove this key, got /, value);
   }
 });
 

@@ -55,7 +55,8 @@ const LISTS = ['a,b', 'a,,b', ' a , b ', ',', 'x'.repeat(300), 'a'.repeat(1025),
 function kindValues(key: string, good: boolean): fc.Arbitrary<string> {
   const pick = (all: string[], fine: string[]) => fc.constantFrom(...(good ? fine : all));
   if (key.endsWith('memory_high') || key.endsWith('memory_max')) return pick(SIZES, ['800M', '1.2G', '512Ki', '70%', '50%', '100%', 'max', '1073741824']);
-  if (key.endsWith('cpu_weight') || key.endsWith('oom_score_adj') || key.endsWith('pids_max')) return pick([...INTS, '4096'], ['100', '1', '1000', '4096']);
+  if (key.endsWith('cpu_weight') || key.endsWith('pids_max')) return pick([...INTS, '4096'], ['100', '1', '1000', '4096']);
+  if (key.includes('oom_score_adj')) return pick([...INTS, '4096'], ['0', '500', '1000']);
   if (key.endsWith('priority')) return pick(PRIORITIES, ['low', 'normal', 'high']);
   if (key.endsWith('enable') || key.endsWith('strict') || key.endsWith('oom_group')) return pick(BOOLS, ['true', 'false', '1', 'off']);
   return pick(LISTS, ['a,b', 'bash,python3', 'a*b']);
@@ -193,6 +194,7 @@ function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
   let typed: fc.Arbitrary<unknown>;
   if (key === 'strict' || key === 'tool.oom_group') typed = fc.boolean();
   else if (key === 'depends_on' || key === 'tracker.framework') typed = fc.array(good ? validId : fc.oneof(validId, anyString), { maxLength: 4 });
+  else if (key === 'annotations.allow') typed = fc.subarray(good ? ['*', 'tool.*', 'priority', 'depends_on', 'tracker.framework'] : ['*', 'tool.*', 'priority', 'strict', 'tool.memroy_max', '']);
   else if (key === 'ladder.deadline' || key === 'ladder.recheck') typed = fc.constantFrom(...(good ? ['30s', '500ms', '2m'] : ['30s', '0s', '99ms', '61m', '1h', '1.5s', 's']));
   else if (key.startsWith('ladder.')) typed = fc.constantFrom(...(good ? ['50%', '10%', '90%', '75%'] : ['50%', '0%', '101%', '0.5', '100%', '1e1%']));
   else typed = kindValues(key, good).map((v) => (/^-?\d+$/.test(v) ? Number(v) : v));
@@ -202,7 +204,7 @@ function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
 /** Policy keys the fuzzer may set: every key but paths (a policy that parses must keep run state in the world). */
 const FUZZ_KEYS = POLICY_KEYS.map((k) => k.key).filter((k) => !k.startsWith('paths.'));
 /** The keys whose fitting values policyValue knows. */
-const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker)\.)/.test(k));
+const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker|annotations)\.)/.test(k));
 
 /** A policy as a structured document: known keys in their sections (or dotted), unknown ones, wrong shapes. */
 function structuredPolicy(good: boolean): fc.Arbitrary<string> {
@@ -270,6 +272,9 @@ const trickyYaml: fc.Arbitrary<string> = fc.oneof(
     'tool:\n  cpu_weight: 0x10\n',
     'tool:\n  cpu_weight: .inf\n',
     'agent:\n  oom_score_adj: -1001\n',
+    'agent:\n  oom_score_adj: -900\n',
+    'annotations:\n  allow: [strict]\n',
+    'annotations:\n  allow: "*"\n  max_priority: high\n',
     'ladder:\n  deadline: 0s\n',
     'tracker:\n  framework: [bash, "a\\u0000b"]\n',
     'depends_on: "../x"\n',
@@ -315,6 +320,9 @@ export const hostPolicy = fc.constantFrom(
   'strict: true\ntool:\n  memory_max: 512M\n  memory_high: 256M\n',
   'priority: low\nagent:\n  memory_max: 90%\n',
   'tool:\n  pids_max: max\n  oom_group: false\n',
+  'annotations:\n  allow: ["*"]\n  max_priority: high\n',
+  'annotations:\n  allow: []\n',
+  'tool:\n  oom_score_adj_above: 1000\n',
 );
 
 /** The stage argument of `agentcgroup hook`. */
@@ -336,7 +344,6 @@ export const FAULT_POINTS = [
   `${CTR}/tools/cgroup.subtree_control`,
   `${CTR}/memory.max`,
   `${CTR}/memory.high`,
-  `${CTR}/cpu.weight`,
   `${CTR}/agent/memory.max`,
   `${CTR}/agent/memory.high`,
   `${CTR}/agent/cpu.weight`,

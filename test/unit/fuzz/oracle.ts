@@ -37,6 +37,20 @@ export function commandProblems(r: CliRun, prefix: string, failCode: number): st
   return problems;
 }
 
+/** What a carve may say and still succeed: one line per annotation the host refused. */
+const REFUSAL = /^agentcgroup: warning: annotation [^\n]+; the host's value applies\n/;
+
+/** A hook's stderr split into the refusal lines it starts with and whatever follows them. */
+function splitRefusals(err: string): { refusals: string[]; rest: string } {
+  const refusals: string[] = [];
+  let rest = err;
+  for (let m = REFUSAL.exec(rest); m; m = REFUSAL.exec(rest)) {
+    refusals.push(m[0]);
+    rest = rest.slice(m[0].length);
+  }
+  return { refusals, rest };
+}
+
 const HOOK_FAILURE =
   /^agentcgroup: (createRuntime|poststart|poststop|hook)( for container [\w+.-]+)?: [^\n]+; (the container runs unconstrained|refusing to start the container \(strict policy\)|cleanup incomplete)\n$/;
 
@@ -95,12 +109,14 @@ export async function hookCase(w: World, stage: string[], stdin: string, policy 
   const r = await w.run(['hook', ...stage, '--policy', w.policyFile], stdin);
   w.kernel.failures.clear();
   const after = w.observe();
-  const problems = stderrProblems(r.err);
+  const { refusals, rest } = splitRefusals(r.err);
+  const problems = [...refusals.flatMap(stderrProblems), ...stderrProblems(rest)];
   if (r.out !== '') problems.push(`stdout is not empty: ${JSON.stringify(r.out.slice(0, 200))}`);
   problems.push(...modeProblems(after));
 
-  if (r.err !== '') {
-    if (!HOOK_FAILURE.test(r.err)) problems.push(`not a hook failure line: ${JSON.stringify(r.err.slice(0, 300))}`);
+  if (rest !== '') {
+    if (refusals.length > 0) problems.push(`refusals before a failure: ${JSON.stringify(r.err.slice(0, 300))}`);
+    if (!HOOK_FAILURE.test(rest)) problems.push(`not a hook failure line: ${JSON.stringify(rest.slice(0, 300))}`);
     if (r.code !== (strict ? 1 : 0)) problems.push(`exit ${r.code} after a failure under a ${strict ? 'strict' : 'fail-open'} policy`);
     problems.push(...changes(before, after).map((c) => `after a failure, ${c}`));
     return { outcome: 'refused', problems, err: r.err };
@@ -109,11 +125,12 @@ export async function hookCase(w: World, stage: string[], stdin: string, policy 
 
   const records = [...after.run.keys()].filter((k) => /^containers\/[^/]+\.json$/.test(k) && !before.run.has(k));
   if (records.length === 0) {
+    if (refusals.length > 0) problems.push(`refusals without a carve: ${JSON.stringify(r.err.slice(0, 300))}`);
     problems.push(...changes(before, after).map((c) => `without a carve, ${c}`));
     return { outcome: 'untouched', problems, err: '' };
   }
   problems.push(...(await carveProblems(w, before, records)));
-  return { outcome: 'carved', problems, err: '' };
+  return { outcome: 'carved', problems, err: r.err };
 }
 
 async function carveProblems(w: World, before: Observation, records: string[]): Promise<string[]> {

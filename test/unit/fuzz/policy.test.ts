@@ -57,6 +57,12 @@ t.test('policy check: the shipped policy, a missing file, a bundle', async (t) =
   writeFileSync(join(bundles.plain, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.agentcgroup.tool.memory_max': '512M' } }));
   const ok = await runCli(['policy', 'check', 'config/policy.yaml', '--bundle', bundles.plain]);
   t.same(ok, { code: 0, out: `policy config/policy.yaml with the annotations of ${bundles.plain}: valid\n`, err: '' });
+  writeFileSync(join(bundles.plain, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.agentcgroup.priority': 'high' } }));
+  t.same(await runCli(['policy', 'check', 'config/policy.yaml', '--bundle', bundles.plain]), {
+    code: 0,
+    out: `annotation io.agentcgroup.priority: not allowed by the host policy (annotations.allow); the host's value applies\npolicy config/policy.yaml with the annotations of ${bundles.plain}: valid\n`,
+    err: '',
+  }, 'a refused annotation is said, and is no reason to fail: the hook carves with the host value');
   writeFileSync(join(bundles.plain, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', annotations: { 'io.agentcgroup.strict': 'false' } }));
   const hostOnly = await runCli(['policy', 'check', 'config/policy.yaml', '--bundle', bundles.plain]);
   t.equal(hostOnly.code, 1);

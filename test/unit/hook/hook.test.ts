@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CG_ROOT, PID, hookEnv } from '../../fixtures/hookenv.js';
 
@@ -7,6 +7,9 @@ const GiB = 1 << 30;
 
 t.test('createRuntime carves agent + tools, applies the policy and records it', async (t) => {
   const h = hookEnv(t.testdir());
+  // What the engine set: a weight of its own (the kernel's default is 100) and the init's oom_score_adj.
+  h.kernel.writeFile(`${CG_ROOT}/ctr1/cpu.weight`, '250');
+  h.kernel.log.length = 0;
   const r = await h.hook(['createRuntime'], h.state('created'));
   t.same(r, { code: 0, out: '', err: '' });
   const k = h.kernel;
@@ -15,9 +18,11 @@ t.test('createRuntime carves agent + tools, applies the policy and records it', 
   t.equal(k.readFile(`${CG_ROOT}/ctr1/tools/cgroup.subtree_control`).trim(), 'cpu memory pids');
   t.equal(k.readFile(`${CG_ROOT}/ctr1/memory.high`).trim(), String(Math.floor((GiB * 0.9) / 4096) * 4096), 'session memory.high 90% of memory.max');
   t.equal(k.readFile(`${CG_ROOT}/ctr1/memory.max`).trim(), String(GiB), "the engine's memory.max is untouched");
-  t.equal(k.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '100');
-  t.equal(readFileSync(join(h.proc, String(PID), 'oom_score_adj'), 'utf8'), '-900', 'framework protected from the OOM killer');
+  t.equal(k.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '250', "the engine's cpu.weight is untouched");
+  t.notMatch(k.log.join('\n'), /write ctr1\/cpu\.weight/, 'not even rewritten');
+  t.equal(readFileSync(join(h.proc, String(PID), 'oom_score_adj'), 'utf8'), '0', "the framework keeps the engine's oom_score_adj");
   const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.same(rec.oomScoreAdj, { engine: 0, tool: 500 }, 'tool calls go 500 above it');
   t.equal(rec.cgroup, 'ctr1');
   t.equal(rec.tool.memoryMax, Math.floor((GiB * 0.85) / 4096) * 4096, 'tool template: 85% of the session');
   t.equal(rec.tool.memoryHigh, Math.floor((GiB * 0.7) / 4096) * 4096);
@@ -192,12 +197,75 @@ t.test('io.agentcgroup.enable=false leaves the container alone', async (t) => {
 });
 
 t.test('annotations override the tool template within the session', async (t) => {
-  const h = hookEnv(t.testdir(), { annotations: { 'io.agentcgroup.tool.memory_max': '512M', 'io.agentcgroup.tool.memory_high': '50%', 'io.agentcgroup.priority': 'high' } });
-  t.equal((await h.hook(['createRuntime'], h.state('created'))).code, 0);
+  const h = hookEnv(t.testdir(), { annotations: { 'io.agentcgroup.tool.memory_max': '512M', 'io.agentcgroup.tool.memory_high': '50%' } });
+  t.same(await h.hook(['createRuntime'], h.state('created')), { code: 0, out: '', err: '' });
   const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
   t.equal(rec.tool.memoryMax, 512 << 20);
   t.equal(rec.tool.memoryHigh, 512 << 20, '50% of the 1G session');
-  t.equal(h.kernel.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '200', 'high priority weight');
+});
+
+t.test('an annotation the host does not allow is refused in one line each, and the carve goes on with the host value', async (t) => {
+  const annotations = { 'io.agentcgroup.priority': 'high', 'io.agentcgroup.depends_on': 'db-1', 'io.agentcgroup.tracker.framework': '*', 'io.agentcgroup.tool.memory_max': '900M' };
+  const h = hookEnv(t.testdir(), { annotations });
+  const r = await h.hook(['createRuntime'], h.state('created'));
+  t.equal(r.code, 0);
+  t.equal(
+    r.err,
+    [
+      "agentcgroup: warning: annotation io.agentcgroup.priority: not allowed by the host policy (annotations.allow); the host's value applies",
+      "agentcgroup: warning: annotation io.agentcgroup.depends_on: not allowed by the host policy (annotations.allow); the host's value applies",
+      'agentcgroup: warning: annotation io.agentcgroup.tracker.framework: pattern "*" matches every program; the host\'s value applies',
+      '',
+    ].join('\n'),
+  );
+  t.equal(h.kernel.whereIs(PID), 'ctr1/agent', 'carved');
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.priority, 1, "the host's priority, normal");
+  t.same(rec.dependsOn, []);
+  t.same(rec.framework, ['*mcp*', '*modelcontextprotocol*'], "the host's framework patterns");
+  t.equal(rec.tool.memoryMax, 900 << 20, 'an allowed annotation still applies');
+});
+
+t.test('a priority the host allows ranks the container, and still leaves its cpu.weight alone', async (t) => {
+  const h = hookEnv(t.testdir(), { annotations: { 'io.agentcgroup.priority': 'high' }, policy: 'annotations:\n  allow: [priority]\n  max_priority: high\n' });
+  t.same(await h.hook(['createRuntime'], h.state('created')), { code: 0, out: '', err: '' });
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.priority, 2, 'high');
+  t.equal(h.kernel.readFile(`${CG_ROOT}/ctr1/cpu.weight`).trim(), '100', "the kernel's default, as the engine left it");
+  t.notMatch(h.kernel.log.join('\n'), /write ctr1\/cpu\.weight/);
+});
+
+t.test("oom_score_adj: the framework keeps the engine's, tool calls go above it, never past 1000", async (t) => {
+  // Kubernetes QoS classes: Guaranteed, Burstable, BestEffort.
+  const cases: Array<[string, string, { engine: number; tool: number }]> = [
+    ['-997', '', { engine: -997, tool: -497 }],
+    ['600', '', { engine: 600, tool: 1000 }],
+    ['1000', '', { engine: 1000, tool: 1000 }],
+    ['0', 'tool:\n  oom_score_adj_above: 0\n', { engine: 0, tool: 0 }],
+    ['-500', 'tool:\n  oom_score_adj_above: 1000\n', { engine: -500, tool: 500 }],
+  ];
+  for (const [engine, policy, want] of cases) {
+    const h = hookEnv(t.testdir(), { policy });
+    writeFileSync(join(h.proc, String(PID), 'oom_score_adj'), `${engine}\n`);
+    t.same(await h.hook(['createRuntime'], h.state('created')), { code: 0, out: '', err: '' }, engine);
+    t.equal(readFileSync(join(h.proc, String(PID), 'oom_score_adj'), 'utf8'), `${engine}\n`, `${engine}: not written`);
+    t.same(JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8')).oomScoreAdj, want, `${engine}: recorded`);
+  }
+});
+
+t.test('an init whose oom_score_adj cannot be read is not carved', async (t) => {
+  for (const content of [undefined, 'lots', '-1001']) {
+    const h = hookEnv(t.testdir());
+    const file = join(h.proc, String(PID), 'oom_score_adj');
+    if (content === undefined) rmSync(file);
+    else writeFileSync(file, content);
+    const before = h.kernel.snapshot();
+    const r = await h.hook(['createRuntime'], h.state('created'));
+    t.equal(r.code, 0);
+    t.equal(r.err, `agentcgroup: createRuntime for container ctr1: cannot read the oom_score_adj of container process ${PID}; the container runs unconstrained\n`, String(content));
+    t.same(h.kernel.snapshot(), before, 'nothing changed');
+    t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')));
+  }
 });
 
 t.test('a container without a memory limit takes the host memory as its session', async (t) => {
