@@ -5,7 +5,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
-import type { RunningCall, StateStore } from '../state/records.js';
+import { type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
 import type { ProcHandle, ProcessOps } from '../sys/procfs.js';
@@ -130,8 +130,8 @@ export class CallBook {
         call.placement = { afterForkUs: given.forkNs === undefined ? null : us(given.forkNs), afterExecUs: us(given.execNs), heldAtExec: given.held === true };
         this.store.markRunning(rec.id, call);
       }
-      // Inherited from the framework, whose -900 keeps it safe: a tool call must be the OOM killer's first pick.
-      leader?.setOomScoreAdj(0);
+      // It inherited the framework's (the engine's) value: a tool call sits above it, the OOM killer's first pick.
+      leader?.setOomScoreAdj(callOomScoreAdj(rec));
     } else this.members.delete(pid);
     this.watchEmpty(live);
     return callId;
@@ -222,10 +222,12 @@ export class CallBook {
     this.store.markRunning(l.container.record.id, l.call);
   }
 
-  /** Moves a (client) process out of its call, back to the agent leaf. */
+  /** Moves a (client) process out of its call, back to the agent leaf, at the engine's oom_score_adj again. */
   release(callId: string, client: ProcHandle): void {
     const l = this.live.get(callId);
-    if (l) this.tryMove(l.container, `${l.container.record.cgroup}/${AGENT_LEAF}`, client, client.pid);
+    if (!l || !this.tryMove(l.container, `${l.container.record.cgroup}/${AGENT_LEAF}`, client, client.pid)) return;
+    const engine = l.container.record.oomScoreAdj?.engine;
+    if (engine !== undefined) client.setOomScoreAdj(engine);
   }
 
   /** Ends a call: stats, stragglers killed, cgroup removed, record appended. Idempotent. */

@@ -22,7 +22,7 @@ function world(t: Test) {
   fs.create('c1/agent');
   fs.create('c1/tools');
   fs.enableControllers('c1/tools', ['memory', 'cpu', 'pids']);
-  const record = { id: 'c1', cgroup: 'c1', pid: 1, tool: TOOL, framework: [] } as unknown as ContainerRecord;
+  const record = { id: 'c1', cgroup: 'c1', pid: 1, tool: TOOL, framework: [], oomScoreAdj: { engine: 300, tool: 800 } } as unknown as ContainerRecord;
   const c: Watched = { record, fs, cgroupId: 100n, agentCgroupId: 101n };
   const dir = t.testdir();
   const store = new StateStore(`${dir}/run`, `${dir}/log`);
@@ -52,7 +52,7 @@ t.test('a call: moved in, made the OOM killer first pick, ended with its leader 
   const id = w.calls.begin(w.c, 20, { fallback: 'call' });
   t.match(id, /^pytest-/);
   t.equal(w.kernel.whereIs(20), `c1/tools/${id}`);
-  t.equal(w.procs.get(20)?.oomScoreAdj, 0);
+  t.equal(w.procs.get(20)?.oomScoreAdj, 800, "the record's tool value, above the engine's");
   t.same(w.store.runningCalls('c1').map((r) => r.callId), [id]);
   w.turn();
   t.equal(w.store.runningCalls('c1').length, 1, 'still running: its leader is inside');
@@ -81,9 +81,10 @@ t.test('a pid recycled to a host process is never moved into a call', async (t) 
   // A tracker event for a pid that is a host process by the time it is handled.
   const before = w.store.runningCalls('c1').length;
   w.procs.spawn(30, 'system.slice', ['cron']);
+  w.procs.get(30)!.oomScoreAdj = -17;
   w.calls.begin(w.c, 30, { fallback: 'call' });
   t.equal(w.kernel.whereIs(30), 'system.slice');
-  t.equal(w.procs.get(30)?.oomScoreAdj, -900, 'its oom_score_adj untouched');
+  t.equal(w.procs.get(30)?.oomScoreAdj, -17, 'its oom_score_adj untouched');
   t.equal(w.calls.callOfMember(30), undefined);
   t.equal(w.store.runningCalls('c1').length, before + 1, 'the call is logged (it ended before it was placed)');
 });
@@ -123,6 +124,7 @@ t.test('the kill reason goes to the call through its own stderr, escaped; an exe
   w.calls.finish(id2, { exit: null, signal: 'SIGKILL' });
   t.match(notice, /over its budget/);
   t.equal(w.kernel.whereIs(21), 'c1/agent', 'the client is back in the agent leaf');
+  t.equal(w.procs.get(21)?.oomScoreAdj, 300, "at the engine's value again");
   t.equal(w.calls.noteKill('nope', 'x'), false, 'not ours: the caller leaves the reason for exec');
   client.close();
 });
