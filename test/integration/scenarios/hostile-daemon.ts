@@ -1,0 +1,135 @@
+// A hostile container against the daemon itself: it hands its exec-socket connection to a child and
+// exits so that the host gives its pid to a host process (ns_last_pid), then begins a call on that
+// connection; and a tool call it starts has a full FIFO for stderr when the ladder kills it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Checker, scenario } from '../harness.js';
+import { type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+
+const MiB = 1 << 20;
+const BUDGET = '/sys/fs/cgroup/it-hd-budget';
+const POLICY = 'ladder:\n  recheck: 200ms\n  deadline: 3s\n  freeze_at: 50%\n  thaw_below: 40%\n  kill_at: 97%\n';
+
+function container(s: Scratch, id: string, opts: { cgroupsPath?: string } = {}): void {
+  const sockDir = join(s.runDir, 'sock', id);
+  mkdirSync(sockDir, { recursive: true, mode: 0o700 });
+  const bundle = makeBundle(s, id, { args: ['/bin/sleep', '900'], hostRoot: true, binds: [{ source: sockDir, destination: '/run/agentcgroup' }], ...opts });
+  const started = runDetached('crun', bundle, id, join(s.dir, `${id}.log`));
+  if (started.status !== 0) throw new Error(`${id} did not start: ${started.log}`);
+}
+
+/** The host pid of the process whose command line ends with `marker`, if one runs. */
+function hostPid(marker: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = readOr(`/proc/${name}/cmdline`).split('\0').filter(Boolean);
+    if (argv.at(-1) === marker) return Number(name);
+  }
+  return undefined;
+}
+
+/**
+ * Connects, passes the connection to a child (fd 3) and exits. The child waits for a line on its
+ * FIFO, then begins a call on the inherited connection and prints the reply.
+ */
+const PARENT = `
+const net = require('net');
+const { spawn } = require('child_process');
+const s = net.createConnection('/run/agentcgroup/exec.sock', () => {
+  const child = spawn(process.execPath, ['-e', process.env.CHILD, 'reuse-child'], { stdio: ['ignore', 'inherit', 'inherit', s], detached: true });
+  child.unref();
+  setTimeout(() => process.exit(0), 500);
+});
+`;
+const CHILD = `
+const fs = require('fs');
+const net = require('net');
+require('child_process').execFileSync('mkfifo', ['/run/go']);
+const go = fs.readFileSync('/run/go', 'utf8');
+const s = new net.Socket({ fd: 3, readable: true, writable: true });
+let buf = '';
+s.on('data', (d) => { buf += d; if (buf.includes('\\n')) { console.log(buf.trim()); process.exit(0); } });
+s.on('close', () => { console.log(buf.trim() || 'closed'); process.exit(0); });
+s.write(JSON.stringify({ v: 1, op: 'begin', name: 'reused', argv: ['reused'] }) + '\\n');
+`;
+
+/** A host process that is given pid `want`: ns_last_pid set just below it, retried while others race. */
+async function hostProcessAt(want: number): Promise<ChildProcess | undefined> {
+  for (let i = 0; i < 200; i++) {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(want - 1));
+    const p = spawn('/bin/sleep', ['600'], { stdio: 'ignore' });
+    if (p.pid === want) return p;
+    p.kill('SIGKILL');
+    await exited(p);
+  }
+  return undefined;
+}
+
+async function pidReuse(c: Checker, s: Scratch): Promise<void> {
+  const id = 'it-hd-reuse';
+  container(s, id);
+  c.ok(await eventually(() => existsSync(join(s.runDir, 'sock', id, 'exec.sock')), 60_000), 'reuse: the exec socket is served');
+  const exec = spawn('crun', ['exec', '--env', `CHILD=${CHILD}`, id, process.execPath, '-e', PARENT, 'reuse-parent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  exec.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  exec.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const closed = new Promise<void>((r) => exec.stdout!.on('close', () => r()));
+  c.ok(await eventually(() => hostPid('reuse-parent') !== undefined, 60_000), 'reuse: the connecting process runs');
+  const peer = hostPid('reuse-parent')!;
+  c.ok(await eventually(() => hostPid('reuse-child') !== undefined && hostPid('reuse-parent') === undefined, 60_000), 'reuse: it handed its connection to a child and exited');
+  const child = hostPid('reuse-child');
+  const bystander = await hostProcessAt(peer);
+  c.ok(bystander !== undefined, `reuse: a host process was given the exited peer's pid ${peer}`);
+  const before = readOr(`/proc/${peer}/cgroup`).trim();
+  const adjBefore = readOr(`/proc/${peer}/oom_score_adj`).trim();
+  c.ok(await eventually(() => existsSync(`/proc/${child}/root/run/go`), 60_000), 'reuse: the child waits for its cue');
+  writeFileSync(`/proc/${child}/root/run/go`, 'go\n');
+  await Promise.race([closed, sleep(120_000)]);
+  c.match(out, /"ok":false.*the process that connected has exited/, 'reuse: a begin on a connection whose process exited is refused', out);
+  c.equal(readOr(`/proc/${peer}/cgroup`).trim(), before, 'reuse: the host process at that pid was not moved', before);
+  c.equal(readOr(`/proc/${peer}/oom_score_adj`).trim(), adjBefore, 'reuse: nor its oom_score_adj changed');
+  bystander?.kill('SIGKILL');
+  run('crun', ['delete', '-f', id]);
+}
+
+/** Grows in 10 MiB steps until frozen (and then killed): up to 220 MiB. */
+const GROW = `const keep = []; setInterval(() => { if (keep.length < 22) keep.push(Buffer.alloc(10 << 20, 1)); }, 50);`;
+
+async function fifoStderr(c: Checker, s: Scratch, daemonLog: string): Promise<void> {
+  const id = 'it-hd-fifo';
+  writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+memory +cpu +pids');
+  mkdirSync(BUDGET, { recursive: true });
+  writeFileSync(join(BUDGET, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  writeFileSync(join(BUDGET, 'memory.max'), String(256 * MiB));
+  container(s, id, { cgroupsPath: `/it-hd-budget/${id}` });
+  c.ok(await eventually(() => readOr(daemonLog).includes(`container ${id}`) || existsSync(join(s.runDir, 'sock', id, 'exec.sock')), 60_000), 'fifo: the container is followed');
+  // Its stderr a FIFO it holds open itself and keeps full: a write to it would wait forever.
+  const script = `mkfifo /run/f && exec 2<>/run/f && { head -c 1000000 /dev/zero >&2 & } && exec ${process.execPath} -e '${GROW}'`;
+  const call = spawn('crun', ['exec', id, '/bin/sh', '-c', script], { stdio: 'ignore' });
+  const killed = new RegExp(`container ${id}: call \\S+ killed`);
+  c.ok(await eventually(() => killed.test(readOr(daemonLog)), 180_000), 'fifo: the ladder froze and then killed the call (deadline 3 s)', readOr(daemonLog).slice(-3000));
+  await exited(call);
+  const answer = await Promise.race([adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"ping"}'), sleep(60_000).then(() => 'timeout')]);
+  c.match(answer, /"ok":true/, 'fifo: the daemon still answers after writing the reason to a full FIFO', answer);
+  c.match(readOr(daemonLog), /kill reason not written to its stderr \(would-block\)/, 'fifo: the reason was not forced into the full FIFO', readOr(daemonLog).slice(-3000));
+  const logged = readOr(join(s.callDir, `${id}.jsonl`));
+  c.match(logged, /"reason":"[^"]*(frozen for|without progress)/, 'fifo: the call is logged with the reason', logged);
+  run('crun', ['delete', '-f', id]);
+  rmSync(BUDGET, { recursive: true, force: true });
+  run('rmdir', [BUDGET]);
+}
+
+scenario(async (c) => {
+  const s = scratch(POLICY);
+  rmSync(s.runDir, { recursive: true, force: true });
+  const daemon = await startDaemon(s);
+  try {
+    await pidReuse(c, s);
+    await fifoStderr(c, s, daemon.log);
+  } finally {
+    daemon.child.kill('SIGTERM');
+    await exited(daemon.child);
+  }
+  c.ok(!readFileSync(daemon.log, 'utf8').includes('Uncaught'), 'the daemon logged no uncaught exception');
+});
