@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the eBPF tracker: dist/tracker.bpf.o (CO-RE, so one object loads on any kernel with BTF) and
-# build/bpf/layout.json, the host compiler's view of struct event, which a unit test holds the
-# TypeScript decoder to.
+# build/bpf/layout.json, the host compiler's view of struct event and the ring's size, which a unit
+# test holds the TypeScript decoder to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +50,8 @@ int main(void)
 	FIELD(comm, ",");
 	FIELD(filename, ",");
 	FIELD(flags, "");
-	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d },\n  \"flags\": { \"held\": %d }\n}\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT, FLAG_HELD);
+	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d },\n  \"flags\": { \"held\": %d },\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT, FLAG_HELD);
+	printf("  \"ringBytes\": %d\n}\n", RING_BYTES);
 	return 0;
 }
 EOF
