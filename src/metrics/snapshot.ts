@@ -57,11 +57,27 @@ export interface ContainerSnapshot {
   calls: CallSnapshot[];
 }
 
+/** The tracker's ring since the daemon opened it (the daemon's TrackerPump counts). */
+export interface TrackerCounts {
+  /** Events handled. */
+  events: number;
+  /** Passes over the ring: under a storm, many short ones with the event loop between them. */
+  batches: number;
+  /** Events lost because the ring was full: forks, execs and exits of any container. */
+  eventsDropped: number;
+  /** Rescans of the agent leaves, run to place what lost events would have placed. */
+  rescans: number;
+}
+
+export const TRACKER_COUNT_NAMES: readonly (keyof TrackerCounts)[] = ['events', 'batches', 'eventsDropped', 'rescans'];
+
 export interface DaemonSnapshot {
   containers: ContainerSnapshot[];
   /** Tool calls running, over all containers. */
   calls: number;
   tracker: boolean;
+  /** null without a tracker, or from a daemon that does not count. */
+  trackerCounts: TrackerCounts | null;
   /** When the cgroups were read (ISO 8601). */
   at: string;
 }
@@ -128,6 +144,13 @@ function counters(v: unknown, where: string): Counters {
   return Object.fromEntries(COUNTER_NAMES.map((k) => [k, num(o, k, where)])) as unknown as Counters;
 }
 
+/** Absent from an older daemon's reply: read as not counted, not as another version. */
+function trackerCounts(v: unknown, where: string): TrackerCounts | null {
+  if (v === undefined || v === null) return null;
+  const o = obj(v, where);
+  return Object.fromEntries(TRACKER_COUNT_NAMES.map((k) => [k, num(o, k, where)])) as unknown as TrackerCounts;
+}
+
 function call(v: unknown, where: string): CallSnapshot {
   const o = obj(v, where);
   return {
@@ -173,6 +196,7 @@ export function parseSnapshot(reply: unknown): DaemonSnapshot {
       containers: list(o, 'containers', 'reply').map((c, i) => container(c, `containers[${i}]`)),
       calls: num(o, 'calls', 'reply'),
       tracker: flag(o, 'tracker', 'reply'),
+      trackerCounts: trackerCounts(o.trackerCounts, 'reply.trackerCounts'),
       at: str(o, 'at', 'reply'),
     };
   } catch (err) {
