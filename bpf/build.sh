@@ -25,6 +25,8 @@ if [ ! -s build/bpf/vmlinux.h ]; then
 fi
 
 clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c bpf/tracker.bpf.c -o dist/tracker.bpf.o
+# Test only: the unit tests hold libbpf's ring buffer reader to what src/bpf/batch.ts expects of it.
+clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c test/fixtures/ringfill.bpf.c -o build/bpf/ringfill.bpf.o
 
 cat >build/bpf/layout.c <<'EOF'
 #include <stddef.h>

@@ -18,7 +18,8 @@
  * So a negative return stops the pass with the sample just handled consumed: the next pass starts
  * at the sample after it, and none is lost or delivered twice. A positive return does not stop
  * anything (only `err < 0` is tested). ring_buffer__consume then returns that negative number
- * instead of a count, which is why the pass counts for itself.
+ * instead of a count, which is why the pass counts for itself. test/unit/bpf/ring-libbpf.test.ts
+ * holds the installed libbpf to all of this.
  */
 import { AgentcgroupError } from '../errors.js';
 

@@ -16,6 +16,8 @@ export type BpfLink = Handle<'bpf_link'>;
 type BpfProgram = Handle<'bpf_program'>;
 type RingBufferPtr = Handle<'ring_buffer'>;
 
+/** BPF_RINGBUF_HDR_SZ: the header before each ring buffer record. */
+const RINGBUF_HDR_SZ = 8;
 const LIBBPF_INFO = 1; // enum libbpf_print_level: WARN 0, INFO 1, DEBUG 2
 const EPERM = 1;
 const ENOENT = 2;
@@ -234,6 +236,16 @@ export class RingBuffer {
 
   static open(map: BpfMap, name: string): RingBuffer {
     return new RingBuffer(map, name);
+  }
+
+  /**
+   * The most samples of `sampleBytes` a ring of `ringBytes` holds at once: the kernel puts an
+   * 8-byte header before each and rounds the record up to 8 bytes, and refuses a reservation that
+   * would take the producer more than ringBytes - 1 ahead of the consumer (__bpf_ringbuf_reserve:
+   * `new_prod_pos - cons_pos > rb->mask`), so a ring is never filled to its last byte.
+   */
+  static capacity(ringBytes: number, sampleBytes: number): number {
+    return Math.floor((ringBytes - 1) / (Math.ceil((sampleBytes + RINGBUF_HDR_SZ) / 8) * 8));
   }
 
   /** Readable (EPOLLIN) when samples are waiting; owned by the ring buffer, closed by free(). */

@@ -47,11 +47,10 @@ export const EVENT_SIZE = 192;
 export const RING_BYTES = 1 << 20;
 
 /**
- * The most events the ring holds at once: each record is the event behind the ring's 8-byte header,
- * rounded up to 8 bytes. A drain bounded to this many handles all that waited when it began (the
- * ring is FIFO), and can still not be kept going for ever by a producer that keeps up.
+ * The most events the ring holds at once. A drain bounded to this many handles all that waited when
+ * it began (the ring is FIFO), and can still not be kept going for ever by a producer that keeps up.
  */
-export const RING_CAPACITY = Math.floor(RING_BYTES / (Math.ceil((EVENT_SIZE + 8) / 8) * 8));
+export const RING_CAPACITY = bpf.RingBuffer.capacity(RING_BYTES, EVENT_SIZE);
 
 export const EVENT_TYPES: Readonly<Record<TrackerEventType, number>> = { fork: 1, exec: 2, exit: 3 };
 

@@ -117,6 +117,6 @@ t.test('EVENT_SIZE, EVENT_FIELDS and EVENT_TYPES match struct event as the C com
   t.equal(RING_BYTES, layout.ringBytes, 'RING_BYTES, the ring map\'s max_entries');
 });
 
-t.test('the ring holds at most 5242 events: 1 MiB of 200-byte records (192 and the 8-byte header)', async (t) => {
+t.test('the ring holds at most 5242 events: 1 MiB less a byte of 200-byte records (192 and the 8-byte header)', async (t) => {
   t.equal(RING_CAPACITY, 5242);
 });

@@ -1,6 +1,6 @@
 // A model of libbpf's ring buffer reader, for driving src/bpf/batch.ts without a kernel: records by
 // index instead of byte positions, the same control flow as ringbuf_process_ring in libbpf 1.1.2's
-// src/ringbuf.c (ring-live.test.ts holds the real libbpf to the same behaviour). Not a test itself.
+// src/ringbuf.c (ring-libbpf.test.ts holds the real libbpf to the same behaviour). Not a test itself.
 import { AgentcgroupError } from '../../../src/errors.js';
 import { Batch, type Budget, type Drained } from '../../../src/bpf/batch.js';
 
