@@ -29,15 +29,15 @@ export interface PumpEffects {
   onError(err: unknown): void;
 }
 
-/** Since the pump began: what status and the metrics show. */
+/** Since the pump began: what status and the metrics show (the snapshot's trackerCounts). */
 export interface PumpCounts {
   /** Events handled. */
   events: number;
-  /** Passes over the ring (a pass that found nothing counts too). */
+  /** Passes over the ring, a pass that found nothing too: under a storm, many short ones with the event loop between them. */
   batches: number;
-  /** Events the tracker lost to a full ring (its counter, as last read). */
+  /** Events the tracker lost to a full ring, any container's forks, execs and exits (its counter since open, as last read). */
   eventsDropped: number;
-  /** Rescans of the agent leaves run for lost events. */
+  /** Rescans of every agent leaf, run to place what lost events would have placed. */
   rescans: number;
 }
 

@@ -3,6 +3,7 @@
  * `status --json`, `top` and the Prometheus text. Types and the client-side check of a reply.
  */
 import type { MemoryStatus } from '../cgroup/stats.js';
+import type { PumpCounts } from '../bpf/pump.js';
 import type { LineageView } from '../policy/lineage.js';
 import { AgentcgroupError } from '../errors.js';
 
@@ -57,17 +58,8 @@ export interface ContainerSnapshot {
   calls: CallSnapshot[];
 }
 
-/** The tracker's ring since the daemon opened it (the daemon's TrackerPump counts). */
-export interface TrackerCounts {
-  /** Events handled. */
-  events: number;
-  /** Passes over the ring: under a storm, many short ones with the event loop between them. */
-  batches: number;
-  /** Events lost because the ring was full: forks, execs and exits of any container. */
-  eventsDropped: number;
-  /** Rescans of the agent leaves, run to place what lost events would have placed. */
-  rescans: number;
-}
+/** The tracker's ring since the daemon opened it: its TrackerPump's counts, as they are. */
+export type TrackerCounts = PumpCounts;
 
 export const TRACKER_COUNT_NAMES: readonly (keyof TrackerCounts)[] = ['events', 'batches', 'eventsDropped', 'rescans'];
 
