@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the eBPF tracker: dist/tracker.bpf.o (CO-RE, so one object loads on any kernel with BTF) and
-# build/bpf/layout.json, the host compiler's view of struct event, which a unit test holds the
-# TypeScript decoder to.
+# build/bpf/layout.json, the host compiler's view of struct event and the ring's size, which a unit
+# test holds the TypeScript decoder to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ if [ ! -s build/bpf/vmlinux.h ]; then
 fi
 
 clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c bpf/tracker.bpf.c -o dist/tracker.bpf.o
+# Test only: the unit tests hold libbpf's ring buffer reader to what src/bpf/batch.ts expects of it.
+clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c test/fixtures/ringfill.bpf.c -o build/bpf/ringfill.bpf.o
 
 cat >build/bpf/layout.c <<'EOF'
 #include <stddef.h>
@@ -50,7 +52,8 @@ int main(void)
 	FIELD(comm, ",");
 	FIELD(filename, ",");
 	FIELD(flags, "");
-	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d },\n  \"flags\": { \"held\": %d }\n}\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT, FLAG_HELD);
+	printf("  },\n  \"types\": { \"fork\": %d, \"exec\": %d, \"exit\": %d },\n  \"flags\": { \"held\": %d },\n", EVENT_FORK, EVENT_EXEC, EVENT_EXIT, FLAG_HELD);
+	printf("  \"ringBytes\": %d\n}\n", RING_BYTES);
 	return 0;
 }
 EOF

@@ -13,6 +13,12 @@
  * it and continues it. */
 #define FLAG_HELD 1
 
+/* The ring buffer's data size (a power of two, a multiple of the page size). Each record takes
+ * sizeof(struct event) plus the ring's 8-byte header, and the kernel keeps the producer less than
+ * RING_BYTES ahead, so at most (RING_BYTES - 1) / 200 events wait at once: a drain that handles that
+ * many has handled everything that was waiting when it began. */
+#define RING_BYTES (1 << 20)
+
 #define COMM_LEN 16
 #define FILENAME_LEN 128
 

@@ -7,6 +7,7 @@
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 import { AgentcgroupError } from '../errors.js';
+import { Batch, type Budget, type Drained } from './batch.js';
 
 type Handle<K extends string> = bigint & { readonly __libbpf: K };
 export type BpfObject = Handle<'bpf_object'>;
@@ -15,6 +16,8 @@ export type BpfLink = Handle<'bpf_link'>;
 type BpfProgram = Handle<'bpf_program'>;
 type RingBufferPtr = Handle<'ring_buffer'>;
 
+/** BPF_RINGBUF_HDR_SZ: the header before each ring buffer record. */
+const RINGBUF_HDR_SZ = 8;
 const LIBBPF_INFO = 1; // enum libbpf_print_level: WARN 0, INFO 1, DEBUG 2
 const EPERM = 1;
 const ENOENT = 2;
@@ -216,8 +219,7 @@ export function possibleCpus(): number {
 export class RingBuffer {
   #ptr: RingBufferPtr | undefined;
   #callback: bigint | undefined;
-  #handler: ((data: Buffer) => void) | undefined;
-  #error: { value: unknown } | undefined;
+  #batch: Batch | undefined;
 
   private constructor(map: BpfMap, name: string) {
     const lib = libbpf();
@@ -236,31 +238,37 @@ export class RingBuffer {
     return new RingBuffer(map, name);
   }
 
+  /**
+   * The most samples of `sampleBytes` a ring of `ringBytes` holds at once: the kernel puts an
+   * 8-byte header before each and rounds the record up to 8 bytes, and refuses a reservation that
+   * would take the producer more than ringBytes - 1 ahead of the consumer (__bpf_ringbuf_reserve:
+   * `new_prod_pos - cons_pos > rb->mask`), so a ring is never filled to its last byte.
+   */
+  static capacity(ringBytes: number, sampleBytes: number): number {
+    return Math.floor((ringBytes - 1) / (Math.ceil((sampleBytes + RINGBUF_HDR_SZ) / 8) * 8));
+  }
+
   /** Readable (EPOLLIN) when samples are waiting; owned by the ring buffer, closed by free(). */
   get epollFd(): number {
     return libbpf().ringEpollFd(this.#live());
   }
 
   /**
-   * Hands every waiting sample to `handler` and returns how many there were. A handler that throws
-   * does not stop the batch (libbpf would otherwise drop the rest): the first error is rethrown at
-   * the end.
+   * Hands waiting samples to `handler`: all of them, or at most what `budget` allows (batch.ts says
+   * how the pass stops without losing or repeating a sample). A handler that throws does not stop
+   * the pass: the first error is rethrown at the end.
    */
-  consume(handler: (data: Buffer) => void): number {
+  consume(handler: (data: Buffer) => void, budget?: Budget): Drained {
     const ptr = this.#live();
-    if (this.#handler) throw new AgentcgroupError('bpf-ringbuf', 'ring buffer consume() called from its own handler');
-    this.#handler = handler;
-    let count: number;
-    let error: { value: unknown } | undefined;
+    if (this.#batch) throw new AgentcgroupError('bpf-ringbuf', 'ring buffer consume() called from its own handler');
+    const batch = new Batch(handler, budget);
+    this.#batch = batch;
     try {
-      count = status('bpf-ringbuf', 'cannot read ring buffer', () => libbpf().ringConsume(ptr));
+      status('bpf-ringbuf', 'cannot read ring buffer', () => batch.settle(libbpf().ringConsume(ptr)));
     } finally {
-      this.#handler = undefined;
-      error = this.#error;
-      this.#error = undefined;
+      this.#batch = undefined;
     }
-    if (error) throw error.value;
-    return count;
+    return batch.result();
   }
 
   /** Frees the reader, then its callback slot: libbpf must never call a released trampoline. */
@@ -277,11 +285,8 @@ export class RingBuffer {
   }
 
   #sample(_ctx: unknown, data: bigint, size: number | bigint): number {
-    try {
-      this.#handler?.(Buffer.from(koffi.view(data, Number(size))));
-    } catch (err) {
-      this.#error ??= { value: err };
-    }
-    return 0;
+    // A callback outside consume() cannot happen (libbpf calls back only from ring_buffer__consume);
+    // 0 lets libbpf go on rather than stop on a sample nobody could take.
+    return this.#batch?.sample(Buffer.from(koffi.view(data, Number(size)))) ?? 0;
   }
 }

@@ -4,7 +4,10 @@
  * watches epollFd with its own event loop and calls consume() when it is readable.
  */
 import { AgentcgroupError } from '../errors.js';
+import type { Budget, Drained } from './batch.js';
 import * as bpf from './libbpf.js';
+
+export type { Budget, Drained } from './batch.js';
 
 export type TrackerEventType = 'fork' | 'exec' | 'exit';
 
@@ -39,6 +42,15 @@ export const EVENT_FIELDS = {
 } as const;
 
 export const EVENT_SIZE = 192;
+
+/** RING_BYTES in bpf/tracker.h: the events ring's data size. */
+export const RING_BYTES = 1 << 20;
+
+/**
+ * The most events the ring holds at once. A drain bounded to this many handles all that waited when
+ * it began (the ring is FIFO), and can still not be kept going for ever by a producer that keeps up.
+ */
+export const RING_CAPACITY = bpf.RingBuffer.capacity(RING_BYTES, EVENT_SIZE);
 
 export const EVENT_TYPES: Readonly<Record<TrackerEventType, number>> = { fork: 1, exec: 2, exit: 3 };
 
@@ -169,14 +181,17 @@ export class Tracker {
   }
 
   /**
-   * Handles every waiting event on the calling thread and returns how many there were. An exception
-   * from onEvent does not lose the rest of the batch: the first one is rethrown once all are handled.
+   * Handles waiting events on the calling thread: every one (until the ring is found empty, however
+   * long a busy producer keeps it filled) or, with a budget, at most that many or for about that
+   * long; `more` then says to call again, after yielding to the event loop. No event is lost or
+   * handled twice across calls (batch.ts). An exception from onEvent does not lose the rest of the
+   * pass: the first one is rethrown once the pass is over.
    */
-  consume(onEvent: (e: TrackerEvent) => void): number {
-    return this.#live().consume((data) => onEvent(decodeEvent(data)));
+  consume(onEvent: (e: TrackerEvent) => void, budget?: Budget): Drained {
+    return this.#live().consume((data) => onEvent(decodeEvent(data)), budget);
   }
 
-  /** Events lost because the ring buffer was full, since open(). */
+  /** Events lost because the ring buffer was full, since open(): the sum of the per-CPU counters. */
   drops(): bigint {
     this.#live();
     const perCpu = Buffer.alloc(8 * this.#cpus);

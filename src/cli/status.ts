@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseSnapshot } from '../metrics/snapshot.js';
-import { describeFramework } from '../metrics/top.js';
+import { describeFramework, describeTracker } from '../metrics/top.js';
 import { oneLine } from '../text.js';
 import { describeError } from '../errors.js';
 import { adminSocketFor, askDaemon } from './admin.js';
@@ -18,7 +18,7 @@ export function registerStatus(program: Command, ctx: CliContext, setExit: (code
         const snap = parseSnapshot(reply);
         if (opts.json) ctx.stdout(`${JSON.stringify(reply)}\n`);
         else {
-          ctx.stdout(`tracker ${snap.tracker ? 'on' : 'off'}, ${snap.containers.length} container(s), ${snap.calls} tool call(s) running\n`);
+          ctx.stdout(`${describeTracker(snap)}, ${snap.containers.length} container(s), ${snap.calls} tool call(s) running\n`);
           for (const c of snap.containers) {
             const calls = c.calls.length ? c.calls.map((k) => oneLine(k.id)).join(' ') : '-';
             ctx.stdout(`${oneLine(c.id)}  /${c.cgroup}  framework ${describeFramework(c.framework)}  calls ${calls}\n`);

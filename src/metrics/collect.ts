@@ -4,7 +4,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
 import type { LineageView } from '../policy/lineage.js';
-import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot } from './snapshot.js';
+import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, TrackerCounts } from './snapshot.js';
 import { RiseWatch, stateOf } from './state.js';
 
 /** What the daemon knows besides the cgroups themselves. */
@@ -18,6 +18,8 @@ export interface SnapshotSources {
   /** What the tracker took for the container's framework, launchers and sessions. */
   roles(c: Watched): LineageView[];
   tracker: boolean;
+  /** The tracker's ring counts (TrackerPump.counts); left out while the daemon does not count. */
+  trackerCounts?: () => TrackerCounts;
 }
 
 /** A call id is `<name>-<time>-<random>` (newCallId): its name, when no marker says better. */
@@ -83,6 +85,12 @@ export class SnapshotCollector {
       });
     }
     this.rises.retain(seen);
-    return { containers, calls: containers.reduce((n, c) => n + c.calls.length, 0), tracker: src.tracker, at: now.toISOString() };
+    return {
+      containers,
+      calls: containers.reduce((n, c) => n + c.calls.length, 0),
+      tracker: src.tracker,
+      trackerCounts: src.tracker && src.trackerCounts ? src.trackerCounts() : null,
+      at: now.toISOString(),
+    };
   }
 }

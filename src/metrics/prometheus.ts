@@ -5,7 +5,7 @@
  */
 import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
-import { CALL_STATES, type CallSnapshot, type ContainerSnapshot, type Counters, type DaemonSnapshot } from './snapshot.js';
+import { CALL_STATES, type CallSnapshot, type ContainerSnapshot, type Counters, type DaemonSnapshot, type TrackerCounts } from './snapshot.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -76,6 +76,18 @@ const COUNTERS: Spec<Counters>[] = [
   { name: 'stalls_resolved_total', type: 'counter', help: 'stalls that ended with the call running on', samples: (c) => one(c.stallsResolved) },
 ];
 
+const TRACKER: Spec<TrackerCounts>[] = [
+  { name: 'events_total', type: 'counter', help: 'fork, exec and exit events handled', samples: (c) => one(c.events) },
+  {
+    name: 'events_dropped_total',
+    type: 'counter',
+    help: 'events lost because the ring buffer all containers share was full (a fork/exec storm); the agent leaves are rescanned after a loss',
+    samples: (c) => one(c.eventsDropped),
+  },
+  { name: 'drain_batches_total', type: 'counter', help: 'bounded passes over the ring buffer, with the event loop free between them', samples: (c) => one(c.batches) },
+  { name: 'rescans_total', type: 'counter', help: 'rescans of every agent leaf, made for lost events', samples: (c) => one(c.rescans) },
+];
+
 const STATE: Spec<CallSnapshot> = {
   name: 'state',
   type: 'gauge',
@@ -115,6 +127,7 @@ export function renderPrometheus(snap: DaemonSnapshot): string {
   const x = new Exposition();
   const daemon: Row<DaemonSnapshot>[] = [{ labels: [], subject: snap }];
   x.family('agentcgroup_tracker_up', 'gauge', '1 when the eBPF tracker runs (tool calls an agent starts on its own get their cgroup)', daemon, (s) => one(s.tracker ? 1 : 0));
+  x.scoped('tracker', 'the eBPF tracker since the daemon opened it', TRACKER, snap.trackerCounts ? [{ labels: [], subject: snap.trackerCounts }] : []);
   x.family('agentcgroup_containers', 'gauge', 'carved containers the daemon follows', daemon, (s) => one(s.containers.length));
   x.family('agentcgroup_tool_calls', 'gauge', 'tool calls running', daemon, (s) => one(s.calls));
 

@@ -3,6 +3,7 @@
  * `status --json`, `top` and the Prometheus text. Types and the client-side check of a reply.
  */
 import type { MemoryStatus } from '../cgroup/stats.js';
+import type { PumpCounts } from '../bpf/pump.js';
 import type { LineageView } from '../policy/lineage.js';
 import { AgentcgroupError } from '../errors.js';
 
@@ -57,11 +58,18 @@ export interface ContainerSnapshot {
   calls: CallSnapshot[];
 }
 
+/** The tracker's ring since the daemon opened it: its TrackerPump's counts, as they are. */
+export type TrackerCounts = PumpCounts;
+
+export const TRACKER_COUNT_NAMES: readonly (keyof TrackerCounts)[] = ['events', 'batches', 'eventsDropped', 'rescans'];
+
 export interface DaemonSnapshot {
   containers: ContainerSnapshot[];
   /** Tool calls running, over all containers. */
   calls: number;
   tracker: boolean;
+  /** null without a tracker, or from a daemon that does not count. */
+  trackerCounts: TrackerCounts | null;
   /** When the cgroups were read (ISO 8601). */
   at: string;
 }
@@ -128,6 +136,13 @@ function counters(v: unknown, where: string): Counters {
   return Object.fromEntries(COUNTER_NAMES.map((k) => [k, num(o, k, where)])) as unknown as Counters;
 }
 
+/** Absent from an older daemon's reply: read as not counted, not as another version. */
+function trackerCounts(v: unknown, where: string): TrackerCounts | null {
+  if (v === undefined || v === null) return null;
+  const o = obj(v, where);
+  return Object.fromEntries(TRACKER_COUNT_NAMES.map((k) => [k, num(o, k, where)])) as unknown as TrackerCounts;
+}
+
 function call(v: unknown, where: string): CallSnapshot {
   const o = obj(v, where);
   return {
@@ -173,6 +188,7 @@ export function parseSnapshot(reply: unknown): DaemonSnapshot {
       containers: list(o, 'containers', 'reply').map((c, i) => container(c, `containers[${i}]`)),
       calls: num(o, 'calls', 'reply'),
       tracker: flag(o, 'tracker', 'reply'),
+      trackerCounts: trackerCounts(o.trackerCounts, 'reply.trackerCounts'),
       at: str(o, 'at', 'reply'),
     };
   } catch (err) {

@@ -46,6 +46,17 @@ export function describeFramework(framework: readonly LineageView[]): string {
   return [fw.length ? fw.join(' ') : '?', ...(under.length ? [`< ${under.join(' ')}`] : []), ...(sessions.length ? [`+ ${sessions.join(' ')}`] : [])].join(' ');
 }
 
+/**
+ * `tracker on`, `tracker off`, and once the shared ring overflowed `tracker on (75 events lost, 2
+ * rescans)`: tool calls may have run unplaced until a rescan found them, which an operator should see.
+ */
+export function describeTracker(snap: Pick<DaemonSnapshot, 'tracker' | 'trackerCounts'>): string {
+  const c = snap.trackerCounts;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const lost = snap.tracker && c && c.eventsDropped > 0 ? ` (${count(c.eventsDropped, 'event')} lost, ${count(c.rescans, 'rescan')})` : '';
+  return `tracker ${snap.tracker ? 'on' : 'off'}${lost}`;
+}
+
 function rows(snap: DaemonSnapshot): Row[] {
   return snap.containers.flatMap((c) => [
     { name: fit(oneLine(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
@@ -66,7 +77,7 @@ export function renderTop(snap: DaemonSnapshot, opts: FrameOptions = {}): string
   const time = snap.at.replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
   const title = [
     `agentcgroup top  ${time}`,
-    `tracker ${snap.tracker ? 'on' : 'off'}`,
+    describeTracker(snap),
     `${snap.containers.length} container(s), ${snap.calls} tool call(s)`,
     ...(opts.note ? [opts.note] : []),
   ].join('  ');

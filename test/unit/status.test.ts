@@ -74,7 +74,7 @@ t.test('status --json carries the snapshot; status without it lists ids', async 
   t.equal(parsed.containers[0]!.calls[0]!.memory.current, 40 << 20);
   t.equal(parsed.containers[0]!.calls[1]!.state, 'frozen');
   const text = await runCli(['status', '--policy', policy]);
-  t.equal(text.out, 'tracker on, 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  framework python3[12] < tini[10]  calls hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
+  t.equal(text.out, 'tracker on (75 events lost, 2 rescans), 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  framework python3[12] < tini[10]  calls hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
   t.same(ops, ['snapshot', 'snapshot']);
 });
 
@@ -83,7 +83,7 @@ t.test('top --once prints one plain frame; metrics prints the daemon\'s text', a
   const top = await runCli(['top', '--once', '--policy', policy]);
   t.equal(top.code, 0, top.err);
   t.notOk(top.out.includes('\x1b'), 'no escape codes');
-  t.match(top.out, /^agentcgroup top {2}10:00:05 {2}tracker on {2}1 container\(s\), 2 tool call\(s\)\n/);
+  t.match(top.out, /^agentcgroup top {2}10:00:05 {2}tracker on \(75 events lost, 2 rescans\) {2}1 container\(s\), 2 tool call\(s\)\n/);
   t.match(top.out, /^ {2}hog-m1abc-0a1b2c +throttled +40M +40M +200M +41M /m);
   t.match(top.out, /^ {2}idle-m1abd-3d4e5f +frozen /m);
   const frames = await runCli(['top', '--frames', '2', '--interval', '0.01', '--policy', policy]);

@@ -80,7 +80,7 @@ const show = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null, (_k, 
 
 function drain(tracker: Tracker): TrackerEvent[] {
   const events: TrackerEvent[] = [];
-  while (tracker.consume((e) => events.push(e)) > 0);
+  while (tracker.consume((e) => events.push(e)).events > 0);
   return events;
 }
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { decodeEvent, EVENT_FIELDS, EVENT_FLAGS, EVENT_SIZE, EVENT_TYPES } from '../../../src/bpf/tracker.js';
+import { decodeEvent, EVENT_FIELDS, EVENT_FLAGS, EVENT_SIZE, EVENT_TYPES, RING_BYTES, RING_CAPACITY } from '../../../src/bpf/tracker.js';
 
 interface Raw {
   ts?: bigint;
@@ -109,9 +109,14 @@ t.test('EVENT_SIZE, EVENT_FIELDS and EVENT_TYPES match struct event as the C com
     t.fail(`${file} missing: run bash bpf/build.sh`);
     return;
   }
-  const layout = JSON.parse(readFileSync(file, 'utf8')) as { size: number; fields: unknown; types: unknown; flags: unknown };
+  const layout = JSON.parse(readFileSync(file, 'utf8')) as { size: number; fields: unknown; types: unknown; flags: unknown; ringBytes: number };
   t.equal(EVENT_SIZE, layout.size, 'sizeof(struct event)');
   t.same(EVENT_FIELDS, layout.fields, 'offsetof and sizeof of every field');
   t.same(EVENT_TYPES, layout.types, 'EVENT_FORK, EVENT_EXEC, EVENT_EXIT');
   t.same(EVENT_FLAGS, layout.flags, 'FLAG_HELD');
+  t.equal(RING_BYTES, layout.ringBytes, 'RING_BYTES, the ring map\'s max_entries');
+});
+
+t.test('the ring holds at most 5242 events: 1 MiB less a byte of 200-byte records (192 and the 8-byte header)', async (t) => {
+  t.equal(RING_CAPACITY, 5242);
 });

@@ -126,3 +126,15 @@ t.test('cgroups that vanish are left out, not errors', async (t) => {
   const empty = setup({}).src;
   t.same(new SnapshotCollector().collect(empty, new Date(0)).containers, [], 'a container whose cgroup is gone');
 });
+
+t.test('the tracker counts: asked for on each snapshot, null while the daemon does not count or has no tracker', async (t) => {
+  const { src } = setup({ ...at('c1', cgroup(MiB)) });
+  const collector = new SnapshotCollector();
+  t.equal(collector.collect(src, new Date(0)).trackerCounts, null, 'no source');
+  let dropped = 3;
+  const counted: SnapshotSources = { ...src, tracker: true, trackerCounts: () => ({ events: 40, batches: 5, eventsDropped: dropped, rescans: 1 }) };
+  t.same(collector.collect(counted, new Date(0)).trackerCounts, { events: 40, batches: 5, eventsDropped: 3, rescans: 1 });
+  dropped = 9;
+  t.equal(collector.collect(counted, new Date(1)).trackerCounts?.eventsDropped, 9, 'read afresh, not kept');
+  t.equal(collector.collect({ ...counted, tracker: false }, new Date(2)).trackerCounts, null, 'the tracker is off: counts of a ring nobody reads are not shown');
+});

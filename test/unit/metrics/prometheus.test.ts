@@ -70,6 +70,10 @@ t.test('the numbers of the snapshot, per container, agent leaf and call', async 
   };
   const hog = { container: 'agent-1', call: 'hog-m1abc-0a1b2c', name: 'hog' };
   t.equal(value('agentcgroup_tracker_up'), 1);
+  t.equal(value('agentcgroup_tracker_events_total'), 5317);
+  t.equal(value('agentcgroup_tracker_events_dropped_total'), 75);
+  t.equal(value('agentcgroup_tracker_drain_batches_total'), 23);
+  t.equal(value('agentcgroup_tracker_rescans_total'), 2);
   t.equal(value('agentcgroup_containers'), 1);
   t.equal(value('agentcgroup_tool_calls'), 2);
   t.equal(value('agentcgroup_container_memory_current_bytes', { container: 'agent-1' }), 80 << 20);
@@ -116,7 +120,25 @@ t.test('escaping and values, one by one', async (t) => {
 });
 
 t.test('no containers: the daemon families alone, still valid', async (t) => {
-  const { samples, types } = parse(renderPrometheus({ containers: [], calls: 0, tracker: false, at: '2025-01-01T00:00:00.000Z' }));
+  const { samples, types } = parse(renderPrometheus({ containers: [], calls: 0, tracker: false, trackerCounts: null, at: '2025-01-01T00:00:00.000Z' }));
   t.same(samples.map((s) => `${s.name} ${s.value}`), ['agentcgroup_tracker_up 0', 'agentcgroup_containers 0', 'agentcgroup_tool_calls 0']);
   t.ok(types.has('agentcgroup_call_state'), 'families are declared even when empty');
+  t.equal(types.get('agentcgroup_tracker_events_dropped_total'), 'counter', 'without counts too: a scraper sees the family, with no sample');
+});
+
+t.test('the tracker families: counters named as Prometheus names counters, each with one unlabelled sample', async (t) => {
+  const { samples, types, helps } = parse(renderPrometheus(sampleSnapshot()));
+  const tracker = [...types.keys()].filter((n) => n.startsWith('agentcgroup_tracker_'));
+  t.same(tracker, [
+    'agentcgroup_tracker_up',
+    'agentcgroup_tracker_events_total',
+    'agentcgroup_tracker_events_dropped_total',
+    'agentcgroup_tracker_drain_batches_total',
+    'agentcgroup_tracker_rescans_total',
+  ]);
+  for (const name of tracker.slice(1)) {
+    t.equal(types.get(name), 'counter', name);
+    t.same(find(samples, name).map((s) => s.labels), [{}], `${name}: one sample, no labels`);
+  }
+  t.match(helps.get('agentcgroup_tracker_events_dropped_total'), /ring buffer all containers share was full/);
 });

@@ -36,3 +36,16 @@ t.test('a reply of another shape is one line naming the first field that differs
   }
   t.throws(() => parseSnapshot('text'), /reply is not an object/);
 });
+
+t.test('tracker counts: absent from an older daemon reads as not counted; present, every count is checked', async (t) => {
+  const reply = asJson(sampleSnapshot());
+  t.same(parseSnapshot(reply).trackerCounts, { events: 5317, batches: 23, eventsDropped: 75, rescans: 2 });
+  delete reply.trackerCounts;
+  t.equal(parseSnapshot(reply).trackerCounts, null, 'absent');
+  reply.trackerCounts = null;
+  t.equal(parseSnapshot(reply).trackerCounts, null, 'null: a daemon without a tracker');
+  reply.trackerCounts = { events: 1, batches: 1, rescans: 0 };
+  t.throws(() => parseSnapshot(reply), /\(reply\.trackerCounts\.eventsDropped is not a number\)/);
+  reply.trackerCounts = 7;
+  t.throws(() => parseSnapshot(reply), /\(reply\.trackerCounts is not an object\)/);
+});

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { type Terminal, runTop } from '../../../src/cli/top.js';
 import type { DaemonSnapshot } from '../../../src/metrics/snapshot.js';
-import { describeFramework, renderTop } from '../../../src/metrics/top.js';
+import { describeFramework, describeTracker, renderTop } from '../../../src/metrics/top.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 t.test('one frame: title, header, container, agent leaf and calls with their numbers', async (t) => {
   const lines = renderTop(sampleSnapshot());
-  t.equal(lines[0], 'agentcgroup top  10:00:05  tracker on  1 container(s), 2 tool call(s)');
+  t.equal(lines[0], 'agentcgroup top  10:00:05  tracker on (75 events lost, 2 rescans)  1 container(s), 2 tool call(s)');
   t.match(lines[2], /^CONTAINER \/ CALL\s+STATE\s+CURRENT\s+HIGH\s+MAX\s+PEAK\s+PSI some\/full\s+THROTTLED\s+OOM-KILLED\s+FROZE\/THAWED\/RAISED\/KILLED$/);
   const row = (start: string) => lines.find((l) => l.startsWith(start))?.split(/\s{2,}/) ?? [];
   t.same(row('agent-1'), ['agent-1', 'running', '80M', '230M', '256M', '90M', '0.0/0.0', '0', '0', '1/0/3/0']);
@@ -20,7 +20,7 @@ t.test('one frame: title, header, container, agent leaf and calls with their num
 });
 
 t.test('nothing followed, terminal limits, hostile text', async (t) => {
-  const none = renderTop({ containers: [], calls: 0, tracker: false, at: '2025-01-01T00:00:00.000Z' }, { note: 'every 1s' });
+  const none = renderTop({ containers: [], calls: 0, tracker: false, trackerCounts: null, at: '2025-01-01T00:00:00.000Z' }, { note: 'every 1s' });
   t.equal(none[0], 'agentcgroup top  00:00:00  tracker off  0 container(s), 0 tool call(s)  every 1s');
   t.equal(none.at(-1), '(no carved containers)');
   const small = renderTop(sampleSnapshot(), { columns: 30, rows: 4 });
@@ -34,6 +34,15 @@ t.test('nothing followed, terminal limits, hostile text', async (t) => {
   t.notOk(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(text), 'no control characters reach the terminal');
   t.match(text, /^x\\u001b\]0;owned\\u0007\\u009b2J /m, 'escaped as everywhere else (src/text.ts)');
   t.match(text, /^ {2}(long){9}l… /m, 'long names are cut');
+});
+
+t.test('the tracker in the title: lost events only once there are some', async (t) => {
+  const counts = { events: 10, batches: 2, eventsDropped: 0, rescans: 0 };
+  t.equal(describeTracker({ tracker: true, trackerCounts: counts }), 'tracker on');
+  t.equal(describeTracker({ tracker: true, trackerCounts: null }), 'tracker on', 'a daemon that does not count');
+  t.equal(describeTracker({ tracker: false, trackerCounts: null }), 'tracker off');
+  t.equal(describeTracker({ tracker: true, trackerCounts: { ...counts, eventsDropped: 1, rescans: 1 } }), 'tracker on (1 event lost, 1 rescan)');
+  t.equal(describeTracker({ tracker: true, trackerCounts: { ...counts, eventsDropped: 4000, rescans: 0 } }), 'tracker on (4000 events lost, 0 rescans)', 'lost, the rescan still to come');
 });
 
 function fakeTerminal(isTTY: boolean, rows = 50): Terminal & { interrupt(): void; released: boolean } {
