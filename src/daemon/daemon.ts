@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { trackerObjectPath } from '../bpf/object-path.js';
+import { TrackerPump } from '../bpf/pump.js';
 import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
@@ -47,9 +48,10 @@ export class Daemon {
   private readonly execServers = new Map<string, LineServer>();
   private readonly collector = new SnapshotCollector();
   private tracker: Tracker | undefined;
+  /** Drains the ring in bounded batches, yielding to the event loop between them; counts and makes up for drops. */
+  private pump: TrackerPump | undefined;
   private admin: LineServer | undefined;
   private metrics: MetricsListener | undefined;
-  private draining = false;
 
   constructor(
     private readonly policy: Policy,
@@ -90,9 +92,19 @@ export class Daemon {
     const runDir = this.policy.paths.runDir;
     ensurePrivateDir(join(runDir, 'containers'));
     try {
-      this.tracker = Tracker.open(bpfObject);
-      const tracker = this.tracker;
-      this.waiter.add(tracker.epollFd, EPOLLIN, () => this.drainTracker());
+      const tracker = Tracker.open(bpfObject);
+      this.tracker = tracker;
+      this.pump = new TrackerPump({
+        consume: (budget) => tracker.consume((e) => this.router.onEvent(e), budget),
+        drops: () => tracker.drops(),
+        schedule: (fn) => void setImmediate(fn),
+        rescan: (lost) => {
+          this.log.warn(`eBPF tracker: ${lost} event(s) lost to a full ring buffer: rescanning the agent leaves`);
+          for (const c of this.registry.list()) this.router.sweep(c);
+        },
+        onError: (err) => this.log.warn(`event handling: ${describeError(err)}`),
+      });
+      this.waiter.add(tracker.epollFd, EPOLLIN, () => this.pump?.kick());
     } catch (err) {
       this.log.warn(`eBPF tracker unavailable, tool calls are separated only through agentcgroup exec: ${describeError(err)}`);
     }
@@ -120,6 +132,7 @@ export class Daemon {
     // and a sweep continues anything a racing exec stopped after the last event was read.
     this.tracker?.detach();
     this.drainTracker();
+    this.pump?.stop();
     for (const c of this.registry.list()) this.router.continueStranded(c);
     this.supervisor.stop();
     await this.registry.stop();
@@ -141,23 +154,15 @@ export class Daemon {
         isStalled: (key) => sup.isStalled(key),
         roles: (c) => this.router.roles(c),
         tracker: this.tracker !== undefined,
+        ...(this.pump ? { trackerCounts: () => this.pump!.counts() } : {}),
       },
       new Date(),
     );
   }
 
-  /**
-   * Not re-entrant: libbpf advances the ring only after a callback returns, so consuming again from
-   * inside one (a call ending while an event is handled) would deliver the same event again.
-   */
+  /** What the ring holds now, handled before going on (a call's exit status, a client's own call). */
   private drainTracker(): void {
-    if (this.draining || !this.tracker) return;
-    this.draining = true;
-    try {
-      this.tracker.consume((e) => this.router.onEvent(e));
-    } finally {
-      this.draining = false;
-    }
+    this.pump?.flush();
   }
 
   /** A container starts being followed: each part takes it up, the exec socket last. */
