@@ -3,18 +3,22 @@
 // connection; and a tool call it starts has a full FIFO for stderr when the ladder kills it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
 
 const MiB = 1 << 20;
 const BUDGET = '/sys/fs/cgroup/it-hd-budget';
 const POLICY = 'ladder:\n  recheck: 200ms\n  deadline: 3s\n  freeze_at: 50%\n  thaw_below: 40%\n  kill_at: 97%\n';
 
-function container(s: Scratch, id: string, opts: { cgroupsPath?: string } = {}): void {
+function container(s: Scratch, id: string, opts: { cgroupsPath?: string; args?: string[]; annotations?: Record<string, string> } = {}): void {
   const sockDir = join(s.runDir, 'sock', id);
   mkdirSync(sockDir, { recursive: true, mode: 0o700 });
-  const bundle = makeBundle(s, id, { args: ['/bin/sleep', '900'], hostRoot: true, binds: [{ source: sockDir, destination: '/run/agentcgroup' }], ...opts });
+  const binds = [
+    { source: sockDir, destination: '/run/agentcgroup' },
+    { source: s.dir, destination: '/scratch', readonly: true },
+  ];
+  const bundle = makeBundle(s, id, { args: ['/bin/sleep', '900'], hostRoot: true, binds, ...opts });
   const started = runDetached('crun', bundle, id, join(s.dir, `${id}.log`));
   if (started.status !== 0) throw new Error(`${id} did not start: ${started.log}`);
 }
@@ -120,6 +124,44 @@ async function fifoStderr(c: Checker, s: Scratch, daemonLog: string): Promise<vo
   run('rmdir', [BUDGET]);
 }
 
+/**
+ * One container floods the tracker (a fork/exec storm run as a tool call: its events fill the shared
+ * ring) while another's framework starts a tool call every 300 ms: those are still placed, lost
+ * events are counted and made up for by a rescan, and the daemon keeps answering.
+ */
+async function storm(c: Checker, s: Scratch, daemonLog: string): Promise<void> {
+  const built = run('clang', ['-static', '-O2', '-o', join(s.dir, 'storm'), resolve('test/integration/agents/storm.c')]);
+  if (!c.equal(built.status, 0, 'storm: the generator builds', built.stderr)) return;
+  container(s, 'it-hd-calm', { args: ['/bin/sh', '-c', 'while :; do /usr/bin/true; sleep 0.3; done'], annotations: SHELL_FRAMEWORK });
+  container(s, 'it-hd-storm');
+  const calm = () => readOr(join(s.callDir, 'it-hd-calm.jsonl')).split('\n').filter(Boolean).length;
+  c.ok(await eventually(() => calm() >= 3, 120_000), 'storm: the calm container\'s calls are placed before the storm');
+  const flood = spawn('crun', ['exec', 'it-hd-storm', '/scratch/storm', '-w', '4', '-s', '40', '/usr/bin/true'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let report = '';
+  flood.stdout!.on('data', (d: Buffer) => (report += d.toString()));
+  const during = calm();
+  const pings: string[] = [];
+  const started = Date.now();
+  while (Date.now() - started < 30_000) {
+    pings.push(await Promise.race([adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"ping"}'), sleep(30_000).then(() => 'timeout')]));
+    await sleep(1000);
+  }
+  c.ok(pings.every((p) => /"ok":true/.test(p)), 'storm: the daemon answers every ping during the storm', pings.filter((p) => !/"ok":true/.test(p)));
+  c.ok(calm() - during >= 5, 'storm: the calm container\'s calls are still placed during the storm', { during, after: calm() });
+  await exited(flood);
+  c.match(report, /"started":[1-9]/, 'storm: the storm ran', report);
+  const snap = await adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"snapshot"}');
+  let counts: { events: number; eventsDropped: number; rescans: number } | undefined;
+  try {
+    counts = (JSON.parse(snap) as { trackerCounts?: typeof counts }).trackerCounts;
+  } catch {
+    counts = undefined;
+  }
+  c.ok((counts?.events ?? 0) > 0, 'storm: the snapshot counts the tracker\'s events', counts);
+  c.ok((counts?.eventsDropped ?? 0) === 0 || (counts?.rescans ?? 0) > 0 || /rescanning the agent leaves/.test(readOr(daemonLog)), 'storm: lost events, if any, were made up for by a rescan', counts);
+  for (const id of ['it-hd-calm', 'it-hd-storm']) run('crun', ['delete', '-f', id]);
+}
+
 scenario(async (c) => {
   const s = scratch(POLICY);
   rmSync(s.runDir, { recursive: true, force: true });
@@ -127,6 +169,7 @@ scenario(async (c) => {
   try {
     await pidReuse(c, s);
     await fifoStderr(c, s, daemon.log);
+    await storm(c, s, daemon.log);
   } finally {
     daemon.child.kill('SIGTERM');
     await exited(daemon.child);
