@@ -1,4 +1,4 @@
-import { type FSWatcher, closeSync, openSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { type FSWatcher, closeSync, openSync, watch, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
 import { TOOLS_PARENT } from '../layout.js';
@@ -178,7 +178,7 @@ export class Supervisor {
           break;
         case 'kill':
           // The reason first, where the call's owner will read it: the daemon's own record, or exec's.
-          if (!this.calls.noteKill(callId, a.reason)) writeFileSync(this.store.reasonFile(id, callId), a.reason, { mode: 0o600 });
+          if (!this.calls.noteKill(callId, a.reason)) this.store.writeReason(id, callId, a.reason);
           c.fs.write(cg, 'cgroup.kill', '1');
           this.log.info(`container ${id}: call ${callId} killed: ${a.reason}`);
           break;
