@@ -60,23 +60,28 @@ function checkDir(path: string): void {
 /**
  * Makes `dir` (0700, as needed) and checks it and every directory from `root` down to it: each must be
  * a real directory (not a symlink), root's, and writable by nobody else (judgeDir). `root` is where our
- * state begins (the run dir, the call log dir); the directories above it are the operator's.
+ * state begins (the run dir, the call log dir); the directories above it are the operator's. Each is
+ * checked before anything is made in it, so nothing is made through a symlink.
  */
 export function ensurePrivateDir(dir: string, root: string = dir): void {
   const below = relative(root, dir);
   if (below.startsWith('..') || isAbsolute(below)) throw new Error(`${dir} is not under ${root}`);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    // Something not a directory on the way: named by the checks below.
-    if (!['EEXIST', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-  }
   let path = root;
-  checkDir(path);
+  makeChecked(path, true);
   for (const part of below.split(sep).filter((p) => p !== '')) {
     path = join(path, part);
-    checkDir(path);
+    makeChecked(path, false);
   }
+}
+
+function makeChecked(path: string, parents: boolean): void {
+  try {
+    mkdirSync(path, { recursive: parents, mode: 0o700 });
+  } catch (err) {
+    // Something is there already: checkDir says whether it will do.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  checkDir(path);
 }
 
 /**

@@ -2,7 +2,7 @@
 // the run dir (or call log dir) down; read bits tightened, anything worse refused in one line. And no
 // record is written through a symlink planted where a temporary file (or the record) would go.
 import t, { type Test } from 'tap';
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { cutOffRecord } from '../../../src/exec/record.js';
 import { ensurePrivateDir, judgeDir } from '../../../src/state/files.js';
@@ -73,6 +73,8 @@ t.test('a symlink (even to a fine directory) or a file in its place: refused, th
   symlinkSync(join(dir, 'elsewhere'), join(dir, 'run'));
   refused(t, () => ensurePrivateDir(join(dir, 'run')), join(dir, 'run'), /a symlink, not a directory/);
   t.equal(mode(join(dir, 'elsewhere')), 0o755, 'not tightened through the link');
+  refused(t, () => ensurePrivateDir(join(dir, 'run', 'calls'), join(dir, 'run')), join(dir, 'run'), /a symlink/);
+  t.same(readdirSync(join(dir, 'elsewhere')), [], 'nothing made through the link');
   refused(t, () => ensurePrivateDir(join(dir, 'file')), join(dir, 'file'), /not a directory/);
 });
 
