@@ -77,6 +77,20 @@ install_runtime_library() {
   fi
 }
 
+# put MODE SRC DEST: DEST replaced by rename from a fresh temporary file beside it, so a reader (CRI-O
+# watches hooks.d and reads a file as it appears) sees the old file or the new one whole, never one
+# being written, and a running daemon keeps its old binary. The temporary name is not *.json: CRI-O
+# reads only those. Missing directories are made 0755 (as install -D did); existing ones keep their mode.
+put() {
+  local mode=$1 src=$2 dest=$3 dir tmp
+  dir=$(dirname "$dest")
+  [ -d "$dir" ] || install -d -m 0755 "$dir"
+  tmp=$(mktemp "$dir/.$(basename "$dest").XXXXXXXX")
+  if install -m "$mode" "$src" "$tmp" && mv -fT "$tmp" "$dest"; then return 0; fi
+  rm -f "$tmp"
+  die "cannot install $dest"
+}
+
 install_files() {
   if [ -z "$binary" ]; then
     binary="$here/dist/agentcgroup"
@@ -84,13 +98,13 @@ install_files() {
   fi
   [ -x "$binary" ] || die "--binary $binary is not an executable file"
   install_runtime_library
-  install -D -m 0755 "$binary" "$bin.new" && mv -f "$bin.new" "$bin"
+  put 0755 "$binary" "$bin"
   local src="$here/hooks/agentcgroup.json"
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
-  install -D -m 0644 "$src" "$hook"
-  install -D -m 0644 "$here/config/systemd/agentcgroup.service" "$unit"
+  put 0644 "$src" "$hook"
+  put 0644 "$here/config/systemd/agentcgroup.service" "$unit"
   # The operator's policy is theirs: installed once, never overwritten.
-  if [ ! -e "$policy" ]; then install -D -m 0644 "$shipped_policy" "$policy"; fi
+  if [ ! -e "$policy" ]; then put 0644 "$shipped_policy" "$policy"; fi
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl daemon-reload && systemctl enable --now agentcgroup.service
   fi

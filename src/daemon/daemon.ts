@@ -13,7 +13,6 @@ import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
 import type { DaemonSnapshot } from '../metrics/snapshot.js';
-import { ensurePrivateDir } from '../state/files.js';
 import { clearNoticeMarker } from '../state/notice.js';
 import { adminSocketPath } from '../state/paths.js';
 import { StateStore } from '../state/records.js';
@@ -90,7 +89,7 @@ export class Daemon {
 
   async start(bpfObject = trackerObjectPath()): Promise<void> {
     const runDir = this.policy.paths.runDir;
-    ensurePrivateDir(join(runDir, 'containers'));
+    this.store.ensureDirs();
     try {
       const tracker = Tracker.open(bpfObject);
       this.tracker = tracker;

@@ -3,10 +3,10 @@
  * (a FIFO planted in a bundle must not hang the shim), and replace it whole, by rename, with its mode
  * and owner, so the runtime never reads half a file.
  */
-import { closeSync, fchmodSync, fchownSync, openSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import type { Stats } from 'node:fs';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { readConfigText } from '../oci/config.js';
+import { type FileWrite, writeFileAtomic } from '../sys/atomicfile.js';
 import { printable } from '../text.js';
 
 export interface ConfigFile {
@@ -21,29 +21,28 @@ export function readConfigFile(path: string): ConfigFile {
 
 /** Replaces `file.path` with `text`: a temporary file beside it, then rename. */
 export function replaceConfigFile(file: ConfigFile, text: string): void {
-  writeFileAtomic(file.path, text, file.stat);
+  writeConfigFile(file.path, text, file.stat);
 }
 
 /**
- * Writes `path` whole: a temporary file beside it, renamed over it, with the mode and owner of `like`
- * (the file it replaces) or mode 0644 for a new file.
+ * Pure: how a config is written (sys/atomicfile.ts): with the mode and owner of `like` (the file it
+ * replaces) or mode 0644 for a new file, and durably: an engine must not find its config empty or half
+ * there after a crash.
  */
-export function writeFileAtomic(path: string, text: string, like?: Stats): void {
-  const tmp = join(dirname(path), `.${basename(path)}.agentcgroup-${process.pid}`);
-  const mode = like ? like.mode & 0o7777 : 0o644;
+export function configWrite(like: Stats | undefined, euid: number | undefined): FileWrite {
+  return {
+    mode: like ? like.mode & 0o7777 : 0o644,
+    // Only root can give a file away; unprivileged (tests), the file is ours as the old one was.
+    owner: like && euid === 0 ? { uid: like.uid, gid: like.gid } : undefined,
+    durable: true,
+  };
+}
+
+/** Writes `path` whole: a fresh temporary file beside it, flushed, renamed over it, the directory flushed. */
+export function writeConfigFile(path: string, text: string, like?: Stats): void {
   try {
-    const fd = openSync(tmp, 'wx', mode);
-    try {
-      writeFileSync(fd, text);
-      // The umask narrowed the mode open() set; the owner is ours until chown (as root, the engine's).
-      fchmodSync(fd, mode);
-      if (like && process.geteuid?.() === 0) fchownSync(fd, like.uid, like.gid);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileAtomic(path, text, configWrite(like, process.geteuid?.()));
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new AgentcgroupError('write-failed', `cannot write ${printable(path)}: ${describeError(err)}`);
   }
 }

@@ -5,10 +5,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { printable } from '../text.js';
-import { readConfigFile, writeFileAtomic } from './configfile.js';
+import { freshPath, writeNewFile } from '../sys/atomicfile.js';
+import { readConfigFile, writeConfigFile } from './configfile.js';
 import { addContainerdRuntime, addDockerRuntime, removeContainerdRuntime, removeDockerRuntime, RUNTIME_NAME } from './installconfig.js';
 
 export const ENGINES = ['docker', 'containerd'] as const;
@@ -22,8 +23,8 @@ const EDITS: Record<Engine, Record<Action, (text: string, file: string) => strin
 
 /** containerd's own reading of a candidate config, when containerd is on PATH; undefined if it agrees. */
 function containerdObjection(file: string, text: string): string | undefined {
-  const probe = join(dirname(file), `.${RUNTIME_NAME}-check-${process.pid}.toml`);
-  writeFileAtomic(probe, text);
+  const probe = freshPath(dirname(file), `.${RUNTIME_NAME}-check-`, '.toml');
+  writeNewFile(probe, text, { mode: 0o600 });
   try {
     const r = spawnSync('containerd', ['--config', probe, 'config', 'dump'], { encoding: 'utf8', timeout: 30_000 });
     if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : describeError(r.error);
@@ -56,6 +57,6 @@ export function applyEngineConfig(engine: Engine, action: Action, file: string):
     if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: containerd refuses the edited config (${objection}); left unchanged`);
   }
   if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-  writeFileAtomic(file, after, current?.stat);
+  writeConfigFile(file, after, current?.stat);
   return `${printable(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`;
 }

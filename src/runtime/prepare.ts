@@ -11,6 +11,7 @@ import { describeError } from '../errors.js';
 import { CONTAINER_EXEC_SOCKET } from '../exec/client.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
+import { ensurePrivateDir } from '../state/files.js';
 import { execSocketDir } from '../state/paths.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
@@ -50,8 +51,9 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     const file = readConfigFile(configPath(call, cwd));
     if (!wantsHooks(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
     const dir = execSocketDir(policy.paths.runDir, validateContainerId(call.id));
+    // The run dir and sock/ checked as the daemon checks them: what gets bind-mounted must be ours.
+    ensurePrivateDir(dirname(dir), policy.paths.runDir);
     if (!existsSync(dir)) {
-      mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
       // Searchable: a container whose user is not root still reaches exec.sock (itself mode 0666).
       mkdirSync(dir, { mode: 0o755 });
       made = dir;

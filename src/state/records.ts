@@ -1,8 +1,8 @@
-import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes, Limits } from '../limits.js';
 import { AgentcgroupError } from '../errors.js';
-import { appendJsonLine, readJsonIfExists, removeIfExists, writeJsonAtomic } from './files.js';
+import { appendJsonLine, ensurePrivateDir, readJsonIfExists, removeIfExists, replacePrivateFile, writeJsonAtomic } from './files.js';
 
 /**
  * What a carve leaves behind for later stages and for `exec`: where C is and the limits that were
@@ -129,8 +129,17 @@ export class StateStore {
     return join(this.callLogDir, `${key}.jsonl`);
   }
 
+  /**
+   * Makes and checks (files.ts ensurePrivateDir) the run dir with its container records and the call
+   * log dir, at a start: the daemon refuses to run on directories others could have planted in.
+   */
+  ensureDirs(): void {
+    ensurePrivateDir(join(this.runDir, 'containers'), this.runDir);
+    ensurePrivateDir(this.callLogDir);
+  }
+
   saveContainer(rec: ContainerRecord): void {
-    writeJsonAtomic(this.containerFile(rec.id), rec);
+    writeJsonAtomic(this.containerFile(rec.id), rec, this.runDir);
   }
 
   loadContainer(id: string): ContainerRecord | undefined {
@@ -154,7 +163,7 @@ export class StateStore {
   }
 
   markRunning(container: string, call: RunningCall): void {
-    writeJsonAtomic(join(this.callsDir(container), `${call.callId}.json`), call);
+    writeJsonAtomic(join(this.callsDir(container), `${call.callId}.json`), call, this.runDir);
   }
 
   clearRunning(container: string, callId: string): void {
@@ -213,12 +222,12 @@ export class StateStore {
     return join(this.callsDir(container), `${callId}.reason`);
   }
 
-  /** Left beside the marker of a call `exec` runs, for exec to read when the call ends. */
+  /** Beside the call's marker: when the marker's directory went with its container, this fails (ENOENT) rather than leave a stray. */
   writeReason(container: string, callId: string, reason: string): void {
-    writeFileSync(this.reasonFile(container, callId), reason, { mode: 0o600 });
+    replacePrivateFile(this.reasonFile(container, callId), reason);
   }
 
   appendCall(key: string, rec: CallRecord): void {
-    appendJsonLine(this.callLog(key), rec);
+    appendJsonLine(this.callLog(key), rec, this.callLogDir);
   }
 }

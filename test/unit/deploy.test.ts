@@ -85,9 +85,13 @@ t.test('DaemonSet: install into the host paths, then the daemon in the host name
     ['/host/usr/share/containers/oci/hooks.d', '/usr/share/containers/oci/hooks.d'],
     ['/host/etc/agentcgroup', '/etc/agentcgroup'],
     ['/host/etc/containerd', '/etc/containerd'],
+    ['/host/run/agentcgroup', '/run/agentcgroup'],
+    ['/host/var/lib/agentcgroup', '/var/lib/agentcgroup'],
   ]) {
     t.equal(hostPathAt(install, inPod), onHost, `install: ${inPod} is the host's ${onHost}`);
   }
+  // DirectoryOrCreate makes them 0755: root's state is 0700 before the daemon or any hook runs.
+  t.match(script, /chmod 0700 \/host\/run\/agentcgroup \/host\/var\/lib\/agentcgroup/, 'run and call log dirs made 0700');
   const unit = install.volumeMounts.find((m) => m.mountPath === '/host/etc/systemd/system');
   t.ok(unit && volumes.get(unit.name)?.emptyDir, 'the systemd unit goes to a throwaway volume: the daemon is the pod');
   t.equal(install.securityContext?.privileged, true);

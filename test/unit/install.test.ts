@@ -2,7 +2,7 @@
 // --docker and --containerd register the runtime shim in the engine's config and take it out again.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cliCommand } from './runtime/cli-bundle.js';
 
@@ -14,6 +14,28 @@ function tree(dir: string, prefix = ''): string[] {
     const p = join(dir, n);
     return statSync(p).isDirectory() ? tree(p, `${prefix}${n}/`) : [`${prefix}${n}`];
   });
+}
+
+/**
+ * What a watcher of `dir` (as CRI-O watches hooks.d) sees happen to `name` while `run` runs: fs.watch
+ * events, 'rename' (created, removed, renamed onto) or 'change' (written). A file of our own made
+ * afterwards marks the end: inotify delivers in order, so its event comes after all of `run`'s.
+ */
+async function watched<R>(dir: string, name: string, run: () => R): Promise<{ result: R; events: string[] }> {
+  const events: string[] = [];
+  const marker = '.watch-marker';
+  let ended!: () => void;
+  const end = new Promise<void>((resolve) => (ended = resolve));
+  const watcher = watch(dir, (event, file) => (file === marker ? ended() : file === name && events.push(event)));
+  try {
+    const result = run();
+    writeFileSync(join(dir, marker), '');
+    await end;
+    return { result, events };
+  } finally {
+    watcher.close();
+    rmSync(join(dir, marker), { force: true });
+  }
 }
 
 t.test('install, reinstall, uninstall', async (t) => {
@@ -34,9 +56,11 @@ t.test('install, reinstall, uninstall', async (t) => {
   t.equal(JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')).when.annotations['^io\\.agentcgroup\\.enable$'], '^(1|true|yes|on)$', 'gated by default');
 
   writeFileSync(join(root, 'etc/agentcgroup/policy.yaml'), 'strict: true\n');
-  const again = sh(['--root', root, '--binary', binary, '--always']);
+  const hooksDir = join(root, 'usr/share/containers/oci/hooks.d');
+  const { result: again, events } = await watched(hooksDir, 'agentcgroup.json', () => sh(['--root', root, '--binary', binary, '--always']));
   t.equal(again.status, 0, 'reinstall works');
-  t.same(tree(root).sort(), files, 'reinstall adds nothing');
+  t.same(events, ['rename'], 'the hooks.d JSON is renamed into place, never written where CRI-O, which watches hooks.d, reads it');
+  t.same(tree(root).sort(), files, 'reinstall adds nothing (no temporary file left)');
   t.equal(readFileSync(join(root, 'etc/agentcgroup/policy.yaml'), 'utf8'), 'strict: true\n', "the operator's policy is not overwritten");
   t.same(JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')).when, { always: true }, '--always installs the always-on hook');
 
