@@ -1,27 +1,53 @@
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, watch, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
 import { parseControllerList } from './mountinfo.js';
+
+/** Something to stop: a watch on a file. */
+export interface Closable {
+  close(): void;
+}
 
 /**
  * The one place that reads and writes cgroupfs. Cgroups are named by their path relative to the
  * root (`''` is the root itself), so tests point the root at a temp directory. Kernel errors come
  * back as sentences naming the cgroup, the file and what the errno means there.
  */
-/** The file operations cgroupfs needs: the real ones, or a simulated kernel in unit tests. */
+/**
+ * The kernel operations cgroupfs needs: the real ones, or a simulated kernel in unit tests. SIGKILL is
+ * among them because the pids it takes come from this kernel's cgroup.procs: a simulated cgroup tree
+ * can then never be paired with real kills.
+ */
 export interface FsOps {
   readFile(path: string): string;
+  /** Writes an existing file; a missing one is ENOENT, never created. */
   writeFile(path: string, data: string): void;
   mkdir(path: string): void;
   rmdir(path: string): void;
   isDir(path: string): boolean;
   /** Names of the subdirectories (child cgroups). */
   subdirs(path: string): string[];
+  /** Calls `onChange` after the file changes (inotify: the kernel notifies cgroup.events changes), `onError` if the watch breaks. */
+  watch(path: string, onChange: () => void, onError: (err: unknown) => void): Closable;
+  /** Sends SIGKILL to a process by the pid cgroup.procs gave. */
+  kill(pid: number): void;
 }
+
+// Not 'w': its O_CREAT makes open(2) of a missing cgroupfs file fail with EACCES (kernfs cannot create
+// files), which reads as a permission problem. Without it a missing file (a controller not enabled,
+// cgroup.kill before Linux 5.14) is ENOENT, and says so.
+const WRITE_EXISTING = constants.O_WRONLY | constants.O_TRUNC;
 
 export const realFsOps: FsOps = {
   readFile: (p) => readFileSync(p, 'utf8'),
-  writeFile: (p, d) => writeFileSync(p, d),
+  writeFile: (p, d) => {
+    const fd = openSync(p, WRITE_EXISTING);
+    try {
+      writeSync(fd, d);
+    } finally {
+      closeSync(fd);
+    }
+  },
   mkdir: (p) => mkdirSync(p),
   rmdir: (p) => rmdirSync(p),
   isDir: (p) => {
@@ -35,6 +61,8 @@ export const realFsOps: FsOps = {
     readdirSync(p, { withFileTypes: true })
       .filter((d) => d.isDirectory())
       .map((d) => d.name),
+  watch: (p, onChange, onError) => watch(p, () => onChange()).on('error', onError),
+  kill: (pid) => process.kill(pid, 'SIGKILL'),
 };
 
 export class Cgroupfs {
@@ -116,6 +144,28 @@ export class Cgroupfs {
 
   movePid(cgroup: string, pid: number): void {
     this.write(cgroup, 'cgroup.procs', String(pid));
+  }
+
+  /** Watches one of a cgroup's files for changes; a cgroup that is gone is cgroup-enoent. */
+  watch(cgroup: string, file: string, onChange: () => void, onError: (err: unknown) => void): Closable {
+    try {
+      return this.ops.watch(this.path(cgroup, file), onChange, (err) => onError(this.explain(err, 'watch', cgroup, file)));
+    } catch (err) {
+      throw this.explain(err, 'watch', cgroup, file);
+    }
+  }
+
+  /** SIGKILL to a process cgroup.procs listed; one that has exited since is no error. */
+  sigkill(pid: number): void {
+    // kill(2) reads 0 as our own process group and -1 as every process we may signal.
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new AgentcgroupError('bad-pid', `refusing to signal pid ${pid}: not a single process`);
+    try {
+      this.ops.kill(pid);
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      if (errno === 'ESRCH') return;
+      throw new AgentcgroupError(`kill-${(errno ?? 'EUNKNOWN').toLowerCase()}`, `cannot kill process ${pid}: ${errno ?? String(err)}`, { cause: err });
+    }
   }
 
   private explain(err: unknown, verb: string, cgroup: string, file?: string): AgentcgroupError {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { killAndRemove } from '../cgroup/lifecycle.js';
+import { killAndRemove, killAndRemoveAsync } from '../cgroup/lifecycle.js';
 import { readMemoryStatus } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
 import { planToolCgroup } from '../carve/plan.js';
@@ -36,9 +36,16 @@ export function readCallStats(fs: Pick<Cgroupfs, 'read'>, cg: string): CallStats
   };
 }
 
-/** Reads what the call left in the kernel, then ends stragglers and removes its cgroup. */
+/** Reads what the call left in the kernel, then ends stragglers and removes its cgroup. Blocks: for exec. */
 export function finishCallCgroup(fs: Cgroupfs, cg: string): CallStats {
   const stats = readCallStats(fs, cg);
   killAndRemove(fs, cg);
+  return stats;
+}
+
+/** finishCallCgroup for the daemon: stragglers are waited for on inotify, its thread runs on meanwhile. */
+export async function finishCallCgroupAsync(fs: Cgroupfs, cg: string): Promise<CallStats> {
+  const stats = readCallStats(fs, cg);
+  await killAndRemoveAsync(fs, cg);
   return stats;
 }

@@ -3,7 +3,7 @@
  * the hook and the daemon sweep up containers whose poststop never came.
  */
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { killAndRemove } from '../cgroup/lifecycle.js';
+import { killAndRemove, killAndRemoveAsync } from '../cgroup/lifecycle.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { cutOffRecord } from '../exec/record.js';
@@ -18,13 +18,42 @@ export interface TeardownOutcome {
   warnings: string[];
 }
 
+/** A container being finalized: what the steps before and after ending its leftover calls share. */
+interface Finalizing {
+  id: string;
+  store: StateStore;
+  /** Its cgroups, when its record could be read. */
+  cgroups: { fs: Cgroupfs; cgroup: string } | undefined;
+  removeC: boolean;
+  warnings: string[];
+}
+
 /**
  * Calls still marked running are logged as cut off, leftovers removed, then our run state for the
  * container. C itself only once the runtime has `deleted` the container (its poststop): a container
  * that has merely stopped is still the runtime's, and engines read C's memory.events after the exit
- * (Docker's and containerd's OOMKilled), so C must outlive it until delete.
+ * (Docker's and containerd's OOMKilled), so C must outlive it until delete. Blocks while stragglers
+ * die: for the hook.
  */
 export function finalizeContainer(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' | 'stopped' = 'stopped'): TeardownOutcome {
+  const f = begin(id, store, host, runtime);
+  const left = leftoverCalls(f);
+  if (left) for (const cg of left.calls) attempt(f, () => killAndRemove(left.fs, cg));
+  return end(f, left !== undefined);
+}
+
+/**
+ * finalizeContainer for the daemon: stragglers are waited for on inotify, all of a container's at
+ * once, and its thread runs on meanwhile.
+ */
+export async function finalizeContainerAsync(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' | 'stopped' = 'stopped'): Promise<TeardownOutcome> {
+  const f = begin(id, store, host, runtime);
+  const left = leftoverCalls(f);
+  if (left) await Promise.all(left.calls.map((cg) => killAndRemoveAsync(left.fs, cg).catch((err: unknown) => note(f, err))));
+  return end(f, left !== undefined);
+}
+
+function begin(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' | 'stopped'): Finalizing {
   const warnings: string[] = [];
   let record: ContainerRecord | undefined;
   try {
@@ -35,35 +64,118 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv, 
   const now = host.now();
   // Calls still in flight when the container went away are logged as cut off.
   for (const call of store.runningCalls(id)) settleCall(store, cutOffRecord(id, call, now), id, (line) => warnings.push(line));
-  if (record) removeLeftovers(new Cgroupfs(record.cgroupRoot, host.fsOps), record.cgroup, runtime === 'deleted', warnings);
-  store.removeContainer(id);
-  removeIfExists(execSocketDir(store.runDir, id));
-  return { warnings };
+  const cgroups = record && { fs: new Cgroupfs(record.cgroupRoot, host.fsOps), cgroup: record.cgroup };
+  return { id, store, cgroups, removeC: runtime === 'deleted', warnings };
 }
 
 /**
- * A record of a container that has ended is finalized as its poststop would have. Unreadable records
- * are left to their own container's poststop.
+ * The tool-call cgroups left under C, or undefined when there is no tools/ to empty. Only when C
+ * outlived the container (the runtime died, or runc could not remove C because a tool call started
+ * from the host, outside the container's pid namespace, still ran in it) are there any: they are
+ * ended and removed, since the runtime has given up on them.
  */
-export function sweepStale(store: StateStore, host: HostEnv): { finalized: string[]; warnings: string[] } {
-  const finalized: string[] = [];
-  const warnings: string[] = [];
-  for (const id of store.containerIds()) {
+function leftoverCalls(f: Finalizing): { fs: Cgroupfs; calls: string[] } | undefined {
+  if (!f.cgroups) return undefined;
+  const { fs, cgroup } = f.cgroups;
+  const tools = `${cgroup}/${TOOLS_PARENT}`;
+  let left: { fs: Cgroupfs; calls: string[] } | undefined;
+  attempt(f, () => {
+    if (fs.exists(tools)) left = { fs, calls: fs.children(tools).map((call) => `${tools}/${call}`) };
+  });
+  return left;
+}
+
+/**
+ * What is left of ours once the calls are gone: tools/ (when its calls were listed), the agent leaf
+ * and C (when deleted) only once empty, since a live container's processes are never touched here
+ * (runc and crun both accept a cgroup already gone at delete); then our run state.
+ */
+function end(f: Finalizing, removeTools: boolean): TeardownOutcome {
+  if (f.cgroups) {
+    const { fs, cgroup } = f.cgroups;
+    const agent = `${cgroup}/${AGENT_LEAF}`;
+    if (removeTools) attempt(f, () => fs.remove(`${cgroup}/${TOOLS_PARENT}`));
+    attempt(f, () => {
+      if (fs.exists(agent) && fs.procs(agent).length === 0) fs.remove(agent);
+    });
+    attempt(f, () => {
+      if (f.removeC && fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
+    });
+  }
+  f.store.removeContainer(f.id);
+  removeIfExists(execSocketDir(f.store.runDir, f.id));
+  return { warnings: f.warnings };
+}
+
+function attempt(f: Finalizing, what: () => void): void {
+  try {
+    what();
+  } catch (err) {
+    note(f, err);
+  }
+}
+
+function note(f: Finalizing, err: unknown): void {
+  // Gone already: the runtime removing C at the same time, or another finalizer.
+  if (!(err instanceof AgentcgroupError && err.code === 'cgroup-enoent')) f.warnings.push(describeError(err));
+}
+
+export interface SweepOutcome {
+  finalized: string[];
+  warnings: string[];
+}
+
+type Finalized = { id: string; outcome: TeardownOutcome } | { id: string; error: unknown };
+
+/**
+ * A record of a container that has ended is finalized as its poststop would have. Unreadable records
+ * are left to their own container's poststop. Blocks: for the hook.
+ */
+export function sweepStale(store: StateStore, host: HostEnv): SweepOutcome {
+  return report(
+    staleIds(store, host).map((id): Finalized => {
+      try {
+        return { id, outcome: finalizeContainer(id, store, host) };
+      } catch (error) {
+        return { id, error };
+      }
+    }),
+  );
+}
+
+/** sweepStale for the daemon: the ended containers are finalized side by side, without blocking. */
+export async function sweepStaleAsync(store: StateStore, host: HostEnv): Promise<SweepOutcome> {
+  const results = await Promise.all(
+    staleIds(store, host).map((id) => finalizeContainerAsync(id, store, host).then(
+      (outcome): Finalized => ({ id, outcome }),
+      (error: unknown): Finalized => ({ id, error }),
+    )),
+  );
+  return report(results);
+}
+
+function report(results: Finalized[]): SweepOutcome {
+  const out: SweepOutcome = { finalized: [], warnings: [] };
+  for (const r of results) {
+    if ('error' in r) out.warnings.push(`container ${r.id}: ${describeError(r.error)}`);
+    else {
+      out.warnings.push(...r.outcome.warnings);
+      out.finalized.push(r.id);
+    }
+  }
+  return out;
+}
+
+function staleIds(store: StateStore, host: HostEnv): string[] {
+  return store.containerIds().filter((id) => {
     let record: ContainerRecord | undefined;
     try {
       record = store.loadContainer(id);
     } catch {
-      continue;
+      return false;
     }
-    if (!record || !ended(new Cgroupfs(record.cgroupRoot, host.fsOps), record)) continue;
-    try {
-      warnings.push(...finalizeContainer(id, store, host).warnings);
-      finalized.push(id);
-    } catch (err) {
-      warnings.push(`container ${id}: ${describeError(err)}`);
-    }
-  }
-  return { finalized, warnings };
+    return record !== undefined && ended(new Cgroupfs(record.cgroupRoot, host.fsOps), record);
+  });
 }
 
 /**
@@ -80,35 +192,4 @@ function ended(fs: Cgroupfs, record: ContainerRecord): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Only when C outlived the container (the runtime died, or runc could not remove C because a tool call
- * started from the host, outside the container's pid namespace, still ran in it): end and remove the
- * cgroups we made, then C once empty, since the runtime has given up on it (runc and crun both accept
- * a cgroup already gone at delete). The agent leaf and C are removed only once empty; a live
- * container's processes are never touched here.
- */
-function removeLeftovers(fs: Cgroupfs, cgroup: string, removeC: boolean, warnings: string[]): void {
-  const tools = `${cgroup}/${TOOLS_PARENT}`;
-  const agent = `${cgroup}/${AGENT_LEAF}`;
-  const attempt = (what: () => void) => {
-    try {
-      what();
-    } catch (err) {
-      // Gone already: the runtime removing C at the same time, or another finalizer.
-      if (!(err instanceof AgentcgroupError && err.code === 'cgroup-enoent')) warnings.push(describeError(err));
-    }
-  };
-  attempt(() => {
-    if (!fs.exists(tools)) return;
-    for (const call of fs.children(tools)) attempt(() => killAndRemove(fs, `${tools}/${call}`));
-    fs.remove(tools);
-  });
-  attempt(() => {
-    if (fs.exists(agent) && fs.procs(agent).length === 0) fs.remove(agent);
-  });
-  attempt(() => {
-    if (removeC && fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
-  });
 }

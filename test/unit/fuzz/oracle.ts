@@ -3,13 +3,16 @@
  * on stderr and never a stack trace, and for a hook an all-or-nothing effect on the world (a failure
  * leaves the cgroup tree and run state as they were; a carve is complete and poststop undoes it).
  */
-import { policyTextSaysStrict } from '../../../src/config/policy.js';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { loadPolicy } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
+import { describeError } from '../../../src/errors.js';
 import type { CliRun } from '../../fixtures/cli.js';
 import { CTR, type Observation, PID, READY, treeChanges, type World } from '../../fixtures/fuzzworld.js';
 import { PRINTABLE } from '../../fixtures/text.js';
+import { type Expectation, expectPolicy, observed } from './policymodel.js';
 
 /** Signs of an error that escaped as a JavaScript exception rather than a sentence for a person. */
 const INTERNAL = /\n\s+at |\b(TypeError|RangeError|ReferenceError|SyntaxError|EvalError|AggregateError)\b|\bError: |Cannot read propert|is not a function|is not iterable|Maximum call stack|\[object Object\]/;
@@ -54,13 +57,32 @@ function splitRefusals(err: string): { refusals: string[]; rest: string } {
 const HOOK_FAILURE =
   /^agentcgroup: (createRuntime|poststart|poststop|hook)( for container [\w+.-]+)?: [^\n]+; (the container runs unconstrained|refusing to start the container \(strict policy\)|cleanup incomplete)\n$/;
 
-/** The host policy as the hook will load it, or undefined when it does not parse. */
-export function parsedPolicy(file: string): Policy | undefined {
+/** What the world's policy file must load as, by the model of the documented rules. */
+export function expectedPolicy(file: string): Expectation {
+  return expectPolicy(readFileSync(file, 'utf8'));
+}
+
+const show = (v: unknown) => JSON.stringify(v)?.slice(0, 200);
+
+/** Where loadPolicy (the code under test) and the model disagree: valid or not, each value, the key an error names. */
+export function policyProblems(file: string, expected: Expectation): string[] {
+  let loaded: Policy | undefined;
+  let error = '';
   try {
-    return loadPolicy(file);
-  } catch {
-    return undefined;
+    loaded = loadPolicy(file);
+  } catch (err) {
+    error = describeError(err);
   }
+  if (!loaded) {
+    if (expected.valid) return [`loadPolicy refused a valid policy: ${error}`];
+    const named = expected.keys.length === 0 || expected.keys.some((k) => error.includes(`: ${k}`));
+    return named ? [] : [`the error does not name ${expected.keys.join(' or ')} (${expected.why}): ${error}`];
+  }
+  if (!expected.valid) return [`loadPolicy accepted an invalid policy (${expected.why})`];
+  const got = observed(loaded);
+  return [...expected.policy]
+    .filter(([key, want]) => !isDeepStrictEqual(got.get(key), want))
+    .map(([key, want]) => `${key}: loadPolicy gave ${show(got.get(key))}, the rules say ${show(want)}`);
 }
 
 const inside = (dir: string, path: string) => {
@@ -96,15 +118,17 @@ export interface HookVerdict {
 /**
  * Runs `agentcgroup hook [stage] --policy <world policy>` with `stdin` and checks it. After a carve,
  * it also plays the runtime's teardown and poststop, which must leave the world as the runtime alone
- * would have left it. `policy` is the world's policy file as parsed, when the caller has it already.
+ * would have left it. `expected` is what the world's policy file must load as, when the caller has
+ * it already.
  */
-export async function hookCase(w: World, stage: string[], stdin: string, policy = parsedPolicy(w.policyFile)): Promise<HookVerdict> {
-  if (policy && !(inside(w.dir, policy.paths.runDir) && inside(w.dir, policy.paths.callLogDir))) {
+export async function hookCase(w: World, stage: string[], stdin: string, expected = expectedPolicy(w.policyFile)): Promise<HookVerdict> {
+  const dirs = expected.valid ? [expected.policy.get('paths.run_dir'), expected.policy.get('paths.call_log_dir')] : [];
+  if (!dirs.every((d) => typeof d === 'string' && inside(w.dir, d))) {
     // Never run: the hook would write the real /run/agentcgroup.
-    return { outcome: 'refused', problems: [`generator bug: the policy keeps state outside the world (${policy.paths.runDir})`], err: '' };
+    return { outcome: 'refused', problems: [`generator bug: the policy keeps state outside the world (${show(dirs)})`], err: '' };
   }
-  // An unloadable policy keeps a strict: true line (its own rule, tested in test/unit/hook/hook.test.ts).
-  const strict = policy ? policy.strict : policyTextSaysStrict(w.policyFile);
+  // An unloadable policy is still strict when its text has a strict: true line.
+  const { strict } = expected;
   const before = w.observe();
   const r = await w.run(['hook', ...stage, '--policy', w.policyFile], stdin);
   w.kernel.failures.clear();

@@ -1,7 +1,8 @@
 // Generated policy YAML (valid keys with bad values, unknown keys, wrong types, bombs, anchors, deep
-// nesting, mutations) through every command that reads a policy: `policy check` says valid or names
-// one problem and exits 1, the hook fails open (or exits 1 when strict) with the world untouched,
-// and `exec` exits 125, each with one line.
+// nesting, mutations) through every command that reads a policy: loadPolicy gives what the model of
+// the documented rules says (valid or not, every value, the key an error names), `policy check` says
+// valid or names one problem and exits 1, the hook fails open (or exits 1 when strict) with the world
+// untouched, and `exec` exits 125, each with one line.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { runCli } from '../../fixtures/cli.js';
 import { makeBundles, World } from '../../fixtures/fuzzworld.js';
 import { policyBody } from './generators.js';
 import { bump, fuzz, scratchDir, type Tally } from './fuzz.js';
-import { commandProblems, hookCase, parsedPolicy } from './oracle.js';
+import { commandProblems, expectedPolicy, hookCase, policyProblems } from './oracle.js';
 
 const RUNS = 4000;
 
@@ -23,16 +24,16 @@ t.test('policy: generated YAML through policy check, the hook and exec', async (
   await fuzz(t, 'policy', policyBody, RUNS, async (body) => {
     w.reset();
     w.writePolicy(body);
-    const policy = parsedPolicy(w.policyFile);
-    const valid = policy !== undefined;
-    const problems: string[] = [];
+    const expected = expectedPolicy(w.policyFile);
+    const { valid } = expected;
+    const problems = policyProblems(w.policyFile, expected);
 
     const check = await w.run(['policy', 'check', w.policyFile]);
     problems.push(...commandProblems(check, 'policy check', 1));
     if ((check.code === 0) !== valid) problems.push(`policy check exit ${check.code} for a policy that is ${valid ? 'valid' : 'invalid'}`);
     if (check.code === 0 && !/^policy [^\n]+: valid\n$/.test(check.out)) problems.push(`policy check printed ${JSON.stringify(check.out)}`);
 
-    const hook = await hookCase(w, ['createRuntime'], state, policy);
+    const hook = await hookCase(w, ['createRuntime'], state, expected);
     problems.push(...hook.problems);
     if (!valid && hook.outcome !== 'refused') problems.push(`the hook ${hook.outcome} under an invalid policy`);
 

@@ -5,7 +5,8 @@
 import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CG_ROOT, hookEnv } from '../../fixtures/hookenv.js';
+import type { KernelOptions } from '../../fixtures/fakekernel.js';
+import { CG_ROOT, PID, hookEnv } from '../../fixtures/hookenv.js';
 import { type RunningCall, StateStore } from '../../../src/state/records.js';
 
 const call = (callId: string): RunningCall => ({
@@ -18,8 +19,8 @@ const call = (callId: string): RunningCall => ({
   owner: 'daemon',
 });
 
-function carvedWithCall(dir: string) {
-  const h = hookEnv(dir);
+function carvedWithCall(dir: string, kernel: KernelOptions = {}) {
+  const h = hookEnv(dir, { kernel });
   const store = new StateStore(h.runDir, h.callDir);
   const sockDir = join(h.runDir, 'sock/ctr1');
   return {
@@ -59,35 +60,37 @@ t.test('a container that is still there is not swept', async (t) => {
 });
 
 /** A tool call started from the host still runs in C when init dies: runc cannot remove C. */
-async function stoppedWithStraggler(dir: string) {
-  const e = carvedWithCall(dir);
+async function stoppedWithStraggler(dir: string, kernel: KernelOptions = {}) {
+  const e = carvedWithCall(dir, kernel);
   await e.setUp();
   const k = e.h.kernel;
   k.mkdir(`${CG_ROOT}/ctr1/tools/pytest-1`);
   k.spawnAt('ctr1/tools/pytest-1', 999);
-  k.writeFile(`${CG_ROOT}/ctr1/agent/cgroup.kill`, '1');
+  k.kill(PID);
   return { e, k };
 }
 
-t.test('a stopped container is swept: its tool calls ended, our cgroups removed, C left to the runtime', async (t) => {
-  const { e, k } = await stoppedWithStraggler(t.testdir());
-  await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
-  t.equal(k.whereIs(999), undefined, 'the straggler was killed');
-  // Stopped is not deleted: engines read C's memory.events after the exit (OOMKilled).
-  t.ok(k.isDir(`${CG_ROOT}/ctr1`), 'C stays until the runtime deletes the container');
-  t.same(k.subdirs(`${CG_ROOT}/ctr1`), [], 'empty of ours, so the runtime can remove it');
-  t.notOk(existsSync(e.store.containerFile('ctr1')), 'our record is gone');
-  t.same(e.records().map((r) => r.outcome), ['cut-off']);
-});
+for (const [name, kernel] of [['', {}], [' (a kernel without cgroup.kill)', { cgroupKill: false }]] as const) {
+  t.test(`a stopped container is swept: its tool calls ended, our cgroups removed, C left to the runtime${name}`, async (t) => {
+    const { e, k } = await stoppedWithStraggler(t.testdir(), kernel);
+    await e.h.hook(['poststop'], e.h.state('stopped', { id: 'ctr2' }));
+    t.equal(k.whereIs(999), undefined, 'the straggler was killed');
+    // Stopped is not deleted: engines read C's memory.events after the exit (OOMKilled).
+    t.ok(k.isDir(`${CG_ROOT}/ctr1`), 'C stays until the runtime deletes the container');
+    t.same(k.subdirs(`${CG_ROOT}/ctr1`), [], 'empty of ours, so the runtime can remove it');
+    t.notOk(existsSync(e.store.containerFile('ctr1')), 'our record is gone');
+    t.same(e.records().map((r) => r.outcome), ['cut-off']);
+  });
 
-t.test('its own poststop ends a straggler the runtime could not, and removes the C it left', async (t) => {
-  const { e, k } = await stoppedWithStraggler(t.testdir());
-  // runc delete: rmdir of C fails with EBUSY, the runtime forgets the container, poststop runs.
-  await e.h.hook(['poststop'], e.h.state('stopped'));
-  t.equal(k.whereIs(999), undefined, 'the straggler was killed');
-  t.notOk(k.isDir(`${CG_ROOT}/ctr1`), 'C is gone');
-  t.notOk(existsSync(e.store.containerFile('ctr1')), 'and our record');
-});
+  t.test(`its own poststop ends a straggler the runtime could not, and removes the C it left${name}`, async (t) => {
+    const { e, k } = await stoppedWithStraggler(t.testdir(), kernel);
+    // runc delete: rmdir of C fails with EBUSY, the runtime forgets the container, poststop runs.
+    await e.h.hook(['poststop'], e.h.state('stopped'));
+    t.equal(k.whereIs(999), undefined, 'the straggler was killed');
+    t.notOk(k.isDir(`${CG_ROOT}/ctr1`), 'C is gone');
+    t.notOk(existsSync(e.store.containerFile('ctr1')), 'and our record');
+  });
+}
 
 t.test('a carve in progress (agent leaf still empty) is not swept', async (t) => {
   const e = carvedWithCall(t.testdir());

@@ -22,6 +22,12 @@ function tree(files: Record<string, string>): FsOps {
     },
     mkdir: () => {},
     rmdir: () => {},
+    watch: () => {
+      throw new Error('not watched');
+    },
+    kill: () => {
+      throw new Error('nothing to kill');
+    },
     isDir: (p) => dirs(p).length > 0,
     subdirs: (p) => [...new Set(dirs(p).map((f) => f.slice(p.length + 1).split('/')).filter((parts) => parts.length > 1).map((parts) => parts[0]!))],
   };

@@ -1,0 +1,299 @@
+/**
+ * What a host policy file should load as, restated from the rules config/README.md documents (keys,
+ * sections, sizes, other values, the memory_high/memory_max order) with the defaults config/policy.yaml
+ * ships, and the strict-line rule of the top-level README. Nothing of src/config is used: the fuzz
+ * oracle compares loadPolicy against this, so a rule loadPolicy gets wrong shows. Only the YAML parser
+ * is shared (the yaml package turns text into data; what the data means is what is modelled here).
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { Policy, Size } from '../../../src/config/types.js';
+
+/** A setting's value in this model's own terms: a size is `max`, `N%` or a number of bytes. */
+export type Value = boolean | number | string | string[] | { host: string; port: number } | null;
+/** A whole policy: every dotted key (`tool.memory_max`) with its value. */
+export type ModelPolicy = ReadonlyMap<string, Value>;
+
+/**
+ * `strict`: what a hook makes of a failure, from the policy, or from the text of one that does not
+ * load. `keys`: an error line must name one of them (empty: nothing to look for, as when something
+ * without a name is wrong too).
+ */
+export type Expectation = { valid: true; strict: boolean; policy: ModelPolicy } | { valid: false; strict: boolean; why: string; keys: string[] };
+
+/** A rule for one key: its value, or why the written one is refused. */
+type Rule = (v: unknown) => Value | { refused: string };
+
+const refuse = (why: string) => ({ refused: why });
+const isRefusal = (r: Value | { refused: string }): r is { refused: string } => r !== null && typeof r === 'object' && 'refused' in r;
+
+const PAGE = 4096;
+const BLANKS = /^[ \t]+|[ \t]+$/g;
+/** U+0000 to U+001F and U+007F, as the README names control characters for these values. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const switchRule: Rule = (v) => (typeof v === 'boolean' ? v : refuse('not true or false'));
+
+const integer =
+  (min: number, max: number): Rule =>
+  (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : refuse(`not a whole number from ${min} to ${max}`);
+
+const priority: Rule = (v) => (v === 'low' || v === 'normal' || v === 'high' ? v : refuse('not low, normal or high'));
+
+/** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
+function times(decimal: string, unit: bigint): bigint {
+  const [whole = '', fraction = ''] = decimal.split('.');
+  return (BigInt(whole + fraction) * unit) / 10n ** BigInt(fraction.length);
+}
+
+const UNIT: Record<string, bigint> = { K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
+
+/** Sizes (README "Sizes"). */
+const size: Rule = (v) => {
+  let bytes: bigint;
+  if (typeof v === 'number') {
+    // A YAML integer: the same as the digits quoted. Nothing signed, fractional or beyond exact.
+    if (!Number.isSafeInteger(v) || v < 0) return refuse('not a whole number of bytes');
+    bytes = BigInt(v);
+  } else if (typeof v === 'string') {
+    const s = v.replace(BLANKS, '');
+    if (s === 'max') return 'max';
+    const percent = /^(\d+(?:\.\d+)?)%$/.exec(s);
+    if (percent) {
+      const p = Number(percent[1]);
+      return p > 0 && p <= 100 ? `${p}%` : refuse('a percentage not above 0 and at most 100');
+    }
+    const scaled = /^(\d+(?:\.\d+)?)([KMGT])i?$/.exec(s);
+    if (/^\d+$/.test(s)) bytes = BigInt(s);
+    else if (scaled) bytes = times(scaled[1]!, UNIT[scaled[2]!]!);
+    else return refuse('not a size');
+  } else return refuse('not a size');
+  if (bytes >= 2n ** 53n) return refuse('2^53 bytes or more');
+  const pages = Number(bytes / BigInt(PAGE)) * PAGE;
+  return pages >= PAGE ? pages : refuse('below one page');
+};
+
+const pidsMax: Rule = (v) => (v === 'max' ? 'max' : typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : refuse('not a positive whole number or max'));
+
+const share: Rule = (v) => {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(v.replace(BLANKS, '')) : null;
+  const p = m ? Number(m[1]) : NaN;
+  return p > 0 && p <= 100 ? p / 100 : refuse('not a percentage above 0 and at most 100');
+};
+
+const MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+const duration: Rule = (v) => {
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.replace(BLANKS, '')) : null;
+  const ms = m ? Number(m[1]) * MS[m[2]!]! : NaN;
+  return ms >= 100 && ms <= 60 * 60_000 ? Math.round(ms) : refuse('not a duration from 100ms to 60m');
+};
+
+const patterns: Rule = (v) => {
+  const list = typeof v === 'string' ? v.split(',').map((p) => p.replace(BLANKS, '')).filter((p) => p !== '') : v;
+  if (!Array.isArray(list) || list.length > 64) return refuse('not a list of up to 64 patterns');
+  const fits = (p: unknown): p is string => typeof p === 'string' && p.length >= 1 && p.length <= 256 && !CONTROL.test(p);
+  return list.every(fits) ? list : refuse('a pattern that is not 1 to 256 characters without control characters');
+};
+
+const ids: Rule = (v) => {
+  const list = patterns(v);
+  if (isRefusal(list)) return list;
+  return (list as string[]).every((id) => /^[A-Za-z0-9_+.-]+$/.test(id) && !id.includes('..')) ? list : refuse('not container ids');
+};
+
+const path: Rule = (v) =>
+  typeof v === 'string' && v.startsWith('/') && !CONTROL.test(v) && !v.split('/').includes('..') ? v : refuse('not an absolute path without control characters or ..');
+
+/** `off`, `127.x.y.z:port` or `[::1]:port`: loopback only. */
+const listen: Rule = (v) => {
+  if (v === 'off') return null;
+  const s = typeof v === 'string' ? v.replace(BLANKS, '') : '';
+  const m = /^(?:(127(?:\.(?:0|[1-9]\d{0,2})){3})|\[(::1)\]):(\d{1,5})$/.exec(s);
+  const port = Number(m?.[3]);
+  const octets = m?.[1]?.split('.').map(Number) ?? [];
+  if (!m || !(port >= 1 && port <= 65535) || octets.some((o) => o > 255)) return refuse('not off or a loopback address and port');
+  return { host: m[1] ?? m[2]!, port };
+};
+
+/** Every key, by the README's table, with the rule for its kind. */
+const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
+  ['strict', switchRule],
+  ['priority', priority],
+  ['session.memory_high', size],
+  ['agent.memory_high', size],
+  ['agent.memory_max', size],
+  ['agent.cpu_weight', integer(1, 10000)],
+  ['agent.oom_score_adj', integer(-1000, 1000)],
+  ['tool.memory_high', size],
+  ['tool.memory_max', size],
+  ['tool.cpu_weight', integer(1, 10000)],
+  ['tool.pids_max', pidsMax],
+  ['tool.oom_group', switchRule],
+  ['depends_on', ids],
+  ['ladder.stall_ratio', share],
+  ['ladder.raise_step', share],
+  ['ladder.freeze_at', share],
+  ['ladder.thaw_below', share],
+  ['ladder.kill_at', share],
+  ['ladder.deadline', duration],
+  ['ladder.recheck', duration],
+  ['tracker.framework', patterns],
+  ['tracker.launchers', patterns],
+  ['tracker.hold', switchRule],
+  ['paths.run_dir', path],
+  ['paths.call_log_dir', path],
+  ['metrics.listen', listen],
+  ['shim.always', switchRule],
+]);
+
+export const MODEL_KEYS: readonly string[] = [...RULES.keys()];
+const SECTIONS = new Set(MODEL_KEYS.filter((k) => k.includes('.')).map((k) => k.split('.')[0]!));
+
+/** One thing wrong with a policy, and the keys an error line about it would name (none: unpredictable). */
+interface Problem {
+  why: string;
+  keys: string[];
+}
+
+/** Thrown inside the model: the policy is invalid. */
+class Invalid {
+  constructor(readonly problems: Problem[]) {}
+}
+
+/** A key the error line shows as it is (others it quotes): only those are looked for in it. */
+const named = (key: string) => (/^[\w.-]+$/.test(key) ? [key] : []);
+
+/** Sets `key`, or says what is wrong with it. */
+function set(policy: Map<string, Value>, key: string, value: unknown): Problem | undefined {
+  const rule = RULES.get(key);
+  if (!rule) return { why: `unknown key ${JSON.stringify(key)}`, keys: named(key) };
+  const r = rule(value);
+  if (isRefusal(r)) return { why: `${key}: ${r.refused}`, keys: [key] };
+  policy.set(key, r);
+  return undefined;
+}
+
+/** Within agent and within tool, memory_high above memory_max: sizes of one kind only compare (max with none). */
+function orderProblems(policy: ModelPolicy): Problem[] {
+  const pct = (v: Value | undefined) => (typeof v === 'string' && v.endsWith('%') ? Number(v.slice(0, -1)) : undefined);
+  return ['agent', 'tool'].flatMap((section) => {
+    const high = policy.get(`${section}.memory_high`);
+    const max = policy.get(`${section}.memory_max`);
+    const [hp, mp] = [pct(high), pct(max)];
+    const above = (typeof high === 'number' && typeof max === 'number' && high > max) || (hp !== undefined && mp !== undefined && hp > mp);
+    return above ? [{ why: `${section}.memory_high is above ${section}.memory_max`, keys: [`${section}.memory_high`] }] : [];
+  });
+}
+
+/**
+ * The document over `base`: sections one level deep, dotted keys refused at the top, as the README
+ * says. Every problem is collected: the README promises an error naming a key, not which one first.
+ */
+function apply(doc: unknown, base: ModelPolicy): ModelPolicy {
+  const policy = new Map(base);
+  if (doc === null || doc === undefined) return policy;
+  if (!(doc instanceof Map)) throw new Invalid([{ why: 'not a mapping', keys: [] }]);
+  const problems: (Problem | undefined)[] = [];
+  for (const [k, v] of doc as Map<unknown, unknown>) {
+    if (typeof k !== 'string') problems.push({ why: 'a key that is not a word', keys: [] });
+    else if (!SECTIONS.has(k)) problems.push(k.includes('.') ? { why: `dotted key ${k} at the top level`, keys: named(k) } : set(policy, k, v));
+    else if (v === null) continue;
+    else if (!(v instanceof Map)) problems.push({ why: `section ${k} is not a mapping`, keys: [k] });
+    else {
+      for (const [sk, sv] of v as Map<unknown, unknown>) {
+        problems.push(typeof sk === 'string' ? set(policy, `${k}.${sk}`, sv) : { why: `a key in ${k} that is not a word`, keys: [] });
+      }
+    }
+  }
+  const found = problems.filter((p): p is Problem => p !== undefined);
+  // memory_high against memory_max only means something once every value is known.
+  if (found.length === 0) found.push(...orderProblems(policy));
+  if (found.length > 0) throw new Invalid(found);
+  return policy;
+}
+
+/** The text as YAML data; anything the parser objects to, or only warns about, is invalid. */
+function yamlData(text: string): unknown {
+  try {
+    const doc = parseDocument(text);
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem) throw new Invalid([{ why: `YAML: ${problem.message.split('\n')[0]}`, keys: [] }]);
+    return doc.toJS({ mapAsMap: true });
+  } catch (err) {
+    if (err instanceof Invalid) throw err;
+    // Aliases that multiply (a "billion laughs"), nesting deeper than the parser's stack.
+    throw new Invalid([{ why: `YAML: ${err instanceof Error ? err.message : String(err)}`, keys: [] }]);
+  }
+}
+
+/** A strict: true line at the top level (yes and on too, any case, a comment after it or not). */
+function saysStrict(text: string): boolean {
+  return text.split(/\r\n|\r|\n/).some((line) => /^strict[ \t]*:[ \t]*(true|yes|on)[ \t]*(#.*)?$/i.test(line));
+}
+
+/** The shipped file has every key at its default: it is the model's defaults. */
+const DEFAULTS: ModelPolicy = (() => {
+  const text = readFileSync(new URL('../../../config/policy.yaml', import.meta.url), 'utf8');
+  const all = apply(yamlData(text), new Map());
+  const missing = MODEL_KEYS.filter((k) => !all.has(k));
+  if (missing.length > 0) throw new Error(`config/policy.yaml does not give ${missing.join(', ')}`);
+  return all;
+})();
+
+/** What loading a policy file with this text must give. */
+export function expectPolicy(text: string): Expectation {
+  try {
+    const policy = apply(yamlData(text), DEFAULTS);
+    return { valid: true, strict: policy.get('strict') === true, policy };
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const { problems } = err;
+    const keys = problems.every((p) => p.keys.length > 0) ? problems.flatMap((p) => p.keys) : [];
+    return { valid: false, strict: saysStrict(text), why: problems.map((p) => p.why).join('; '), keys };
+  }
+}
+
+function sizeValue(s: Size): Value {
+  if (s.kind === 'max') return 'max';
+  return s.kind === 'percent' ? `${s.percent}%` : s.bytes;
+}
+
+/** A loaded Policy in the model's terms, key by key, to compare. */
+const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (p: Policy) => Value>([
+  ['strict', (p) => p.strict],
+  ['priority', (p) => p.priority],
+  ['session.memory_high', (p) => sizeValue(p.session.memoryHigh)],
+  ['agent.memory_high', (p) => sizeValue(p.agent.memoryHigh)],
+  ['agent.memory_max', (p) => sizeValue(p.agent.memoryMax)],
+  ['agent.cpu_weight', (p) => p.agent.cpuWeight],
+  ['agent.oom_score_adj', (p) => p.agent.oomScoreAdj],
+  ['tool.memory_high', (p) => sizeValue(p.tool.memoryHigh)],
+  ['tool.memory_max', (p) => sizeValue(p.tool.memoryMax)],
+  ['tool.cpu_weight', (p) => p.tool.cpuWeight],
+  ['tool.pids_max', (p) => p.tool.pidsMax],
+  ['tool.oom_group', (p) => p.tool.oomGroup],
+  ['depends_on', (p) => p.dependsOn],
+  ['ladder.stall_ratio', (p) => p.ladder.stallRatio],
+  ['ladder.raise_step', (p) => p.ladder.raiseStep],
+  ['ladder.freeze_at', (p) => p.ladder.freezeAt],
+  ['ladder.thaw_below', (p) => p.ladder.thawBelow],
+  ['ladder.kill_at', (p) => p.ladder.killAt],
+  ['ladder.deadline', (p) => p.ladder.deadlineMs],
+  ['ladder.recheck', (p) => p.ladder.recheckMs],
+  ['tracker.framework', (p) => p.tracker.framework],
+  ['tracker.launchers', (p) => p.tracker.launchers],
+  ['tracker.hold', (p) => p.tracker.hold],
+  ['paths.run_dir', (p) => p.paths.runDir],
+  ['paths.call_log_dir', (p) => p.paths.callLogDir],
+  ['metrics.listen', (p) => p.metrics.listen && { host: p.metrics.listen.host, port: p.metrics.listen.port }],
+  ['shim.always', (p) => p.shim.always],
+]);
+
+export const OBSERVED_KEYS: readonly string[] = [...FROM_POLICY.keys()];
+
+/** `policy` (as loadPolicy gave it) in the model's terms. */
+export function observed(policy: Policy): ModelPolicy {
+  return new Map([...FROM_POLICY].map(([key, get]) => [key, get(policy)]));
+}
