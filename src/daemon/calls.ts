@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { parseFlatKeyed } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { createCallCgroup, finishCallCgroup, newCallId } from '../exec/callcgroup.js';
+import { createCallCgroup, finishCallCgroupAsync, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
 import { type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
@@ -51,6 +51,8 @@ export class CallBook {
   private readonly live = new Map<string, Live>();
   /** Every process known to be part of a live call: its leader and what it forked before the move. */
   private readonly members = new Map<number, string>();
+  /** Calls ended whose stragglers and record are still being seen to. */
+  private readonly settling = new Set<Promise<void>>();
   /** Drains pending tracker events, so an exit status is known before a call is logged. */
   flushEvents: () => void = () => {};
   private readonly endedListeners: ((callId: string, container: Watched) => void)[] = [];
@@ -230,19 +232,35 @@ export class CallBook {
     if (engine !== undefined) client.setOomScoreAdj(engine);
   }
 
-  /** Ends a call: stats, stragglers killed, cgroup removed, record appended. Idempotent. */
+  /**
+   * Ends a call: stats, stragglers killed, cgroup removed, record appended. Idempotent: the call stops
+   * being live at once; killing stragglers is waited for on inotify, never on this thread.
+   */
   finish(callId: string, end?: { exit: number | null; signal: string | null }): void {
     const l = this.live.get(callId);
     if (!l) return;
     if (!end) this.flushEvents();
     this.drop(callId, l);
+    const result = end ?? splitStatus(l.status);
+    const done = this.settle(l, result).catch((err) => this.log.warn(`call ${callId}: ${describeError(err)}`));
+    this.settling.add(done);
+    void done.finally(() => this.settling.delete(done));
+  }
+
+  /** Every call ended so far has its record: for an orderly stop, and for tests. */
+  async settled(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
+  }
+
+  private async settle(l: Live, result: { exit: number | null; signal: string | null }): Promise<void> {
+    const callId = l.call.callId;
     let stats = NO_STATS;
     try {
-      stats = finishCallCgroup(l.container.fs, l.cg);
+      stats = await finishCallCgroupAsync(l.container.fs, l.cg);
     } catch (err) {
-      this.log.warn(`call ${callId}: ${describeError(err)}`);
+      // Removed already by a finalizer (its container ended): nothing to report.
+      if (!(err instanceof AgentcgroupError && err.code === 'cgroup-enoent')) this.log.warn(`call ${callId}: ${describeError(err)}`);
     }
-    const result = end ?? splitStatus(l.status);
     const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
     // Unless the container's teardown logged it as cut off first: one record per call.
     settleCall(this.store, rec, l.container.record.id, (line) => this.log.warn(line));

@@ -8,7 +8,7 @@ import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import type { HostEnv } from '../host/env.js';
 import { readMeminfo } from '../host/meminfo.js';
-import { sweepStale } from '../lifecycle/finalize.js';
+import { sweepStaleAsync } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
@@ -68,7 +68,7 @@ export class Daemon {
         store: this.store,
         events: this.events,
         recordsDir: join(policy.paths.runDir, 'containers'),
-        sweep: () => sweepStale(this.store, host),
+        sweep: () => sweepStaleAsync(this.store, host),
         fsFor: (record) => new Cgroupfs(record.cgroupRoot, host.fsOps),
         cgroupId: (fs, cg) => statSync(fs.path(cg), { bigint: true }).ino,
         log,
@@ -135,6 +135,7 @@ export class Daemon {
     for (const c of this.registry.list()) this.router.continueStranded(c);
     this.supervisor.stop();
     await this.registry.stop();
+    await this.calls.settled();
     await this.admin?.close();
     await this.metrics?.close();
     // The poll handle goes before the tracker closes the fds it watches.

@@ -13,7 +13,7 @@ export interface RegistryDeps {
   /** The directory whose entries are the carve records: a change there brings a sync. */
   recordsDir: string;
   /** Finalizes containers that ended without their poststop (or before it); says which. */
-  sweep(): { finalized: string[]; warnings: string[] };
+  sweep(): Promise<{ finalized: string[]; warnings: string[] }>;
   /** The cgroupfs a record's cgroups live in. */
   fsFor(record: ContainerRecord): Cgroupfs;
   /** A cgroup's id as the tracker reports it (its inode number). */
@@ -69,7 +69,7 @@ export class ContainerRegistry {
 
   private async syncNow(): Promise<void> {
     // Containers that ended are finalized here too: their poststop may have been killed, or never run.
-    const swept = this.d.sweep();
+    const swept = await this.d.sweep();
     for (const id of swept.finalized) this.d.log.info(`container ${id} ended: calls still running logged as cut off, its state removed`);
     for (const w of swept.warnings) this.d.log.warn(w);
     const ids = new Set(this.d.store.containerIds());

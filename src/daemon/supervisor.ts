@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { type MemoryStatus, parseCount, parseLimit, readMemoryStatus } from '../cgroup/stats.js';
+import { killCgroup } from '../cgroup/lifecycle.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';

@@ -58,6 +58,7 @@ t.test('a call: moved in, made the OOM killer first pick, ended with its leader 
   t.equal(w.store.runningCalls('c1').length, 1, 'still running: its leader is inside');
   w.calls.noteExit(20, 3 << 8);
   w.exit(20, id);
+  await w.calls.settled();
   t.same(w.records().map((r) => [r.id, r.exit]), [[id, 3]]);
   t.equal(w.store.runningCalls('c1').length, 0);
   t.equal(w.kernel.isDir(`/cg/c1/tools/${id}`), false, 'its cgroup removed');
@@ -100,6 +101,7 @@ t.test('an exec client whose process exited: its handle, not its pid, decides', 
   t.equal(w.kernel.whereIs(40), 'c1/agent', 'the process now at that pid is not moved');
   t.equal(w.calls.callOfMember(40), undefined, 'a member that exited is dropped');
   w.turn();
+  await w.calls.settled();
   t.same(w.records().map((r) => r.id), [id], 'ended at once: nothing of it ever ran inside');
   t.equal(client.alive(), false);
   client.close();
@@ -122,6 +124,7 @@ t.test('the kill reason goes to the call through its own stderr, escaped; an exe
   t.same(w.procs.get(21)?.stderr, [], 'nothing written on its stderr');
   w.calls.release(id2, client);
   w.calls.finish(id2, { exit: null, signal: 'SIGKILL' });
+  await w.calls.settled();
   t.match(notice, /over its budget/);
   t.equal(w.kernel.whereIs(21), 'c1/agent', 'the client is back in the agent leaf');
   t.equal(w.procs.get(21)?.oomScoreAdj, 300, "at the engine's value again");
@@ -143,9 +146,11 @@ t.test('after a restart: calls whose cgroups survived are followed, the others l
   w.fs.remove(`c1/tools/${b}`);
   const again = new CallBook(w.store, w.procs, w.events, { info: () => {}, warn: () => {} }, (f) => f());
   again.adoptRunning(w.c);
+  await again.settled();
   t.same(w.records().map((r) => [r.id, r.exit]), [[b, null]], 'the lost one logged with what is known');
   t.equal(w.store.runningCalls('c1').length, 1);
   w.procs.reap(20);
   w.events.change(w.fs.path(`c1/tools/${a}`, 'cgroup.events'));
+  await again.settled();
   t.same(w.records().map((r) => r.id), [b, a], 'the adopted one ends as before');
 });

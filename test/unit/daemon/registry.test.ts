@@ -34,7 +34,7 @@ function world(t: Test) {
       store,
       events,
       recordsDir: `${dir}/run/containers`,
-      sweep: () => {
+      sweep: async () => {
         const finalized = [...ended].filter((id) => store.containerIds().includes(id));
         for (const id of finalized) store.removeContainer(id);
         return { finalized, warnings: [] };
