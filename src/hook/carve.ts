@@ -11,7 +11,7 @@ import { hostMemoryBytes } from '../host/meminfo.js';
 import { AGENT_LEAF } from '../layout.js';
 import type { OciState } from '../oci/types.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
-import { readOomScoreAdj } from '../sys/procfs.js';
+import { readOomScoreAdj } from '../sys/procread.js';
 
 /**
  * Carves C into agent + tools. At createRuntime the container's init is parked by the runtime, so

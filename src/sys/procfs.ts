@@ -3,9 +3,12 @@
  * tests replace. Everything read here belongs to a container's process, so it is untrusted: reads are
  * bounded (a cmdline can be megabytes) and a process that vanished reads as undefined.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeFd, pidfdAlive, pidfdOpen, writeToProcessFd } from './pidfd.js';
+import { MAX_READ, readBounded } from './procread.js';
+
+export { parseOomScoreAdj, readOomScoreAdj } from './procread.js';
 
 export interface ProcStat {
   /** R, S, D, T (stopped), t (traced), Z... */
@@ -47,24 +50,6 @@ export interface ProcessOps {
   open(pid: number): ProcHandle | undefined;
 }
 
-const MAX_READ = 4096;
-
-/** Up to MAX_READ bytes of a /proc file, or undefined when the process is gone. */
-function readBounded(path: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const buf = Buffer.alloc(MAX_READ);
-    const n = readSync(fd, buf, 0, MAX_READ, 0);
-    return buf.toString('utf8', 0, n);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Pure: /proc/<pid>/stat after the comm, which may itself hold spaces and parentheses. */
 export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
@@ -82,18 +67,6 @@ export function parseCmdline(text: string, complete: boolean): string[] | undefi
 }
 
 /** Pure: /proc/<pid>/oom_score_adj, an integer from -1000 to 1000; undefined for anything else. */
-export function parseOomScoreAdj(text: string): number | undefined {
-  const m = /^(-?\d{1,4})\n?$/.exec(text);
-  const n = m ? Number(m[1]) : NaN;
-  return n >= -1000 && n <= 1000 ? n : undefined;
-}
-
-/** A process's oom_score_adj, or undefined when it is gone (or the file holds no such value). */
-export function readOomScoreAdj(procRoot: string, pid: number): number | undefined {
-  const text = readBounded(join(procRoot, String(pid), 'oom_score_adj'));
-  return text === undefined ? undefined : parseOomScoreAdj(text);
-}
-
 export function procfs(procRoot: string): ProcessOps {
   const at = (pid: number, file: string) => join(procRoot, String(pid), file);
   return {

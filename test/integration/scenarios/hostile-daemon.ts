@@ -136,18 +136,27 @@ async function storm(c: Checker, s: Scratch, daemonLog: string): Promise<void> {
   container(s, 'it-hd-storm');
   const calm = () => readOr(join(s.callDir, 'it-hd-calm.jsonl')).split('\n').filter(Boolean).length;
   c.ok(await eventually(() => calm() >= 3, 120_000), 'storm: the calm container\'s calls are placed before the storm');
-  const flood = spawn('crun', ['exec', 'it-hd-storm', '/scratch/storm', '-w', '4', '-s', '40', '/usr/bin/true'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const flood = spawn('crun', ['exec', 'it-hd-storm', '/scratch/storm', '-w', '4', '-s', '60', '/usr/bin/true'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let report = '';
   flood.stdout!.on('data', (d: Buffer) => (report += d.toString()));
+  const stormStart = new Date().toISOString();
   const during = calm();
   const pings: string[] = [];
   const started = Date.now();
-  while (Date.now() - started < 30_000) {
+  // Until five of the calm container's calls are placed while the storm runs (60 s), a ping a second.
+  while (Date.now() - started < 55_000 && calm() - during < 5) {
     pings.push(await Promise.race([adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"ping"}'), sleep(30_000).then(() => 'timeout')]));
     await sleep(1000);
   }
   c.ok(pings.every((p) => /"ok":true/.test(p)), 'storm: the daemon answers every ping during the storm', pings.filter((p) => !/"ok":true/.test(p)));
   c.ok(calm() - during >= 5, 'storm: the calm container\'s calls are still placed during the storm', { during, after: calm() });
+  const placed = readOr(join(s.callDir, 'it-hd-calm.jsonl'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { start: string; placement?: { afterExecUs: number } });
+  const p50 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? null;
+  const ms = (before: boolean) => p50(placed.filter((r) => r.placement && r.start < stormStart === before).map((r) => r.placement!.afterExecUs / 1000));
+  c.ok(true, 'storm: the calm container\'s placement after exec, p50 ms before and during the storm', { before: ms(true), during: ms(false) });
   await exited(flood);
   c.match(report, /"started":[1-9]/, 'storm: the storm ran', report);
   const snap = await adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"snapshot"}');

@@ -49,7 +49,8 @@ const SIZES = ['800M', '1.2G', '512Ki', '70%', '150%', '0%', '100%', '0.5%', '-1
 const INTS = ['100', '1', '0', '10000', '10001', '-5', '1.5', '', 'max', '-1000', '1000', '-0', '007'];
 const PRIORITIES = ['low', 'normal', 'high', 'HIGH', 'urgent', ''];
 const BOOLS = ['true', 'false', 'yes', 'no', '1', '0', 'on', 'off', 'TRUE', ''];
-const LISTS = ['a,b', 'a,,b', ' a , b ', ',', 'x'.repeat(300), 'a'.repeat(1025), Array.from({ length: 70 }, (_, i) => `c${i}`).join(','), 'bash,python3', 'a*b'];
+// `*` alone, or among others, matches every program: beyond what a container may set.
+const LISTS = ['a,b', 'a,,b', ' a , b ', ',', 'x'.repeat(300), 'a'.repeat(1025), Array.from({ length: 70 }, (_, i) => `c${i}`).join(','), 'bash,python3', 'a*b', '*', 'node, **', '*mcp*,*'];
 
 /** Candidate values for a key of this kind: `good` ones only, or the odd ones too. */
 function kindValues(key: string, good: boolean): fc.Arbitrary<string> {
@@ -68,20 +69,23 @@ function valuesFor(key: string): fc.Arbitrary<string> {
 }
 
 const ANNOTATABLE = ['enable', ...POLICY_KEYS.map((k) => k.key)];
-const ODD_KEYS = ['io.agentcgroup.unknown', 'io.agentcgroup.', 'io.agentcgroup.tool.memory_max.x', 'IO.AGENTCGROUP.enable', 'io.agentcgroup.tool', 'io.agentcgroup.../x', 'io.agentcgroup.tool.memory_max\n'];
+const ODD_KEYS = ['io.agentcgroup.agent.oom_score_adj', 'io.agentcgroup.unknown', 'io.agentcgroup.', 'io.agentcgroup.tool.memory_max.x', 'IO.AGENTCGROUP.enable', 'io.agentcgroup.tool', 'io.agentcgroup.../x', 'io.agentcgroup.tool.memory_max\n'];
 const FOREIGN_KEYS = ['org.opencontainers.image.title', 'run.oci.hooks.stdout', 'io.kubernetes.cri.container-type', ''];
 
 /** One annotation: mostly our keys with fitting values, some odd and foreign ones. */
-const annotation: fc.Arbitrary<[string, string]> = fc.oneof(
+export const annotation: fc.Arbitrary<[string, string]> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...ANNOTATABLE).chain((k) => fc.tuple(fc.constant(ANNOTATION_PREFIX + k), valuesFor(k))) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...ODD_KEYS), anyString) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...FOREIGN_KEYS), anyString) },
   { weight: 1, arbitrary: fc.tuple(anyString, anyString) },
 );
 
+/** A map of annotations, ours (mostly) and others. */
+export const annotationMap: fc.Arbitrary<Record<string, string>> = fc.array(annotation, { maxLength: 5 }).map((kv) => Object.fromEntries(kv));
+
 /** An annotation set: usually a map of strings, sometimes with a non-string value or not a map. */
 export const annotations: fc.Arbitrary<unknown> = mostly<unknown>(
-  fc.array(annotation, { maxLength: 5 }).map((kv) => Object.fromEntries(kv)),
+  annotationMap,
   fc.tuple(fc.constantFrom(...ANNOTATABLE), wrongType).map(([k, v]) => ({ [ANNOTATION_PREFIX + k]: v })),
   wrongType,
 );
@@ -91,6 +95,11 @@ const CONTAINER_KEYS = ['enable', ...POLICY_KEYS.filter((k) => !k.hostOnly).map(
 /** Annotations a container that wants carving could well set: known keys, fitting values. */
 export const plainAnnotations: fc.Arbitrary<Record<string, string>> = fc
   .array(fc.constantFrom(...CONTAINER_KEYS).chain((k) => fc.tuple(fc.constant(ANNOTATION_PREFIX + k), kindValues(k, true))), { maxLength: 4 })
+  .map((kv) => Object.fromEntries(kv));
+
+/** Annotations of keys a container may set, with every sort of value of their kind (some not parsing, some beyond a host's bound). */
+export const containerAnnotations: fc.Arbitrary<Record<string, string>> = fc
+  .array(fc.constantFrom(...CONTAINER_KEYS).chain((k) => fc.tuple(fc.constant(ANNOTATION_PREFIX + k), kindValues(k, false))), { maxLength: 4 })
   .map((kv) => Object.fromEntries(kv));
 
 /** A field that is usually `valid`, sometimes missing, of the wrong type, or hostile. */
@@ -194,6 +203,8 @@ function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
   let typed: fc.Arbitrary<unknown>;
   if (key === 'strict' || key === 'tool.oom_group') typed = fc.boolean();
   else if (key === 'depends_on' || key === 'tracker.framework') typed = fc.array(good ? validId : fc.oneof(validId, anyString), { maxLength: 4 });
+  // Retired: the old default still loads, any other value is an error.
+  else if (key === 'agent.oom_score_adj') typed = good ? fc.constant(-900) : fc.constantFrom(-900, -899, 0, 1000, '-900', -900.5);
   else if (key === 'annotations.allow') typed = fc.subarray(good ? ['*', 'tool.*', 'priority', 'depends_on', 'tracker.framework'] : ['*', 'tool.*', 'priority', 'strict', 'tool.memroy_max', '']);
   else if (key === 'ladder.deadline' || key === 'ladder.recheck') typed = fc.constantFrom(...(good ? ['30s', '500ms', '2m'] : ['30s', '0s', '99ms', '61m', '1h', '1.5s', 's']));
   else if (key.startsWith('ladder.')) typed = fc.constantFrom(...(good ? ['50%', '10%', '90%', '75%'] : ['50%', '0%', '101%', '0.5', '100%', '1e1%']));
@@ -201,8 +212,11 @@ function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
   return good ? typed : mostly<unknown>(typed, fc.constantFrom(...YAML_ODD_VALUES), anyString);
 }
 
-/** Policy keys the fuzzer may set: every key but paths (a policy that parses must keep run state in the world). */
-const FUZZ_KEYS = POLICY_KEYS.map((k) => k.key).filter((k) => !k.startsWith('paths.'));
+/**
+ * Policy keys the fuzzer may set: every key but paths (a policy that parses must keep run state in the
+ * world), and the retired ones policy files may still hold.
+ */
+const FUZZ_KEYS = [...POLICY_KEYS.map((k) => k.key).filter((k) => !k.startsWith('paths.')), 'agent.oom_score_adj'];
 /** The keys whose fitting values policyValue knows. */
 const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker|annotations)\.)/.test(k));
 
@@ -322,7 +336,27 @@ export const hostPolicy = fc.constantFrom(
   'tool:\n  pids_max: max\n  oom_group: false\n',
   'annotations:\n  allow: ["*"]\n  max_priority: high\n',
   'annotations:\n  allow: []\n',
+  'annotations:\n  allow: [priority, "tool.*", "tracker.*"]\n  max_priority: low\ntool:\n  pids_max: 256\n',
+  'annotations:\n  allow: "*.memory_*, *_weight"\n',
   'tool:\n  oom_score_adj_above: 1000\n',
+  'agent:\n  oom_score_adj: -900\n',
+);
+
+/** Host policies annotations are weighed against: mostly valid, with every key, the annotations section most of all. */
+export const annotationHost: fc.Arbitrary<string> = fc.oneof(
+  { weight: 2, arbitrary: hostPolicy },
+  { weight: 2, arbitrary: structuredPolicy(true) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({
+        allow: fc.subarray(['*', 'priority', 'depends_on', 'tool.*', 'tool.pids_max', 'tracker.*', '*.memory_high', 'agent.*', 'session.memory_high']),
+        max: fc.constantFrom('low', 'normal', 'high'),
+        pids: fc.constantFrom('max', 1, 100, 4096, 99999),
+        high: fc.constantFrom('50%', '1G', 'max'),
+      })
+      .map(({ allow, max, pids, high }) => stringify({ annotations: { allow, max_priority: max }, tool: { pids_max: pids, memory_high: high } })),
+  },
 );
 
 /** The stage argument of `agentcgroup hook`. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { HOST_KINDS, type HostKind, makeBundles, World } from '../../fixtures/fuzzworld.js';
 import { configJson, fault, hostPolicy, ociState, stageArg } from './generators.js';
 import { bump, fuzz, scratchDir, type Tally } from './fuzz.js';
-import { commandProblems, hookCase } from './oracle.js';
+import { bundleCheckProblems, commandProblems, expectedPolicy, hookCase } from './oracle.js';
 
 const RUNS = 6000;
 
@@ -31,6 +31,8 @@ t.test('hook: generated states, configs, annotations, hosts and faults', async (
     // The same config through the config path: a checker, so it fails non-zero.
     const check = await w.run(['policy', 'check', w.policyFile, '--bundle', bundles.plain]);
     const problems = [...v.problems, ...commandProblems(check, 'policy check', 1)];
+    // Valid: it listed the annotations the host refuses, which must be those the rules refuse.
+    if (check.code === 0) problems.push(...bundleCheckProblems(check.out, c.config, expectedPolicy(w.policyFile)));
     bump(outcomes, `${c.host === 'unified' ? 'ready' : 'unsupported'} ${v.outcome}`);
     if (problems.length > 0) throw new Error(problems.join('\n'));
   });

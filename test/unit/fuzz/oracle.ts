@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { applyAnnotations } from '../../../src/config/annotations.js';
 import { loadPolicy } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
 import { describeError } from '../../../src/errors.js';
 import type { CliRun } from '../../fixtures/cli.js';
 import { CTR, type Observation, PID, READY, treeChanges, type World } from '../../fixtures/fuzzworld.js';
 import { PRINTABLE } from '../../fixtures/text.js';
-import { type Expectation, expectPolicy, observed } from './policymodel.js';
+import { type AnnotationExpectation, type Expectation, expectAnnotations, expectPolicy, type ModelPolicy, observed } from './policymodel.js';
 
 /** Signs of an error that escaped as a JavaScript exception rather than a sentence for a person. */
 const INTERNAL = /\n\s+at |\b(TypeError|RangeError|ReferenceError|SyntaxError|EvalError|AggregateError)\b|\bError: |Cannot read propert|is not a function|is not iterable|Maximum call stack|\[object Object\]/;
@@ -79,10 +80,62 @@ export function policyProblems(file: string, expected: Expectation): string[] {
     return named ? [] : [`the error does not name ${expected.keys.join(' or ')} (${expected.why}): ${error}`];
   }
   if (!expected.valid) return [`loadPolicy accepted an invalid policy (${expected.why})`];
-  const got = observed(loaded);
-  return [...expected.policy]
-    .filter(([key, want]) => !isDeepStrictEqual(got.get(key), want))
-    .map(([key, want]) => `${key}: loadPolicy gave ${show(got.get(key))}, the rules say ${show(want)}`);
+  return valueProblems('loadPolicy', observed(loaded), expected.policy);
+}
+
+/** Values that differ between the model's policy and a loaded one, key by key. */
+function valueProblems(who: string, got: ModelPolicy, want: ModelPolicy): string[] {
+  return [...want]
+    .filter(([key, w]) => !isDeepStrictEqual(got.get(key), w))
+    .map(([key, w]) => `${key}: ${who} gave ${show(got.get(key))}, the rules say ${show(w)}`);
+}
+
+/**
+ * Where applyAnnotations (the code under test) and the model disagree over `annotations` on the host
+ * policy `host` (`hostModel` is what the model made of the same file): an error or not, the annotation
+ * an error names, which annotations the host refused, and every value of the outcome.
+ */
+export function annotationProblems(host: Policy, hostModel: ModelPolicy, annotations: Record<string, unknown>): string[] {
+  const expected = expectAnnotations(hostModel, annotations);
+  let result: ReturnType<typeof applyAnnotations>;
+  try {
+    result = applyAnnotations(host, annotations as Record<string, string>);
+  } catch (err) {
+    const error = describeError(err);
+    if (expected.valid) return [`applyAnnotations refused annotations the rules accept (refusing ${show(expected.refused)}): ${error}`];
+    const named = expected.keys.length === 0 || expected.keys.some((k) => error.includes(`annotation ${k}: `));
+    return named ? [] : [`the error does not name ${expected.keys.join(' or ')} (${expected.why}): ${error}`];
+  }
+  if (!expected.valid) return [`applyAnnotations accepted annotations the rules reject (${expected.why})`];
+  const problems = refusedProblems(result.refused.map((r) => r.key), expected);
+  problems.push(...valueProblems('applyAnnotations', observed(result.policy), expected.policy));
+  return problems;
+}
+
+function refusedProblems(got: string[], expected: AnnotationExpectation & { valid: true }): string[] {
+  const [g, w] = [[...got].sort(), [...expected.refused].sort()];
+  return isDeepStrictEqual(g, w) ? [] : [`refused ${show(g)}, the rules refuse ${show(w)}`];
+}
+
+const REFUSED_LINE = /^annotation ([\w.-]+): [^\n]+; the host's value applies$/;
+
+/**
+ * `policy check --bundle` that said valid: the refusal lines it printed first are one per annotation
+ * the model refuses, for the annotations of `configText` over the host policy `host`.
+ */
+export function bundleCheckProblems(out: string, configText: string, host: Expectation): string[] {
+  let annotations: unknown;
+  try {
+    annotations = (JSON.parse(configText) as { annotations?: unknown }).annotations ?? {};
+  } catch {
+    return [];
+  }
+  if (!host.valid || annotations === null || typeof annotations !== 'object') return [];
+  const expected = expectAnnotations(host.policy, annotations as Record<string, unknown>);
+  if (!expected.valid) return [`policy check --bundle said valid, the rules say not (${expected.why})`];
+  const lines = out.split('\n').slice(0, -2);
+  const keys = lines.map((l) => REFUSED_LINE.exec(l)?.[1] ?? `(not a refusal line: ${l.slice(0, 120)})`);
+  return refusedProblems(keys, expected);
 }
 
 const inside = (dir: string, path: string) => {

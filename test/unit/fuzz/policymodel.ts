@@ -1,9 +1,12 @@
 /**
  * What a host policy file should load as, restated from the rules config/README.md documents (keys,
- * sections, sizes, other values, the memory_high/memory_max order) with the defaults config/policy.yaml
- * ships, and the strict-line rule of the top-level README. Nothing of src/config is used: the fuzz
- * oracle compares loadPolicy against this, so a rule loadPolicy gets wrong shows. Only the YAML parser
- * is shared (the yaml package turns text into data; what the data means is what is modelled here).
+ * sections, sizes, other values, the memory_high/memory_max order, retired keys, annotations.allow)
+ * with the defaults config/policy.yaml ships, and the strict-line rule of the top-level README; and
+ * what a container's io.agentcgroup.* annotations make of a host policy (README "Annotations": which
+ * are errors, which the host refuses, what the rest set). Nothing of src/config is used: the fuzz
+ * oracle compares loadPolicy and applyAnnotations against this, so a rule either gets wrong shows.
+ * Only the YAML parser is shared (the yaml package turns text into data; what the data means is what
+ * is modelled here).
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
@@ -39,7 +42,29 @@ const integer =
   (v) =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : refuse(`not a whole number from ${min} to ${max}`);
 
-const priority: Rule = (v) => (v === 'low' || v === 'normal' || v === 'high' ? v : refuse('not low, normal or high'));
+/** The priorities, lowest first. */
+const PRIORITIES = ['low', 'normal', 'high'];
+const priority: Rule = (v) => (typeof v === 'string' && PRIORITIES.includes(v) ? v : refuse('not low, normal or high'));
+
+/** The README's one pattern form: `*` matches any run of characters, every other character itself. */
+function globMatches(pattern: string, s: string): boolean {
+  const [first = '', ...rest] = pattern.split('*');
+  if (rest.length === 0) return s === first;
+  const last = rest.pop()!;
+  if (!s.startsWith(first) || s.length < first.length + last.length || !s.endsWith(last)) return false;
+  let at = first.length;
+  const end = s.length - last.length;
+  for (const piece of rest) {
+    const found = s.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
+}
+
+/** The README's "host-only" column, as it words it under "Host-only keys". */
+const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'paths.*', 'metrics.*', 'shim.*'];
+const hostOnly = (key: string) => HOST_ONLY.some((p) => globMatches(p, key));
 
 /** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
 function times(decimal: string, unit: bigint): bigint {
@@ -97,6 +122,17 @@ const patterns: Rule = (v) => {
   return list.every(fits) ? list : refuse('a pattern that is not 1 to 256 characters without control characters');
 };
 
+/**
+ * `annotations.allow`: key names or patterns, each naming at least one key a container could set
+ * (never a host-only one), up to 64 of up to 64 characters, as a list or one comma-separated string.
+ */
+const allow: Rule = (v) => {
+  const list = typeof v === 'string' ? v.split(',').map((p) => p.replace(BLANKS, '')).filter((p) => p !== '') : v;
+  if (!Array.isArray(list) || list.length > 64) return refuse('not a list of up to 64 keys or patterns');
+  const fits = (p: unknown): p is string => typeof p === 'string' && p.length >= 1 && p.length <= 64 && CONTAINER_KEYS.some((k) => globMatches(p, k));
+  return list.every(fits) ? list : refuse('an entry that names no key a container may set');
+};
+
 const ids: Rule = (v) => {
   const list = patterns(v);
   if (isRefusal(list)) return list;
@@ -125,12 +161,12 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['agent.memory_high', size],
   ['agent.memory_max', size],
   ['agent.cpu_weight', integer(1, 10000)],
-  ['agent.oom_score_adj', integer(-1000, 1000)],
   ['tool.memory_high', size],
   ['tool.memory_max', size],
   ['tool.cpu_weight', integer(1, 10000)],
   ['tool.pids_max', pidsMax],
   ['tool.oom_group', switchRule],
+  ['tool.oom_score_adj_above', integer(0, 1000)],
   ['depends_on', ids],
   ['ladder.stall_ratio', share],
   ['ladder.raise_step', share],
@@ -142,14 +178,24 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['tracker.framework', patterns],
   ['tracker.launchers', patterns],
   ['tracker.hold', switchRule],
+  ['annotations.allow', allow],
+  ['annotations.max_priority', priority],
   ['paths.run_dir', path],
   ['paths.call_log_dir', path],
   ['metrics.listen', listen],
   ['shim.always', switchRule],
 ]);
 
+/**
+ * README "Retired keys": no longer settings, still read so that files written before keep loading.
+ * The one value that loads sets nothing; any other is an error.
+ */
+const RETIRED: ReadonlyMap<string, unknown> = new Map<string, unknown>([['agent.oom_score_adj', -900]]);
+
 export const MODEL_KEYS: readonly string[] = [...RULES.keys()];
-const SECTIONS = new Set(MODEL_KEYS.filter((k) => k.includes('.')).map((k) => k.split('.')[0]!));
+/** The keys a container could set by annotation, where the host allows it. */
+export const CONTAINER_KEYS: readonly string[] = MODEL_KEYS.filter((k) => !hostOnly(k));
+const SECTIONS = new Set([...MODEL_KEYS, ...RETIRED.keys()].filter((k) => k.includes('.')).map((k) => k.split('.')[0]!));
 
 /** One thing wrong with a policy, and the keys an error line about it would name (none: unpredictable). */
 interface Problem {
@@ -167,6 +213,7 @@ const named = (key: string) => (/^[\w.-]+$/.test(key) ? [key] : []);
 
 /** Sets `key`, or says what is wrong with it. */
 function set(policy: Map<string, Value>, key: string, value: unknown): Problem | undefined {
+  if (RETIRED.has(key)) return value === RETIRED.get(key) ? undefined : { why: `${key} is retired: remove it`, keys: [key] };
   const rule = RULES.get(key);
   if (!rule) return { why: `unknown key ${JSON.stringify(key)}`, keys: named(key) };
   const r = rule(value);
@@ -268,12 +315,12 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['agent.memory_high', (p) => sizeValue(p.agent.memoryHigh)],
   ['agent.memory_max', (p) => sizeValue(p.agent.memoryMax)],
   ['agent.cpu_weight', (p) => p.agent.cpuWeight],
-  ['agent.oom_score_adj', (p) => p.agent.oomScoreAdj],
   ['tool.memory_high', (p) => sizeValue(p.tool.memoryHigh)],
   ['tool.memory_max', (p) => sizeValue(p.tool.memoryMax)],
   ['tool.cpu_weight', (p) => p.tool.cpuWeight],
   ['tool.pids_max', (p) => p.tool.pidsMax],
   ['tool.oom_group', (p) => p.tool.oomGroup],
+  ['tool.oom_score_adj_above', (p) => p.tool.oomScoreAdjAbove],
   ['depends_on', (p) => p.dependsOn],
   ['ladder.stall_ratio', (p) => p.ladder.stallRatio],
   ['ladder.raise_step', (p) => p.ladder.raiseStep],
@@ -285,6 +332,8 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['tracker.framework', (p) => p.tracker.framework],
   ['tracker.launchers', (p) => p.tracker.launchers],
   ['tracker.hold', (p) => p.tracker.hold],
+  ['annotations.allow', (p) => p.annotations.allow],
+  ['annotations.max_priority', (p) => p.annotations.maxPriority],
   ['paths.run_dir', (p) => p.paths.runDir],
   ['paths.call_log_dir', (p) => p.paths.callLogDir],
   ['metrics.listen', (p) => p.metrics.listen && { host: p.metrics.listen.host, port: p.metrics.listen.port }],
@@ -296,4 +345,73 @@ export const OBSERVED_KEYS: readonly string[] = [...FROM_POLICY.keys()];
 /** `policy` (as loadPolicy gave it) in the model's terms. */
 export function observed(policy: Policy): ModelPolicy {
   return new Map([...FROM_POLICY].map(([key, get]) => [key, get(policy)]));
+}
+
+// ---- annotations (README "Annotations") ----
+
+/** Only keys with this prefix are read; every other annotation is ignored. */
+export const PREFIX = 'io.agentcgroup.';
+
+/**
+ * What a container's annotations make of a host policy: an error (one of `keys`, annotation keys, is
+ * named by it), or the policy with the applied ones and the annotation keys the host refused.
+ */
+export type AnnotationExpectation = { valid: true; policy: ModelPolicy; refused: string[] } | { valid: false; why: string; keys: string[] };
+
+/** An annotation value is always a string; written in decimal digits it is an integer. */
+const annotationValue = (raw: string): string | number => (/^-?\d+$/.test(raw) ? Number(raw) : raw);
+
+const rank = (p: Value | undefined) => PRIORITIES.indexOf(String(p));
+
+/** Why a container's value for `key` is beyond what the host allows (the README's "bound" column), or undefined. */
+function beyondBound(key: string, wanted: Value, host: ModelPolicy): string | undefined {
+  if (key === 'priority') return rank(wanted) > rank(host.get('annotations.max_priority')) ? 'above annotations.max_priority' : undefined;
+  if (key === 'tool.pids_max') {
+    const limit = host.get('tool.pids_max');
+    return typeof limit === 'number' && (wanted === 'max' || (wanted as number) > limit) ? "above the host's tool.pids_max" : undefined;
+  }
+  // Without `/` (a value never has one), a pattern matches every program when it is nothing but `*`.
+  if (key === 'tracker.framework' || key === 'tracker.launchers') return (wanted as string[]).some((p) => /^\*+$/.test(p)) ? 'a pattern that matches every program' : undefined;
+  return undefined;
+}
+
+/** What `annotations` (all of a container's, ours or not) make of the valid host policy `host`. */
+export function expectAnnotations(host: ModelPolicy, annotations: Readonly<Record<string, unknown>>): AnnotationExpectation {
+  const policy = new Map(host);
+  const refused: string[] = [];
+  const applied = new Set<string>();
+  const problems: Problem[] = [];
+  const error = (key: string, why: string) => problems.push({ why: `${key}: ${why}`, keys: named(key) });
+  for (const [key, raw] of Object.entries(annotations)) {
+    if (!key.startsWith(PREFIX)) continue;
+    const name = key.slice(PREFIX.length);
+    const enable = name === 'enable';
+    if (!enable && !RULES.has(name)) error(key, 'unknown key');
+    else if (!enable && hostOnly(name)) error(key, 'host-only');
+    else if (typeof raw !== 'string' || raw.length > 64 || CONTROL.test(raw) || raw.includes('/') || raw.includes('..')) error(key, 'a hostile value');
+    else if (enable) continue;
+    else if (!(host.get('annotations.allow') as string[]).some((p) => globMatches(p, name))) refused.push(key);
+    else {
+      const r = RULES.get(name)!(annotationValue(raw));
+      if (isRefusal(r)) error(key, r.refused);
+      else if (beyondBound(name, r, host) !== undefined) refused.push(key);
+      else {
+        policy.set(name, r);
+        applied.add(name);
+      }
+    }
+  }
+  // The order check again, naming an annotation that was applied (the host's own values were in order).
+  if (problems.length === 0) {
+    for (const p of orderProblems(policy)) {
+      const section = p.keys[0]!.split('.')[0]!;
+      const blamed = [`${section}.memory_high`, `${section}.memory_max`].filter((k) => applied.has(k)).map((k) => PREFIX + k);
+      problems.push({ why: p.why, keys: blamed });
+    }
+  }
+  if (problems.length > 0) {
+    const keys = problems.every((p) => p.keys.length > 0) ? problems.flatMap((p) => p.keys) : [];
+    return { valid: false, why: problems.map((p) => p.why).join('; '), keys };
+  }
+  return { valid: true, policy, refused };
 }
