@@ -16,7 +16,7 @@ export type Reply = (msg: unknown) => void;
 export interface LineLimits {
   /**
    * A connection with no traffic this long is closed, unless `held` says it is silent on purpose.
-   * Without it, a connection may stay silent for good (the admin socket: root's own clients).
+   * Without it, a connection may stay silent for good.
    */
   idleMs?: number;
   /**
@@ -122,10 +122,18 @@ export function serveConnection(socket: Socket, onLine: (line: string, reply: Re
   const { idleMs, held } = limits;
   if (idleMs !== undefined) {
     socket.setTimeout(idleMs);
+    const isHeld = () => {
+      try {
+        return held?.(socket) === true;
+      } catch (err) {
+        limits.log(`cannot tell whether an idle connection is held: ${describeError(err)}`);
+        return false;
+      }
+    };
     socket.on('timeout', () => {
       if (closing) socket.destroy();
       // Set again: held ends without traffic of its own (a call ended by the daemon, say).
-      else if (held?.(socket) === true) socket.setTimeout(idleMs);
+      else if (isHeld()) socket.setTimeout(idleMs);
       else close(failure(`closed after ${idleMs} ms with nothing to do`));
     });
   }

@@ -14,11 +14,13 @@ export interface LineServerOptions extends Partial<LineLimits> {
 }
 
 /**
- * Generous for root's own clients (the admin socket); an exec socket, open to a container, passes
- * its own caps (policy `limits`).
+ * Generous for root's own clients (the admin socket: one request per connection, answered at once);
+ * an exec socket, open to a container, passes its own caps (policy `limits`) and says which of its
+ * connections are held.
  */
 const DEFAULTS = {
   maxConnections: 64,
+  idleMs: 60_000,
   maxUnread: 1024 * 1024,
   log: (line: string) => process.stderr.write(`agentcgroup: warning: ${line}\n`),
 };
@@ -77,11 +79,12 @@ export function serveLines(
   const log = (line: string) => limits.log(`${path}: ${line}`);
   const connections = new Set<Socket>();
   // Nothing a client does may throw out of here: an uncaught exception would end the daemon.
-  const guarded = (what: string, fn: () => void) => {
+  const guarded = (what: string, fn: () => void, orElse = () => {}) => {
     try {
       fn();
     } catch (err) {
       log(`${what}: ${describeError(err)}`);
+      orElse();
     }
   };
   const server: Server = createServer((socket) => {
@@ -109,7 +112,7 @@ export function serveLines(
       }
       socket.on('close', () => guarded(`closing the connection of process ${peer.pid}`, () => onClose(socket)));
       serveConnection(socket, (line, reply) => onLine(line, peer, reply, socket), { ...limits, log: (line) => log(`process ${peer.pid}: ${line}`) });
-    });
+    }, () => socket.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -107,7 +107,7 @@ interface Served {
 }
 
 /** A server answering `{"echo": line}` unless `handler` is given; its log lines are kept. */
-async function serve(t: Test, options: LineServerOptions = {}, handler?: LineHandler, onClose?: () => void): Promise<Served> {
+async function serve(t: Test, options: LineServerOptions = {}, handler?: LineHandler, onClose?: () => void, admit: () => string | undefined = () => undefined): Promise<Served> {
   const path = join(shortDir(t), 's.sock');
   const logged: string[] = [];
   const logWaiters: ((l: string) => void)[] = [];
@@ -116,7 +116,7 @@ async function serve(t: Test, options: LineServerOptions = {}, handler?: LineHan
   const server = await serveLines(
     path,
     0o600,
-    () => undefined,
+    admit,
     handler ?? ((line, _peer, reply) => reply({ v: 1, ok: true, echo: line })),
     () => {
       closeCount++;
@@ -284,6 +284,27 @@ t.test('an onClose that throws is logged, not raised', async (t) => {
   const c = await connect(s.path);
   c.socket.end();
   t.match(await s.nextLog(), /: closing the connection of process \d+: close went wrong$/);
+});
+
+t.test('an admission or held check that throws is logged and costs only that connection', async (t) => {
+  let admitThrows = true;
+  const held = () => {
+    throw new Error('held went wrong');
+  };
+  const admit = () => {
+    if (admitThrows) throw new Error('admit went wrong');
+    return undefined;
+  };
+  const s = await serve(t, { idleMs: 10, held }, undefined, undefined, admit);
+  const refused = await connect(s.path);
+  await within(refused.closed, 'close of a connection admit threw on');
+  t.match(s.logged, [/: accepting a connection: admit went wrong$/]);
+  admitThrows = false;
+  const c = await connect(s.path);
+  c.socket.write('hi\n');
+  t.equal((await c.next()).echo, 'hi', 'the next connection is served');
+  t.match((await c.next()).error, /^closed after 10 ms/, 'and, held unknown, closed when idle');
+  t.match(s.logged[1], /: process \d+: cannot tell whether an idle connection is held: held went wrong$/);
 });
 
 t.test('an error on the listening socket after listen (a failed accept: EMFILE) is logged, not raised', async (t) => {
