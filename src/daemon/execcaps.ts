@@ -8,10 +8,11 @@ export type ExecCaps = Pick<Policy['limits'], 'execConnections'>;
 
 /**
  * `agentcgroup exec` sends `begin` as soon as it has connected and `end` as soon as its command has
- * ended, and closes after the reply. Silent longer than this with no call open, a connection is not
- * one of ours at work: it only holds one of the container's few places.
+ * ended, and closes after the reply. Silent this long with no call open, a connection is not one of
+ * ours at work and only holds one of the container's places. Long, since a silent connection costs
+ * no one but its own container, while a client starting on a slow or loaded machine must not be cut.
  */
-export const EXEC_IDLE_MS = 30_000;
+export const EXEC_IDLE_MS = 10 * 60_000;
 
 /** Exec replies are a line of a few hundred bytes: a client leaving this much unread does not read. */
 const EXEC_MAX_UNREAD = 64 * 1024;
