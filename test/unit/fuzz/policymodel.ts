@@ -76,6 +76,14 @@ const size: Rule = (v) => {
 
 const pidsMax: Rule = (v) => (v === 'max' ? 'max' : typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : refuse('not a positive whole number or max'));
 
+/** A size with no session to be a share of (`limits.call_log_size`): bytes only, at least `min`. */
+const bytesAtLeast =
+  (min: number): Rule =>
+  (v) => {
+    const r = size(v);
+    return typeof r === 'number' && r >= min ? r : refuse(`not a size in bytes of at least ${min}`);
+  };
+
 const share: Rule = (v) => {
   const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(v.replace(BLANKS, '')) : null;
   const p = m ? Number(m[1]) : NaN;
@@ -142,6 +150,10 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['tracker.framework', patterns],
   ['tracker.launchers', patterns],
   ['tracker.hold', switchRule],
+  ['limits.exec_connections', integer(1, 1024)],
+  ['limits.tool_calls', pidsMax],
+  ['limits.argv_bytes', integer(256, 65536)],
+  ['limits.call_log_size', bytesAtLeast(64 * 1024)],
   ['paths.run_dir', path],
   ['paths.call_log_dir', path],
   ['metrics.listen', listen],
@@ -285,6 +297,10 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['tracker.framework', (p) => p.tracker.framework],
   ['tracker.launchers', (p) => p.tracker.launchers],
   ['tracker.hold', (p) => p.tracker.hold],
+  ['limits.exec_connections', (p) => p.limits.execConnections],
+  ['limits.tool_calls', (p) => p.limits.toolCalls],
+  ['limits.argv_bytes', (p) => p.limits.argvBytes],
+  ['limits.call_log_size', (p) => p.limits.callLogBytes],
   ['paths.run_dir', (p) => p.paths.runDir],
   ['paths.call_log_dir', (p) => p.paths.callLogDir],
   ['metrics.listen', (p) => p.metrics.listen && { host: p.metrics.listen.host, port: p.metrics.listen.port }],
