@@ -117,6 +117,8 @@ export function planCarve(input: CarveInput): CarvePlan {
     { op: 'enable', cgroup, controllers: CONTROLLERS },
     { op: 'mkdir', cgroup: toolsCg },
     { op: 'enable', cgroup: toolsCg, controllers: CONTROLLERS },
+    // Each call is a cgroup, a marker, a watch and a record: the container decides how many it starts.
+    { op: 'write', cgroup: toolsCg, file: 'cgroup.max.descendants', value: String(policy.limits.toolCalls) },
     // C's own cpu.weight is the engine's (or kubelet's) and weighs the container against its
     // neighbours: left alone. The weights below only divide C's share between agent and tool calls.
     { op: 'write', cgroup, file: 'memory.high', value: String(session.memoryHigh) },
@@ -126,8 +128,12 @@ export function planCarve(input: CarveInput): CarvePlan {
   return { cgroup, sessionBytes, session, agent, tool, oomScoreAdj, steps };
 }
 
-/** The steps that set up one tool call's cgroup under C/tools. */
+/**
+ * The steps that set up one tool call's cgroup under C/tools. It stays a leaf: a call is ended by
+ * killing its cgroup and removing it (cgroup/lifecycle.ts), which a sub-cgroup would make fail and
+ * leak, and so tools/ cgroup.max.descendants counts exactly the calls.
+ */
 export function planToolCgroup(cgroup: string, callId: string, tool: Limits): Step[] {
   const cg = `${cgroup}/${TOOLS_PARENT}/${callId}`;
-  return [{ op: 'mkdir', cgroup: cg }, ...limitWrites(cg, tool)];
+  return [{ op: 'mkdir', cgroup: cg }, { op: 'write', cgroup: cg, file: 'cgroup.max.descendants', value: '0' }, ...limitWrites(cg, tool)];
 }

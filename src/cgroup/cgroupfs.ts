@@ -180,6 +180,8 @@ export class Cgroupfs {
       EOPNOTSUPP: 'the kernel does not support this here',
       EINVAL: 'the kernel rejected the value',
       EEXIST: 'it already exists',
+      // From mkdir: the parent or one above it is at its cgroup.max.descendants (or max.depth).
+      EAGAIN: file === undefined ? 'too many cgroups below its parent (cgroup.max.descendants reached)' : 'the kernel asked to try again',
     };
     return new AgentcgroupError(`cgroup-${errno.toLowerCase()}`, `cannot ${verb} ${where}: ${hints[errno] ?? errno}`, { cause: err });
   }

@@ -59,7 +59,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
         id = ` for container ${state.id}`;
         const resolved = resolveStage(stageArg, state.status);
         stage = resolved;
-        const store = new StateStore(hostPolicy.paths.runDir, hostPolicy.paths.callLogDir);
+        const store = new StateStore(hostPolicy.paths.runDir, hostPolicy.paths.callLogDir, hostPolicy.limits);
         const warnings =
           resolved === 'poststop'
             ? teardownContainer(state, store, host).warnings

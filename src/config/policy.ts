@@ -4,7 +4,7 @@ import { AgentcgroupError } from '../errors.js';
 import { globToRegExp } from '../glob.js';
 import { type ListenAddress, parseListenAddress } from './listen.js';
 import { oneLine, printable, quote } from '../text.js';
-import { formatSize, parseSize, SIZE_FORMS } from './size.js';
+import { formatBytes, formatSize, parseSize, SIZE_FORMS } from './size.js';
 import type { Policy, Priority, Size } from './types.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/agentcgroup/policy.yaml';
@@ -45,6 +45,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     ],
     maxPriority: 'normal',
   },
+  limits: { execConnections: 16, toolCalls: 512, argvBytes: 4096, callLogBytes: 16 * 2 ** 20 },
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   metrics: { listen: null },
   shim: { always: false },
@@ -95,7 +96,7 @@ const int = (min: number, max: number) => (value: unknown, where: string): numbe
     ? (value as number)
     : fail(where, `must be an integer from ${min} to ${max}, got ${show(value)}`);
 
-function pids(value: unknown, where: string): number | 'max' {
+function countOrMax(value: unknown, where: string): number | 'max' {
   if (value === 'max' || (Number.isSafeInteger(value) && (value as number) > 0)) return value as number | 'max';
   return fail(where, `must be a positive integer or max, got ${show(value)}`);
 }
@@ -105,6 +106,19 @@ function size(value: unknown, where: string): Size {
   if (typeof value === 'string' || typeof value === 'number') return parseSize(String(value), where);
   return fail(where, `must be a size (${SIZE_FORMS}), got ${show(value)}`);
 }
+
+// A size with no session to be a share of: bytes or a binary unit only, so the one message says so
+// rather than the size grammar's, which offers percentages and max.
+const bytes = (min: number) => (value: unknown, where: string): number => {
+  let s: Size | undefined;
+  try {
+    if (typeof value === 'string' || typeof value === 'number') s = parseSize(String(value), where);
+  } catch {
+    // reported below
+  }
+  if (s?.kind === 'bytes' && s.bytes >= min) return s.bytes;
+  return fail(where, `must be a size of at least ${formatBytes(min)} (bytes, 800K, 16M), got ${show(value)}`);
+};
 
 // Paths are joined with container ids and created as root: nothing relative, nothing that climbs.
 function path(value: unknown, where: string): string {
@@ -182,6 +196,12 @@ function retiredOomScoreAdj(_policy: Policy, value: unknown, where: string): voi
   if (value !== -900) fail(where, `retired: the framework keeps the oom_score_adj the engine gave the container and tool calls get tool.oom_score_adj_above more; remove this key, got ${show(value)}`);
 }
 
+const EXEC_CONNECTIONS = int(1, 1024);
+// Up to the exec protocol's whole request; at least room for a program name and the cut marker.
+const ARGV_BYTES = int(256, 65536);
+// A few records at the least, or every append would rotate.
+const CALL_LOG_BYTES = bytes(64 * 1024);
+
 const SETTINGS: readonly Setting[] = [
   { key: 'strict', hostOnly: true, set: (p, v, w) => { p.strict = bool(v, w); },
     description: 'a hook that cannot carve stops the container instead of running it uncarved' },
@@ -203,7 +223,7 @@ const SETTINGS: readonly Setting[] = [
     description: "memory.max of each tool call's cgroup" },
   { key: 'tool.cpu_weight', hostOnly: false, set: (p, v, w) => { p.tool.cpuWeight = CPU_WEIGHT(v, w); },
     description: "cpu.weight of each tool call's cgroup (1 to 10000)" },
-  { key: 'tool.pids_max', hostOnly: false, set: (p, v, w) => { p.tool.pidsMax = pids(v, w); },
+  { key: 'tool.pids_max', hostOnly: false, set: (p, v, w) => { p.tool.pidsMax = countOrMax(v, w); },
     description: "pids.max of each tool call's cgroup: a positive integer or max" },
   { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
     description: 'memory.oom.group of each tool call: an OOM kills the whole call' },
@@ -235,6 +255,14 @@ const SETTINGS: readonly Setting[] = [
     description: 'the keys a container may set by annotation (patterns like tool.* allowed); by default those that only divide its own share' },
   { key: 'annotations.max_priority', hostOnly: true, set: (p, v, w) => { p.annotations.maxPriority = priority(v, w); },
     description: 'the highest priority a container may give itself, when annotations.allow has priority' },
+  { key: 'limits.exec_connections', hostOnly: true, set: (p, v, w) => { p.limits.execConnections = EXEC_CONNECTIONS(v, w); },
+    description: "open connections on one container's exec socket (1 to 1024); one more is refused" },
+  { key: 'limits.tool_calls', hostOnly: true, set: (p, v, w) => { p.limits.toolCalls = countOrMax(v, w); },
+    description: "tool calls of one container at once: cgroup.max.descendants of its tools/ cgroup, a positive integer or max" },
+  { key: 'limits.argv_bytes', hostOnly: true, set: (p, v, w) => { p.limits.argvBytes = ARGV_BYTES(v, w); },
+    description: "bytes of a tool call's command line kept in its records (256 to 65536); longer ones are cut at a whole word" },
+  { key: 'limits.call_log_size', hostOnly: true, set: (p, v, w) => { p.limits.callLogBytes = CALL_LOG_BYTES(v, w); },
+    description: 'a call log reaching this size is moved to <log>.1, replacing the one before, and begun anew' },
   { key: 'paths.run_dir', hostOnly: true, set: (p, v, w) => { p.paths.runDir = path(v, w); },
     description: 'per-container run state, removed when the container stops' },
   { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },

@@ -79,6 +79,21 @@ export interface Policy {
     /** The highest priority a container may give itself, when `priority` is allowed. */
     maxPriority: Priority;
   };
+  /**
+   * Host-only. Bounds on what one container can make root keep for it: a container is hostile, and
+   * what it controls (connections, calls, command lines) would otherwise grow daemon and host state
+   * without limit.
+   */
+  limits: {
+    /** Open connections on one container's exec socket; one more is refused. */
+    execConnections: number;
+    /** cgroup.max.descendants of the container's tools/ cgroup: tool calls at once. */
+    toolCalls: number | 'max';
+    /** Bytes of a call's argv kept in its marker and its record (JSON as written); the rest is cut. */
+    argvBytes: number;
+    /** A call log reaching this size is renamed to <log>.1 (replacing the previous one) and begun anew. */
+    callLogBytes: number;
+  };
   /** Host-only. */
   paths: {
     /** Per-container run state (removed at poststop). */

@@ -57,7 +57,7 @@ export class Daemon {
     host: HostEnv,
     private readonly log: Log,
   ) {
-    this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir);
+    this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir, policy.limits);
     this.events = kernelEvents(this.waiter);
     this.procs = procfs(host.procRoot);
     this.calls = new CallBook(this.store, this.procs, this.events, log);
@@ -109,8 +109,13 @@ export class Daemon {
     }
     clearNoticeMarker(runDir);
     this.supervisor.start();
-    this.admin = await serveLines(adminSocketPath(runDir), 0o600, (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`), (line, _peer, reply) =>
-      reply(answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot() })),
+    this.admin = await serveLines(
+      adminSocketPath(runDir),
+      0o600,
+      (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`),
+      (line, _peer, reply) => reply(answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot() })),
+      undefined,
+      { log: (l) => this.log.warn(l) },
     );
     await this.registry.start();
     const listen = this.policy.metrics.listen;
@@ -181,6 +186,7 @@ export class Daemon {
           calls: this.calls,
           procs: this.procs,
           members: (cg) => c.fs.procs(cg),
+          limits: this.policy.limits,
           drainTracker: () => this.drainTracker(),
           log: this.log,
         }),

@@ -6,6 +6,7 @@ import { execSocketPath } from '../state/paths.js';
 import type { Watched } from '../state/watched.js';
 import type { ProcHandle, ProcessOps } from '../sys/procfs.js';
 import type { CallBook, Log } from './calls.js';
+import { type ExecCaps, execSocketOptions } from './execcaps.js';
 import { type LineServer, serveLines } from './sockets.js';
 
 export interface ExecServerDeps {
@@ -17,6 +18,8 @@ export interface ExecServerDeps {
   /** Handles tracker events still in the ring, so a client the tracker already made a call is known. */
   drainTracker(): void;
   log: Log;
+  /** The host policy's `limits`; the defaults when not given. */
+  limits?: ExecCaps;
 }
 
 /** Where a begin may come from, pure: who asks, where it sits, what else is in the agent leaf. */
@@ -113,5 +116,6 @@ export function serveExec(c: Watched, d: ExecServerDeps): Promise<LineServer> {
       clients.get(socket)?.close();
       clients.delete(socket);
     },
+    execSocketOptions(d.limits, (socket) => sessions.has(socket), (line) => d.log.warn(line)),
   );
 }

@@ -4,11 +4,26 @@ import { dirname } from 'node:path';
 import { describeError } from '../errors.js';
 import { checkSocketPath } from '../state/paths.js';
 import { type PeerCred, peerCred } from '../sys/libc.js';
+import { type LineLimits, type Reply, endWith, failure, serveConnection } from './lines.js';
 
-/** Longest request line we buffer from any client. */
-const MAX_LINE = 64 * 1024;
+export type LineHandler = (line: string, peer: PeerCred, reply: Reply, socket: Socket) => void;
 
-export type LineHandler = (line: string, peer: PeerCred, reply: (msg: unknown) => void, socket: Socket) => void;
+export interface LineServerOptions extends Partial<LineLimits> {
+  /** Connections open at once; one more gets one error line and is closed. */
+  maxConnections?: number;
+}
+
+/**
+ * Generous for root's own clients (the admin socket: one request per connection, answered at once);
+ * an exec socket, open to a container, passes its own caps (policy `limits`) and says which of its
+ * connections are held.
+ */
+const DEFAULTS = {
+  maxConnections: 64,
+  idleMs: 60_000,
+  maxUnread: 1024 * 1024,
+  log: (line: string) => process.stderr.write(`agentcgroup: warning: ${line}\n`),
+};
 
 function fdOf(socket: Socket): number | undefined {
   // Node keeps the accepted fd on the internal handle; it has no public SO_PEERCRED.
@@ -43,55 +58,61 @@ export function chmodOwnSocket(path: string, mode: number): void {
   }
 }
 
+/**
+ * Serves `path`: each admitted connection runs under lines.ts (one request at a time, bounded
+ * buffers, the idle timeout, a throwing handler closing only its connection), and at most
+ * `maxConnections` are open at once, so a client can hold only so many fds and buffers of root's.
+ * `onClose` is told of every admitted connection that ends, however it ends.
+ */
 export function serveLines(
   path: string,
   mode: number,
   admit: (peer: PeerCred, socket: Socket) => string | undefined,
   onLine: LineHandler,
   onClose: (socket: Socket) => void = () => {},
+  options: LineServerOptions = {},
 ): Promise<LineServer> {
   checkSocketPath(path);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   rmSync(path, { force: true });
+  const { maxConnections, ...limits } = { ...DEFAULTS, ...options };
+  const log = (line: string) => limits.log(`${path}: ${line}`);
   const connections = new Set<Socket>();
+  // Nothing a client does may throw out of here: an uncaught exception would end the daemon.
+  const guarded = (what: string, fn: () => void, orElse = () => {}) => {
+    try {
+      fn();
+    } catch (err) {
+      log(`${what}: ${describeError(err)}`);
+      orElse();
+    }
+  };
   const server: Server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    if (connections.size >= maxConnections) {
+      endWith(socket, failure(`too many connections (at most ${maxConnections})`));
+      return;
+    }
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
-    const reply = (msg: unknown) => socket.write(`${JSON.stringify(msg)}\n`);
-    const fd = fdOf(socket);
-    let peer: PeerCred;
-    try {
-      if (fd === undefined) throw new Error('no fd on the accepted socket');
-      peer = peerCred(fd);
-    } catch (err) {
-      reply({ v: 1, ok: false, error: `cannot identify the caller: ${describeError(err)}` });
-      socket.end();
-      return;
-    }
-    const refusal = admit(peer, socket);
-    if (refusal) {
-      reply({ v: 1, ok: false, error: refusal });
-      socket.end();
-      return;
-    }
-    let buf = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE && !buf.includes('\n')) {
-        reply({ v: 1, ok: false, error: 'request too long' });
-        socket.destroy();
+    guarded('accepting a connection', () => {
+      const fd = fdOf(socket);
+      let peer: PeerCred;
+      try {
+        if (fd === undefined) throw new Error('no fd on the accepted socket');
+        peer = peerCred(fd);
+      } catch (err) {
+        endWith(socket, failure(`cannot identify the caller: ${describeError(err)}`));
         return;
       }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        onLine(line, peer, reply, socket);
+      const refusal = admit(peer, socket);
+      if (refusal) {
+        endWith(socket, failure(refusal));
+        return;
       }
-    });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => onClose(socket));
+      socket.on('close', () => guarded(`closing the connection of process ${peer.pid}`, () => onClose(socket)));
+      serveConnection(socket, (line, reply) => onLine(line, peer, reply, socket), { ...limits, log: (line) => log(`process ${peer.pid}: ${line}`) });
+    }, () => socket.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -104,6 +125,8 @@ export function serveLines(
         return;
       }
       server.off('error', reject);
+      // A failed accept (EMFILE, ENFILE) is reported here; libuv keeps listening, so the daemon does too.
+      server.on('error', (err) => log(describeError(err)));
       resolve({
         path,
         close: () =>

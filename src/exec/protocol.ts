@@ -17,8 +17,11 @@
  *             removes the cgroup and appends the call record. A connection that closes before `end`
  *             is treated as an end with no exit status (the call is killed and logged).
  *
- * Any failure: {"v":1,"ok":false,"error":"<one line>"}. A request that is not valid is refused and the
- * connection closed.
+ * Any failure: {"v":1,"ok":false,"error":"<one line>"}, and the connection is closed (an open call
+ * ends with it). The container is untrusted, so the daemon bounds what it holds for it
+ * (daemon/lines.ts, policy `limits`): at most `limits.exec_connections` connections per container,
+ * the next one refused; a connection silent for 10 minutes with no call open is closed; requests sent
+ * ahead wait unread until the one before is answered; a client leaving its replies unread is dropped.
  */
 import { AgentcgroupError } from '../errors.js';
 

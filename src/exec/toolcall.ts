@@ -74,7 +74,7 @@ async function runPlaced(procsFile: string, argv: string[]): Promise<ChildEnd> {
 
 /** Runs one tool call in a fresh C/tools/<call-id> and returns the exit code to pass on. */
 export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line: string) => void): Promise<number> {
-  const store = new StateStore(req.policy.paths.runDir, req.policy.paths.callLogDir);
+  const store = new StateStore(req.policy.paths.runDir, req.policy.paths.callLogDir, req.policy.limits);
   const t = resolveTarget(req, store, host);
   const callId = newCallId(req.name);
   const cg = createCallCgroup(t.fs, t.cgroup, callId, t.tool);

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, type Stats, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, type Stats, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
 import { writeFileAtomic } from '../sys/atomicfile.js';
@@ -102,16 +102,49 @@ const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | con
 
 /**
  * One write() with O_APPEND: concurrent tool calls of one container never interleave their lines. A
- * symlink in a log's place is refused (ELOOP), not appended through.
+ * symlink in a log's place is refused (ELOOP), not appended through. With `rotateAt`, a log this line
+ * would take past that many bytes is first renamed to `<path>.1`, replacing the generation before: a
+ * log grows to about twice `rotateAt` on disk, never more.
  */
-export function appendJsonLine(path: string, value: unknown, root: string): void {
+export function appendJsonLine(path: string, value: unknown, root: string, rotateAt?: number): void {
   ensurePrivateDir(dirname(path), root);
-  const fd = openSync(path, APPEND, 0o600);
+  const line = `${JSON.stringify(value)}\n`;
+  const fd = openForAppend(path, Buffer.byteLength(line), rotateAt);
   try {
-    writeFileSync(fd, `${JSON.stringify(value)}\n`);
+    writeFileSync(fd, line);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The log open for appending; when full, renamed to `.1` first and a fresh one opened. Several
+ * processes append to one log (the daemon, `exec` on the host, poststop): a log no longer at its path
+ * (another writer rotated it since our open) is not renamed again, being not ours to. Two writers can
+ * still both pass that check before either renames, and then one generation is lost; lines never
+ * interleave and the bound holds, where a lock would bring a lock file a crash can leave behind.
+ */
+function openForAppend(path: string, adding: number, rotateAt: number | undefined): number {
+  const fd = openSync(path, APPEND, 0o600);
+  if (rotateAt === undefined) return fd;
+  let full: boolean;
+  try {
+    const st = fstatSync(fd);
+    const now = lstatIfAny(path);
+    full = st.size > 0 && st.size + adding > rotateAt && now?.ino === st.ino && now.dev === st.dev;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  if (!full) return fd;
+  closeSync(fd);
+  try {
+    renameSync(path, `${path}.1`);
+  } catch (err) {
+    // Rotated by another writer since the check.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return openSync(path, APPEND, 0o600);
 }
 
 export function readJsonIfExists(path: string): unknown {

@@ -1,7 +1,10 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes, Limits } from '../limits.js';
+import { DEFAULT_POLICY } from '../config/policy.js';
+import type { Policy } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
+import { keepArgv } from './argv.js';
 import { appendJsonLine, ensurePrivateDir, readJsonIfExists, removeIfExists, replacePrivateFile, writeJsonAtomic } from './files.js';
 
 /**
@@ -111,10 +114,18 @@ export interface CallRecord {
   pressure: { someUs: number; fullUs: number };
 }
 
+/** What the store keeps of what a container controls (policy `limits`). */
+export type StoreLimits = Pick<Policy['limits'], 'argvBytes' | 'callLogBytes'>;
+
 export class StateStore {
   constructor(
     readonly runDir: string,
     readonly callLogDir: string,
+    /**
+     * Applied here, where every marker and record is written, whoever made it (exec, the daemon from
+     * a request or a cmdline, a finalizer from a marker): no writer can forget the bound.
+     */
+    readonly limits: StoreLimits = DEFAULT_POLICY.limits,
   ) {}
 
   containerFile(id: string): string {
@@ -163,7 +174,7 @@ export class StateStore {
   }
 
   markRunning(container: string, call: RunningCall): void {
-    writeJsonAtomic(join(this.callsDir(container), `${call.callId}.json`), call, this.runDir);
+    writeJsonAtomic(join(this.callsDir(container), `${call.callId}.json`), { ...call, argv: keepArgv(call.argv, this.limits.argvBytes) }, this.runDir);
   }
 
   clearRunning(container: string, callId: string): void {
@@ -228,6 +239,6 @@ export class StateStore {
   }
 
   appendCall(key: string, rec: CallRecord): void {
-    appendJsonLine(this.callLog(key), rec, this.callLogDir);
+    appendJsonLine(this.callLog(key), { ...rec, argv: keepArgv(rec.argv, this.limits.argvBytes) }, this.callLogDir, this.limits.callLogBytes);
   }
 }

@@ -58,6 +58,8 @@ function kindValues(key: string, good: boolean): fc.Arbitrary<string> {
   if (key.endsWith('memory_high') || key.endsWith('memory_max')) return pick(SIZES, ['800M', '1.2G', '512Ki', '70%', '50%', '100%', 'max', '1073741824']);
   if (key.endsWith('cpu_weight') || key.endsWith('pids_max')) return pick([...INTS, '4096'], ['100', '1', '1000', '4096']);
   if (key.includes('oom_score_adj')) return pick([...INTS, '4096'], ['0', '500', '1000']);
+  if (key === 'limits.call_log_size') return pick([...SIZES, '64K', '60K', '65536', '16M'], ['64K', '16M', '1G', '65536']);
+  if (key.startsWith('limits.')) return pick([...INTS, '16', '255', '256', '512', '1024', '1025', '4096', '65536', '65537'], ['256', '512', '1024']);
   if (key.endsWith('priority')) return pick(PRIORITIES, ['low', 'normal', 'high']);
   if (key.endsWith('enable') || key.endsWith('strict') || key.endsWith('oom_group')) return pick(BOOLS, ['true', 'false', '1', 'off']);
   return pick(LISTS, ['a,b', 'bash,python3', 'a*b']);
@@ -218,7 +220,7 @@ function policyValue(key: string, good: boolean): fc.Arbitrary<unknown> {
  */
 const FUZZ_KEYS = [...POLICY_KEYS.map((k) => k.key).filter((k) => !k.startsWith('paths.')), 'agent.oom_score_adj'];
 /** The keys whose fitting values policyValue knows. */
-const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker|annotations)\.)/.test(k));
+const KNOWN_KINDS = FUZZ_KEYS.filter((k) => /^(strict|priority|depends_on|(session|agent|tool|ladder|tracker|annotations|limits)\.)/.test(k));
 
 /** A policy as a structured document: known keys in their sections (or dotted), unknown ones, wrong shapes. */
 function structuredPolicy(good: boolean): fc.Arbitrary<string> {

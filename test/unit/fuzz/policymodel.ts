@@ -63,7 +63,7 @@ function globMatches(pattern: string, s: string): boolean {
 }
 
 /** The README's "host-only" column, as it words it under "Host-only keys". */
-const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'paths.*', 'metrics.*', 'shim.*'];
+const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*'];
 const hostOnly = (key: string) => HOST_ONLY.some((p) => globMatches(p, key));
 
 /** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
@@ -100,6 +100,14 @@ const size: Rule = (v) => {
 };
 
 const pidsMax: Rule = (v) => (v === 'max' ? 'max' : typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : refuse('not a positive whole number or max'));
+
+/** A size with no session to be a share of (`limits.call_log_size`): bytes only, at least `min`. */
+const bytesAtLeast =
+  (min: number): Rule =>
+  (v) => {
+    const r = size(v);
+    return typeof r === 'number' && r >= min ? r : refuse(`not a size in bytes of at least ${min}`);
+  };
 
 const share: Rule = (v) => {
   const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(v.replace(BLANKS, '')) : null;
@@ -180,6 +188,10 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['tracker.hold', switchRule],
   ['annotations.allow', allow],
   ['annotations.max_priority', priority],
+  ['limits.exec_connections', integer(1, 1024)],
+  ['limits.tool_calls', pidsMax],
+  ['limits.argv_bytes', integer(256, 65536)],
+  ['limits.call_log_size', bytesAtLeast(64 * 1024)],
   ['paths.run_dir', path],
   ['paths.call_log_dir', path],
   ['metrics.listen', listen],
@@ -334,6 +346,10 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['tracker.hold', (p) => p.tracker.hold],
   ['annotations.allow', (p) => p.annotations.allow],
   ['annotations.max_priority', (p) => p.annotations.maxPriority],
+  ['limits.exec_connections', (p) => p.limits.execConnections],
+  ['limits.tool_calls', (p) => p.limits.toolCalls],
+  ['limits.argv_bytes', (p) => p.limits.argvBytes],
+  ['limits.call_log_size', (p) => p.limits.callLogBytes],
   ['paths.run_dir', (p) => p.paths.runDir],
   ['paths.call_log_dir', (p) => p.paths.callLogDir],
   ['metrics.listen', (p) => p.metrics.listen && { host: p.metrics.listen.host, port: p.metrics.listen.port }],
