@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { CLI, SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon, within } from '../bundle.js';
 
 const MiB = 1 << 20;
 const BUDGET = '/sys/fs/cgroup/it-hd-budget';
@@ -110,10 +110,15 @@ async function fifoStderr(c: Checker, s: Scratch, daemonLog: string): Promise<vo
   c.ok(await eventually(() => readOr(daemonLog).includes(`container ${id}`) || existsSync(join(s.runDir, 'sock', id, 'exec.sock')), 60_000), 'fifo: the container is followed');
   // Its stderr a FIFO it holds open itself and keeps full: a write to it would wait forever.
   const script = `mkfifo /run/f && exec 2<>/run/f && { head -c 1000000 /dev/zero >&2 & } && exec ${process.execPath} -e '${GROW}'`;
-  const call = spawn('crun', ['exec', id, '/bin/sh', '-c', script], { stdio: 'ignore' });
+  const call = spawn('crun', ['exec', id, '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  for (const out of [call.stdout!, call.stderr!]) out.on('data', (d: Buffer) => (said += d.toString()));
   const killed = new RegExp(`container ${id}: call \\S+ killed`);
-  c.ok(await eventually(() => killed.test(readOr(daemonLog)), 180_000), 'fifo: the ladder froze and then killed the call (deadline 3 s)', readOr(daemonLog).slice(-3000));
-  await exited(call);
+  const budget = () => ({ current: readOr(join(BUDGET, 'memory.current')).trim(), cgroups: run('sh', ['-c', `cd /sys/fs/cgroup/it-hd-budget/${id} && grep -H . */cgroup.procs */*/cgroup.procs */*/memory.current */*/cgroup.freeze`]).stdout, said, log: readOr(daemonLog).slice(-3000) });
+  c.ok(await eventually(() => killed.test(readOr(daemonLog)), 180_000), 'fifo: the ladder froze and then killed the call (deadline 3 s)', budget());
+  // Not killed: the container's deletion ends the call, so the scenario goes on either way.
+  if (!killed.test(readOr(daemonLog))) run('crun', ['delete', '-f', id]);
+  await within(exited(call), 60_000);
   const answer = await Promise.race([adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"ping"}'), sleep(60_000).then(() => 'timeout')]);
   c.match(answer, /"ok":true/, 'fifo: the daemon still answers after writing the reason to a full FIFO', answer);
   c.match(readOr(daemonLog), /kill reason not written to its stderr \(would-block\)/, 'fifo: the reason was not forced into the full FIFO', readOr(daemonLog).slice(-3000));
@@ -171,14 +176,78 @@ async function storm(c: Checker, s: Scratch, daemonLog: string): Promise<void> {
   for (const id of ['it-hd-calm', 'it-hd-storm']) run('crun', ['delete', '-f', id]);
 }
 
+/**
+ * Opens 64 connections to its exec socket and holds them; then, on one more, writes 16 MiB of
+ * requests without reading a reply. Prints what it saw.
+ */
+const FLOOD = `
+const net = require('net');
+const path = '/run/agentcgroup/exec.sock';
+const open = () => new Promise((resolve) => {
+  const s = net.createConnection(path);
+  let buf = '';
+  s.on('data', (d) => { buf += d; });
+  s.on('error', () => {});
+  s.on('close', () => resolve({ s, buf, closed: true }));
+  setTimeout(() => resolve({ s, buf, closed: s.destroyed }), 3000);
+});
+(async () => {
+  const held = await Promise.all(Array.from({ length: 64 }, open));
+  const refused = held.filter((h) => /too many connections/.test(h.buf)).length;
+  const open_ = held.filter((h) => !h.closed).length;
+  for (const h of held) h.s.destroy();
+  await new Promise((r) => setTimeout(r, 1000));
+  const flood = net.createConnection(path);
+  flood.on('error', () => {});
+  flood.pause();
+  const line = JSON.stringify({ v: 1, op: 'end', call: 'x'.repeat(200), exit: 0, signal: null }) + '\\n';
+  let written = 0;
+  const closed = new Promise((r) => flood.on('close', r));
+  flood.on('connect', () => { const chunk = line.repeat(1000); const pump = () => { while (written < (16 << 20) && !flood.destroyed) { written += chunk.length; if (!flood.write(chunk)) return flood.once('drain', pump); } }; pump(); });
+  const r = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 60000))]);
+  console.log(JSON.stringify({ refused, open: open_, flood: r, written }));
+  process.exit(0);
+})();
+`;
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readOr(`/proc/${pid}/status`))?.[1] ?? 0);
+}
+
+async function floods(c: Checker, s: Scratch, daemonPid: number): Promise<void> {
+  container(s, 'it-hd-flood');
+  container(s, 'it-hd-neighbour');
+  c.ok(await eventually(() => ['it-hd-flood', 'it-hd-neighbour'].every((id) => existsSync(join(s.runDir, 'sock', id, 'exec.sock'))), 60_000), 'floods: both exec sockets are served');
+  const rssBefore = rssKiB(daemonPid);
+  const r = run('crun', ['exec', 'it-hd-flood', process.execPath, '-e', FLOOD]);
+  let seen: { refused?: number; open?: number; flood?: string; written?: number } = {};
+  try {
+    seen = JSON.parse(r.stdout) as typeof seen;
+  } catch {
+    seen = {};
+  }
+  c.ok((seen.refused ?? 0) >= 64 - 16 && (seen.open ?? 99) <= 16, 'floods: past limits.exec_connections (16) a connection is refused with one line', { seen, stderr: r.stderr });
+  c.equal(seen.flood, 'closed', 'floods: a client that writes requests and never reads a reply is dropped', seen);
+  const grown = rssKiB(daemonPid) - rssBefore;
+  c.ok(grown < 64 * 1024, 'floods: the daemon did not buffer the flood (RSS grew less than 64 MiB)', { grownKiB: grown });
+  const neighbour = run('crun', ['exec', 'it-hd-neighbour', process.execPath, CLI, 'exec', '--', '/bin/true']);
+  c.equal(neighbour.status, 0, 'floods: another container still runs a tool call through its socket', neighbour.stderr);
+  const answer = await Promise.race([adminAsk(join(s.runDir, 'admin.sock'), '{"v":1,"op":"ping"}'), sleep(60_000).then(() => 'timeout')]);
+  c.match(answer, /"ok":true/, 'floods: and the daemon answers', answer);
+  for (const id of ['it-hd-flood', 'it-hd-neighbour']) run('crun', ['delete', '-f', id]);
+}
+
 scenario(async (c) => {
   const s = scratch(POLICY);
   rmSync(s.runDir, { recursive: true, force: true });
   const daemon = await startDaemon(s);
+  // AGENTCGROUP_PARTS="fifo storm" runs only those parts (by hand, while working on one).
+  const parts = (process.env.AGENTCGROUP_PARTS ?? 'reuse fifo storm floods').split(/[\s,]+/);
   try {
-    await pidReuse(c, s);
-    await fifoStderr(c, s, daemon.log);
-    await storm(c, s, daemon.log);
+    if (parts.includes('reuse')) await pidReuse(c, s);
+    if (parts.includes('fifo')) await fifoStderr(c, s, daemon.log);
+    if (parts.includes('storm')) await storm(c, s, daemon.log);
+    if (parts.includes('floods')) await floods(c, s, daemon.child.pid!);
   } finally {
     daemon.child.kill('SIGTERM');
     await exited(daemon.child);
