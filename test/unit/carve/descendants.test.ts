@@ -9,20 +9,11 @@ import { DEFAULT_POLICY } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
 import { AgentcgroupError } from '../../../src/errors.js';
 import { createCallCgroup, finishCallCgroup } from '../../../src/exec/callcgroup.js';
+import { carveInput } from '../../fixtures/carveinput.js';
 import { FakeKernel } from '../../fixtures/fakekernel.js';
 
 const ROOT = '/cg';
 
-const input = (policy: Policy) => ({
-  cgroup: 'c',
-  policy,
-  controllers: ['cpu', 'memory', 'pids'],
-  children: [],
-  sessionMax: 1 << 30,
-  hostMemory: 8 << 30,
-  freeze: false,
-  oomScoreAdj: 0,
-});
 
 /** A host with container cgroup `c` holding its init, carved with `policy`. */
 function carved(policy: Policy) {
@@ -31,7 +22,7 @@ function carved(policy: Policy) {
   kernel.mkdir(`${ROOT}/c`);
   kernel.spawnAt('c', 100);
   const fs = new Cgroupfs(ROOT, kernel);
-  const plan = planCarve(input(policy));
+  const plan = planCarve(carveInput(policy, 0, 'c'));
   applySteps(fs, plan.steps);
   return { kernel, fs, plan };
 }
@@ -44,7 +35,7 @@ const withToolCalls = (toolCalls: number | 'max'): Policy => {
 
 t.test('the plan caps tools/ with limits.tool_calls, by default 512', async (t) => {
   const caps = (policy: Policy) =>
-    planCarve(input(policy)).steps.filter((s) => s.op === 'write' && s.file === 'cgroup.max.descendants');
+    planCarve(carveInput(policy, 0, 'c')).steps.filter((s) => s.op === 'write' && s.file === 'cgroup.max.descendants');
   t.same(caps(DEFAULT_POLICY), [{ op: 'write', cgroup: 'c/tools', file: 'cgroup.max.descendants', value: '512' }]);
   t.same(caps(withToolCalls('max')), [{ op: 'write', cgroup: 'c/tools', file: 'cgroup.max.descendants', value: 'max' }]);
   t.same(
@@ -88,7 +79,7 @@ t.test('a failed carve puts the cap back as it was', async (t) => {
   kernel.spawnAt('c', 100);
   const before = kernel.snapshot();
   const fs = new Cgroupfs(ROOT, kernel);
-  const plan = planCarve(input(DEFAULT_POLICY));
+  const plan = planCarve(carveInput(DEFAULT_POLICY, 0, 'c'));
   kernel.failures.set('c/agent/memory.max', 'EINVAL');
   t.throws(() => applySteps(fs, plan.steps));
   t.same(kernel.snapshot(), before, 'tools/ and its cap undone with the rest');

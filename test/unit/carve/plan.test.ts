@@ -3,21 +3,12 @@ import t from 'tap';
 import { planCarve, toolOomScoreAdj } from '../../../src/carve/plan.js';
 import { DEFAULT_POLICY } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
+import { carveInput } from '../../fixtures/carveinput.js';
 
-const input = (policy: Policy = DEFAULT_POLICY, oomScoreAdj = 0) => ({
-  cgroup: 'ctr',
-  policy,
-  controllers: ['cpu', 'memory', 'pids'],
-  children: [],
-  sessionMax: 1 << 30,
-  hostMemory: 8 << 30,
-  freeze: false,
-  oomScoreAdj,
-});
 
 t.test("C's own cpu.weight is the engine's: only the agent leaf gets one", async (t) => {
   for (const priority of ['low', 'normal', 'high'] as const) {
-    const plan = planCarve(input({ ...structuredClone(DEFAULT_POLICY), priority }));
+    const plan = planCarve(carveInput({ ...structuredClone(DEFAULT_POLICY), priority }));
     const weights = plan.steps.flatMap((s) => (s.op === 'write' && s.file === 'cpu.weight' ? [s.cgroup] : []));
     t.same(weights, ['ctr/agent'], priority);
   }
@@ -33,7 +24,7 @@ t.test("toolOomScoreAdj: above the engine's value, never below it, never past 10
 });
 
 t.test('the plan carries the engine value and the tool value for the record', async (t) => {
-  t.same(planCarve(input(DEFAULT_POLICY, 300)).oomScoreAdj, { engine: 300, tool: 800 });
+  t.same(planCarve(carveInput(DEFAULT_POLICY, 300)).oomScoreAdj, { engine: 300, tool: 800 });
   const close: Policy = { ...structuredClone(DEFAULT_POLICY), tool: { ...DEFAULT_POLICY.tool, oomScoreAdjAbove: 100 } };
-  t.same(planCarve(input(close, -500)).oomScoreAdj, { engine: -500, tool: -400 });
+  t.same(planCarve(carveInput(close, -500)).oomScoreAdj, { engine: -500, tool: -400 });
 });

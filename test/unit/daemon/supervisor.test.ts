@@ -60,6 +60,16 @@ function world(t: Test, opts: { noPsi?: boolean } = {}) {
   return { kernel, fs, events, sup, add, call, log, killed, reasons };
 }
 
+/** One container, c1, in a pod budget at 99.5%: the ladder's kill rung. */
+function nearlyFull(t: Test) {
+  const w = world(t);
+  w.sup.start();
+  const c = w.add('c1');
+  w.kernel.setStat('pod', 'memory.current', String(995 * MiB));
+  w.kernel.setStat('pod/c1', 'memory.current', String(990 * MiB));
+  return { w, c };
+}
+
 t.test('follow arms the kernel events that wake the ladder, unfollow disarms them all', async (t) => {
   const w = world(t);
   w.sup.start();
@@ -74,11 +84,7 @@ t.test('follow arms the kernel events that wake the ladder, unfollow disarms the
 });
 
 t.test('a budget about to run out: the biggest call is killed, its reason told first', async (t) => {
-  const w = world(t);
-  w.sup.start();
-  const c = w.add('c1');
-  w.kernel.setStat('pod', 'memory.current', String(995 * MiB));
-  w.kernel.setStat('pod/c1', 'memory.current', String(990 * MiB));
+  const { w, c } = nearlyFull(t);
   w.call(c, 'small', 10 * MiB);
   const big = w.call(c, 'big', 900 * MiB);
   w.sup.follow(c);
@@ -90,11 +96,7 @@ t.test('a budget about to run out: the biggest call is killed, its reason told f
 });
 
 t.test('a call exec runs is not the call book\'s: its reason is left for exec', async (t) => {
-  const w = world(t);
-  w.sup.start();
-  const c = w.add('c1');
-  w.kernel.setStat('pod', 'memory.current', String(995 * MiB));
-  w.kernel.setStat('pod/c1', 'memory.current', String(990 * MiB));
+  const { w, c } = nearlyFull(t);
   w.call(c, 'by-exec', 900 * MiB);
   w.sup.follow(c);
   await turn();
