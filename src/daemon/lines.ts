@@ -35,11 +35,29 @@ export const failure = (error: string) => ({ v: 1, ok: false, error }) as const;
 
 const isFailure = (msg: unknown): boolean => typeof msg === 'object' && msg !== null && (msg as { ok?: unknown }).ok === false;
 
-/** A last message, then the connection goes: written if the kernel takes it now, never waited for. */
-export function endWith(socket: Socket, msg: unknown): void {
-  socket.end(`${JSON.stringify(msg)}\n`, () => socket.destroy());
+/** How long a connection given its last message still reads (and drops) what its client sends. */
+const LINGER_MS = 10_000;
+
+/**
+ * A last message, then the connection goes: written if the kernel takes it now, never waited for.
+ * Closed at once with the client's request still unread, an AF_UNIX socket resets the connection and
+ * the client reads ECONNRESET or EPIPE instead of our line; so unless `linger` is off (a connection
+ * past the cap, which must not hold a descriptor on the client's terms), what the client still sends
+ * is read and dropped until it closes its end, for LINGER_MS at most. A lingering connection still
+ * counts against its server's cap.
+ */
+export function endWith(socket: Socket, msg: unknown, linger = true): void {
+  socket.end(`${JSON.stringify(msg)}\n`);
   // What the kernel did not take at once would wait for a client that does not read.
-  if (socket.writableLength > 0) socket.destroy();
+  if (!linger || socket.writableLength > 0) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  socket.resume();
 }
 
 /**

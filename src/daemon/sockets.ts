@@ -90,7 +90,7 @@ export function serveLines(
   const server: Server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     if (connections.size >= maxConnections) {
-      endWith(socket, failure(`too many connections (at most ${maxConnections})`));
+      endWith(socket, failure(`too many connections (at most ${maxConnections})`), false);
       return;
     }
     connections.add(socket);

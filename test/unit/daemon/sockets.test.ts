@@ -324,3 +324,23 @@ t.test('an error on the listening socket after listen (a failed accept: EMFILE) 
   c.socket.write('still here\n');
   t.equal((await c.next()).echo, 'still here');
 });
+
+t.test('a refused client that writes at once still reads why, not a reset connection', async (t) => {
+  const served = await serve(t, {}, undefined, undefined, () => 'not in container c1');
+  // Many at once, each writing a request the moment it connects: the refusal must reach every one.
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const socket = createConnection(served.path);
+      let got = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (got += d));
+      const ended = new Promise<string>((r) => {
+        socket.on('error', (e: NodeJS.ErrnoException) => r(`error ${e.code}`));
+        socket.on('close', () => r(got));
+      });
+      socket.on('connect', () => socket.write(`${'x'.repeat(200_000)}\n`));
+      return within(ended, 'close');
+    }),
+  );
+  t.same(new Set(answers.map((a) => (/not in container c1/.test(a) ? 'refused' : a))), new Set(['refused']));
+});
