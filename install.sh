@@ -6,7 +6,10 @@
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
 #     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
 #     --containerd   also add the shim as CRI runtime "agentcgroup" to /etc/containerd/config.toml
-#   bash install.sh --uninstall [--root DIR]       remove what install put there (a modified policy stays)
+#     --containerd-config FILE   the same in FILE instead (a path on the host, under --root): another
+#                    containerd's config.toml, or a k3s/RKE2 template *.tmpl (made if missing)
+#   bash install.sh --uninstall [--root DIR] [--containerd-config FILE]   remove what install put there
+#                                                  (a modified policy stays)
 #   bash install.sh --demo                         set up a build here and run `agentcgroup demo`, in the
 #                                                  test guest when this host's cgroups cannot run it
 set -euo pipefail
@@ -18,8 +21,9 @@ mode=install
 always=0
 docker=0
 containerd=0
+containerd_config=/etc/containerd/config.toml
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -31,12 +35,14 @@ while [ $# -gt 0 ]; do
     --always) always=1; shift ;;
     --docker) docker=1; shift ;;
     --containerd) containerd=1; shift ;;
+    --containerd-config) containerd=1; containerd_config=${2:?--containerd-config needs a file}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 
 case "$root" in /*) ;; *) die "--root must be an absolute path, got $root" ;; esac
+case "$containerd_config" in /*) ;; *) die "--containerd-config must be an absolute path, got $containerd_config" ;; esac
 root=${root%/}
 
 bin="$root/usr/local/bin/agentcgroup"
@@ -47,7 +53,7 @@ unit="$root/etc/systemd/system/agentcgroup.service"
 # containerd's BinaryName takes no arguments: this name makes the binary behave as `agentcgroup runtime`.
 shim_link="$root/usr/local/bin/agentcgroup-runtime"
 daemon_json="$root/etc/docker/daemon.json"
-containerd_toml="$root/etc/containerd/config.toml"
+containerd_toml="$root$containerd_config"
 shipped_policy="$here/config/policy.yaml"
 
 # Build prerequisites for this checkout: what .ci/run installs, minus the test guest's.
@@ -117,7 +123,10 @@ install_files() {
   if [ "$containerd" = 1 ]; then
     ln -sfn agentcgroup "$shim_link"
     "$bin" install-config containerd add "$containerd_toml"
-    echo "containerd: restart it to pick it up (systemctl restart containerd; running containers keep running), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)"
+    case "$containerd_toml" in
+      *.tmpl) echo "containerd: restart k3s or RKE2 to render it into config.toml (systemctl restart k3s, k3s-agent or rke2-agent), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)" ;;
+      *) echo "containerd: restart it to pick it up (systemctl restart containerd; running containers keep running), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)" ;;
+    esac
   fi
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { describeError } from '../errors.js';
-import { type Action, applyEngineConfig, type Engine, ENGINES } from '../runtime/engineconfig.js';
+import type { Engine } from '../runtime/engineconfig.js';
 import { processView } from '../runtime/self.js';
 import { exitStatus, runShim, SHIM_SUMMARY } from '../runtime/shim.js';
 import type { CliContext } from './context.js';
@@ -26,17 +26,19 @@ export function registerRuntime(program: Command, ctx: CliContext, setExit: (cod
     });
 
   // install.sh's helper: keeps the JSON and TOML edits in tested code, on hosts without node or jq.
+  // Loaded when run: the hook's start goes through this file too, and must not pay for the TOML parser.
   program
     .command('install-config', { hidden: true })
     .description('add or remove the agentcgroup runtime in an engine config file (used by install.sh)')
-    .argument('<engine>', ENGINES.join(' | '))
+    .argument('<engine>', 'docker | containerd')
     .argument('<action>', 'add | remove')
-    .argument('<file>', 'daemon.json (docker) or config.toml (containerd)')
-    .action((engine: string, action: string, file: string) => {
+    .argument('<file>', 'daemon.json (docker); config.toml, or a k3s/RKE2 config template *.tmpl (containerd)')
+    .action(async (engine: string, action: string, file: string) => {
       try {
+        const { applyEngineConfig, ENGINES } = await import('../runtime/engineconfig.js');
         if (!(ENGINES as readonly string[]).includes(engine)) throw new Error(`unknown engine ${JSON.stringify(engine.slice(0, 40))} (expected ${ENGINES.join(' or ')})`);
         if (action !== 'add' && action !== 'remove') throw new Error(`unknown action ${JSON.stringify(action.slice(0, 40))} (expected add or remove)`);
-        ctx.stdout(`${applyEngineConfig(engine as Engine, action as Action, file)}\n`);
+        ctx.stdout(`${applyEngineConfig(engine as Engine, action, file)}\n`);
       } catch (err) {
         ctx.stderr(`agentcgroup: install-config: ${describeError(err)}\n`);
         setExit(1);

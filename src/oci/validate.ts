@@ -34,8 +34,14 @@ export function fail(where: Where, problem: string, ...got: [] | [unknown]): nev
   throw new AgentcgroupError(where.code, `${path}: ${found}`);
 }
 
+/**
+ * A plain object, as a JSON or YAML parser makes for `{...}`; not an array, and not a class instance
+ * such as the LosslessNumber the shim's exact parse makes of a number (runtime/exactjson.ts).
+ */
 export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Go's encoding/json writes `null` for an unset map or slice without omitempty: treat it as absent. */

@@ -1,7 +1,8 @@
 /**
  * `agentcgroup install-config`, install.sh's helper (so a host needs neither node nor jq): applies one
- * edit of installconfig.ts to an engine's config file, atomically, writing nothing when nothing changes.
- * A containerd config is first checked by containerd itself (`config dump`) when it is installed.
+ * edit (installconfig.ts, containerdconfig.ts) to an engine's config file, atomically, writing nothing
+ * when nothing changes. A containerd config is first checked by containerd itself (`config dump`) when
+ * it is installed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { AgentcgroupError, describeError } from '../errors.js';
 import { printable } from '../text.js';
 import { freshPath, writeNewFile } from '../sys/atomicfile.js';
 import { readConfigFile, writeConfigFile } from './configfile.js';
-import { addContainerdRuntime, addDockerRuntime, removeContainerdRuntime, removeDockerRuntime, RUNTIME_NAME } from './installconfig.js';
+import { addContainerdRuntime, isTemplate, removeContainerdRuntime } from './containerdconfig.js';
+import { addDockerRuntime, removeDockerRuntime, RUNTIME_NAME } from './installconfig.js';
 
 export const ENGINES = ['docker', 'containerd'] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -41,8 +43,10 @@ export function applyEngineConfig(engine: Engine, action: Action, file: string):
   const exists = existsSync(file);
   if (!exists && action === 'remove') return `${printable(file)}: not there, nothing to remove`;
   if (!exists && engine === 'containerd') {
-    // A config holding only our runtime would replace containerd's built-in runtimes (see installconfig.ts).
-    throw new AgentcgroupError('bad-engine-config', `${printable(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${printable(file)}`);
+    // A config holding only our runtime would replace containerd 1.6's and 1.7's built-in runtimes.
+    if (!isTemplate(file)) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${printable(file)}`);
+    // A template is made (containerdconfig.ts), but in k3s's or RKE2's own directory only.
+    if (!existsSync(dirname(file))) throw new AgentcgroupError('bad-engine-config', `${printable(dirname(file))}: no such directory (is k3s or RKE2 installed?)`);
   }
   const current = exists ? readConfigFile(file) : undefined;
   const before = current?.text ?? '';
@@ -50,9 +54,10 @@ export function applyEngineConfig(engine: Engine, action: Action, file: string):
   if (after === before) return `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
   if (after === undefined) {
     rmSync(file);
-    return `${printable(file)}: removed (runtime ${RUNTIME_NAME} was all it held)`;
+    return `${printable(file)}: removed (it held nothing but what install.sh put there)`;
   }
-  if (engine === 'containerd' && action === 'add') {
+  // A template is not containerd's to read: k3s or RKE2 renders it into config.toml when it starts.
+  if (engine === 'containerd' && action === 'add' && !isTemplate(file)) {
     const objection = containerdObjection(file, after);
     if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: containerd refuses the edited config (${objection}); left unchanged`);
   }

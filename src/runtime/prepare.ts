@@ -15,6 +15,7 @@ import { ensurePrivateDir } from '../state/files.js';
 import { execSocketDir } from '../state/paths.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
+import { parseExact, stringifyExact } from './exactjson.js';
 import { HOOK_ARGV0, type HookSpec, injectShim, wantsHooks } from './inject.js';
 import { type ProcessView, selfHookCommand } from './self.js';
 
@@ -59,8 +60,9 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
       made = dir;
     }
     const mount = { source: dir, destination: dirname(CONTAINER_EXEC_SOCKET) };
-    const { config, added } = injectShim(JSON.parse(file.text) as Record<string, unknown>, hookSpec(view, env), mount);
-    if (added.length > 0) replaceConfigFile(file, JSON.stringify(config));
+    // Parsed again, numbers kept as written: parseConfig's doubles would change any integer past 2^53.
+    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), mount);
+    if (added.length > 0) replaceConfigFile(file, stringifyExact(config));
     return made === undefined ? {} : { madeSocketDir: made };
   } catch (err) {
     if (made !== undefined) rmSync(made, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { dirname, join } from 'node:path';
 import { cliCommand } from './runtime/cli-bundle.js';
 
-const sh = (args: string[]) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8' });
+const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8', env });
 
 function tree(dir: string, prefix = ''): string[] {
   if (!existsSync(dir)) return [];
@@ -208,8 +208,8 @@ t.test('--containerd: a marked block in config.toml and the agentcgroup-runtime 
 t.test('--containerd refuses configs it cannot extend safely', async (t) => {
   for (const [name, text, pattern] of [
     ['no config.toml', undefined, /not there \(containerd runs on its defaults\); write them first: containerd config default > /],
-    ['version 1', CONFIG_TOML.replace('version = 2\n', ''), /config version 1 \(no version line\): only version 2/],
-    ['version 3', CONFIG_TOML.replace('version = 2', 'version = 3'), /config version 3: only version 2/],
+    ['version 1', CONFIG_TOML.replace('version = 2\n', ''), /config version 1 \(no version line\): only versions 2 \(containerd 1\.6, 1\.7\) and 3 \(containerd 2\.x\)/],
+    ['version 4', CONFIG_TOML.replace('version = 2', 'version = 4'), /config version 4: only versions 2/],
     ['no runc runtime table', 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"\n', /does not define the default runtime .*Start from `containerd config default`/],
     ['a runtime agentcgroup of its own', `${CONFIG_TOML}[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.agentcgroup]\n`, /already defines a runtime "agentcgroup" that install\.sh did not write/],
   ] as const) {
@@ -219,4 +219,59 @@ t.test('--containerd refuses configs it cannot extend safely', async (t) => {
     t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
     t.equal(existsSync(file) ? readFileSync(file, 'utf8') : undefined, text, `${name}: left unchanged`);
   }
+});
+
+/**
+ * PATH with a stand-in for containerd 2.x first: its `config dump` echoes the config, so the check
+ * install-config makes passes. The real 1.6 on CI's PATH ignores a version 3 file's plugin settings and
+ * would refuse it; the real 2.1 reads it (test/unit/runtime/containerdconfig.test.ts).
+ */
+function withContainerd2(dir: string): NodeJS.ProcessEnv {
+  const bin = join(dir, 'containerd2');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'containerd'), '#!/bin/sh\n[ "$1" = --config ] && exec cat "$2"\nexit 1\n', { mode: 0o755 });
+  return { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+}
+
+t.test('--containerd on containerd 2.x (config version 3): the block where version 3 keeps runtimes; uninstall restores the bytes', async (t) => {
+  const w = engineWorld(t);
+  const env = withContainerd2(dirname(w.root));
+  const original = readFileSync('test/fixtures/containerd/default-2.1.9.toml', 'utf8');
+  const file = join(w.root, 'etc/containerd/config.toml');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, original);
+  const first = sh(['--root', w.root, '--binary', w.binary, '--containerd'], env);
+  t.equal(first.status, 0, first.stderr);
+  const installed = readFileSync(file, 'utf8');
+  t.ok(installed.startsWith(original), "the operator's config untouched above the block");
+  t.match(installed.slice(original.length), /^\[plugins\."io\.containerd\.cri\.v1\.runtime"\.containerd\.runtimes\.agentcgroup\.options\]\n {2}BinaryName = "\/usr\/local\/bin\/agentcgroup-runtime"$/m);
+  t.equal(sh(['--root', w.root, '--binary', w.binary, '--containerd'], env).status, 0);
+  t.equal(readFileSync(file, 'utf8'), installed, 'reinstall: byte-identical');
+  const un = sh(['--uninstall', '--root', w.root], env);
+  t.equal(un.status, 0, un.stderr);
+  t.equal(readFileSync(file, 'utf8'), original, 'uninstall: the file as it was');
+});
+
+t.test('--containerd-config: a k3s template made, and removed again by an uninstall naming it', async (t) => {
+  const w = engineWorld(t);
+  const host = '/var/lib/rancher/k3s/agent/etc/containerd/config-v3.toml.tmpl';
+  const flags = ['--containerd-config', host];
+  const refused = sh(['--root', w.root, '--binary', w.binary, ...flags]);
+  t.not(refused.status, 0, 'no k3s directory: refused');
+  t.match(refused.stderr, /\/var\/lib\/rancher\/k3s\/agent\/etc\/containerd: no such directory \(is k3s or RKE2 installed\?\)\n$/);
+  t.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
+
+  const file = join(w.root, host);
+  mkdirSync(dirname(file), { recursive: true });
+  const first = sh(['--root', w.root, '--binary', w.binary, ...flags]);
+  t.equal(first.status, 0, first.stderr);
+  t.match(first.stdout, /: added runtime agentcgroup\n/);
+  t.match(first.stdout, /restart k3s or RKE2 to render it/);
+  t.match(readFileSync(file, 'utf8'), /^\{\{ template "base" \. \}\}\n\n# BEGIN agentcgroup/);
+  t.ok(lstatSync(join(w.root, 'usr/local/bin/agentcgroup-runtime')).isSymbolicLink(), 'the link containerd runs');
+  t.notOk(existsSync(join(w.root, 'etc/containerd')), '/etc/containerd not touched');
+  const un = sh(['--uninstall', '--root', w.root, ...flags]);
+  t.equal(un.status, 0, un.stderr);
+  t.notOk(existsSync(file), 'the template it made is gone: k3s renders its own config again');
+  t.match(sh(['--root', w.root, '--containerd-config', 'relative.toml']).stderr, /--containerd-config must be an absolute path/);
 });

@@ -275,6 +275,18 @@ t.test('a container without a memory limit takes the host memory as its session'
   t.equal(rec.sessionBytes, 8 * GiB);
 });
 
+// The hook reads no number of config.json (the session is the kernel's memory.max): Docker 28's
+// integers past 2^53 there pass through it, and a memory.max past the host's memory means no limit.
+t.test('a Docker 28 config with 2^64-1 in it, and a memory.max above the host: carved on the host memory', async (t) => {
+  const h = hookEnv(t.testdir(), { memoryMax: '4611686018427387904' });
+  writeFileSync(join(h.bundle, 'config.json'), readFileSync('test/fixtures/oci/docker28-config.json'));
+  const r = await h.hook(['createRuntime'], h.state('created'));
+  t.equal(r.code, 0, r.err);
+  t.equal(r.err, '');
+  const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
+  t.equal(rec.sessionBytes, 8 * GiB);
+});
+
 t.test('unsupported hosts get one line and the container starts', async (t) => {
   const v1 = hookEnv(t.testdir());
   writeFileSync(join(v1.proc, 'self/mountinfo'), '35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n');

@@ -1,7 +1,7 @@
-// The engine-config edits as pure text functions: what install.sh's round trips rest on.
+// Docker's daemon.json edit as a pure text function: what install.sh's round trips rest on.
 import t from 'tap';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { addContainerdRuntime, addDockerRuntime, DOCKER_ENTRY, removeContainerdRuntime, removeDockerRuntime } from '../../../src/runtime/installconfig.js';
+import { addDockerRuntime, DOCKER_ENTRY, removeDockerRuntime } from '../../../src/runtime/installconfig.js';
 
 const F = '/etc/x';
 
@@ -37,30 +37,4 @@ t.test('docker: refusals name the file and change nothing', async (t) => {
     t.throws(() => addDockerRuntime(text, F), { constructor: AgentcgroupError, message: pattern });
   }
   t.throws(() => removeDockerRuntime('{"default-runtime":"agentcgroup","runtimes":{"agentcgroup":{}}}', F), { message: /"default-runtime" is "agentcgroup"/ });
-});
-
-const TOML = `version = 2
-[plugins."io.containerd.grpc.v1.cri".containerd]
-  default_runtime_name = "crun"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun.options]
-  BinaryName = "/usr/bin/crun"
-  SystemdCgroup = true
-`;
-
-t.test('containerd: the block follows the default runtime and comes out exactly', async (t) => {
-  const added = addContainerdRuntime(TOML, F);
-  t.ok(added.startsWith(`${TOML}\n# BEGIN agentcgroup`), 'appended after a blank line');
-  t.match(added, /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.agentcgroup\.options\]\n {2}BinaryName = "\/usr\/local\/bin\/agentcgroup-runtime"\n {2}SystemdCgroup = true\n# END agentcgroup\n$/);
-  t.equal(addContainerdRuntime(added, F), added, 'adding twice: same text');
-  t.equal(removeContainerdRuntime(added, F), TOML);
-  t.equal(removeContainerdRuntime(TOML, F), TOML);
-  const noNewline = TOML.trimEnd();
-  t.equal(removeContainerdRuntime(addContainerdRuntime(noNewline, F), F), `${noNewline}\n`, 'a file without a final newline gets one');
-  const quoted = TOML.replace(/"io\.containerd\.grpc\.v1\.cri"/g, "'io.containerd.grpc.v1.cri'").replace('[plugins', '[ plugins');
-  t.match(addContainerdRuntime(quoted, F), /SystemdCgroup = true\n# END/, 'single quotes and spaces in table headers');
-  t.match(addContainerdRuntime(TOML.replace('SystemdCgroup = true', '# SystemdCgroup = true'), F), /SystemdCgroup = false\n# END/, 'a commented-out setting is not set');
-  t.throws(() => addContainerdRuntime(TOML.replace('default_runtime_name = "crun"', 'default_runtime_name = "kata"'), F), { message: /does not define the default runtime \[.*runtimes\.kata\]/ });
-  t.throws(() => removeContainerdRuntime(`${TOML}# BEGIN agentcgroup: added by install.sh --containerd, removed by install.sh --uninstall\n[x]\n`, F), { message: /without its end line/ });
 });

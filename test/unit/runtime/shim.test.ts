@@ -106,6 +106,21 @@ t.test('create, as containerd calls it: hooks and the socket mount added once; a
   t.notOk(existsSync(sockDir), 'a delete that worked removes it');
 });
 
+t.test('create with a Docker 28 config: every byte of it kept around our additions (memlock -1 is 2^64-1)', async (t) => {
+  const w = world(t);
+  const original = readFileSync('test/fixtures/oci/docker28-config.json', 'utf8');
+  writeFileSync(w.config, original);
+  const r = shim(w, ['create', '--bundle', w.bundle, 'c1']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stderr, 'fake complains\n', 'no warning');
+  const out = readFileSync(w.config, 'utf8');
+  t.equal(config(w).hooks.poststop.length, 1, 'edited');
+  // Our hooks go last, our mount after the engine's: cut both out, and the engine's text is left.
+  const withoutHooks = `${out.slice(0, out.lastIndexOf(',"hooks":'))}}`;
+  const mount = withoutHooks.indexOf(',{"destination":"/run/agentcgroup"');
+  t.equal(withoutHooks.slice(0, mount) + withoutHooks.slice(withoutHooks.indexOf('}', mount) + 1), original);
+});
+
 t.test('run, and crun spellings: -b, --config relative to the bundle, options after the id', async (t) => {
   const w = world(t);
   writeFileSync(join(w.bundle, 'other.json'), readFileSync(w.config));
