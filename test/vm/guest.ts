@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const VM_CACHE = process.env.AGENTCGROUP_VM_CACHE ?? '/var/cache/agentcgroup-vm';
+/**
+ * Which kernel the guest boots, as prepare.sh reads it: unset or `host` is the host's own Debian kernel
+ * (6.1 on Debian 12), a suite name (`sid`: 7.2) that suite's kernel, each prepared into its own cache.
+ */
+export const VM_KERNEL = process.env.AGENTCGROUP_VM_KERNEL || 'host';
+export const VM_CACHE =
+  process.env.AGENTCGROUP_VM_CACHE ?? (VM_KERNEL === 'host' ? '/var/cache/agentcgroup-vm' : `/var/cache/agentcgroup-vm-${VM_KERNEL}`);
 /** The checkout this file belongs to (found upward, so the same code works from a bundle in build/). */
 export const CHECKOUT = findCheckout(dirname(fileURLToPath(import.meta.url)));
 
@@ -59,7 +65,10 @@ function checkPath(what: string, path: string): void {
 
 export function missingPrerequisites(): string | undefined {
   for (const f of ['vmlinux', 'initrd.gz', 'modules', 'stamp']) {
-    if (!existsSync(join(VM_CACHE, f))) return `test guest not prepared (${join(VM_CACHE, f)} missing): run npm run vm:prepare`;
+    if (!existsSync(join(VM_CACHE, f))) {
+      const env = VM_KERNEL === 'host' ? '' : `AGENTCGROUP_VM_KERNEL=${VM_KERNEL} `;
+      return `test guest not prepared (${join(VM_CACHE, f)} missing): run ${env}npm run vm:prepare`;
+    }
   }
   return undefined;
 }
