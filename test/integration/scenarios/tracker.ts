@@ -1,6 +1,7 @@
-// The eBPF tracker on the guest's 6.1 kernel: the CO-RE object built on the host loads; fork, exec and
-// exit of processes in a watched cgroup and in a sub-cgroup below it arrive with the right ids,
-// parents, file names and exit codes; an unwatched cgroup stays silent; close() leaves nothing behind.
+// The eBPF tracker on the guest's kernel (6.1, or 7.2 in the sid guest): the CO-RE object built on the
+// host loads; fork, exec and exit of processes in a watched cgroup and in a sub-cgroup below it arrive
+// with the right ids, parents, file names and exit codes; an unwatched cgroup stays silent; close()
+// leaves nothing behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -48,6 +49,21 @@ function runIn(cgroup: string, script: string): number {
 }
 
 /**
+ * The state of a held process once its SIGSTOP has taken effect. The exec event reaches the ring
+ * buffer while the process is still in the kernel on its way back to user space (7.2 showed it in R
+ * and in D there), where the pending SIGSTOP stops it before its first instruction; waits for T up to
+ * 10 s, then returns whatever state it is in.
+ */
+function stoppedState(pid: number): string {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[0] ?? '?';
+    if (state === 'T' || Date.now() > deadline) return state;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+}
+
+/**
  * Runs `script` with sh inside `cgroup` (moved there before its first command), continuing every
  * process the tracker holds, as the daemon does; returns the events, the state each held process
  * was in when seen, and the exit code.
@@ -65,7 +81,7 @@ async function runHeld(tracker: Tracker, cgroup: string, script: string): Promis
     for (const e of drain(tracker)) {
       events.push(e);
       if (!e.held) continue;
-      states.set(e.pid, readFileSync(`/proc/${e.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[0] ?? '?');
+      states.set(e.pid, stoppedState(e.pid));
       process.kill(e.pid, 'SIGCONT');
     }
   }
