@@ -101,13 +101,17 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
 
   const virtfs = (path: string, tag: string, ro: boolean) =>
     ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`];
+  // Another suite's guest carries that suite's engines, which its init lays over /usr.
+  const engines = join(VM_CACHE, 'engines');
+  const withEngines = existsSync(join(engines, 'stamp'));
   const args = [
     '-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2), '-m', String(opts.memoryMb ?? 2048),
     '-nographic', '-no-reboot', '-nic', 'none',
     '-kernel', join(VM_CACHE, 'vmlinux'), '-initrd', join(VM_CACHE, 'initrd.gz'),
-    '-append', `console=ttyS0 quiet panic=-1 agentcg.xfer=${xfer} agentcg.work=${CHECKOUT}`,
+    '-append', `console=ttyS0 quiet panic=-1 agentcg.xfer=${xfer} agentcg.work=${CHECKOUT}${withEngines ? ' agentcg.engines=1' : ''}`,
     ...virtfs('/', 'hostroot', true),
     ...virtfs(join(VM_CACHE, 'modules'), 'modules', true),
+    ...(withEngines ? virtfs(engines, 'engines', true) : []),
     ...virtfs(CHECKOUT, 'work', false),
     ...virtfs(xfer, 'xfer', false),
   ];

@@ -12,6 +12,7 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     agentcg.xfer=*) xfer=${arg#*=} ;;
     agentcg.work=*) work=${arg#*=} ;;
+    agentcg.engines=1) engines=1 ;;
   esac
 done
 
@@ -40,6 +41,13 @@ chmod 1777 $r/tmp $r/var/tmp
 modroot=/run/agentcgroup-vm
 mkdir -p "$r$modroot/lib/modules"
 mount -t 9p -o "$p9,ro" modules "$r$modroot/lib/modules" || fail "cannot mount the module share"
+# Another suite's engines (prepare.sh, engines.sh) replace the host's inside this guest only: their /usr
+# tree lies over the host's, so every standard path (/usr/bin/crun, /usr/sbin/dockerd) is theirs.
+if [ "${engines:-0}" = 1 ]; then
+  mkdir -p "$r$modroot/engines"
+  mount -t 9p -o "$p9,ro" engines "$r$modroot/engines" || fail "cannot mount the engines share"
+  mount -t overlay -o "lowerdir=$r$modroot/engines/usr:$r/usr" overlay "$r/usr" || fail "cannot lay the engines over /usr"
+fi
 # The checkout may sit under a directory replaced by tmpfs above (/tmp, /root): recreate its path.
 mkdir -p "$r$work"
 mount -t 9p -o "$p9" work "$r$work" || fail "cannot mount the work share at $work"

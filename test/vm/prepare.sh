@@ -68,8 +68,11 @@ resolve || { apt_update; resolve; } || die "apt-cache cannot resolve linux-image
 
 # The stamp covers the packages and this script with the init it writes: change either and the guest is rebuilt.
 stamp="${pkgs[*]} $(cat "$0" "$here/init.sh" | sha256sum | cut -c1-16)"
+# Another suite's guest also gets that suite's engines (engines.sh), kept under a stamp of their own.
+if [ "$kernel" != host ]; then . "$here/engines.sh"; fi
+finish() { if [ "$kernel" != host ]; then prepare_engines; fi; exit 0; }
 if [ -f "$cache/stamp" ] && [ "$(cat "$cache/stamp")" = "$stamp" ]; then
-  echo "vm prepare: cached in $cache (${pkgs[*]})"; exit 0
+  echo "vm prepare: cached in $cache (${pkgs[*]})"; finish
 fi
 
 work=$(mktemp -d /var/tmp/agentcgroup-vm.XXXXXX)
@@ -131,7 +134,8 @@ add() {
   for d in $(awk -v m="$m:" '$1 == m { for (i = NF; i > 1; i--) print $i }' "$moddir/modules.dep"); do add "$d"; done
   order+=("$m")
 }
-for name in virtio_pci 9pnet_virtio 9p; do
+# overlay: the engines of another suite are laid over /usr before the root is switched (init.sh).
+for name in virtio_pci 9pnet_virtio 9p overlay; do
   grep -Eq "/$name\.ko\$" "$moddir/modules.builtin" && continue
   m=$(grep -Eo "^[^:]*/$name\.ko(\.(xz|zst|gz))?:" "$moddir/modules.dep" | head -1 | tr -d :)
   [ -n "$m" ] || die "module $name neither built in nor in ${pkgs[*]}"
@@ -164,3 +168,4 @@ mv "$moddir" "$cache/modules/$ver"
 echo "$ver" > "$cache/kernel-version"
 echo "$stamp" > "$cache/stamp"
 echo "vm prepare: ready in $cache (kernel $ver)"
+finish
