@@ -1,9 +1,16 @@
-// `npm test`: prepares the test guest (cached), runs both tiers through tap, and ends with tap's own
+// `npm test`: prepares the test guests (cached), runs both tiers through tap, and ends with tap's own
 // totals as one line `N passed, N failed`. Exits non-zero when anything failed or tap gave no totals.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-const prep = spawnSync('bash', ['test/vm/prepare.sh'], { stdio: 'inherit' });
-if (prep.status !== 0) console.error('test: guest preparation failed; every integration test will count as failed');
+// Every guest of test/vm/tiers.json (AGENTCGROUP_GUESTS: only those), each into its own cache.
+const { guests } = JSON.parse(readFileSync('test/vm/tiers.json', 'utf8'));
+const chosen = (process.env.AGENTCGROUP_GUESTS ?? '').split(/[\s,]+/).filter((n) => n !== '');
+for (const { kernel } of guests) {
+  if (chosen.length > 0 && !chosen.includes(kernel)) continue;
+  const prep = spawnSync('bash', ['test/vm/prepare.sh'], { stdio: 'inherit', env: { ...process.env, AGENTCGROUP_VM_KERNEL: kernel } });
+  if (prep.status !== 0) console.error(`test: preparing the ${kernel} guest failed; its integration tests will count as failed`);
+}
 
 const tap = spawn('node_modules/.bin/tap', ['-R', 'tap', ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] });
 let summary;

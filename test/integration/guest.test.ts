@@ -1,121 +1,147 @@
-// The integration tier: boots the test guest once, runs every compiled scenario inside it, and turns
+// The integration tier: boots each test guest of test/vm/tiers.json in turn (the host's kernel, then
+// another suite's kernel with that suite's engines), runs its compiled scenarios inside it, and turns
 // each scenario's recorded checks into tap assertions. Each scenario is reported as soon as it
 // finishes (its `.rc` file appears in the exchange share), not after the whole tier. A scenario with
 // no results (guest did not boot, bundle missing, crash, never reached) fails; nothing here is ever
 // skipped.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CHECKOUT, runInGuest, type GuestResult } from '../vm/guest.js';
 import type { CheckRecord } from './harness.js';
 
-// AGENTCGROUP_SCENARIOS="ladder observe" runs only those (by hand, to try a few without the whole tier).
+interface Tiers {
+  needsEngines: string[];
+  guests: { kernel: string; label: string; scenarios: 'all' | string[] }[];
+}
+const tiers = JSON.parse(readFileSync(join(CHECKOUT, 'test/vm/tiers.json'), 'utf8')) as Tiers;
+
+// AGENTCGROUP_SCENARIOS="ladder observe" runs only those (by hand, to try a few without the whole tier);
+// AGENTCGROUP_GUESTS="sid" only that guest's tier.
 const only = (process.env.AGENTCGROUP_SCENARIOS ?? '').split(/[\s,]+/).filter((n) => n !== '');
-const scenarios = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
+const guests = (process.env.AGENTCGROUP_GUESTS ?? '').split(/[\s,]+/).filter((n) => n !== '');
+const all = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => basename(f, '.ts'))
-  .filter((n) => only.length === 0 || only.includes(n))
   .sort();
-for (const n of only) if (!scenarios.includes(n)) t.fail(`AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`);
-
-// Each scenario gets its own time limit inside the guest, so one hang does not cost the others. Its
-// exit code lands in NAME.rc by rename, so the host never reads a half-written one; by then its
-// checks and output are complete.
-const script = `
-mkdir -p "$AGENTCGROUP_XFER/results"
-for name in ${scenarios.join(' ')}; do
-  r="$AGENTCGROUP_XFER/results/$name"
-  AGENTCGROUP_RESULTS="$r.jsonl" timeout -k 5 300 node "build/scenarios/$name.cjs" > "$r.out" 2>&1
-  echo $? > "$r.rc.part" && mv "$r.rc.part" "$r.rc"
-done
-`;
-
-// One promise per scenario: true once its .rc appears, false if the guest ended without it.
-const settle = new Map<string, (finished: boolean) => void>();
-const finished = new Map(scenarios.map((name) => [name, new Promise<boolean>((resolve) => settle.set(name, resolve))]));
-let resultsDir: string | undefined;
-
-function look(): void {
-  if (resultsDir === undefined) return;
-  for (const [name, resolve] of settle) {
-    if (existsSync(join(resultsDir, `${name}.rc`))) {
-      settle.delete(name);
-      resolve(true);
-    }
-  }
+for (const n of only) if (!all.includes(n)) t.fail(`AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`);
+for (const g of tiers.guests) {
+  for (const n of g.scenarios === 'all' ? [] : g.scenarios) if (!all.includes(n)) t.fail(`test/vm/tiers.json names ${n} for ${g.label}, which is no scenario`);
 }
-
-let watcher: FSWatcher | undefined;
-// inotify sees the guest's writes (qemu makes them on the host); the poll is only a safety net.
-const poll = setInterval(look, 5000);
-const started = Date.now();
-const guestRun: Promise<GuestResult> = runInGuest({
-  script,
-  keep: true,
-  timeoutMs: 40 * 60_000,
-  onStart(xfer) {
-    resultsDir = join(xfer, 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    watcher = watch(resultsDir, look);
-  },
-})
-  .catch((err: unknown): GuestResult => ({
-    code: undefined,
-    stdout: '',
-    stderr: '',
-    console: '',
-    error: `cannot run the guest: ${err instanceof Error ? err.message : String(err)}`,
-    xfer: resultsDir === undefined ? '' : join(resultsDir, '..'),
-    elapsedMs: Date.now() - started,
-  }))
-  .then((guest) => {
-    clearInterval(poll);
-    watcher?.close();
-    look();
-    for (const resolve of settle.values()) resolve(false);
-    settle.clear();
-    return guest;
-  });
-function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string; rc: string } {
-  const read = (ext: string) => {
-    const file = resultsDir === undefined ? undefined : join(resultsDir, `${name}.${ext}`);
-    return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
-  };
-  const records = read('jsonl')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as CheckRecord | { done: true });
-  return {
-    checks: records.filter((r): r is CheckRecord => 'check' in r),
-    done: records.some((r) => 'done' in r),
-    output: read('out'),
-    rc: read('rc').trim(),
-  };
-}
+for (const n of guests) if (!tiers.guests.some((g) => g.kernel === n)) t.fail(`AGENTCGROUP_GUESTS names ${n}, which is no guest of test/vm/tiers.json`);
 
 const tail = (output: string) => output.slice(-2000) || '(none)';
 
-for (const name of scenarios) {
-  t.test(name, async (t) => {
-    const ended = await finished.get(name)!;
-    const { checks, done, output, rc } = readResults(name);
-    for (const c of checks) t.ok(c.ok, c.check, c.ok ? {} : { detail: c.detail });
-    if (!ended) {
-      const guest = await guestRun;
-      t.fail(`scenario never finished (guest: ${guest.error ?? 'ended before it'}); its output: ${tail(output)}`);
-    } else if (checks.length === 0) {
-      t.fail(`scenario recorded no checks (exit ${rc}); its output: ${tail(output)}`);
-    } else if (!done) {
-      t.fail(`scenario did not finish (exit ${rc}); its output: ${tail(output)}`);
+/** One guest: boots it, runs its scenarios one by one, a subtest each. */
+async function tier(t: Test, kernel: string, scenarios: string[]): Promise<void> {
+  // Each scenario gets its own time limit inside the guest, so one hang does not cost the others. Its
+  // exit code lands in NAME.rc by rename, so the host never reads a half-written one; by then its
+  // checks and output are complete.
+  const script = `
+  mkdir -p "$AGENTCGROUP_XFER/results"
+  for name in ${scenarios.join(' ')}; do
+    r="$AGENTCGROUP_XFER/results/$name"
+    AGENTCGROUP_RESULTS="$r.jsonl" timeout -k 5 300 node "build/scenarios/$name.cjs" > "$r.out" 2>&1
+    echo $? > "$r.rc.part" && mv "$r.rc.part" "$r.rc"
+  done
+  `;
+
+  // One promise per scenario: true once its .rc appears, false if the guest ended without it.
+  const settle = new Map<string, (finished: boolean) => void>();
+  const finished = new Map(scenarios.map((name) => [name, new Promise<boolean>((resolve) => settle.set(name, resolve))]));
+  let resultsDir: string | undefined;
+
+  function look(): void {
+    if (resultsDir === undefined) return;
+    for (const [name, resolve] of settle) {
+      if (existsSync(join(resultsDir, `${name}.rc`))) {
+        settle.delete(name);
+        resolve(true);
+      }
     }
+  }
+
+  let watcher: FSWatcher | undefined;
+  // inotify sees the guest's writes (qemu makes them on the host); the poll is only a safety net.
+  const poll = setInterval(look, 5000);
+  const started = Date.now();
+  const guestRun: Promise<GuestResult> = runInGuest({
+    kernel,
+    script,
+    keep: true,
+    timeoutMs: 40 * 60_000,
+    onStart(xfer) {
+      resultsDir = join(xfer, 'results');
+      mkdirSync(resultsDir, { recursive: true });
+      watcher = watch(resultsDir, look);
+    },
+  })
+    .catch((err: unknown): GuestResult => ({
+      code: undefined,
+      stdout: '',
+      stderr: '',
+      console: '',
+      error: `cannot run the guest: ${err instanceof Error ? err.message : String(err)}`,
+      xfer: resultsDir === undefined ? '' : join(resultsDir, '..'),
+      elapsedMs: Date.now() - started,
+    }))
+    .then((guest) => {
+      clearInterval(poll);
+      watcher?.close();
+      look();
+      for (const resolve of settle.values()) resolve(false);
+      settle.clear();
+      return guest;
+    });
+  function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string; rc: string } {
+    const read = (ext: string) => {
+      const file = resultsDir === undefined ? undefined : join(resultsDir, `${name}.${ext}`);
+      return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
+    };
+    const records = read('jsonl')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as CheckRecord | { done: true });
+    return {
+      checks: records.filter((r): r is CheckRecord => 'check' in r),
+      done: records.some((r) => 'done' in r),
+      output: read('out'),
+      rc: read('rc').trim(),
+    };
+  }
+
+  for (const name of scenarios) {
+    t.test(name, async (t) => {
+      const ended = await finished.get(name)!;
+      const { checks, done, output, rc } = readResults(name);
+      for (const c of checks) t.ok(c.ok, c.check, c.ok ? {} : { detail: c.detail });
+      if (!ended) {
+        const guest = await guestRun;
+        t.fail(`scenario never finished (guest: ${guest.error ?? 'ended before it'}); its output: ${tail(output)}`);
+      } else if (checks.length === 0) {
+        t.fail(`scenario recorded no checks (exit ${rc}); its output: ${tail(output)}`);
+      } else if (!done) {
+        t.fail(`scenario did not finish (exit ${rc}); its output: ${tail(output)}`);
+      }
+    });
+  }
+
+  const guest = await guestRun;
+  // Only now: a teardown makes tap end the file once it is idle, which it is between the last scenario's
+  // result and the guest's power-off. The scenarios' subtests still read the results when they run.
+  t.teardown(() => {
+    if (guest.xfer !== '') rmSync(guest.xfer, { recursive: true, force: true });
   });
+  t.comment(`guest (${kernel}) ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
+  t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });
 }
 
-const guest = await guestRun;
-// Only now: a teardown makes tap end the file once it is idle, which it is between the last scenario's
-// result and the guest's power-off. The scenarios' subtests still read the results when they run.
-t.teardown(() => {
-  if (guest.xfer !== '') rmSync(guest.xfer, { recursive: true, force: true });
-});
-t.comment(`guest ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
-t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });
+// One guest at a time: two emulated guests on this machine's cores would slow each other past the
+// scenarios' time limits.
+for (const g of tiers.guests) {
+  if (guests.length > 0 && !guests.includes(g.kernel)) continue;
+  const listed = g.scenarios === 'all' ? all.filter((n) => !tiers.needsEngines.includes(n) || g.kernel !== 'host') : g.scenarios;
+  const scenarios = listed.filter((n) => only.length === 0 || only.includes(n));
+  if (scenarios.length === 0) continue;
+  await t.test(`guest ${g.label}`, (t) => tier(t, g.kernel, scenarios));
+}

@@ -9,12 +9,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Which kernel the guest boots, as prepare.sh reads it: unset or `host` is the host's own Debian kernel
- * (6.1 on Debian 12), a suite name (`sid`: 7.2) that suite's kernel, each prepared into its own cache.
+ * Which kernel a guest boots, as prepare.sh reads AGENTCGROUP_VM_KERNEL: `host` is the host's own
+ * Debian kernel (6.1 on Debian 12), a suite name (`sid`: 7.2) that suite's kernel with that suite's
+ * engines, each prepared into its own cache. The variable picks the default for `npm run vm`.
  */
 export const VM_KERNEL = process.env.AGENTCGROUP_VM_KERNEL || 'host';
-export const VM_CACHE =
-  process.env.AGENTCGROUP_VM_CACHE ?? (VM_KERNEL === 'host' ? '/var/cache/agentcgroup-vm' : `/var/cache/agentcgroup-vm-${VM_KERNEL}`);
+/** The cache prepare.sh fills for that kernel: AGENTCGROUP_VM_CACHE (default below), with `-SUITE` for a suite's. */
+export function vmCache(kernel: string = VM_KERNEL): string {
+  const base = process.env.AGENTCGROUP_VM_CACHE || '/var/cache/agentcgroup-vm';
+  return kernel === 'host' ? base : `${base}-${kernel}`;
+}
 /** The checkout this file belongs to (found upward, so the same code works from a bundle in build/). */
 export const CHECKOUT = findCheckout(dirname(fileURLToPath(import.meta.url)));
 
@@ -39,6 +43,8 @@ export interface GuestOptions {
    * watch what the script leaves in $AGENTCGROUP_XFER while it still runs.
    */
   onStart?: (xfer: string) => void;
+  /** `host` or a suite name (see VM_KERNEL); VM_KERNEL when not given. */
+  kernel?: string;
 }
 
 export interface GuestResult {
@@ -63,11 +69,12 @@ function checkPath(what: string, path: string): void {
   if (!/^\/[A-Za-z0-9._/-]*$/.test(path)) throw new Error(`${what} path ${JSON.stringify(path)} has characters the guest cannot mount`);
 }
 
-export function missingPrerequisites(): string | undefined {
+export function missingPrerequisites(kernel: string = VM_KERNEL): string | undefined {
+  const cache = vmCache(kernel);
   for (const f of ['vmlinux', 'initrd.gz', 'modules', 'stamp']) {
-    if (!existsSync(join(VM_CACHE, f))) {
-      const env = VM_KERNEL === 'host' ? '' : `AGENTCGROUP_VM_KERNEL=${VM_KERNEL} `;
-      return `test guest not prepared (${join(VM_CACHE, f)} missing): run ${env}npm run vm:prepare`;
+    if (!existsSync(join(cache, f))) {
+      const env = kernel === 'host' ? '' : `AGENTCGROUP_VM_KERNEL=${kernel} `;
+      return `test guest not prepared (${join(cache, f)} missing): run ${env}npm run vm:prepare`;
     }
   }
   return undefined;
@@ -92,7 +99,9 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
     if (!opts.keep) rmSync(xfer, { recursive: true, force: true });
     return result;
   };
-  const missing = missingPrerequisites();
+  const kernel = opts.kernel ?? VM_KERNEL;
+  const cache = vmCache(kernel);
+  const missing = missingPrerequisites(kernel);
   if (missing) return finish({ console: '', error: missing });
   checkPath('checkout', CHECKOUT);
   checkPath('exchange', xfer);
@@ -102,15 +111,15 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   const virtfs = (path: string, tag: string, ro: boolean) =>
     ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,multidevs=remap${ro ? ',readonly=on' : ''}`];
   // Another suite's guest carries that suite's engines, which its init lays over /usr.
-  const engines = join(VM_CACHE, 'engines');
+  const engines = join(cache, 'engines');
   const withEngines = existsSync(join(engines, 'stamp'));
   const args = [
     '-accel', 'tcg', '-cpu', 'max', '-smp', String(opts.cpus ?? 2), '-m', String(opts.memoryMb ?? 2048),
     '-nographic', '-no-reboot', '-nic', 'none',
-    '-kernel', join(VM_CACHE, 'vmlinux'), '-initrd', join(VM_CACHE, 'initrd.gz'),
+    '-kernel', join(cache, 'vmlinux'), '-initrd', join(cache, 'initrd.gz'),
     '-append', `console=ttyS0 quiet panic=-1 agentcg.xfer=${xfer} agentcg.work=${CHECKOUT}${withEngines ? ' agentcg.engines=1' : ''}`,
     ...virtfs('/', 'hostroot', true),
-    ...virtfs(join(VM_CACHE, 'modules'), 'modules', true),
+    ...virtfs(join(cache, 'modules'), 'modules', true),
     ...(withEngines ? virtfs(engines, 'engines', true) : []),
     ...virtfs(CHECKOUT, 'work', false),
     ...virtfs(xfer, 'xfer', false),

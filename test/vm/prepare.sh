@@ -10,7 +10,8 @@
 #   a Debian suite   ("sid": 7.2 as of late 2026) from the same mirror through apt directories of its own
 #                    under the cache (the host's apt setup is not touched), cached in
 #                    /var/cache/agentcgroup-vm-SUITE.
-# AGENTCGROUP_VM_CACHE overrides the cache directory; test/vm/guest.ts picks it by the same two variables.
+# AGENTCGROUP_VM_CACHE moves the cache directory (a suite's is that path with -SUITE appended);
+# test/vm/guest.ts finds it by the same rule.
 set -euo pipefail
 
 kernel=${AGENTCGROUP_VM_KERNEL:-host}
@@ -20,7 +21,7 @@ die() { echo "vm prepare: $*" >&2; exit 1; }
 case "$kernel" in
   host) cache=${AGENTCGROUP_VM_CACHE:-/var/cache/agentcgroup-vm} ;;
   [a-z]*) [[ "$kernel" =~ ^[a-z][a-z0-9-]*$ ]] || die "AGENTCGROUP_VM_KERNEL=$kernel is neither host nor a suite name"
-    cache=${AGENTCGROUP_VM_CACHE:-/var/cache/agentcgroup-vm-$kernel} ;;
+    cache=${AGENTCGROUP_VM_CACHE:-/var/cache/agentcgroup-vm}-$kernel ;;
   *) die "AGENTCGROUP_VM_KERNEL=$kernel is neither host nor a suite name" ;;
 esac
 
