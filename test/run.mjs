@@ -15,6 +15,10 @@ for (const { kernel } of guests) {
 const tap = spawn('node_modules/.bin/tap', ['-R', 'tap', ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit'] });
 let summary;
 let buffered = '';
+// CI keeps only the end of the output, so the failures are named again just above the totals:
+// each `not ok` with the subtests it sits in (tap indents a nested subtest by four spaces).
+const open = [];
+const failures = [];
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   buffered += chunk.toString();
@@ -24,6 +28,16 @@ tap.stdout.on('data', (chunk) => {
     // The top-level summary is the one unindented `# { total: ... }` line tap prints last.
     const m = /^# \{ total: (\d+)(.*)\}$/.exec(line);
     if (m) summary = { total: Number(m[1]), rest: m[2] };
+    const sub = /^( *)# Subtest: (.*)$/.exec(line);
+    if (sub) open[sub[1].length / 4] = sub[2];
+    const bad = /^( *)not ok \d+ - (.*?)(?: # time=.*)?$/.exec(line);
+    if (bad) {
+      const depth = bad[1].length / 4;
+      open.length = depth + 1;
+      // A failed subtest also reports as `not ok` one level up; name only the innermost failure.
+      const path = [...open.slice(0, depth), bad[2]].join(' > ');
+      if (!failures.some((f) => f.startsWith(`${path} > `))) failures.push(path);
+    }
   }
 });
 tap.on('close', (code) => {
@@ -32,6 +46,8 @@ tap.on('close', (code) => {
     process.exitCode = code || 1;
     return;
   }
+  for (const f of failures.slice(0, 50)) console.log(`failed: ${f}`);
+  if (failures.length > 50) console.log(`failed: ... and ${failures.length - 50} more`);
   const count = (name) => Number(new RegExp(`${name}: (\\d+)`).exec(summary.rest)?.[1] ?? 0);
   const skipped = count('skip') + count('todo');
   console.log(`${count('pass')} passed, ${count('fail')} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -63,7 +63,11 @@ export function serveExec(c: Watched, d: ExecServerDeps): Promise<LineServer> {
     const own = known !== undefined && d.calls.leaderOf(known) === client.pid ? known : undefined;
     const verdict = admitBegin(c, { pid: client.pid, cgroup, ownCall: own }, d.members(`${c.record.cgroup}/${AGENT_LEAF}`));
     if (verdict.kind === 'refuse') return { error: verdict.why };
-    if (verdict.kind === 'adopt') return { callId: verdict.callId };
+    if (verdict.kind === 'adopt') {
+      // Begun by the tracker from the client's cmdline: the request names it as the caller meant.
+      d.calls.rename(verdict.callId, req.name, req.argv);
+      return { callId: verdict.callId };
+    }
     try {
       return { callId: d.calls.begin(c, client.pid, { name: req.name, argv: req.argv, fallback: req.name, handle: client }) };
     } catch (err) {
@@ -101,7 +105,6 @@ export function serveExec(c: Watched, d: ExecServerDeps): Promise<LineServer> {
         if (sessions.has(socket)) return reply({ v: 1, ok: false, error: 'a call is already open on this connection' });
         const r = begin(client, req);
         if ('error' in r) return reply({ v: 1, ok: false, error: r.error });
-        d.calls.rename(r.callId, req.name, req.argv);
         sessions.set(socket, { callId: r.callId, client });
         d.calls.attachClient(r.callId, (notice) => reply(notice ? { v: 1, ok: true, notice } : { v: 1, ok: true }));
         reply({ v: 1, ok: true, call: r.callId });

@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { closeFd, pidfdAlive, pidfdOpen, writeToProcessFd } from './pidfd.js';
 import { MAX_READ, readBounded } from './procread.js';
 
-export { parseOomScoreAdj, readOomScoreAdj } from './procread.js';
-
 export interface ProcStat {
   /** R, S, D, T (stopped), t (traced), Z... */
   state: string;

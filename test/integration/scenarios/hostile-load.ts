@@ -81,9 +81,14 @@ const open = () => new Promise((resolve) => {
   const line = JSON.stringify({ v: 1, op: 'end', call: 'x'.repeat(200), exit: 0, signal: null }) + '\\n';
   let written = 0;
   const closed = new Promise((r) => flood.on('close', r));
-  flood.on('connect', () => { const chunk = line.repeat(1000); const pump = () => { while (written < (16 << 20) && !flood.destroyed) { written += chunk.length; if (!flood.write(chunk)) return flood.once('drain', pump); } }; pump(); });
+  // Reads nothing while it writes; once all is written it reads, so it sees the daemon's end (a paused
+  // socket that no longer writes would never learn of it).
+  let got = '';
+  flood.on('data', (d) => { got += d; });
+  flood.pause();
+  flood.on('connect', () => { const chunk = line.repeat(1000); const pump = () => { while (written < (16 << 20) && !flood.destroyed) { written += chunk.length; if (!flood.write(chunk)) return flood.once('drain', pump); } flood.resume(); }; pump(); });
   const r = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 60000))]);
-  console.log(JSON.stringify({ refused, open: open_, flood: r, written }));
+  console.log(JSON.stringify({ refused, open: open_, flood: r, written, lines: got.split('\\n').filter(Boolean).length }));
   process.exit(0);
 })();
 `;
@@ -94,14 +99,15 @@ async function floods(c: Checker, s: Scratch, daemonPid: number): Promise<void> 
   c.ok(await eventually(() => ['it-hd-flood', 'it-hd-neighbour'].every((id) => existsSync(join(s.runDir, 'sock', id, 'exec.sock'))), 60_000), 'floods: both exec sockets are served');
   const rssBefore = rssKiB(daemonPid);
   const r = run('crun', ['exec', 'it-hd-flood', process.execPath, '-e', FLOOD]);
-  let seen: { refused?: number; open?: number; flood?: string; written?: number } = {};
+  let seen: { refused?: number; open?: number; flood?: string; written?: number; lines?: number } = {};
   try {
     seen = JSON.parse(r.stdout) as typeof seen;
   } catch {
     seen = {};
   }
   c.ok((seen.refused ?? 0) >= 64 - 16 && (seen.open ?? 99) <= 16, 'floods: past limits.exec_connections (16) a connection is refused with one line', { seen, stderr: r.stderr });
-  c.equal(seen.flood, 'closed', 'floods: a client that writes requests and never reads a reply is dropped', seen);
+  c.equal(seen.flood, 'closed', 'floods: a client that writes requests without reading is dropped', seen);
+  c.equal(seen.lines, 1, 'floods: after one error line for its first request, whatever it wrote', seen);
   const grown = rssKiB(daemonPid) - rssBefore;
   c.ok(grown < 64 * 1024, 'floods: the daemon did not buffer the flood (RSS grew less than 64 MiB)', { grownKiB: grown });
   const neighbour = run('crun', ['exec', 'it-hd-neighbour', process.execPath, CLI, 'exec', '--', '/usr/bin/true']);
