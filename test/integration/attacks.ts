@@ -1,7 +1,7 @@
 /**
- * A hostile container against the daemon itself, shared by the hostile-daemon and hostile-load
- * scenarios: containers running node from the host's /usr with their exec socket mounted, and a daemon
- * whose log the checks read.
+ * A hostile container against the daemon itself, shared by the hostile-daemon, hostile-storm and
+ * hostile-floods scenarios: containers running node from the host's /usr with their exec socket
+ * mounted, and a daemon whose log the checks read.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
