@@ -34,14 +34,15 @@ const tail = (output: string) => output.slice(-2000) || '(none)';
 
 /** One guest: boots it, runs its scenarios one by one, a subtest each. */
 async function tier(t: Test, kernel: string, scenarios: string[]): Promise<void> {
-  // Each scenario gets its own time limit inside the guest, so one hang does not cost the others. Its
-  // exit code lands in NAME.rc by rename, so the host never reads a half-written one; by then its
-  // checks and output are complete.
+  // Each scenario gets its own time limit inside the guest, so one hang does not cost the others. The
+  // limit catches hangs, not slowness: 600 s, over twice the longest scenario on a busy machine (ladder
+  // ran past 300 s while other work shared the two cores). Its exit code lands in NAME.rc by rename, so
+  // the host never reads a half-written one; by then its checks and output are complete.
   const script = `
   mkdir -p "$AGENTCGROUP_XFER/results"
   for name in ${scenarios.join(' ')}; do
     r="$AGENTCGROUP_XFER/results/$name"
-    AGENTCGROUP_RESULTS="$r.jsonl" timeout -k 5 300 node "build/scenarios/$name.cjs" > "$r.out" 2>&1
+    AGENTCGROUP_RESULTS="$r.jsonl" timeout -k 5 600 node "build/scenarios/$name.cjs" > "$r.out" 2>&1
     echo $? > "$r.rc.part" && mv "$r.rc.part" "$r.rc"
   done
   `;
