@@ -18,14 +18,18 @@ export const ENGINES = ['docker', 'containerd'] as const;
 export type Engine = (typeof ENGINES)[number];
 export type Action = 'add' | 'remove';
 
-const EDITS: Record<Engine, Record<Action, (text: string, file: string) => string | undefined>> = {
-  docker: { add: addDockerRuntime, remove: removeDockerRuntime },
-  containerd: { add: addContainerdRuntime, remove: removeContainerdRuntime },
+type Edit = (text: string | undefined, file: string) => string | undefined;
+
+/** docker's edits take an absent daemon.json as empty; containerd's make the file or say why they cannot. */
+const EDITS: Record<Engine, Record<Action, Edit>> = {
+  docker: { add: (text, file) => addDockerRuntime(text ?? '', file), remove: (text, file) => removeDockerRuntime(text ?? '', file) },
+  containerd: { add: (text, file) => addContainerdRuntime(text, file), remove: (text, file) => removeContainerdRuntime(text ?? '', file) },
 };
 
 /** containerd's own reading of a candidate config, when containerd is on PATH; undefined if it agrees. */
 function containerdObjection(file: string, text: string): string | undefined {
-  const probe = freshPath(dirname(file), `.${RUNTIME_NAME}-check-`, '.toml');
+  // Not *.toml: a drop-in directory's import pattern must not take the probe in.
+  const probe = freshPath(dirname(file), `.${RUNTIME_NAME}-check-`, '.tmp');
   writeNewFile(probe, text, { mode: 0o600 });
   try {
     const r = spawnSync('containerd', ['--config', probe, 'config', 'dump'], { encoding: 'utf8', timeout: 30_000 });
@@ -40,24 +44,29 @@ function containerdObjection(file: string, text: string): string | undefined {
 
 /** Applies the edit to `file`; returns one line saying what happened. */
 export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
+  return applyEdit(file, action, EDITS[engine][action], engine === 'containerd' && action === 'add' && !isTemplate(file));
+}
+
+/**
+ * Applies `edit` to `file` (absent: text undefined), atomically, writing nothing when nothing changes;
+ * `check`: containerd on PATH must read the result and find our runtime in it.
+ */
+export function applyEdit(file: string, action: Action, edit: Edit, check: boolean): string {
   const exists = existsSync(file);
   if (!exists && action === 'remove') return `${printable(file)}: not there, nothing to remove`;
-  if (!exists && engine === 'containerd') {
-    // A config holding only our runtime would replace containerd 1.6's and 1.7's built-in runtimes.
-    if (!isTemplate(file)) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: not there (containerd runs on its defaults); write them first: containerd config default > ${printable(file)}`);
-    // A template is made (containerdconfig.ts), but in k3s's or RKE2's own directory only.
-    if (!existsSync(dirname(file))) throw new AgentcgroupError('bad-engine-config', `${printable(dirname(file))}: no such directory (is k3s or RKE2 installed?)`);
+  // A file is made only in a directory that is there: a template in k3s's or RKE2's own, a drop-in in its distribution's.
+  if (!exists && action === 'add' && isTemplate(file) && !existsSync(dirname(file))) {
+    throw new AgentcgroupError('bad-engine-config', `${printable(dirname(file))}: no such directory (is k3s or RKE2 installed?)`);
   }
   const current = exists ? readConfigFile(file) : undefined;
-  const before = current?.text ?? '';
-  const after = EDITS[engine][action](before, file);
-  if (after === before) return `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
+  const after = edit(current?.text, file);
+  if (after === current?.text) return `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
   if (after === undefined) {
     rmSync(file);
     return `${printable(file)}: removed (it held nothing but what install.sh put there)`;
   }
   // A template is not containerd's to read: k3s or RKE2 renders it into config.toml when it starts.
-  if (engine === 'containerd' && action === 'add' && !isTemplate(file)) {
+  if (check) {
     const objection = containerdObjection(file, after);
     if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: containerd refuses the edited config (${objection}); left unchanged`);
   }
