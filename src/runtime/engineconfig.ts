@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { printable } from '../text.js';
@@ -17,8 +18,8 @@ import { addDockerRuntime, removeDockerRuntime, RUNTIME_NAME } from './installco
 export const ENGINES = ['docker', 'containerd'] as const;
 export type Engine = (typeof ENGINES)[number];
 export type Action = 'add' | 'remove';
-
-type Edit = (text: string | undefined, file: string) => string | undefined;
+/** An edit of a file's text (undefined: no file) into its new text (undefined: the file goes). */
+export type Edit = (text: string | undefined, file: string) => string | undefined;
 
 /** docker's edits take an absent daemon.json as empty; containerd's make the file or say why they cannot. */
 const EDITS: Record<Engine, Record<Action, Edit>> = {
@@ -28,8 +29,9 @@ const EDITS: Record<Engine, Record<Action, Edit>> = {
 
 /** containerd's own reading of a candidate config, when containerd is on PATH; undefined if it agrees. */
 function containerdObjection(file: string, text: string): string | undefined {
-  // Not *.toml: a drop-in directory's import pattern must not take the probe in.
-  const probe = freshPath(dirname(file), `.${RUNTIME_NAME}-check-`, '.tmp');
+  // Beside the file, so relative imports read as they will; elsewhere when its directory is not made
+  // yet (nothing of ours imports). Not *.toml: a drop-in directory's import pattern must not take it in.
+  const probe = freshPath(existsSync(dirname(file)) ? dirname(file) : tmpdir(), `.${RUNTIME_NAME}-check-`, '.tmp');
   writeNewFile(probe, text, { mode: 0o600 });
   try {
     const r = spawnSync('containerd', ['--config', probe, 'config', 'dump'], { encoding: 'utf8', timeout: 30_000 });
@@ -44,26 +46,26 @@ function containerdObjection(file: string, text: string): string | undefined {
 
 /** Applies the edit to `file`; returns one line saying what happened. */
 export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
-  return applyEdit(file, action, EDITS[engine][action], engine === 'containerd' && action === 'add' && !isTemplate(file));
+  return applyEdit(file, action, EDITS[engine][action], engine === 'containerd' && action === 'add' && !isTemplate(file)).line;
 }
 
 /**
  * Applies `edit` to `file` (absent: text undefined), atomically, writing nothing when nothing changes;
  * `check`: containerd on PATH must read the result and find our runtime in it.
  */
-export function applyEdit(file: string, action: Action, edit: Edit, check: boolean): string {
+export function applyEdit(file: string, action: Action, edit: Edit, check: boolean): { line: string; changed: boolean } {
   const exists = existsSync(file);
-  if (!exists && action === 'remove') return `${printable(file)}: not there, nothing to remove`;
+  if (!exists && action === 'remove') return { line: `${printable(file)}: not there, nothing to remove`, changed: false };
   // A file is made only in a directory that is there: a template in k3s's or RKE2's own, a drop-in in its distribution's.
   if (!exists && action === 'add' && isTemplate(file) && !existsSync(dirname(file))) {
     throw new AgentcgroupError('bad-engine-config', `${printable(dirname(file))}: no such directory (is k3s or RKE2 installed?)`);
   }
   const current = exists ? readConfigFile(file) : undefined;
   const after = edit(current?.text, file);
-  if (after === current?.text) return `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`;
+  if (after === current?.text) return { line: `${printable(file)}: ${action === 'add' ? `runtime ${RUNTIME_NAME} already there` : `no runtime ${RUNTIME_NAME}, nothing to remove`}`, changed: false };
   if (after === undefined) {
     rmSync(file);
-    return `${printable(file)}: removed (it held nothing but what install.sh put there)`;
+    return { line: `${printable(file)}: removed (it held nothing but what install.sh put there)`, changed: true };
   }
   // A template is not containerd's to read: k3s or RKE2 renders it into config.toml when it starts.
   if (check) {
@@ -72,5 +74,5 @@ export function applyEdit(file: string, action: Action, edit: Edit, check: boole
   }
   if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
   writeConfigFile(file, after, current?.stat);
-  return `${printable(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`;
+  return { line: `${printable(file)}: ${action === 'add' ? 'added' : 'removed'} runtime ${RUNTIME_NAME}`, changed: true };
 }
