@@ -59,14 +59,14 @@ function runtimeLines(version: ConfigVersion, systemdCgroup: string): string[] {
 
 const block = (begin: string, lines: readonly string[]) => [begin, ...lines, END, ''].join('\n');
 
-/** The text without our block (and the blank line we put before it); whether it had one, and whether we made the file. */
-function withoutBlock(text: string, file: string): { rest: string; had: boolean; made: boolean } {
+/** The text without our block (and the blank line we put before it), and whether we made the file. */
+function withoutBlock(text: string, file: string): { rest: string; made: boolean } {
   const start = text.search(new RegExp(`^${BEGIN}`, 'm'));
-  if (start < 0) return { rest: text, had: false, made: false };
+  if (start < 0) return { rest: text, made: false };
   const end = text.indexOf(`${END}\n`, start);
   if (end < 0) bad(file, `has "${BEGIN}..." without its end line`);
   const before = text.slice(0, start).replace(/\n\n$/, '\n');
-  return { rest: before + text.slice(end + END.length + 1), had: true, made: text.startsWith(MADE, start) };
+  return { rest: before + text.slice(end + END.length + 1), made: text.startsWith(MADE, start) };
 }
 
 /** `text` and the block, after a blank line; a last line without its newline gets one. */

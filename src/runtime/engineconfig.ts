@@ -2,7 +2,7 @@
  * `agentcgroup install-config`, install.sh's helper (so a host needs neither node nor jq): applies one
  * edit (installconfig.ts, containerdconfig.ts) to an engine's config file, atomically, writing nothing
  * when nothing changes. A containerd config is first checked by containerd itself (`config dump`) when
- * it is installed.
+ * it is installed. nodeinstall.ts applies the containerd edits the same way, to the file a node shape names.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -46,6 +46,7 @@ function containerdObjection(file: string, text: string): string | undefined {
 
 /** Applies the edit to `file`; returns one line saying what happened. */
 export function applyEngineConfig(engine: Engine, action: Action, file: string): string {
+  // A template is not containerd's to read: k3s or RKE2 renders it into config.toml when it starts.
   return applyEdit(file, action, EDITS[engine][action], engine === 'containerd' && action === 'add' && !isTemplate(file)).line;
 }
 
@@ -56,7 +57,8 @@ export function applyEngineConfig(engine: Engine, action: Action, file: string):
 export function applyEdit(file: string, action: Action, edit: Edit, check: boolean): { line: string; changed: boolean } {
   const exists = existsSync(file);
   if (!exists && action === 'remove') return { line: `${printable(file)}: not there, nothing to remove`, changed: false };
-  // A file is made only in a directory that is there: a template in k3s's or RKE2's own, a drop-in in its distribution's.
+  // A template is made only in k3s's or RKE2's own directory, whose absence means neither runs here. A
+  // drop-in's or config.toml's directory is made: the node shape said its containerd reads it there.
   if (!exists && action === 'add' && isTemplate(file) && !existsSync(dirname(file))) {
     throw new AgentcgroupError('bad-engine-config', `${printable(dirname(file))}: no such directory (is k3s or RKE2 installed?)`);
   }
@@ -67,7 +69,6 @@ export function applyEdit(file: string, action: Action, edit: Edit, check: boole
     rmSync(file);
     return { line: `${printable(file)}: removed (it held nothing but what install.sh put there)`, changed: true };
   }
-  // A template is not containerd's to read: k3s or RKE2 renders it into config.toml when it starts.
   if (check) {
     const objection = containerdObjection(file, after);
     if (objection !== undefined) throw new AgentcgroupError('bad-engine-config', `${printable(file)}: containerd refuses the edited config (${objection}); left unchanged`);
