@@ -41,14 +41,10 @@ t.test('plain containerd', async (t) => {
   const v3 = shapeOf(t, detectNodeShape(view({ '/etc/containerd/config.toml': V3 }, [], VERSION['2.1'])));
   t.match(v3, { name: 'containerd 2.x, config.toml version 3', file: '/etc/containerd/config.toml' }, "2.1's default imports nothing: config.toml edited");
 
+  /** A file made on containerd 2.x with the cgroupfs driver, restarting containerd and checked by it. */
+  const made2x = (name: string, file: string) => ({ name, file, edit: { containerdMajor: 2, make: { version: 3, systemdCgroup: false } }, restart: { unit: 'containerd' }, check: true });
   const confd = shapeOf(t, detectNodeShape(view({ '/etc/containerd/config.toml': V3_CONFD }, [], VERSION['2.1'])));
-  t.same(confd, {
-    name: 'containerd 2.x, config.toml (version 3) importing /etc/containerd/conf.d',
-    file: '/etc/containerd/conf.d/agentcgroup.toml',
-    edit: { containerdMajor: 2, make: { version: 3, systemdCgroup: false } },
-    restart: { unit: 'containerd' },
-    check: true,
-  }, 'a version 3 config.toml importing conf.d: our drop-in there');
+  t.same(confd, made2x('containerd 2.x, config.toml (version 3) importing /etc/containerd/conf.d', '/etc/containerd/conf.d/agentcgroup.toml'), 'a version 3 config.toml importing conf.d: our drop-in there');
   const systemd = (files: Record<string, string>) => shapeOf(t, detectNodeShape(view(files, [], VERSION['2.1']))).edit.make?.systemdCgroup;
   t.equal(systemd({ '/etc/containerd/config.toml': V3_CONFD.replace(/SystemdCgroup = false/, 'SystemdCgroup = true') }), true, "the drop-in takes config.toml's cgroup driver");
   t.equal(systemd({ '/etc/containerd/config.toml': V3_CONFD, '/etc/containerd/conf.d/10-systemd.toml': `version = 3${SYSTEMD_V3}` }), true, "or a drop-in's that sets it");
@@ -58,13 +54,7 @@ t.test('plain containerd', async (t) => {
   t.equal(v2Imports.file, '/etc/containerd/config.toml', "version 2 importing conf.d: config.toml edited (1.x would let the drop-in replace the node's CRI settings)");
 
   const none = shapeOf(t, detectNodeShape(view({}, [], VERSION['2.1'])));
-  t.same(none, {
-    name: 'containerd 2.x on its defaults (no config.toml)',
-    file: '/etc/containerd/config.toml',
-    edit: { containerdMajor: 2, make: { version: 3, systemdCgroup: false } },
-    restart: { unit: 'containerd' },
-    check: true,
-  }, '2.x without config.toml: made, holding our runtime (2.x reads no conf.d then)');
+  t.same(none, made2x('containerd 2.x on its defaults (no config.toml)', '/etc/containerd/config.toml'), '2.x without config.toml: made, holding our runtime (2.x reads no conf.d then)');
   t.same(detectNodeShape(view({}, [], VERSION['1.6'])), { unhandled: 'containerd 1.x runs on its built-in defaults (no /etc/containerd/config.toml); write them first: containerd config default > /etc/containerd/config.toml' });
   t.match(shapeOf(t, detectNodeShape(view({ '/etc/containerd/config.toml': 'not = [toml' }))), { name: 'containerd (version unknown)', file: '/etc/containerd/config.toml' }, 'an unreadable config.toml: the edit says what is wrong with it');
 });
