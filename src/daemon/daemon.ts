@@ -32,9 +32,10 @@ import { FdWaiter } from './waiter.js';
 
 /**
  * The daemon, wired: the container registry follows carved containers, and for each one the tracker
- * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder and
- * an exec server takes calls begun from inside. It waits only on epoll (ring buffer, PSI triggers)
- * and inotify (records, cgroup.events): no timers while no call runs and no connection is open, no children.
+ * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder, the
+ * resizer makes the limits follow the engine's resizes and an exec server takes calls begun from
+ * inside. It waits only on epoll (ring buffer, PSI triggers) and inotify (records, cgroup.events, C's
+ * memory.max): no timers while no call runs and no connection is open, no children.
  */
 export class Daemon {
   private readonly store: StateStore;
