@@ -42,6 +42,9 @@ export function resizeLine(id: string, r: Resized, runningCalls: number): string
  * on C's memory.max (the engine writes it through write(2), which the kernel reports as a change), by
  * the supervisor's looks, which read it anyway, and by a container being followed (a resize while no
  * daemon ran). Writes only below C: its own memory.high, the agent leaf and the calls under tools/.
+ * What it reads there is bounded though a container may touch it: cgroupfs files are the kernel's (a
+ * container cannot make one long or plant another), each parsed strictly (parseLimit); a session counts
+ * at most the host's memory; the calls listed are at most tools/' cgroup.max.descendants.
  */
 export class SessionResizer {
   private readonly watches = new Map<string, Closable>();
