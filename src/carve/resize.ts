@@ -27,8 +27,9 @@ export type Resize =
   /** At the new size the policy has no throttle zone (a percentage beside bytes): the limits stay. */
   | { kind: 'refused'; to: Session; why: string }
   /**
-   * The limits at the new size, and the writes to C and its agent leaf in order; `steps` is empty
-   * when the new size resolves as the old did (a memory.max past the host's memory, or sizes in bytes).
+   * The limits at the new size, and the writes to C and its agent leaf in order; the agent leaf's are
+   * left out when the new size resolves as the old did (a memory.max past the host's memory, or sizes
+   * in bytes).
    */
   | { kind: 'resize'; from: Session; to: Session; sessionHigh: Bytes; agent: Limits; tool: Limits; steps: Step[] };
 
@@ -61,7 +62,6 @@ export function planResize(rec: ResizeInput, sessionMax: Bytes, hostMemory: numb
   const to: Session = { max: sessionMax, bytes: sessionBytesOf(sessionMax, hostMemory) };
   if (rec.sizes === undefined || rec.sessionMax === undefined) return to.bytes === rec.sessionBytes ? { kind: 'unchanged' } : { kind: 'unsized', to };
   if (sessionMax === rec.sessionMax) return { kind: 'unchanged' };
-  const before = resolveMemory(rec.sizes, rec.sessionBytes);
   const after = resolveMemory(rec.sizes, to.bytes);
   try {
     checkZones(after);
@@ -73,8 +73,10 @@ export function planResize(rec: ResizeInput, sessionMax: Bytes, hostMemory: numb
   const sessionHigh = after.session.memoryHigh;
   const steps: Step[] = [
     // C's memory.max is the engine's and changed already: after a shrink our memory.high may sit above
-    // it, so C's zone is put back first.
-    ...(before.session.memoryHigh === sessionHigh ? [] : [{ op: 'write', cgroup: rec.cgroup, file: 'memory.high', value: String(sessionHigh) } as const]),
+    // it, so C's zone is put back first. Written even when its value stays: an engine that resizes
+    // through systemd (the systemd cgroup driver of runc and crun, Docker's default on cgroup v2) has
+    // it rewrite every memory file of C's unit, memory.high to max among them, just before memory.max.
+    { op: 'write', cgroup: rec.cgroup, file: 'memory.high', value: String(sessionHigh) },
     ...pairSteps(`${rec.cgroup}/${AGENT_LEAF}`, pairOf(rec.agent), pairOf(agent)),
   ];
   return { kind: 'resize', from: { max: rec.sessionMax, bytes: rec.sessionBytes }, to, sessionHigh, agent, tool, steps };

@@ -86,6 +86,17 @@ t.test('docker update --memory 2g: the agent leaf, C memory.high, the tool templ
   t.same(w.log, ['container ctr: memory.max 1G -> 2G: session memory.high 1.8G; agent memory.high 819.2M, memory.max 1.2G; tool calls memory.high 1.4G, memory.max 1.7G (0 running call(s) changed)']);
 });
 
+t.test("through systemd: C's memory.high, which systemd resets just before memory.max, is put back", async (t) => {
+  const w = world(t);
+  w.resizer(GiB).follow(w.c); // a host of 1G: a limit of 2G is the same session
+  w.fs.write(C, 'memory.high', 'max');
+  w.engineSets(2 * GiB);
+  t.equal(w.fs.read(C, 'memory.high').trim(), String(share(GiB, 90)));
+  t.same(w.limits(`${C}/agent`), [String(share(GiB, 40)), String(share(GiB, 60))], 'the agent leaf as it was');
+  t.equal(w.kernel.log.filter((l) => l.includes('/agent/')).length, 0, 'and not written');
+  t.match(w.log, [/^container ctr: memory\.max 1G -> 2G \(host 1G\): session memory\.high 921\.6M; /]);
+});
+
 t.test('a shrink with running calls: memory.high before memory.max everywhere, a raise taken back, nothing outside C', async (t) => {
   const w = world(t);
   const plain = w.call('plain-1');
