@@ -1,5 +1,5 @@
 import { formatBytes, resolveSize } from '../config/size.js';
-import type { Policy, Size } from '../config/types.js';
+import type { MemorySizes, Policy, Size } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
 import { AGENT_LEAF, CONTROLLERS, TOOLS_PARENT } from '../layout.js';
 import type { Bytes, Limits } from '../limits.js';
@@ -58,24 +58,49 @@ function checkZone(where: string, high: Bytes, max: Bytes): void {
 }
 
 /**
- * Pure: policy sizes made concrete. The session is C's memory.max, or the host's memory when the
- * engine set no limit (then percentages are of the machine).
+ * Pure: the session size. It is C's memory.max, or the host's memory when the engine set no limit (then
+ * percentages are of the machine); a limit above the host's memory is no limit either.
  */
-export function resolveLimits(policy: Policy, sessionMax: Bytes, hostMemory: number) {
-  const sessionBytes = sessionMax === 'max' ? hostMemory : Math.min(sessionMax, hostMemory);
+export function sessionBytesOf(sessionMax: Bytes, hostMemory: number): number {
+  return sessionMax === 'max' ? hostMemory : Math.min(sessionMax, hostMemory);
+}
+
+/** Pure: the policy's memory sizes as a session of `sessionBytes` makes them; sizes in bytes stay. */
+export function resolveMemory(sizes: MemorySizes, sessionBytes: number) {
   const size = (s: Size) => resolveSize(s, sessionBytes);
-  const session = { memoryHigh: size(policy.session.memoryHigh) };
-  const agent: Limits = { memoryHigh: size(policy.agent.memoryHigh), memoryMax: size(policy.agent.memoryMax), cpuWeight: policy.agent.cpuWeight };
-  const tool: Limits = {
-    memoryHigh: size(policy.tool.memoryHigh),
-    memoryMax: size(policy.tool.memoryMax),
-    cpuWeight: policy.tool.cpuWeight,
-    pidsMax: policy.tool.pidsMax,
-    oomGroup: policy.tool.oomGroup,
+  return {
+    session: { memoryHigh: size(sizes.session.memoryHigh) },
+    agent: { memoryHigh: size(sizes.agent.memoryHigh), memoryMax: size(sizes.agent.memoryMax) },
+    tool: { memoryHigh: size(sizes.tool.memoryHigh), memoryMax: size(sizes.tool.memoryMax) },
   };
-  checkZone('agent', agent.memoryHigh, agent.memoryMax);
-  checkZone('tool', tool.memoryHigh, tool.memoryMax);
-  return { sessionBytes, session, agent, tool };
+}
+
+/**
+ * Pure: refuses resolved sizes without a throttle zone. A percentage beside a size in bytes can pass
+ * the policy's own check and still invert at some session sizes only.
+ */
+export function checkZones(m: ReturnType<typeof resolveMemory>): void {
+  checkZone('agent', m.agent.memoryHigh, m.agent.memoryMax);
+  checkZone('tool', m.tool.memoryHigh, m.tool.memoryMax);
+}
+
+/** Pure: the policy's memory sizes alone, as a carve record keeps them. */
+export function memorySizesOf(policy: MemorySizes): MemorySizes {
+  return {
+    session: { memoryHigh: policy.session.memoryHigh },
+    agent: { memoryHigh: policy.agent.memoryHigh, memoryMax: policy.agent.memoryMax },
+    tool: { memoryHigh: policy.tool.memoryHigh, memoryMax: policy.tool.memoryMax },
+  };
+}
+
+/** Pure: policy sizes made concrete for a session (sessionBytesOf), or refused without a throttle zone. */
+export function resolveLimits(policy: Policy, sessionMax: Bytes, hostMemory: number) {
+  const sessionBytes = sessionBytesOf(sessionMax, hostMemory);
+  const m = resolveMemory(policy, sessionBytes);
+  checkZones(m);
+  const agent: Limits = { ...m.agent, cpuWeight: policy.agent.cpuWeight };
+  const tool: Limits = { ...m.tool, cpuWeight: policy.tool.cpuWeight, pidsMax: policy.tool.pidsMax, oomGroup: policy.tool.oomGroup };
+  return { sessionBytes, session: m.session, agent, tool };
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { describeError } from '../errors.js';
-import type { Engine } from '../runtime/engineconfig.js';
 import { processView } from '../runtime/self.js';
 import { exitStatus, runShim, SHIM_SUMMARY } from '../runtime/shim.js';
 import type { CliContext } from './context.js';
@@ -29,16 +28,15 @@ export function registerRuntime(program: Command, ctx: CliContext, setExit: (cod
   // Loaded when run: the hook's start goes through this file too, and must not pay for the TOML parser.
   program
     .command('install-config', { hidden: true })
-    .description('add or remove the agentcgroup runtime in an engine config file (used by install.sh)')
+    .description("add or remove the agentcgroup runtime in an engine's config (used by install.sh and the Kubernetes DaemonSet)")
     .argument('<engine>', 'docker | containerd')
-    .argument('<action>', 'add | remove')
-    .argument('<file>', 'daemon.json (docker); config.toml, or a k3s/RKE2 config template *.tmpl (containerd)')
-    .action(async (engine: string, action: string, file: string) => {
+    .argument('<action>', 'add | remove FILE; containerd also: detect | register | unregister ROOT (the node shape under ROOT: deploy/kubernetes/README.md)')
+    .argument('<target>', 'daemon.json (docker); config.toml, a drop-in, or a k3s/RKE2 config template *.tmpl (containerd); ROOT: / for this host')
+    .option('--restart', 'register, unregister: restart the node\'s containerd (or k3s, RKE2, k0s unit) when a config changed')
+    .action(async (engine: string, action: string, target: string, options: { restart?: boolean }) => {
       try {
-        const { applyEngineConfig, ENGINES } = await import('../runtime/engineconfig.js');
-        if (!(ENGINES as readonly string[]).includes(engine)) throw new Error(`unknown engine ${JSON.stringify(engine.slice(0, 40))} (expected ${ENGINES.join(' or ')})`);
-        if (action !== 'add' && action !== 'remove') throw new Error(`unknown action ${JSON.stringify(action.slice(0, 40))} (expected add or remove)`);
-        ctx.stdout(`${applyEngineConfig(engine as Engine, action, file)}\n`);
+        const { installConfig } = await import('../runtime/installcli.js');
+        for (const line of installConfig(engine, action, target, { restart: options.restart === true })) ctx.stdout(`${line}\n`);
       } catch (err) {
         ctx.stderr(`agentcgroup: install-config: ${describeError(err)}\n`);
         setExit(1);

@@ -48,6 +48,25 @@ export function parseSize(text: string, key: string): Size {
 }
 
 /**
+ * Whether `v` is a Size as parseSize makes one: a carve record keeps the policy's sizes, and what it
+ * says ends up in cgroupfs, so it is checked like input when read back.
+ */
+export function isSize(v: unknown): v is Size {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as { kind?: unknown; bytes?: unknown; percent?: unknown };
+  switch (s.kind) {
+    case 'max':
+      return true;
+    case 'percent':
+      return typeof s.percent === 'number' && s.percent > 0 && s.percent <= 100;
+    case 'bytes':
+      return Number.isSafeInteger(s.bytes) && (s.bytes as number) >= PAGE_SIZE && (s.bytes as number) % PAGE_SIZE === 0;
+    default:
+      return false;
+  }
+}
+
+/**
  * A Size in bytes for a session of `sessionBytes` (the container's memory.max, or host memory). A
  * percentage never resolves below one page: 0 in memory.max would OOM-kill the group on its first page.
  */

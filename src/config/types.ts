@@ -7,6 +7,16 @@ export type Size = { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent
 
 export type Priority = 'low' | 'normal' | 'high';
 
+/**
+ * The policy's memory sizes as written (a percentage stays a percentage): what a carve record keeps so
+ * that the limits can follow the session when the engine resizes the container.
+ */
+export interface MemorySizes {
+  session: { memoryHigh: Size };
+  agent: { memoryHigh: Size; memoryMax: Size };
+  tool: { memoryHigh: Size; memoryMax: Size };
+}
+
 export interface Policy {
   /** Host-only. A hook that cannot carve exits non-zero (the container does not start) instead of failing open. */
   strict: boolean;

@@ -7,7 +7,7 @@ import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
 import type { HostEnv } from '../host/env.js';
-import { readMeminfo } from '../host/meminfo.js';
+import { hostMemoryBytes, readMeminfo } from '../host/meminfo.js';
 import { sweepStaleAsync } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
@@ -24,6 +24,7 @@ import { CallBook, type Log } from './calls.js';
 import { serveExec } from './execserver.js';
 import { type KernelEvents, kernelEvents } from './kernelevents.js';
 import { ContainerRegistry } from './registry.js';
+import { SessionResizer } from './resizer.js';
 import { TrackerRouter } from './router.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
@@ -31,9 +32,10 @@ import { FdWaiter } from './waiter.js';
 
 /**
  * The daemon, wired: the container registry follows carved containers, and for each one the tracker
- * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder and
- * an exec server takes calls begun from inside. It waits only on epoll (ring buffer, PSI triggers)
- * and inotify (records, cgroup.events): no timers while no call runs and no connection is open, no children.
+ * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder, the
+ * resizer makes the limits follow the engine's resizes and an exec server takes calls begun from
+ * inside. It waits only on epoll (ring buffer, PSI triggers) and inotify (records, cgroup.events, C's
+ * memory.max): no timers while no call runs and no connection is open, no children.
  */
 export class Daemon {
   private readonly store: StateStore;
@@ -43,6 +45,7 @@ export class Daemon {
   private readonly calls: CallBook;
   private readonly router: TrackerRouter;
   private readonly supervisor: Supervisor;
+  private readonly resizer: SessionResizer;
   private readonly registry: ContainerRegistry;
   private readonly execServers = new Map<string, LineServer>();
   private readonly collector = new SnapshotCollector();
@@ -75,6 +78,7 @@ export class Daemon {
       },
       { added: (c) => this.follow(c), removed: (c) => this.unfollow(c) },
     );
+    this.resizer = new SessionResizer({ events: this.events, store: this.store, hostMemory: () => hostMemoryBytes(host.procRoot), log });
     this.supervisor = new Supervisor(policy, {
       events: this.events,
       meminfo: () => readMeminfo(host.procRoot),
@@ -83,6 +87,7 @@ export class Daemon {
       store: this.store,
       log,
       hostPressure: join(host.procRoot, 'pressure/memory'),
+      sessionSeen: (c, max) => this.resizer.check(c, max),
     });
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
   }
@@ -172,6 +177,8 @@ export class Daemon {
 
   /** A container starts being followed: each part takes it up, the exec socket last. */
   private async follow(c: Watched): Promise<void> {
+    // First: a resize while no daemon ran is taken up before any call is begun from the template.
+    this.resizer.follow(c);
     this.tracker?.watch(c.cgroupId);
     this.router.follow(c);
     if (this.policy.tracker.hold) this.tracker?.holdIn(c.agentCgroupId);
@@ -201,6 +208,7 @@ export class Daemon {
     this.tracker?.unwatch(c.cgroupId);
     this.router.unfollow(c);
     this.supervisor.unfollow(c.record.id);
+    this.resizer.unfollow(c.record.id);
     this.calls.forget(c);
     const exec = this.execServers.get(c.record.id);
     this.execServers.delete(c.record.id);

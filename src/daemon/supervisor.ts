@@ -3,6 +3,7 @@ import { type MemoryStatus, parseCount, parseLimit, readMemoryStatus } from '../
 import { killCgroup } from '../cgroup/lifecycle.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
+import type { Bytes } from '../limits.js';
 import { describeError } from '../errors.js';
 import { Tally } from '../metrics/tally.js';
 import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
@@ -27,6 +28,11 @@ export interface SupervisorDeps {
   log: Log;
   /** The pressure file of the whole host: /proc/pressure/memory. */
   hostPressure: string;
+  /**
+   * Told C's memory.max at each look, which reads it anyway: the resizer's safety net, should an
+   * engine change it in a way inotify does not report.
+   */
+  sessionSeen?(c: Watched, max: Bytes): void;
 }
 
 /**
@@ -164,6 +170,8 @@ export class Supervisor {
         }
         if (host) ids.push(HOST);
         const session = { id: c.record.id, priority: eff.get(c.record.id) ?? c.record.priority, current: parseCount(c.fs.read(C, 'memory.current')), max: parseLimit(c.fs.read(C, 'memory.max')), budgets: ids };
+        // Before the calls are read: those a resize changes are seen with their new limits.
+        this.d.sessionSeen?.(c, session.max);
         const own: CallView[] = [];
         for (const cg of this.toolCalls(c)) {
           let m: MemoryStatus;

@@ -31,6 +31,7 @@ export function readCallStats(fs: Pick<Cgroupfs, 'read'>, cg: string): CallStats
   return {
     // null before 5.19, which has no memory.peak; doctor warns about older kernels.
     peak: m.peak,
+    max: m.max,
     events: { high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oom_kill: e.oom_kill ?? 0 },
     pressure: { someUs: m.pressure.some.totalUs, fullUs: m.pressure.full.totalUs },
   };

@@ -6,6 +6,11 @@ import { quote } from '../text.js';
 /** What the kernel said about a finished call's cgroup, read just before it is removed. */
 export interface CallStats {
   peak: number | null;
+  /**
+   * memory.max at the end, when read: a resize of the session may have changed it since the call
+   * began (the record keeps the memory.high it began with, which only the ladder raises).
+   */
+  max?: Bytes;
   events: CallRecord['events'];
   pressure: CallRecord['pressure'];
 }
@@ -33,7 +38,7 @@ export function finishedRecord(call: RunningCall, container: string | null, stat
   const outcome = outcomeOf(stats, end);
   const reason =
     outcome === 'oom-killed'
-      ? `memory.max ${fmt(call.limits.max)} reached (peak ${fmt(stats.peak)})`
+      ? `memory.max ${fmt(stats.max ?? call.limits.max)} reached (peak ${fmt(stats.peak)})`
       : supervisorReason !== undefined
         ? `ended by agentcgroup: ${supervisorReason}`
         : end.signal
@@ -67,7 +72,7 @@ function buildRecord(
     exit: end.exit,
     signal: end.signal,
     outcome,
-    memory: { peak: stats.peak, high: call.limits.high, max: call.limits.max },
+    memory: { peak: stats.peak, high: call.limits.high, max: stats.max ?? call.limits.max },
     events: stats.events,
     pressure: stats.pressure,
   };

@@ -2,7 +2,7 @@ import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { cgroupOfPid, findCgroup2Root } from '../cgroup/locate.js';
 import { parseLimit } from '../cgroup/stats.js';
 import { applySteps } from '../carve/apply.js';
-import { planCarve } from '../carve/plan.js';
+import { memorySizesOf, planCarve } from '../carve/plan.js';
 import { PRIORITY_RANK } from '../config/policy.js';
 import type { Policy } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
@@ -27,13 +27,14 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
   const cgroup = cgroupOfPid(host.procRoot, state.pid);
   if (!fs.exists(cgroup)) throw new AgentcgroupError('no-cgroup', `container cgroup ${fs.path(cgroup)} does not exist`);
   const controllers = fs.controllers(cgroup);
+  const sessionMax = controllers.includes('memory') ? parseLimit(fs.read(cgroup, 'memory.max')) : 'max';
   const plan = planCarve({
     oomScoreAdj: engineOomScoreAdj(host.procRoot, state.pid),
     cgroup,
     policy,
     controllers,
     children: fs.children(cgroup),
-    sessionMax: controllers.includes('memory') ? parseLimit(fs.read(cgroup, 'memory.max')) : 'max',
+    sessionMax,
     hostMemory: hostMemoryBytes(host.procRoot),
     freeze: stage === 'poststart',
   });
@@ -48,6 +49,8 @@ export function carveContainer(state: OciState, policy: Policy, store: StateStor
     state: 'carving',
     carvedAt: host.now().toISOString(),
     sessionBytes: plan.sessionBytes,
+    sessionMax,
+    sizes: memorySizesOf(policy),
     agent: plan.agent,
     tool: plan.tool,
     framework: policy.tracker.framework,

@@ -2,7 +2,8 @@ import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes, Limits } from '../limits.js';
 import { DEFAULT_POLICY } from '../config/policy.js';
-import type { Policy } from '../config/types.js';
+import { isSize } from '../config/size.js';
+import type { MemorySizes, Policy } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
 import { keepArgv } from './argv.js';
 import { appendJsonLine, ensurePrivateDir, readJsonIfExists, removeIfExists, replacePrivateFile, writeJsonAtomic } from './files.js';
@@ -25,6 +26,15 @@ export interface ContainerRecord {
   state: 'carving' | 'carved';
   carvedAt: string;
   sessionBytes: number;
+  /**
+   * C's memory.max (the engine's) that sessionBytes, agent and tool were resolved against: when the
+   * engine changes it (docker update --memory, an in-place pod resize), the daemon recomputes them
+   * from `sizes` and writes this anew, so a daemon that restarts neither redoes nor misses a resize.
+   * Absent, with `sizes`, in records of older versions: their limits stay as carved.
+   */
+  sessionMax?: Bytes;
+  /** The policy's memory sizes as written (percentages of the session stay percentages). */
+  sizes?: MemorySizes;
   agent: Limits;
   tool: Limits;
   /** tracker.framework of the container's policy: programs that are not tool calls. */
@@ -55,6 +65,15 @@ const isOomScoreAdj = (v: unknown) => Number.isInteger(v) && (v as number) >= -1
 /** Whether a record's oomScoreAdj is one we wrote: it ends up in /proc, so it is checked like input. */
 function validOom(v: ContainerRecord['oomScoreAdj'] | undefined): boolean {
   return v === undefined || (typeof v === 'object' && v !== null && isOomScoreAdj(v.engine) && isOomScoreAdj(v.tool));
+}
+
+const isLimit = (v: unknown) => v === 'max' || (Number.isSafeInteger(v) && (v as number) >= 0);
+
+/** Whether a record's sessionMax and sizes are ones we wrote: a resize writes what they resolve to into cgroupfs. */
+function validSizing(r: Pick<ContainerRecord, 'sessionMax' | 'sizes'>): boolean {
+  const s = r.sizes as Partial<Record<keyof MemorySizes, Record<string, unknown>>> | undefined;
+  const sizes = s === undefined || (typeof s === 'object' && s !== null && [s.session?.memoryHigh, s.agent?.memoryHigh, s.agent?.memoryMax, s.tool?.memoryHigh, s.tool?.memoryMax].every(isSize));
+  return sizes && (r.sessionMax === undefined || isLimit(r.sessionMax));
 }
 
 /** A tool call in flight: written when it starts, removed when its record is logged. */
@@ -162,7 +181,7 @@ export class StateStore {
     }
     if (raw === undefined) return undefined;
     const r = raw as Partial<ContainerRecord>;
-    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn) || (r.launchers !== undefined && !Array.isArray(r.launchers)) || !validOom(r.oomScoreAdj)) {
+    if (r.version !== 1 || r.id !== id || typeof r.cgroup !== 'string' || typeof r.cgroupRoot !== 'string' || typeof r.tool !== 'object' || !Array.isArray(r.framework) || !Array.isArray(r.dependsOn) || (r.launchers !== undefined && !Array.isArray(r.launchers)) || !validOom(r.oomScoreAdj) || !validSizing(r)) {
       throw new AgentcgroupError('bad-record', `container record ${this.containerFile(id)} is not one of ours (or from another version)`);
     }
     return r as ContainerRecord;

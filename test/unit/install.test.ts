@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cliCommand } from './runtime/cli-bundle.js';
+import { containerdStub } from './runtime/containerd-stub.js';
 
 const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8', env });
 
@@ -50,8 +51,10 @@ t.test('install, reinstall, uninstall', async (t) => {
     'etc/agentcgroup/policy.yaml',
     'etc/systemd/system/agentcgroup.service',
     'usr/local/bin/agentcgroup',
+    'usr/local/bin/agentcgroup-runtime',
     'usr/share/containers/oci/hooks.d/agentcgroup.json',
   ]);
+  t.equal(readlinkSync(join(root, 'usr/local/bin/agentcgroup-runtime')), 'agentcgroup', "the name containerd's BinaryName runs, always there");
   t.equal(statSync(join(root, 'usr/local/bin/agentcgroup')).mode & 0o777, 0o755);
   t.equal(JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')).when.annotations['^io\\.agentcgroup\\.enable$'], '^(1|true|yes|on)$', 'gated by default');
 
@@ -96,12 +99,12 @@ function engineWorld(t: Test): { root: string; binary: string } {
 }
 
 /** An engineWorld whose root holds `rel` (with `text`, when given), and install.sh run on it with `flags`. */
-function installWith(t: Test, rel: string, text: string | undefined, flags: string[]) {
+function installWith(t: Test, rel: string, text: string | undefined, flags: string[], env: NodeJS.ProcessEnv = process.env) {
   const w = engineWorld(t);
   const file = join(w.root, rel);
   mkdirSync(dirname(file), { recursive: true });
   if (text !== undefined) writeFileSync(file, text);
-  return { ...w, file, first: sh(['--root', w.root, '--binary', w.binary, ...flags]) };
+  return { ...w, file, first: sh(['--root', w.root, '--binary', w.binary, ...flags], env) };
 }
 
 const DAEMON_JSON = `{
@@ -181,8 +184,7 @@ const CONFIG_TOML = `version = 2
 t.test('--containerd: a marked block in config.toml and the agentcgroup-runtime link; uninstall removes both', async (t) => {
   const { root, binary, file, first } = installWith(t, 'etc/containerd/config.toml', CONFIG_TOML, ['--containerd']);
   t.equal(first.status, 0, first.stderr);
-  t.match(first.stdout, /config\.toml: added runtime agentcgroup\n/);
-  t.match(first.stdout, /restart it/);
+  t.match(first.stdout, /^containerd node: containerd (1\.x|\(version unknown\)), config\.toml version 2\n.*config\.toml: added runtime agentcgroup\nrestart containerd to pick it up/m);
   const installed = readFileSync(file, 'utf8');
   t.ok(installed.startsWith(CONFIG_TOML), 'the operator\'s config untouched above the block');
   const block = installed.slice(CONFIG_TOML.length);
@@ -206,14 +208,15 @@ t.test('--containerd: a marked block in config.toml and the agentcgroup-runtime 
 });
 
 t.test('--containerd refuses configs it cannot extend safely', async (t) => {
+  const env = withContainerd(t.testdir(), '1.6.20');
   for (const [name, text, pattern] of [
-    ['no config.toml', undefined, /not there \(containerd runs on its defaults\); write them first: containerd config default > /],
+    ['no config.toml', undefined, /containerd 1\.x runs on its built-in defaults \(no \/etc\/containerd\/config\.toml\); write them first: containerd config default > /],
     ['version 1', CONFIG_TOML.replace('version = 2\n', ''), /config version 1 \(no version line\): only versions 2 \(containerd 1\.6, 1\.7\) and 3 \(containerd 2\.x\)/],
     ['version 4', CONFIG_TOML.replace('version = 2', 'version = 4'), /config version 4: only versions 2/],
     ['no runc runtime table', 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"\n', /does not define the default runtime .*Start from `containerd config default`/],
     ['a runtime agentcgroup of its own', `${CONFIG_TOML}[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.agentcgroup]\n`, /already defines a runtime "agentcgroup" that install\.sh did not write/],
   ] as const) {
-    const { file, first: r } = installWith(t, 'etc/containerd/config.toml', text, ['--containerd']);
+    const { file, first: r } = installWith(t, 'etc/containerd/config.toml', text, ['--containerd'], env);
     t.not(r.status, 0, name);
     t.match(r.stderr, pattern, name);
     t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
@@ -221,21 +224,17 @@ t.test('--containerd refuses configs it cannot extend safely', async (t) => {
   }
 });
 
-/**
- * PATH with a stand-in for containerd 2.x first: its `config dump` echoes the config, so the check
- * install-config makes passes. The real 1.6 on CI's PATH ignores a version 3 file's plugin settings and
- * would refuse it; the real 2.1 reads it (test/unit/runtime/containerdconfig.test.ts).
- */
-function withContainerd2(dir: string): NodeJS.ProcessEnv {
-  const bin = join(dir, 'containerd2');
+/** PATH with a stand-in for containerd `version` first (runtime/containerd-stub.ts). */
+function withContainerd(dir: string, version: string): NodeJS.ProcessEnv {
+  const bin = join(dir, `containerd-${version}`);
   mkdirSync(bin);
-  writeFileSync(join(bin, 'containerd'), '#!/bin/sh\n[ "$1" = --config ] && exec cat "$2"\nexit 1\n', { mode: 0o755 });
+  containerdStub(bin, version);
   return { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 }
 
 t.test('--containerd on containerd 2.x (config version 3): the block where version 3 keeps runtimes; uninstall restores the bytes', async (t) => {
   const w = engineWorld(t);
-  const env = withContainerd2(dirname(w.root));
+  const env = withContainerd(dirname(w.root), '2.1.9');
   const original = readFileSync('test/fixtures/containerd/default-2.1.9.toml', 'utf8');
   const file = join(w.root, 'etc/containerd/config.toml');
   mkdirSync(dirname(file), { recursive: true });
@@ -267,11 +266,87 @@ t.test('--containerd-config: a k3s template made, and removed again by an uninst
   t.equal(first.status, 0, first.stderr);
   t.match(first.stdout, /: added runtime agentcgroup\n/);
   t.match(first.stdout, /restart k3s or RKE2 to render it/);
-  t.match(readFileSync(file, 'utf8'), /^\{\{ template "base" \. \}\}\n\n# BEGIN agentcgroup/);
+  t.match(readFileSync(file, 'utf8'), /^# BEGIN agentcgroup: file made by install\.sh.*\n\{\{ template "base" \. \}\}\n/);
   t.ok(lstatSync(join(w.root, 'usr/local/bin/agentcgroup-runtime')).isSymbolicLink(), 'the link containerd runs');
   t.notOk(existsSync(join(w.root, 'etc/containerd')), '/etc/containerd not touched');
   const un = sh(['--uninstall', '--root', w.root, ...flags]);
   t.equal(un.status, 0, un.stderr);
   t.notOk(existsSync(file), 'the template it made is gone: k3s renders its own config again');
   t.match(sh(['--root', w.root, '--containerd-config', 'relative.toml']).stderr, /--containerd-config must be an absolute path/);
+});
+
+/** A world whose root holds `files` (paths on the node), with containerd `version` on PATH (none: no containerd). */
+function nodeWorld(t: Test, files: Record<string, string>, version?: string) {
+  const w = engineWorld(t);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(w.root, path)), { recursive: true });
+    writeFileSync(join(w.root, path), text);
+  }
+  const env = version === undefined ? { ...process.env, PATH: '/usr/bin:/bin' } : withContainerd(dirname(w.root), version);
+  if (version === undefined && spawnSync('sh', ['-c', 'command -v containerd'], { env }).status === 0) t.comment('containerd in /usr/bin: the none case below runs as a 1.x node');
+  const run = (args: string[]) => sh(['--root', w.root, '--binary', w.binary, ...args], env);
+  const uninstall = () => sh(['--uninstall', '--root', w.root], env);
+  return { ...w, env, run, uninstall };
+}
+
+const V3_DEFAULT = readFileSync('test/fixtures/containerd/default-2.1.9.toml', 'utf8');
+
+t.test('--containerd follows the node shape: made or edited where it is read, and exactly undone', async (t) => {
+  const k3s = '/var/lib/rancher/k3s/agent/etc/containerd';
+  const cases: { name: string; files: Record<string, string>; version?: string; made: string; said: RegExp }[] = [
+    { name: 'containerd 2.x without config.toml', files: {}, version: '2.1.9', made: '/etc/containerd/config.toml', said: /^restart containerd to pick it up/m },
+    {
+      name: 'containerd 2.x importing conf.d',
+      files: { '/etc/containerd/config.toml': V3_DEFAULT.replace('imports = []', "imports = ['/etc/containerd/conf.d/*.toml']") },
+      version: '2.2.0',
+      made: '/etc/containerd/conf.d/agentcgroup.toml',
+      said: /^restart containerd to pick it up/m,
+    },
+    { name: 'k3s agent', files: { [`${k3s}/config.toml`]: '# File generated by k3s.\nversion = 3\n' }, made: `${k3s}/config-v3.toml.tmpl`, said: /^restart k3s-agent to pick it up \(systemctl restart k3s-agent;/m },
+    { name: 'k0s', files: { '/etc/k0s/containerd.toml': '# k0s_managed=true\nversion = 3\nimports = ["/etc/k0s/containerd.d/*.toml"]\n', '/etc/k0s/containerd.d/.keep': '' }, made: '/etc/k0s/containerd.d/agentcgroup.toml', said: /^nothing to restart: k0s reloads containerd itself when \/etc\/k0s\/containerd\.d changes$/m },
+  ];
+  for (const c of cases) {
+    const w = nodeWorld(t, c.files, c.version);
+    const before = tree(w.root).sort();
+    const first = w.run(['--containerd']);
+    t.equal(first.status, 0, `${c.name}: ${first.stderr}`);
+    t.match(first.stdout, c.said, `${c.name}: what to restart`);
+    const made = readFileSync(join(w.root, c.made), 'utf8');
+    t.match(made, /^# BEGIN agentcgroup: file made by install\.sh/, `${c.name}: ${c.made} made`);
+    for (const [path, text] of Object.entries(c.files)) t.equal(readFileSync(join(w.root, path), 'utf8'), text, `${c.name}: ${path} untouched`);
+    t.equal(w.run(['--containerd']).status, 0);
+    t.equal(readFileSync(join(w.root, c.made), 'utf8'), made, `${c.name}: reinstall, byte-identical`);
+    const un = w.uninstall();
+    t.equal(un.status, 0, un.stderr);
+    t.notOk(existsSync(join(w.root, c.made)), `${c.name}: uninstall, the file gone`);
+    t.same(tree(w.root).sort(), before, `${c.name}: the node's files as they were`);
+  }
+});
+
+t.test('--containerd where no shape fits: one line, nothing written', async (t) => {
+  const none = nodeWorld(t, {});
+  const r = none.run(['--containerd']);
+  t.not(r.status, 0);
+  t.match(r.stderr, /^agentcgroup: install-config: (no containerd here: .*|containerd 1\.x runs on its built-in defaults.*)\n$/);
+  const docker = nodeWorld(t, { '/etc/containerd/config.toml': 'disabled_plugins = ["cri"]\n' }, '1.7.27');
+  t.match(docker.run(['--containerd']).stderr, /^agentcgroup: install-config: \/etc\/containerd\/config\.toml disables containerd's CRI plugin \(disabled_plugins\): kubelet runs no pods through this containerd\n$/);
+  const both = nodeWorld(t, { '/var/lib/rancher/k3s/agent/etc/containerd/config.toml': 'version = 3\n', '/var/lib/rancher/rke2/agent/etc/containerd/config.toml': 'version = 3\n' });
+  t.match(both.run(['--containerd']).stderr, /^agentcgroup: install-config: the containerd configs of several distributions are here \(k3s, RKE2\): name the file with install\.sh --containerd-config\n$/);
+  t.same(tree(both.root).filter((f) => f.endsWith('.tmpl')), [], 'no template made');
+});
+
+t.test('uninstall finds a drop-in of ours without the binary, and says so instead of leaving it', async (t) => {
+  const w = nodeWorld(t, { '/etc/k0s/containerd.toml': '# k0s_managed=true\nversion = 3\n' });
+  t.equal(w.run(['--containerd']).status, 0);
+  rmSync(join(w.root, 'usr/local/bin/agentcgroup'));
+  const un = w.uninstall();
+  t.not(un.status, 0);
+  t.match(un.stderr, /agentcgroup is gone, so the agentcgroup runtime cannot be taken out of containerd's config: reinstall, then uninstall\n$/);
+  t.ok(existsSync(join(w.root, 'etc/k0s/containerd.d/agentcgroup.toml')), 'left for the uninstall after a reinstall');
+});
+
+t.test("install.sh's containerd_dirs hold every place a node shape names", async (t) => {
+  const { PLACES } = await import('../../src/runtime/nodeshape.js');
+  const dirs = /^containerd_dirs=\(([^)]*)\)$/m.exec(readFileSync('install.sh', 'utf8'))?.[1]?.split(' ') ?? [];
+  t.same(PLACES.filter((p) => !dirs.includes(dirname(p).slice(1))), []);
 });

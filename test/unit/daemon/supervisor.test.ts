@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { Cgroupfs } from '../../../src/cgroup/cgroupfs.js';
 import { DEFAULT_POLICY } from '../../../src/config/policy.js';
 import { Supervisor } from '../../../src/daemon/supervisor.js';
+import type { Bytes } from '../../../src/limits.js';
 import type { ContainerRecord } from '../../../src/state/records.js';
 import type { Watched } from '../../../src/state/watched.js';
 import { FakeEvents } from '../../fixtures/fakeevents.js';
@@ -12,7 +13,7 @@ import { FakeKernel } from '../../fixtures/fakekernel.js';
 const MiB = 1 << 20;
 const turn = () => new Promise((r) => setImmediate(r));
 
-function world(t: Test, opts: { noPsi?: boolean } = {}) {
+function world(t: Test, opts: { noPsi?: boolean; sessionSeen?: (c: Watched, max: Bytes) => void } = {}) {
   const kernel = new FakeKernel('/cg');
   const fs = new Cgroupfs('/cg', kernel);
   fs.enableControllers('', ['memory', 'cpu', 'pids']);
@@ -54,6 +55,7 @@ function world(t: Test, opts: { noPsi?: boolean } = {}) {
       store: { writeReason: (id, callId, reason) => reasons.push(`${id}/${callId}: ${reason}`) },
       log: { info: (l) => log.push(l), warn: (l) => log.push(`WARN ${l}`) },
       hostPressure: '/proc/pressure/memory',
+      ...(opts.sessionSeen ? { sessionSeen: opts.sessionSeen } : {}),
     },
   );
   t.teardown(() => sup.stop());
@@ -141,4 +143,17 @@ t.test('a call frozen by a previous daemon is thawed when its container is follo
   w.sup.follow(c);
   t.equal(w.fs.read(cg, 'cgroup.freeze').trim(), '0');
   t.match(w.log.join('\n'), /thawed pod\/c1\/tools\/old left frozen by a previous daemon/);
+});
+
+t.test("each look tells the resizer C's memory.max as it read it", async (t) => {
+  const seen: string[] = [];
+  const w = world(t, { sessionSeen: (c, max) => void seen.push(`${c.record.id} ${max}`) });
+  w.sup.start();
+  const c1 = w.add('c1');
+  const c2 = w.add('c2');
+  w.fs.write('pod/c1', 'memory.max', String(512 * MiB));
+  w.sup.follow(c1);
+  w.sup.follow(c2);
+  await turn();
+  t.same(seen, [`c1 ${512 * MiB}`, 'c2 max']);
 });

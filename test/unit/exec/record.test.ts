@@ -22,6 +22,12 @@ t.test('an OOM kill is the outcome and the notice, whatever the exit status says
   t.equal(callNotice(rec), 'agentcgroup: tool call "pytest" killed: memory.max 900M reached (peak 912M)');
 });
 
+t.test('a call whose memory.max a resize changed: the record and the notice give the one it ended with', async (t) => {
+  const rec = finishedRecord(call, 'c', { peak: 450 * M, max: 450 * M, events: { ...quiet, max: 3, oom: 1, oom_kill: 1 }, pressure: { someUs: 0, fullUs: 0 } }, end(null, 'SIGKILL'));
+  t.equal(callNotice(rec), 'agentcgroup: tool call "pytest" killed: memory.max 450M reached (peak 450M)');
+  t.same(rec.memory, { peak: 450 * M, high: 600 * M, max: 450 * M }, 'memory.high as it began');
+});
+
 t.test('a throttled call that finished says how often and how long it stalled', async (t) => {
   const rec = finishedRecord(call, 'c', { peak: 650 * M, events: { ...quiet, high: 12 }, pressure: { someUs: 2_000_000, fullUs: 1_500_000 } }, end(0, null));
   t.equal(rec.outcome, 'ok');

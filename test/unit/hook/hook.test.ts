@@ -202,6 +202,13 @@ t.test('annotations override the tool template within the session', async (t) =>
   const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
   t.equal(rec.tool.memoryMax, 512 << 20);
   t.equal(rec.tool.memoryHigh, 512 << 20, '50% of the 1G session');
+  // What a resize recomputes from: the sizes as the annotations wrote them, and the memory.max they met.
+  t.same(rec.sizes, {
+    session: { memoryHigh: { kind: 'percent', percent: 90 } },
+    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' } },
+    tool: { memoryHigh: { kind: 'percent', percent: 50 }, memoryMax: { kind: 'bytes', bytes: 512 << 20 } },
+  });
+  t.equal(rec.sessionMax, 1 << 30);
 });
 
 t.test('an annotation the host does not allow is refused in one line each, and the carve goes on with the host value', async (t) => {
@@ -273,6 +280,7 @@ t.test('a container without a memory limit takes the host memory as its session'
   t.equal((await h.hook(['createRuntime'], h.state('created'))).code, 0);
   const rec = JSON.parse(readFileSync(join(h.runDir, 'containers/ctr1.json'), 'utf8'));
   t.equal(rec.sessionBytes, 8 * GiB);
+  t.equal(rec.sessionMax, 'max', 'the engine\'s value, not the host memory it stands for');
 });
 
 // The hook reads no number of config.json (the session is the kernel's memory.max): Docker 28's

@@ -89,15 +89,47 @@ t.test('refusals: one line naming the file, nothing changed', async (t) => {
   }
 });
 
+// Debian's package ships this config.toml, the same in bookworm (1.6.20) and sid (2.1.9): version 2, no runtime table.
+const DEBIAN = readFileSync('test/fixtures/containerd/debian-shipped.toml', 'utf8');
+
+t.test("a version 2 config without the default runtime: refused unless the node's containerd is 2.x", async (t) => {
+  t.throws(() => addContainerdRuntime(DEBIAN, F), { message: /does not define the default runtime .*drop the built-in ones of containerd 1\.x/ }, 'containerd unknown');
+  t.throws(() => addContainerdRuntime(DEBIAN, F, { containerdMajor: 1 }), { message: /does not define the default runtime/ }, 'containerd 1.x');
+  const added = addContainerdRuntime(DEBIAN, F, { containerdMajor: 2 });
+  t.same((ours(added, 2).options as Record<string, unknown>).BinaryName, INSTALLED_SHIM, 'containerd 2.x: added (2.1 keeps runc beside it, tested below and in nodes/)');
+  t.equal(removeContainerdRuntime(added, F), DEBIAN, 'removed: the original bytes');
+});
+
+t.test('a file made whole: all of it inside the block, marked, and gone again on removal', async (t) => {
+  const dropin = '/etc/containerd/conf.d/agentcgroup.toml';
+  for (const version of [2, 3] as const) {
+    const made = addContainerdRuntime(undefined, dropin, { make: { version, systemdCgroup: true } });
+    t.match(made, /^# BEGIN agentcgroup: file made by install\.sh --containerd, removed with it by install\.sh --uninstall\nversion = \d\n/);
+    t.equal(parse(made).version, version, `version ${version}`);
+    t.equal((ours(made, version).options as Record<string, unknown>).SystemdCgroup, true, 'the cgroup driver it was given');
+    t.equal(addContainerdRuntime(made, dropin, { make: { version, systemdCgroup: true } }), made, 'made again: same text');
+    t.equal(addContainerdRuntime(made, dropin), made, 'named by hand (nothing known of the node): kept');
+    t.equal(removeContainerdRuntime(made, dropin), undefined, 'removed: the file goes');
+    const appendedTo = `${made}[x]\n  y = 1\n`;
+    t.equal(removeContainerdRuntime(appendedTo, dropin), '[x]\n  y = 1\n', 'what someone added to it later stays, and so does the file');
+  }
+  t.throws(() => addContainerdRuntime(undefined, F), { message: /^\/etc\/containerd\/config\.toml: not there \(containerd runs on its defaults\); write them first: containerd config default > / }, 'not made without knowing how');
+  t.throws(() => addContainerdRuntime('', F, { make: { version: 3, systemdCgroup: false } }), { message: /config version 1 \(no version line\)/ }, 'an empty file that is there is the operator\'s: not made over');
+  t.equal(removeContainerdRuntime(addContainerdRuntime(`${V3}`, F), F), V3, 'a file of the operator\'s keeps all its bytes');
+});
+
 t.test('k3s and RKE2 templates: the block appended unparsed, version from the template or its name', async (t) => {
   const dir = '/var/lib/rancher/k3s/agent/etc/containerd';
-  const made = addContainerdRuntime('', `${dir}/config-v3.toml.tmpl`);
-  t.ok(made.startsWith(`${TEMPLATE_BASE}\n# BEGIN agentcgroup`), 'a new template: their base, then ours');
+  const made = addContainerdRuntime(undefined, `${dir}/config-v3.toml.tmpl`);
+  t.ok(made.startsWith(`# BEGIN agentcgroup: file made by install.sh`), 'a new template: all of it ours, marked as made');
+  t.match(made, /^# BEGIN agentcgroup: .*\n\{\{ template "base" \. \}\}\n\n#/, 'their base, then ours');
   t.match(made, /^\[plugins\."io\.containerd\.cri\.v1\.runtime"\.containerd\.runtimes\.agentcgroup\]$/m, 'config-v3: version 3');
   t.match(made, /^ {2}SystemdCgroup = \{\{ \.SystemdCgroup \}\}$/m, 'the driver k3s chose for the node');
   t.equal(removeContainerdRuntime(made, `${dir}/config-v3.toml.tmpl`), undefined, 'removed: nothing of the operator left, so the file goes');
 
-  const own = `${TEMPLATE_BASE}\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia]\n  runtime_type = "io.containerd.runc.v2"\n`;
+  t.equal(addContainerdRuntime(made, `${dir}/config-v3.toml.tmpl`), made, 'made again: same text');
+  t.equal(removeContainerdRuntime(addContainerdRuntime(`${TEMPLATE_BASE}\n`, `${dir}/config-v3.toml.tmpl`), `${dir}/config-v3.toml.tmpl`), `${TEMPLATE_BASE}\n`, "the operator's template holding only the base stays");
+  const own = `${TEMPLATE_BASE}\n\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia]\n  runtime_type = "io.containerd.runc.v2"\n`;
   const added = addContainerdRuntime(own, `${dir}/config.toml.tmpl`);
   t.ok(added.startsWith(`${own}\n# BEGIN`), "the operator's template kept above the block");
   t.match(added, /^\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.agentcgroup\]$/m, 'config.toml.tmpl: version 2');

@@ -44,3 +44,36 @@ t.test('loadContainer keeps a sound oomScoreAdj and refuses one that is not', as
     t.throws(() => store.loadContainer('c1'), AgentcgroupError, JSON.stringify(bad));
   }
 });
+
+t.test('loadContainer keeps the sizes and session a resize recomputes from, and refuses unsound ones', async (t) => {
+  const store = new StateStore(join(t.testdir(), 'run'), join(t.testdir(), 'calls'));
+  const sizes: NonNullable<ContainerRecord['sizes']> = {
+    session: { memoryHigh: { kind: 'percent', percent: 90 } },
+    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'bytes', bytes: 1 << 30 } },
+    tool: { memoryHigh: { kind: 'percent', percent: 70 }, memoryMax: { kind: 'percent', percent: 100 } },
+  };
+  for (const good of [{ sizes, sessionMax: 1 << 30 }, { sizes, sessionMax: 'max' as const }, {}]) {
+    store.saveContainer({ ...record, ...good });
+    t.same(store.loadContainer('c1'), { ...record, ...good }, JSON.stringify(good));
+  }
+  const tool = (memoryHigh: unknown) => ({ sizes: { ...sizes, tool: { ...sizes.tool, memoryHigh } } });
+  const bads = [
+    { sessionMax: -1 },
+    { sessionMax: 1.5 },
+    { sessionMax: '1G' },
+    { sizes: null },
+    { sizes: { ...sizes, agent: 7 } },
+    tool({ kind: 'percent', percent: 0 }),
+    tool({ kind: 'percent', percent: 101 }),
+    tool({ kind: 'percent', percent: '70' }),
+    tool({ kind: 'bytes', bytes: 100 }),
+    tool({ kind: 'bytes', bytes: 4097 }),
+    tool({ kind: 'bytes', bytes: 2 ** 60 }),
+    tool({ kind: 'infinite' }),
+    tool(undefined),
+  ];
+  for (const bad of bads) {
+    store.saveContainer({ ...record, ...(bad as Partial<ContainerRecord>) });
+    t.throws(() => store.loadContainer('c1'), AgentcgroupError, JSON.stringify(bad));
+  }
+});
