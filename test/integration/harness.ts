@@ -45,5 +45,8 @@ export function scenario(body: (c: Checker) => Promise<void> | void): void {
         c.ok(false, 'scenario ran to the end', err instanceof Error ? err.stack : String(err));
         emit({ done: true });
       },
-    );
+    )
+    // A scenario that failed half-way may leave a child (a daemon, a runtime) holding the event loop:
+    // once its checks are written, it gets 10 s to end on its own, not the tier's whole time limit.
+    .then(() => setTimeout(() => process.exit(), 10_000).unref());
 }

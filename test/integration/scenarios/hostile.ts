@@ -36,7 +36,8 @@ function container(s: Scratch, id: string, cgroupfs: 'ro' | 'rw', extraBinds: { 
     mounts: Mount[];
     process: { capabilities: Record<string, string[]> };
   };
-  config.linux.namespaces.push({ type: 'cgroup' });
+  // A cgroup namespace of its own, as engines give (crun 1.28's spec already has one, 1.8's does not).
+  if (!config.linux.namespaces.some((n) => n.type === 'cgroup')) config.linux.namespaces.push({ type: 'cgroup' });
   for (const m of config.mounts) if (m.destination === '/sys/fs/cgroup') m.options = [...(m.options ?? []).filter((o) => o !== 'ro' && o !== 'rw'), cgroupfs];
   for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set] = CAPS;
   writeFileSync(file, JSON.stringify(config, null, 1));
