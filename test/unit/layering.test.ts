@@ -12,6 +12,7 @@ import ts from 'typescript';
 const LAYERS = [
   '.', // errors.ts, layout.ts, limits.ts, text.ts: shared by everything, import nothing of ours
   'sys',
+  'nri', // the NRI protocol (ttrpc, the multiplexer, the plugin): imports nothing of ours; only the daemon loads it
   'sea',
   'oci',
   'cgroup',
