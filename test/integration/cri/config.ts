@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { INSTALLED_SHIM } from '../../../src/runtime/installconfig.js';
+import { ociArch } from './image.js';
 
 export interface CriConfigOptions {
   /** The scratch directory containerd keeps everything in. */
@@ -49,6 +50,14 @@ export function criConfig(o: CriConfigOptions): string {
     "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
     // Without a registry, RunPodSandbox must find the pause image already imported.
     `  sandbox = ${literal(o.sandboxImage)}`,
+    '',
+    // ctr's import goes through the transfer service, which unpacks only into the snapshotters its
+    // unpack_config names (by default overlayfs alone, and the service does not load without it): here
+    // native, so the imported images are ready for CRI and overlayfs is not needed at all.
+    "[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]",
+    `  platform = ${literal(`linux/${ociArch()}`)}`,
+    "  snapshotter = 'native'",
+    "  differ = 'walking'",
     '',
     "[plugins.'io.containerd.cri.v1.runtime']",
     // CRI would load its default AppArmor profile with apparmor_parser wherever the guest kernel has

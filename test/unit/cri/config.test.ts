@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { addContainerdRuntime } from '../../../src/runtime/containerdconfig.js';
 import { criConfig, criSockets, withShimBinary } from '../../integration/cri/config.js';
+import { ociArch } from '../../integration/cri/image.js';
 import { vmCache } from '../../vm/guest.js';
 
 const DIR = '/tmp/agentcg-it-abc123/containerd';
 const SANDBOX = 'localhost/agentcgroup-it/pause:1';
 const SHIM = '/tmp/agentcg-it-abc123/bin/agentcgroup-runtime';
+const UNPACK = { platform: `linux/${ociArch()}`, snapshotter: 'native', differ: 'walking' };
 
 type Doc = Record<string, Record<string, Record<string, unknown>>>;
 const plugin = (doc: Doc, name: string) => doc.plugins?.[name] as Record<string, unknown> | undefined;
@@ -28,6 +30,7 @@ t.test('the config: everything in scratch, the pause image as sandbox, NRI on', 
   t.equal(doc.state, `${DIR}/state` as unknown);
   t.same(doc.grpc, { address: criSockets(DIR).grpc });
   t.match(plugin(doc, 'io.containerd.cri.v1.images'), { snapshotter: 'native', pinned_images: { sandbox: SANDBOX } });
+  t.same(plugin(doc, 'io.containerd.transfer.v1.local'), { unpack_config: [UNPACK] }, 'imports unpack into native alone');
   t.match(plugin(doc, 'io.containerd.cri.v1.runtime'), { disable_apparmor: true, cni: { bin_dirs: [`${DIR}/cni/bin`], conf_dir: `${DIR}/cni/net.d` } });
   t.same(plugin(doc, 'io.containerd.nri.v1.nri'), { disable: false, socket_path: `${DIR}/nri/nri.sock`, plugin_path: `${DIR}/nri/plugins`, plugin_config_path: `${DIR}/nri/conf.d` });
   t.equal(criSockets(DIR).nri, `${DIR}/nri/nri.sock`);
@@ -60,6 +63,7 @@ t.test('containerd 2.x reads it as meant', { skip: bin === undefined && 'no cont
   const doc = parse(r.stdout) as Doc;
   t.match(plugin(doc, 'io.containerd.cri.v1.images'), { snapshotter: 'native', pinned_images: { sandbox: SANDBOX } });
   t.match(plugin(doc, 'io.containerd.nri.v1.nri'), { disable: false, socket_path: `${DIR}/nri/nri.sock` });
+  t.match(plugin(doc, 'io.containerd.transfer.v1.local'), { unpack_config: [UNPACK] }, 'the transfer service unpacks into native');
   t.match(plugin(doc, 'io.containerd.cri.v1.runtime'), { disable_apparmor: true });
   t.match(runtime(doc), { runtime_type: 'io.containerd.runc.v2', options: { BinaryName: SHIM, SystemdCgroup: false } }, 'our runtime');
   t.match((plugin(doc, 'io.containerd.cri.v1.runtime')?.containerd as { default_runtime_name?: string }).default_runtime_name, 'runc', 'runc stays the default');
