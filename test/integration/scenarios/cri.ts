@@ -226,6 +226,8 @@ scenario(async (c) => {
     if (await step(c, d, 'RemovePodSandbox', cri.removePodSandbox(podId))) podId = undefined;
     c.equal((await cri.listPodSandbox()).length, 0, 'ListPodSandbox shows no pod');
     c.equal((await cri.listContainers()).length, 0, 'ListContainers shows no container');
+    const held = d.ctr('-n', 'k8s.io', 'containers', 'ls', '-q').stdout.trim() + d.ctr('-n', 'k8s.io', 'tasks', 'ls', '-q').stdout.trim();
+    c.equal(held, '', 'containerd holds no container or task of the pod');
     c.equal(left(join(s.runDir, 'containers')).filter((f) => f.endsWith('.json')).length, 0, 'no container record of ours left', left(join(s.runDir, 'containers')));
     c.equal(left(join(s.runDir, 'sock')).length, 0, 'no socket directory of ours left', left(join(s.runDir, 'sock')));
     // The pod's cgroup, and the kubepods ones above it, are kubelet's to remove, as it does once the pod is gone: empty now.
