@@ -120,12 +120,13 @@ export function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
 
 /**
  * Polls until check() is true or the time is up; returns the last result. The default is generous: it
- * costs nothing when the check passes, and the guest is emulated on machines that may be busy.
+ * costs nothing when the check passes, and the guest is emulated on machines that may be busy. The
+ * check may be async (a question to a daemon's API).
  */
-export async function eventually(check: () => boolean, timeoutMs = 60_000): Promise<boolean> {
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (check()) return true;
+    if (await check()) return true;
     await sleep(100);
   }
   return check();

@@ -3,34 +3,14 @@
 // run through its runc shim with our shim as the runtime binary (BinaryName, as the CRI runtime table
 // sets it) is carved; a task exec lands in the agent leaf, a tool call in tools/, and removing the task
 // and container leaves nothing of ours.
-import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, exited, readOr, run, scratch } from '../bundle.js';
+import { CLI, type Scratch, eventually, readOr, run, scratch } from '../bundle.js';
+import { type Containerd, addRuntime, dumpConfig, launchContainerd, shimBinary } from '../containerd.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
-
-interface Containerd {
-  child: ChildProcess;
-  ctr(...args: string[]): SpawnSyncReturns<string>;
-  log: string;
-}
-
-/** The shim under the name containerd's BinaryName gives it, running this checkout's build. */
-function shimBinary(s: Scratch): string {
-  const linkDir = join(s.dir, 'cli');
-  mkdirSync(linkDir);
-  // The bundle's own name makes it behave as `agentcgroup runtime`, as the installed link does.
-  symlinkSync(CLI, join(linkDir, 'agentcgroup-runtime'));
-  const binDir = join(s.dir, 'bin');
-  mkdirSync(binDir);
-  const shim = join(binDir, 'agentcgroup-runtime');
-  writeFileSync(shim, `#!/bin/sh\nAGENTCGROUP_POLICY=${s.policy} exec ${process.execPath} ${join(linkDir, 'agentcgroup-runtime')} "$@"\n`);
-  chmodSync(shim, 0o755);
-  return shim;
-}
 
 async function startContainerd(c: Checker, s: Scratch): Promise<Containerd | undefined> {
   const dir = join(s.dir, 'containerd');
@@ -38,26 +18,13 @@ async function startContainerd(c: Checker, s: Scratch): Promise<Containerd | und
   const config = join(dir, 'config.toml');
   const sock = join(dir, 'containerd.sock');
   writeFileSync(config, `version = 3\nroot = "${dir}/root"\nstate = "${dir}/state"\n\n[grpc]\n  address = "${sock}"\n`);
-  const added = run(process.execPath, [CLI, 'install-config', 'containerd', 'add', config]);
-  c.equal(added.status, 0, 'install-config containerd add extends a version 3 config', added.stderr);
-  const dump = run('containerd', ['--config', config, 'config', 'dump']);
-  c.equal(dump.status, 0, 'containerd config dump reads it', dump.stderr.slice(-1500));
-  c.match(dump.stdout, /\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.agentcgroup\.options\][^[]*BinaryName = '\/usr\/local\/bin\/agentcgroup-runtime'/,
-    "containerd sees runtime agentcgroup with the shim as BinaryName", dump.stdout.slice(0, 4000));
+  addRuntime(c, config);
+  const dump = dumpConfig(c, config);
+  c.match(dump, /\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.agentcgroup\.options\][^[]*BinaryName = '\/usr\/local\/bin\/agentcgroup-runtime'/,
+    "containerd sees runtime agentcgroup with the shim as BinaryName", dump.slice(0, 4000));
   const version = run('containerd', ['--version']).stdout.trim();
   c.match(version, /containerd/, 'containerd --version', version);
-
-  const log = join(dir, 'containerd.log');
-  const fd = openSync(log, 'a');
-  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const ctr = (...args: string[]) => spawnSync('ctr', ['--address', sock, ...args], { encoding: 'utf8', timeout: 180_000 });
-  const up = await eventually(() => ctr('version').status === 0, 180_000);
-  if (!c.ok(up, 'containerd answers', readOr(log).slice(-2000))) {
-    child.kill('SIGKILL');
-    return undefined;
-  }
-  return { child, ctr, log };
+  return launchContainerd(c, config, sock);
 }
 
 scenario(async (c) => {
@@ -98,7 +65,6 @@ scenario(async (c) => {
     c.equal(readOr(join(s.runDir, 'containers', `${id}.json`)), '', 'no record left');
     c.ok(!existsSync(join(s.runDir, 'sock', id)), 'no socket directory left');
   } finally {
-    d.child.kill('SIGTERM');
-    await exited(d.child);
+    await d.stop();
   }
 });
