@@ -56,7 +56,10 @@ scenario(async (c) => {
       c.ok(await eventually(() => existsSync(join(charge.out, 'quiet-2')), 60_000), 'it-charge: the dd call ran');
       const after = peak();
       writeFileSync(join(charge.out, 'go-2'), '');
-      c.ok(after - before < 1 * MiB, 'it-charge: the agent leaf was charged under 1 MiB for a call that allocated 24 MiB at once', { before, after, grewKiB: (after - before) / 1024 });
+      // What the fork and exec themselves cost the framework (page tables, the pages the child copies
+      // before its exec, first reads of dd into the page cache) stays with it: under 1 MiB in most
+      // runs, 2.1 MiB in one on a busy machine. The burst, charged here, would be 24 MiB or more.
+      c.ok(after - before < 6 * MiB, 'it-charge: the agent leaf was charged under 6 MiB (a quarter) for a call that allocated 24 MiB at once', { before, after, grewKiB: (after - before) / 1024 });
       await expectCalls(c, charge, { calls: 1, inAgent: [/agent\.py charge/] });
 
       // Nothing stays held: a call held while the daemon cannot answer (stopped, then killed) is
