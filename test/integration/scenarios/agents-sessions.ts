@@ -42,8 +42,9 @@ scenario(async (c) => {
       // A job of a job-control shell is never held (its shell would report it stopped): it is placed
       // after its exec, so a command as short as this cat may end before it is moved; it is still a
       // call, but one gone before the daemon read its command line is named by what the kernel's exec
-      // event had (once, on a busy machine: `/proc/self/exe`). So: the sleep by name, and one more call
-      // of the session's besides tmux's own helper.
+      // event had: the pane's shell is the bundle's busybox sh, which runs its cat applet by exec'ing
+      // /proc/self/exe (once, on a busy machine, the call was named `exe`). So: the sleep by name, and
+      // one more call of the session's besides tmux's own helper.
       const bySession = (recs: CallLine[]) => recs.filter((k) => k.startedBy?.role === 'session' && !k.argv[0]?.endsWith('/utempter'));
       const typed = (recs: CallLine[]) => bySession(recs).some((k) => k.argv[0] === 'sleep') && bySession(recs).length >= 2;
       const recs = await callRecords(s, 'it-tmux', typed);
