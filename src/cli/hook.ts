@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { loadPolicy, policyTextSaysStrict } from '../config/policy.js';
 import { applyAnnotations, optedOut, refusalLine } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { carveContainer } from '../hook/carve.js';
+import { carveContainer } from '../carve/container.js';
 import { daemonReachable } from '../hook/daemoncheck.js';
 import { teardownContainer } from '../hook/teardown.js';
 import { hostEnvFrom } from '../host/env.js';
 import { readBundleConfig } from '../oci/config.js';
 import { parseState } from '../oci/state.js';
+import type { OciState } from '../oci/types.js';
 import { show } from '../oci/validate.js';
 import { adminSocketPath } from '../state/paths.js';
 import { firstToNotice } from '../state/notice.js';
@@ -80,7 +81,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     });
 
   function carveIfEnabled(
-    state: Parameters<typeof carveContainer>[0],
+    state: OciState,
     hostPolicy: Parameters<typeof carveContainer>[1],
     store: StateStore,
     host: ReturnType<typeof hostEnvFrom>,

@@ -60,7 +60,7 @@ t.test('what hooks and the shim load at start-up holds nothing of src/nri/ or pr
 
 t.test('the check sees the difference: the hook path loads the carve code, not the daemon', async (t) => {
   const hook = staticClosure(graph, STARTS['agentcgroup hook (and every other command)']);
-  t.ok(hook.has('src/hook/carve.ts'), 'the hook path loads src/hook/carve.ts');
+  t.ok(hook.has('src/carve/container.ts'), 'the hook path loads the carve, src/carve/container.ts');
   t.ok(graph.has('src/daemon/daemon.ts'), 'the daemon is in the bundle');
   t.notOk(hook.has('src/daemon/daemon.ts'), 'but is loaded only by import(), when `agentcgroup daemon` runs');
   // A static import of src/nri/ from the CLI would be found.
