@@ -40,8 +40,8 @@ export interface NriAgentDeps {
   policy: Policy;
   store: StateStore;
   host: HostEnv;
-  /** Our hook command, for the hooks path (runtime/prepare.ts hookSpec, as the shim registers it). */
-  hook: HookSpec;
+  /** Our hook command, for the hooks path (runtime/prepare.ts hookSpec, as the shim registers it); asked for only there. */
+  hook(): HookSpec;
   log: Log;
   /** The daemon's registry syncs with the run dir now: a record came or went. */
   sync(): Promise<void>;
@@ -112,7 +112,7 @@ export class NriAgent implements NriHandler {
     for (const r of opt.refused) this.d.log.warn(`container ${id}: ${refusalLine(r)}`);
     const runDir = this.d.policy.paths.runDir;
     makeExecSocketDir(runDir, id);
-    return { adjust: adjustment(container, execSocketMount(runDir, id), this.mode === 'hooks' ? this.d.hook : undefined) };
+    return { adjust: adjustment(container, execSocketMount(runDir, id), this.mode === 'hooks' ? this.d.hook() : undefined) };
   }
 
   /** Nothing before the runtime applies a resize: PostUpdateContainer has the resizer look at once. */

@@ -47,7 +47,7 @@ async function node(t: Test, o: Options = {}) {
     policy,
     store,
     host,
-    hook: HOOK,
+    hook: () => HOOK,
     log: { info: (l) => log.push(l), warn: (l) => log.push(`WARN ${l}`) },
     sync: async () => void synced.push(1),
     resized: (id) => void resized.push(id),

@@ -69,3 +69,12 @@ t.test('the check sees the difference: the hook path loads the carve code, not t
   tampered.set('src/nri/index.ts', [{ path: 'node_modules/@bufbuild/protobuf/dist/cjs/index.js', kind: 'import-statement' }]);
   t.strictSame([...staticClosure(tampered, STARTS['agentcgroup hook (and every other command)'])].filter(daemonOnly).sort(), ['node_modules/@bufbuild/protobuf/dist/cjs/index.js', 'src/nri/index.ts']);
 });
+
+t.test('the daemon itself loads src/nri/ and protobuf only by import(), when its NRI link starts', async (t) => {
+  const daemon = staticClosure(graph, ['src/daemon/daemon.ts']);
+  t.ok(daemon.has('src/daemon/nrilink.ts'), 'the link is part of the daemon');
+  t.strictSame([...daemon].filter(daemonOnly), [], 'nothing of src/nri/ or protobuf until then');
+  t.notOk(daemon.has('src/daemon/nriagent.ts'), 'nor the handler, which imports them');
+  const dynamic = (graph.get('src/daemon/nrilink.ts') ?? []).filter((e) => e.kind === 'dynamic-import').map((e) => e.path).sort();
+  t.strictSame(dynamic, ['src/daemon/nriagent.ts', 'src/nri/index.ts'], 'both by import()');
+});
