@@ -298,7 +298,7 @@ const SETTINGS: readonly Setting[] = [
   { key: 'nri.socket', hostOnly: true, set: (p, v, w) => { p.nri.socket = socketPath(v, w); },
     description: "the runtime's NRI socket" },
   { key: 'nri.carve', hostOnly: true, set: (p, v, w) => { p.nri.carve = nriCarve(v, w); },
-    description: 'how the daemon carves a container it sees through NRI: daemon (itself, once the runtime has created it, before it starts), hooks (our OCI hooks added to the container) or auto (daemon for containerd and CRI-O, hooks for any other runtime)' },
+    description: 'how the daemon carves a container it sees through NRI: daemon (itself, once the runtime has created it, before it starts), hooks (our OCI hooks added to the container) or auto (daemon for containerd, and for CRI-O unless strict; hooks otherwise)' },
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */

@@ -133,7 +133,8 @@ export interface Policy {
      * How an opted-in container is carved: `daemon` by the daemon itself when the runtime has created
      * it and not yet started it (NRI StartContainer); `hooks` by our createRuntime and poststop hooks,
      * which the daemon adds to the container at CreateContainer; `auto`: `daemon` for the runtimes whose
-     * order is known (containerd, CRI-O), `hooks` for any other.
+     * order is known (containerd; CRI-O unless strict, as it starts a container whatever the plugin
+     * answers at StartContainer), `hooks` for any other.
      */
     carve: NriCarve;
   };

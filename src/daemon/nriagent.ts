@@ -10,8 +10,10 @@
  *   wait for our answer: the carve is done before the container runs a thing, with no hook process.
  *   Not at PostCreateContainer: containerd sends that at the end of CRI CreateContainer, before the
  *   task (and so C and the init) exists at all; it makes the task at StartContainer.
- * - `hooks` (any other runtime, or nri.carve: hooks): our createRuntime and poststop hooks are added to
- *   the container at CreateContainer, and carve it inside the runtime's create as with the shim.
+ * - `hooks` (any other runtime, CRI-O under strict, or nri.carve: hooks): our createRuntime and
+ *   poststop hooks are added to the container at CreateContainer, and carve it inside the runtime's
+ *   create as with the shim (CRI-O only logs a plugin's StartContainer error: a strict refusal must
+ *   come from a hook to stop the container there).
  * - a container that already runs when the daemon registers (Synchronize): carved with C frozen around
  *   the move, as poststart does, after the Synchronize is answered.
  *
@@ -60,7 +62,7 @@ export class NriAgent implements NriHandler {
 
   constructor(private readonly d: NriAgentDeps) {
     this.later = d.later ?? setImmediate;
-    this.mode = carveMode(d.policy.nri.carve, undefined);
+    this.mode = carveMode(d.policy.nri.carve, undefined, d.policy.strict);
   }
 
   /** The carve path in force: known once the runtime has said who it is. */
@@ -70,7 +72,7 @@ export class NriAgent implements NriHandler {
 
   configure(runtime: RuntimeInfo): void {
     this.runtime = runtime;
-    this.mode = carveMode(this.d.policy.nri.carve, runtime.name);
+    this.mode = carveMode(this.d.policy.nri.carve, runtime.name, this.d.policy.strict);
     this.d.log.info(`NRI: containers that opt in are carved ${this.mode === 'daemon' ? 'by the daemon at StartContainer' : 'by our OCI hooks, added at CreateContainer'} (nri.carve ${this.d.policy.nri.carve})`);
   }
 

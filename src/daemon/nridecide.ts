@@ -19,17 +19,27 @@ export type CarveMode = 'daemon' | 'hooks';
 
 /**
  * Runtimes whose NRI StartContainer comes after the runtime's create (C made, init parked) and before
- * its start, and waits for the plugin's answer: containerd (internal/cri/server/container_start.go
- * StartContainer: container.NewTask, then nri.StartContainer, then task.Start) and CRI-O
- * (server/container_start.go: the container was created at CreateContainer, then
- * nri.startContainer, then Runtime().StartContainer). Names as their NRI adaptation registers them.
+ * its start, and is waited for: containerd (internal/cri/server/container_start.go StartContainer:
+ * container.NewTask, then nri.StartContainer, then task.Start) and CRI-O (server/container_start.go:
+ * the runtime created the container at CreateContainer; nri.startContainer, then
+ * Runtime().StartContainer). Whether a plugin's error stops the start is another matter: containerd
+ * fails StartContainer with it, CRI-O logs it and starts the container all the same. Names as their
+ * NRI adaptations register them.
  */
-const ORDERED_RUNTIMES: ReadonlySet<string> = new Set(['containerd', 'cri-o']);
+const ORDERED: ReadonlyMap<string, { refusesOnError: boolean }> = new Map([
+  ['containerd', { refusesOnError: true }],
+  ['cri-o', { refusesOnError: false }],
+]);
 
-/** Pure: `daemon` where the runtime's order is known, else our OCI hooks carve it (policy nri.carve). */
-export function carveMode(setting: NriCarve, runtimeName: string | undefined): CarveMode {
+/**
+ * Pure: how a runtime's containers are carved when nri.carve is auto. `daemon` where the runtime asks
+ * us between its create and its start, and (with strict) where our refusal stops the container;
+ * otherwise our OCI hooks, whose failure under strict fails the runtime's create on every runtime.
+ */
+export function carveMode(setting: NriCarve, runtimeName: string | undefined, strict: boolean): CarveMode {
   if (setting !== 'auto') return setting;
-  return runtimeName !== undefined && ORDERED_RUNTIMES.has(runtimeName) ? 'daemon' : 'hooks';
+  const ordered = runtimeName === undefined ? undefined : ORDERED.get(runtimeName);
+  return ordered && (ordered.refusesOnError || !strict) ? 'daemon' : 'hooks';
 }
 
 /**

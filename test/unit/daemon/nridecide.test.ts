@@ -96,13 +96,18 @@ t.test('the adjustment: the exec socket mount as the shim adds it; our hooks onl
   t.same(made.mounts?.[0]?.options, bind.options, 'the adjustment holds its own copy of the options');
 });
 
-t.test('carve mode: daemon where the runtime waits between create and start, else hooks; the policy decides when set', async (t) => {
-  t.equal(carveMode('auto', 'containerd'), 'daemon');
-  t.equal(carveMode('auto', 'cri-o'), 'daemon');
-  t.equal(carveMode('auto', 'some-runtime'), 'hooks');
-  t.equal(carveMode('auto', undefined), 'hooks', 'before Configure: nothing is known of the order');
-  t.equal(carveMode('hooks', 'containerd'), 'hooks');
-  t.equal(carveMode('daemon', 'other'), 'daemon');
+t.test('carve mode: daemon where the runtime asks between create and start (and, strict, refuses on our error), else hooks; the policy decides when set', async (t) => {
+  const table: [Parameters<typeof carveMode>[0], string | undefined, boolean, string][] = [
+    ['auto', 'containerd', false, 'daemon'],
+    ['auto', 'containerd', true, 'daemon'],
+    ['auto', 'cri-o', false, 'daemon'],
+    ['auto', 'cri-o', true, 'hooks'],
+    ['auto', 'some-runtime', false, 'hooks'],
+    ['auto', undefined, false, 'hooks'],
+    ['hooks', 'containerd', false, 'hooks'],
+    ['daemon', 'other', true, 'daemon'],
+  ];
+  for (const [setting, runtime, strict, want] of table) t.equal(carveMode(setting, runtime, strict), want, `${setting} ${runtime ?? '(before Configure)'} strict=${strict}`);
 });
 
 t.test('what the runtime reports of a container: ids checked, pids bounded, no cgroupsPath is none', async (t) => {
