@@ -138,3 +138,23 @@ t.test('pure pieces: the state status shows, the nearest existing directory', as
   t.equal(nearestExisting('/var/run/nri/nri.sock', exists), '/var/run');
   t.equal(nearestExisting('/a/b/c', () => false), '/');
 });
+
+t.test('the plugin the link starts answers a failed handler with no change, or with an error under strict', async (t) => {
+  const { Plugin } = await import('../../../src/nri/gen/api_pb.js');
+  const hostile = { id: 'p', annotations: { 'io.agentcgroup.enable': 'true', 'io.agentcgroup.strict': 'false' } };
+  for (const strict of [false, true]) {
+    const s = socketDir();
+    t.teardown(s.cleanup);
+    const { served } = await runtime(t, s.path);
+    const w = link(t, `  socket: ${s.path}\n${strict ? 'strict: true\n' : ''}`);
+    await w.l.start();
+    const conn = await served;
+    const answer = await conn.call(Plugin.method.createContainer, { pod: hostile, container: { id: 'c1', podSandboxId: 'p' } }).then(
+      (r) => ({ adjust: r.adjust }),
+      (err: unknown) => ({ err: String(err) }),
+    );
+    if (strict) t.match(answer, { err: /io\.agentcgroup\.strict: host-only/ }, 'strict: the runtime gets the error');
+    else t.same(answer, { adjust: undefined }, 'no change');
+    t.match(w.log.join('\n'), /NRI CreateContainer: handler failed: .*io\.agentcgroup\.strict/);
+  }
+});
