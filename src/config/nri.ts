@@ -16,16 +16,14 @@ export function nriStartup(enable: NriEnable, socketPresent: boolean): NriStartu
   return 'watch';
 }
 
-/** One line for doctor and the daemon's log: what nri.enable makes of what is there. */
-export function describeNriStartup(enable: NriEnable, socket: string, socketPresent: boolean): string {
+/** What nri.enable makes of the socket being there or not, for doctor (after it says where the socket is). */
+export function describeNriStartup(enable: NriEnable, socketPresent: boolean): string {
   switch (nriStartup(enable, socketPresent)) {
     case 'off':
       return 'off (nri.enable false): the runtime shim or hooks.d serve containers';
     case 'watch':
-      return `not yet (nri.enable auto, no socket at ${socket}): the daemon registers once the runtime makes it`;
+      return 'not yet (nri.enable auto): the daemon registers once the runtime makes it';
     case 'start':
-      return socketPresent
-        ? `the daemon registers as an NRI plugin at ${socket}`
-        : `the daemon waits for ${socket} (nri.enable true) and registers once the runtime listens there`;
+      return socketPresent ? 'the daemon registers there as an NRI plugin' : 'the daemon waits for it (nri.enable true) and registers once the runtime listens there';
   }
 }

@@ -230,7 +230,7 @@ function nriProbe(facts: HostFacts): Probe | undefined {
   return {
     ...base,
     ok: present && nriStartup(nri.enable, present) === 'start',
-    found: `${there}; ${describeNriStartup(nri.enable, nri.socket, present)}`,
+    found: `${there}; ${describeNriStartup(nri.enable, present)}`,
     how: `stat of policy nri.socket (nothing connects to it); policy nri.enable ${String(nri.enable)}`,
   };
 }

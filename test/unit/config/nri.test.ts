@@ -15,7 +15,7 @@ t.test('off, start now, or watch for the socket', async (t) => {
 });
 
 t.test('said in one line each way', async (t) => {
-  const lines = [describeNriStartup(false, '/s', true), describeNriStartup(true, '/s', false), describeNriStartup(true, '/s', true), describeNriStartup('auto', '/s', false)];
+  const lines = [describeNriStartup(false, true), describeNriStartup(true, false), describeNriStartup(true, true), describeNriStartup('auto', false)];
   t.equal(new Set(lines).size, 4, 'four different lines');
   for (const l of lines) t.notMatch(l, /\n/);
 });
