@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { loadPolicy } from '../config/policy.js';
 import type { Daemon } from '../daemon/daemon.js';
 import { describeError } from '../errors.js';
@@ -10,7 +11,7 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
   program
     .command('daemon')
     .description(
-      'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket. Stops on SIGTERM or SIGINT',
+      'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket; where the container runtime offers NRI (policy nri.enable, default auto: when /var/run/nri/nri.sock exists or appears), registers as its plugin and carves containers that opt in with no hook process. Stops on SIGTERM or SIGINT',
     )
     .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present)')
     .action(async (opts: { policy?: string }) => {
@@ -26,8 +27,10 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
       try {
         requireCarvableHost(host);
         // Loaded here, not at start-up: it brings koffi and libbpf, which no hook should pay for.
-        const { Daemon } = await import('../daemon/daemon.js');
-        daemon = new Daemon(loadPolicy(host.policyFile), host, log);
+        const [{ Daemon }, { hookSpec }, { processView }] = await Promise.all([import('../daemon/daemon.js'), import('../runtime/prepare.js'), import('../runtime/self.js')]);
+        // The hooks an NRI runtime runs for us read the policy this daemon reads.
+        const hook = () => hookSpec(processView(), host.policyFile === undefined ? ctx.env : { ...ctx.env, AGENTCGROUP_POLICY: resolve(host.policyFile) });
+        daemon = new Daemon(loadPolicy(host.policyFile), host, log, hook);
         await daemon.start();
       } catch (err) {
         ctx.stderr(`agentcgroup: daemon: ${describeError(err)}\n`);

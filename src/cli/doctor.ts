@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { evaluate } from '../doctor/evaluate.js';
 import { renderJson, renderTable } from '../doctor/render.js';
-import { gatherHostFacts } from '../host/facts.js';
+import { loadPolicy } from '../config/policy.js';
+import { gatherHostFacts, nriFacts } from '../host/facts.js';
 import { describeError } from '../errors.js';
 import type { CliContext } from './context.js';
 
@@ -19,6 +20,7 @@ async function tryTracker(): Promise<{ ok: boolean; detail: string }> {
 
 interface DoctorOptions {
   json?: boolean;
+  policy?: string;
   procRoot: string;
   sysRoot: string;
 }
@@ -26,8 +28,9 @@ interface DoctorOptions {
 export function registerDoctor(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
   program
     .command('doctor')
-    .description('check whether this host can run agentcgroup (cgroup v2, controllers, PSI, eBPF ...); exit 0 only when it can. Reads only; as root it also loads and at once unloads the eBPF tracker to prove bpf() works')
+    .description("check whether this host can run agentcgroup (cgroup v2, controllers, PSI, eBPF ...) and whether the daemon would register as the container runtime's NRI plugin; exit 0 only when it can run. Reads only (the NRI socket is looked at, not connected to); as root it also loads and at once unloads the eBPF tracker to prove bpf() works")
     .option('--json', 'print every probe with what it found and how it decided, as JSON')
+    .option('--policy <file>', 'host policy YAML, for nri.enable and nri.socket (default /etc/agentcgroup/policy.yaml if present)')
     .option('--proc-root <dir>', 'read /proc from here (for tests and chroots)', '/proc')
     .option('--sys-root <dir>', 'read /sys from here (for tests and chroots)', '/sys')
     .action(async (opts: DoctorOptions) => {
@@ -35,6 +38,12 @@ export function registerDoctor(program: Command, ctx: CliContext, setExit: (code
       // Loading a BPF program is the only honest test of bpf(); it leaves nothing behind, and is only
       // tried on the real host as root (fixture roots describe some other machine).
       if (opts.procRoot === '/proc' && opts.sysRoot === '/sys' && ctx.uid === 0 && facts.btf) facts.tracker = await tryTracker();
+      try {
+        const { nri } = loadPolicy(opts.policy);
+        facts.nri = nriFacts(nri.socket, nri.enable);
+      } catch (err) {
+        facts.nri = { policyError: describeError(err) };
+      }
       const report = evaluate(facts);
       ctx.stdout(opts.json ? renderJson(report) : renderTable(report));
       setExit(report.verdict.ready ? 0 : 1);

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { loadPolicy, policyTextSaysStrict } from '../config/policy.js';
-import { applyAnnotations, refusalLine } from '../config/annotations.js';
+import { applyAnnotations, optedOut, refusalLine } from '../config/annotations.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { carveContainer } from '../hook/carve.js';
+import { carveContainer } from '../carve/container.js';
 import { daemonReachable } from '../hook/daemoncheck.js';
 import { teardownContainer } from '../hook/teardown.js';
 import { hostEnvFrom } from '../host/env.js';
 import { readBundleConfig } from '../oci/config.js';
 import { parseState } from '../oci/state.js';
+import type { OciState } from '../oci/types.js';
 import { show } from '../oci/validate.js';
 import { adminSocketPath } from '../state/paths.js';
 import { firstToNotice } from '../state/notice.js';
@@ -33,7 +34,6 @@ function resolveStage(arg: string | undefined, status: string): Stage {
   throw new AgentcgroupError('bad-stage', `cannot tell the hook stage from status ${JSON.stringify(status)}: pass it as an argument`);
 }
 
-const OFF = /^(0|false|no|off)$/i;
 /** Returned (by identity) when a container opted out: nothing was carved, nothing to warn about. */
 const NOT_CARVED: string[] = [];
 
@@ -81,7 +81,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
     });
 
   function carveIfEnabled(
-    state: Parameters<typeof carveContainer>[0],
+    state: OciState,
     hostPolicy: Parameters<typeof carveContainer>[1],
     store: StateStore,
     host: ReturnType<typeof hostEnvFrom>,
@@ -89,7 +89,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
   ): string[] {
     const config = readBundleConfig(state.bundle);
     const annotations = { ...config.annotations, ...state.annotations };
-    if (OFF.test(annotations['io.agentcgroup.enable'] ?? '')) return NOT_CARVED;
+    if (optedOut(annotations)) return NOT_CARVED;
     // Said up front: as another user, the first refusal would be some EACCES deep in the carve.
     if (ctx.uid !== 0) throw new AgentcgroupError('not-root', `must run as root to carve the container's cgroup (running as uid ${ctx.uid})`);
     const { policy, refused } = applyAnnotations(hostPolicy, annotations);

@@ -7,7 +7,29 @@ import type { Policy } from './types.js';
 /** Annotations are written by whoever starts the container: only this prefix is ours to read. */
 export const ANNOTATION_PREFIX = 'io.agentcgroup.';
 
-const ENABLE = `${ANNOTATION_PREFIX}enable`;
+export const ENABLE = `${ANNOTATION_PREFIX}enable`;
+
+// The gate of hooks/agentcgroup.json (its value regex), and the opt-out every path honours.
+const ON = /^(1|true|yes|on)$/;
+const OFF = /^(0|false|no|off)$/i;
+// containerd's CRI marks the pod's pause container so: it runs no agent, and carving it costs two hook
+// starts per pod for nothing.
+const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
+
+/** The container said no: io.agentcgroup.enable is 0, false, no or off (any case). */
+export function optedOut(annotations: Readonly<Record<string, string>>): boolean {
+  return OFF.test(annotations[ENABLE] ?? '');
+}
+
+/**
+ * Whether a container is agentcgroup's, for every path that chooses (the runtime shim, the daemon as
+ * an NRI plugin), as the hooks.d JSON does: annotated io.agentcgroup.enable=true, or (policy
+ * shim.always) any not annotated off; never a pod sandbox.
+ */
+export function optsIn(annotations: Readonly<Record<string, string>>, always: boolean): boolean {
+  if (annotations[CRI_CONTAINER_TYPE] === 'sandbox') return false;
+  return always ? !optedOut(annotations) : ON.test(annotations[ENABLE] ?? '');
+}
 const MAX_VALUE_LENGTH = 64;
 // No legitimate value (a size, a number, a priority) needs these; refusing them up front keeps a
 // hostile value out of every parser and every message.

@@ -5,7 +5,7 @@ import { globToRegExp } from '../glob.js';
 import { type ListenAddress, parseListenAddress } from './listen.js';
 import { oneLine, printable, quote } from '../text.js';
 import { formatBytes, formatSize, parseSize, SIZE_FORMS } from './size.js';
-import type { Policy, Priority, Size } from './types.js';
+import type { NriCarve, NriEnable, Policy, Priority, Size } from './types.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/agentcgroup/policy.yaml';
 
@@ -49,6 +49,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   metrics: { listen: null },
   shim: { always: false },
+  nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
 });
 
 /** Priorities in order: the daemon freezes and kills the tool calls of lower ranks first. */
@@ -172,6 +173,27 @@ function listen(value: unknown, where: string): ListenAddress | null {
   return parsed.ok ? parsed.address : fail(where, `${parsed.problem}, got ${show(value)}`);
 }
 
+// sun_path holds 108 bytes with its NUL; libuv silently cuts a longer path and connects elsewhere.
+const MAX_SOCKET_PATH = 107;
+
+function socketPath(value: unknown, where: string): string {
+  const p = path(value, where);
+  if (Buffer.byteLength(p) <= MAX_SOCKET_PATH) return p;
+  return fail(where, `must be at most ${MAX_SOCKET_PATH} bytes, as a unix socket address holds, got ${show(value)}`);
+}
+
+function nriEnable(value: unknown, where: string): NriEnable {
+  if (value === 'auto' || typeof value === 'boolean') return value;
+  return fail(where, `must be auto, true or false, got ${show(value)}`);
+}
+
+const NRI_CARVE: readonly NriCarve[] = ['auto', 'daemon', 'hooks'];
+
+function nriCarve(value: unknown, where: string): NriCarve {
+  if (NRI_CARVE.includes(value as NriCarve)) return value as NriCarve;
+  return fail(where, `must be auto, daemon or hooks, got ${show(value)}`);
+}
+
 const CPU_WEIGHT = int(1, 10000);
 
 // Each entry must name at least one key a container could set: a typo would otherwise allow nothing,
@@ -271,6 +293,12 @@ const SETTINGS: readonly Setting[] = [
     description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:9464), or off' },
   { key: 'shim.always', hostOnly: true, set: (p, v, w) => { p.shim.always = bool(v, w); },
     description: 'the runtime shim adds the hooks to every container it creates, not only annotated ones' },
+  { key: 'nri.enable', hostOnly: true, set: (p, v, w) => { p.nri.enable = nriEnable(v, w); },
+    description: "the daemon registers as an NRI plugin of the container runtime: auto (when its socket is there, or once it appears), true (waits for it) or false" },
+  { key: 'nri.socket', hostOnly: true, set: (p, v, w) => { p.nri.socket = socketPath(v, w); },
+    description: "the runtime's NRI socket" },
+  { key: 'nri.carve', hostOnly: true, set: (p, v, w) => { p.nri.carve = nriCarve(v, w); },
+    description: 'how the daemon carves a container it sees through NRI: daemon (itself, once the runtime has created it, before it starts), hooks (our OCI hooks added to the container) or auto (daemon for containerd, and for CRI-O unless strict; hooks otherwise)' },
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */

@@ -120,4 +120,25 @@ export interface Policy {
     /** Register our hooks for every container it creates, not only those annotated io.agentcgroup.enable=true. */
     always: boolean;
   };
+  /**
+   * Host-only. The daemon as a plugin of the container runtime's Node Resource Interface (containerd
+   * 1.7+, CRI-O 1.26+): containers are carved without a hook process and without the runtime shim.
+   */
+  nri: {
+    /** auto: when the runtime's socket is there (or once it appears); true: always, waiting for it; false: never. */
+    enable: NriEnable;
+    /** The runtime's NRI socket. */
+    socket: string;
+    /**
+     * How an opted-in container is carved: `daemon` by the daemon itself when the runtime has created
+     * it and not yet started it (NRI StartContainer); `hooks` by our createRuntime and poststop hooks,
+     * which the daemon adds to the container at CreateContainer; `auto`: `daemon` for the runtimes whose
+     * order is known (containerd; CRI-O unless strict, as it starts a container whatever the plugin
+     * answers at StartContainer), `hooks` for any other.
+     */
+    carve: NriCarve;
+  };
 }
+
+export type NriEnable = 'auto' | boolean;
+export type NriCarve = 'auto' | 'daemon' | 'hooks';

@@ -6,6 +6,7 @@ import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import type { HookSpec } from '../hook/register.js';
 import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes, readMeminfo } from '../host/meminfo.js';
 import { sweepStaleAsync } from '../lifecycle/finalize.js';
@@ -23,6 +24,7 @@ import { answerAdmin } from './admin.js';
 import { CallBook, type Log } from './calls.js';
 import { serveExec } from './execserver.js';
 import { type KernelEvents, kernelEvents } from './kernelevents.js';
+import { NriLink } from './nrilink.js';
 import { ContainerRegistry } from './registry.js';
 import { SessionResizer } from './resizer.js';
 import { TrackerRouter } from './router.js';
@@ -34,8 +36,10 @@ import { FdWaiter } from './waiter.js';
  * The daemon, wired: the container registry follows carved containers, and for each one the tracker
  * router places tool calls as they exec, the call book keeps them, the supervisor runs the ladder, the
  * resizer makes the limits follow the engine's resizes and an exec server takes calls begun from
- * inside. It waits only on epoll (ring buffer, PSI triggers) and inotify (records, cgroup.events, C's
- * memory.max): no timers while no call runs and no connection is open, no children.
+ * inside. Where the container runtime offers NRI, the NRI link carves and finalizes containers as the
+ * runtime creates and removes them (nrilink.ts, nriagent.ts). It waits only on epoll (ring buffer, PSI
+ * triggers), inotify (records, cgroup.events, C's memory.max) and the NRI socket: no timers while no
+ * call runs, no connection is open and the runtime is reachable, no children.
  */
 export class Daemon {
   private readonly store: StateStore;
@@ -54,11 +58,14 @@ export class Daemon {
   private pump: TrackerPump | undefined;
   private admin: LineServer | undefined;
   private metrics: MetricsListener | undefined;
+  private readonly nri: NriLink;
 
+  /** `hook`: our hook command, for containers the NRI link has carved by hooks (runtime/prepare.ts hookSpec); asked for only then. */
   constructor(
     private readonly policy: Policy,
     host: HostEnv,
     private readonly log: Log,
+    hook: () => HookSpec,
   ) {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir, policy.limits);
     this.events = kernelEvents(this.waiter);
@@ -90,6 +97,19 @@ export class Daemon {
       sessionSeen: (c, max) => this.resizer.check(c, max),
     });
     this.waiter.onError = (err) => log.warn(`event handling: ${describeError(err)}`);
+    this.nri = new NriLink({
+      policy,
+      store: this.store,
+      host,
+      hook,
+      log,
+      events: this.events,
+      sync: () => this.registry.sync(),
+      resized: (id) => {
+        const c = this.registry.list().find((w) => w.record.id === id);
+        if (c) this.resizer.check(c);
+      },
+    });
   }
 
   async start(bpfObject = trackerObjectPath()): Promise<void> {
@@ -123,6 +143,8 @@ export class Daemon {
       { log: (l) => this.log.warn(l) },
     );
     await this.registry.start();
+    // After the registry: what the runtime reports at Synchronize is checked against the records.
+    await this.nri.start();
     const listen = this.policy.metrics.listen;
     if (listen) {
       try {
@@ -133,10 +155,13 @@ export class Daemon {
         this.log.warn(`metrics.listen: cannot serve HTTP metrics: ${describeError(err)}`);
       }
     }
-    this.log.info(`agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}`);
+    const nri = this.nri.snapshot();
+    this.log.info(`agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}, NRI ${nri.state} (${nri.detail})`);
   }
 
   async stop(): Promise<void> {
+    // The runtime first: no container is carved or finalized by us once the rest is going.
+    await this.nri.stop();
     // Nothing new is held once the programs are detached; what the ring still holds is continued,
     // and a sweep continues anything a racing exec stopped after the last event was read.
     this.tracker?.detach();
@@ -165,6 +190,7 @@ export class Daemon {
         roles: (c) => this.router.roles(c),
         tracker: this.tracker !== undefined,
         ...(this.pump ? { trackerCounts: () => this.pump!.counts() } : {}),
+        nri: () => this.nri.snapshot(),
       },
       new Date(),
     );

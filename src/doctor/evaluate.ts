@@ -1,4 +1,5 @@
 import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
+import { describeNriStartup, nriStartup } from '../config/nri.js';
 import type { HostFacts, Read } from '../host/facts.js';
 import { CONTROLLERS } from '../layout.js';
 
@@ -215,6 +216,25 @@ function trackerProbe(facts: HostFacts): Probe {
   return { ...base, ok: facts.tracker.ok, found: facts.tracker.ok ? facts.tracker.detail : `no: ${facts.tracker.detail}; tool calls are then separated only through agentcgroup exec` };
 }
 
+/**
+ * The container runtime's NRI socket and what the policy makes of it: whether the daemon would
+ * register as its plugin (then neither the runtime shim nor a RuntimeClass is needed on this node).
+ */
+function nriProbe(facts: HostFacts): Probe | undefined {
+  const nri = facts.nri;
+  if (!nri) return undefined;
+  const base = { id: 'nri', title: 'NRI (runtime plugins)', need: 'info' as const };
+  if ('policyError' in nri) return { ...base, ok: false, found: `not judged: ${nri.policyError}`, how: 'policy nri.enable and nri.socket' };
+  const present = nri.found === 'socket';
+  const there = present ? `socket at ${nri.socket}` : nri.found === 'other' ? `${nri.socket} is not a socket` : `no socket at ${nri.socket}`;
+  return {
+    ...base,
+    ok: present && nriStartup(nri.enable, present) === 'start',
+    found: `${there}; ${describeNriStartup(nri.enable, present)}`,
+    how: `stat of policy nri.socket (nothing connects to it); policy nri.enable ${String(nri.enable)}`,
+  };
+}
+
 /** Pure: facts in, probes and verdict out. */
 export function evaluate(facts: HostFacts): DoctorReport {
   const mode = cgroupMode(facts);
@@ -233,6 +253,7 @@ export function evaluate(facts: HostFacts): DoctorReport {
     tracefsProbe(facts),
     trackerProbe(facts),
     ...inKernelProbes(facts),
+    ...[nriProbe(facts)].filter((p): p is Probe => p !== undefined),
   ];
   const failed = probes.filter((p) => p.need === 'required' && !p.ok);
   const first = failed[0];

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type ControllerBinding,
@@ -8,6 +8,7 @@ import {
   parseProcCgroups,
   parseUnifiedCgroupPath,
 } from '../cgroup/mountinfo.js';
+import type { NriEnable } from '../config/types.js';
 
 /** Where /proc and /sys are: the real ones, or fixture directories in tests. */
 export interface HostRoots {
@@ -59,6 +60,26 @@ export interface HostFacts {
   memcgBpfOps: boolean;
   /** The live load of the tracker, when doctor was allowed to try it. */
   tracker?: { ok: boolean; detail: string };
+  /** The container runtime's NRI socket as the host policy names it, or why the policy did not load. */
+  nri?: NriFacts | { policyError: string };
+}
+
+export interface NriFacts {
+  socket: string;
+  enable: NriEnable;
+  /** What is at the socket's path: a unix socket, something else, or nothing. */
+  found: 'socket' | 'other' | 'none';
+}
+
+/** Looks at the socket's path (stat only: nothing is connected to). */
+export function nriFacts(socket: string, enable: NriEnable): NriFacts {
+  let found: NriFacts['found'];
+  try {
+    found = statSync(socket).isSocket() ? 'socket' : 'other';
+  } catch {
+    found = 'none';
+  }
+  return { socket, enable, found };
 }
 
 export function readText(path: string): Read {

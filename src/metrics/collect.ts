@@ -4,7 +4,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
 import type { LineageView } from '../policy/lineage.js';
-import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, TrackerCounts } from './snapshot.js';
+import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, NriStatus, TrackerCounts } from './snapshot.js';
 import { RiseWatch, stateOf } from './state.js';
 
 /** What the daemon knows besides the cgroups themselves. */
@@ -20,6 +20,8 @@ export interface SnapshotSources {
   tracker: boolean;
   /** The tracker's ring counts (TrackerPump.counts); left out while the daemon does not count. */
   trackerCounts?: () => TrackerCounts;
+  /** The NRI link's state. */
+  nri?: () => NriStatus;
 }
 
 /** A call id is `<name>-<time>-<random>` (newCallId): its name, when no marker says better. */
@@ -91,6 +93,7 @@ export class SnapshotCollector {
       tracker: src.tracker,
       trackerCounts: src.tracker && src.trackerCounts ? src.trackerCounts() : null,
       at: now.toISOString(),
+      ...(src.nri ? { nri: src.nri() } : {}),
     };
   }
 }

@@ -128,6 +128,7 @@ export function renderPrometheus(snap: DaemonSnapshot): string {
   const daemon: Row<DaemonSnapshot>[] = [{ labels: [], subject: snap }];
   x.family('agentcgroup_tracker_up', 'gauge', '1 when the eBPF tracker runs (tool calls an agent starts on its own get their cgroup)', daemon, (s) => one(s.tracker ? 1 : 0));
   x.scoped('tracker', 'the eBPF tracker since the daemon opened it', TRACKER, snap.trackerCounts ? [{ labels: [], subject: snap.trackerCounts }] : []);
+  x.family('agentcgroup_nri_up', 'gauge', "1 when the daemon is registered as the container runtime's NRI plugin", snap.nri ? daemon : [], (s) => one(s.nri?.state === 'connected' ? 1 : 0));
   x.family('agentcgroup_containers', 'gauge', 'carved containers the daemon follows', daemon, (s) => one(s.containers.length));
   x.family('agentcgroup_tool_calls', 'gauge', 'tool calls running', daemon, (s) => one(s.calls));
 

@@ -63,6 +63,16 @@ export type TrackerCounts = PumpCounts;
 
 export const TRACKER_COUNT_NAMES: readonly (keyof TrackerCounts)[] = ['events', 'batches', 'eventsDropped', 'rescans'];
 
+/** The daemon as an NRI plugin: registered with the runtime, trying to, or not at all; `detail` says which runtime or why. */
+export type NriState = 'connected' | 'waiting' | 'off';
+export const NRI_STATES: readonly NriState[] = ['connected', 'waiting', 'off'];
+
+export interface NriStatus {
+  state: NriState;
+  /** One line: the runtime's name and version, what it waits for, or why it is off (the runtime's words are untrusted text). */
+  detail: string;
+}
+
 export interface DaemonSnapshot {
   containers: ContainerSnapshot[];
   /** Tool calls running, over all containers. */
@@ -72,6 +82,8 @@ export interface DaemonSnapshot {
   trackerCounts: TrackerCounts | null;
   /** When the cgroups were read (ISO 8601). */
   at: string;
+  /** The NRI link; null from a daemon that has none (an older version), absent where no one asked. */
+  nri?: NriStatus | null;
 }
 
 class Shape extends Error {}
@@ -136,6 +148,13 @@ function counters(v: unknown, where: string): Counters {
   return Object.fromEntries(COUNTER_NAMES.map((k) => [k, num(o, k, where)])) as unknown as Counters;
 }
 
+/** Absent from an older daemon's reply: no NRI link, not another version. */
+function nriStatus(v: unknown, where: string): NriStatus | null {
+  if (v === undefined || v === null) return null;
+  const o = obj(v, where);
+  return { state: oneOf(o, 'state', NRI_STATES, where), detail: str(o, 'detail', where) };
+}
+
 /** Absent from an older daemon's reply: read as not counted, not as another version. */
 function trackerCounts(v: unknown, where: string): TrackerCounts | null {
   if (v === undefined || v === null) return null;
@@ -190,6 +209,7 @@ export function parseSnapshot(reply: unknown): DaemonSnapshot {
       tracker: flag(o, 'tracker', 'reply'),
       trackerCounts: trackerCounts(o.trackerCounts, 'reply.trackerCounts'),
       at: str(o, 'at', 'reply'),
+      nri: nriStatus(o.nri, 'reply.nri'),
     };
   } catch (err) {
     if (err instanceof Shape) throw new AgentcgroupError('bad-reply', `the daemon's snapshot is not what this agentcgroup reads (${err.message}): is it another version?`);

@@ -57,6 +57,12 @@ export function describeTracker(snap: Pick<DaemonSnapshot, 'tracker' | 'trackerC
   return `tracker ${snap.tracker ? 'on' : 'off'}${lost}`;
 }
 
+/** `NRI connected ("containerd" "v2.1.9")`, `NRI waiting (...)`, `NRI off (...)`; nothing from a daemon without the link. */
+export function describeNri(snap: Pick<DaemonSnapshot, 'nri'>): string | undefined {
+  if (!snap.nri) return undefined;
+  return `NRI ${snap.nri.state}${snap.nri.detail ? ` (${oneLine(snap.nri.detail, 160)})` : ''}`;
+}
+
 function rows(snap: DaemonSnapshot): Row[] {
   return snap.containers.flatMap((c) => [
     { name: fit(oneLine(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },

@@ -4,19 +4,20 @@
  * mounts, which is before any hook runs) and removed again once the container is gone. Loaded only for
  * those verbs: the policy YAML costs more than a pass-through verb should.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { optsIn } from '../config/annotations.js';
 import { loadPolicy } from '../config/policy.js';
 import { describeError } from '../errors.js';
-import { CONTAINER_EXEC_SOCKET } from '../exec/client.js';
+import { execSocketMount, makeExecSocketDir } from '../exec/socketmount.js';
+import { HOOK_ARGV0, type HookSpec } from '../hook/register.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
-import { ensurePrivateDir } from '../state/files.js';
 import { execSocketDir } from '../state/paths.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
 import { parseExact, stringifyExact } from './exactjson.js';
-import { HOOK_ARGV0, type HookSpec, injectShim, wantsHooks } from './inject.js';
+import { injectShim } from './inject.js';
 import { type ProcessView, selfHookCommand } from './self.js';
 
 // What hooks need of the shim's environment; the rest of it is the engine's business.
@@ -50,18 +51,11 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     const policy = loadPolicy(env.AGENTCGROUP_POLICY);
     strict = policy.strict;
     const file = readConfigFile(configPath(call, cwd));
-    if (!wantsHooks(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
-    const dir = execSocketDir(policy.paths.runDir, validateContainerId(call.id));
-    // The run dir and sock/ checked as the daemon checks them: what gets bind-mounted must be ours.
-    ensurePrivateDir(dirname(dir), policy.paths.runDir);
-    if (!existsSync(dir)) {
-      // Searchable: a container whose user is not root still reaches exec.sock (itself mode 0666).
-      mkdirSync(dir, { mode: 0o755 });
-      made = dir;
-    }
-    const mount = { source: dir, destination: dirname(CONTAINER_EXEC_SOCKET) };
+    if (!optsIn(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
+    const id = validateContainerId(call.id);
+    made = makeExecSocketDir(policy.paths.runDir, id);
     // Parsed again, numbers kept as written: parseConfig's doubles would change any integer past 2^53.
-    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), mount);
+    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), execSocketMount(policy.paths.runDir, id));
     if (added.length > 0) replaceConfigFile(file, stringifyExact(config));
     return made === undefined ? {} : { madeSocketDir: made };
   } catch (err) {

@@ -19,8 +19,10 @@ export interface ContainerRecord {
   cgroupRoot: string;
   /** C relative to cgroupRoot. */
   cgroup: string;
-  bundle: string;
+  /** The OCI bundle, when a hook carved it; absent when the daemon did (NRI names no bundle). */
+  bundle?: string;
   pid: number;
+  /** Where the carve ran (carve/container.ts CarveStage). */
   stage: string;
   /** `carving` while the hook works (the record goes first so a crash leaves it to clean up by). */
   state: 'carving' | 'carved';

@@ -74,7 +74,7 @@ t.test('status --json carries the snapshot; status without it lists ids', async 
   t.equal(parsed.containers[0]!.calls[0]!.memory.current, 40 << 20);
   t.equal(parsed.containers[0]!.calls[1]!.state, 'frozen');
   const text = await runCli(['status', '--policy', policy]);
-  t.equal(text.out, 'tracker on (75 events lost, 2 rescans), 1 container(s), 2 tool call(s) running\nagent-1  /machine/agent-1  framework python3[12] < tini[10]  calls hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
+  t.equal(text.out, 'tracker on (75 events lost, 2 rescans), 1 container(s), 2 tool call(s) running\nNRI connected (synchronized)\nagent-1  /machine/agent-1  framework python3[12] < tini[10]  calls hog-m1abc-0a1b2c idle-m1abd-3d4e5f\n');
   t.same(ops, ['snapshot', 'snapshot']);
 });
 
@@ -111,4 +111,17 @@ t.test('a refusal, a reply of another version, bad options: one line, exit 1', a
     t.equal(r.code, 1, `${opt} ${value}`);
     t.match(r.err, new RegExp(`^agentcgroup: top: ${opt} must be .* above 0 and at most \\d+, got "${value}"\\n$`));
   }
+});
+
+t.test("status says how the daemon's NRI link stands, on one line of its own; an older daemon's reply has none", async (t) => {
+  const { policy } = await fakeDaemon(t, () => ({ ...snapshotReply(), nri: { state: 'waiting', detail: 'waiting: connection ended:\nforged line' } }));
+  const text = await runCli(['status', '--policy', policy]);
+  t.equal(text.code, 0, text.err);
+  t.equal(text.out.split('\n')[1], 'NRI waiting (waiting: connection ended:\\u000aforged line)', 'the detail escaped: it holds the runtime\'s words');
+  const { policy: old } = await fakeDaemon(t, () => ({ ...snapshotReply(), nri: undefined }));
+  t.notMatch((await runCli(['status', '--policy', old])).out, /NRI/);
+  const { policy: bad } = await fakeDaemon(t, () => ({ ...snapshotReply(), nri: { state: 'up', detail: '' } }));
+  const r = await runCli(['status', '--policy', bad]);
+  t.equal(r.code, 1);
+  t.match(r.err, /reply\.nri\.state is not one of connected, waiting, off/);
 });

@@ -211,6 +211,9 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'paths.call_log_dir',
     'metrics.listen',
     'shim.always',
+    'nri.enable',
+    'nri.socket',
+    'nri.carve',
   ]);
   for (const name of hostOnly) {
     t.match(annotationError(t, { [P + name]: 'true' }, P + name, OPEN), /: host-only: only the host policy file may set it, not the container$/, 'even where the host allows everything');

@@ -62,6 +62,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
     metrics: { listen: null },
     shim: { always: false },
+    nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
@@ -139,6 +140,10 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  listen: 127.0.0.1:9464',
       'shim:',
       '  always: true',
+      'nri:',
+      '  enable: false',
+      '  socket: /run/containerd/nri.sock',
+      '  carve: hooks',
     ].join('\n'),
     SRC,
   );
@@ -167,6 +172,7 @@ t.test('every key is read and merged over the defaults', async (t) => {
     paths: { runDir: '/run/ac', callLogDir: '/srv/logs/calls' },
     metrics: { listen: { host: '127.0.0.1', port: 9464 } },
     shim: { always: true },
+    nri: { enable: false, socket: '/run/containerd/nri.sock', carve: 'hooks' },
   } satisfies Policy);
 });
 
@@ -247,6 +253,11 @@ t.test('wrong types and out-of-range values name the file and the key path', asy
     ['paths:\n  call_log_dir: "/var/log\\nx"', /: paths\.call_log_dir: .*got "\/var\/log\\nx"$/],
     ['paths:\n  call_log_dir: "/var/log\\0x"', /: paths\.call_log_dir: .*got "\/var\/log\\u0000x"$/],
     ['paths:\n  call_log_dir: 7', /: paths\.call_log_dir: .*got 7$/],
+    ['nri:\n  enable: "true"', /: nri\.enable: must be auto, true or false, got "true"$/],
+    ['nri:\n  enable: on', /: nri\.enable: must be auto, true or false, got "on"$/],
+    ['nri:\n  carve: shim', /: nri\.carve: must be auto, daemon or hooks, got "shim"$/],
+    ['nri:\n  socket: nri.sock', /: nri\.socket: must be an absolute path/],
+    [`nri:\n  socket: /${'n'.repeat(107)}`, /: nri\.socket: must be at most 107 bytes, as a unix socket address holds/],
     ['tool: 5', /: tool: must be a mapping, got 5$/],
     ['tool: [1]', /: tool: must be a mapping, got a list$/],
   ];

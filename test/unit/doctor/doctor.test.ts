@@ -1,8 +1,10 @@
 import t from 'tap';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../fixtures/cli.js';
 import type { DoctorReport } from '../../../src/doctor/evaluate.js';
 import { hybridHost, legacyHost, unifiedHost } from '../../fixtures/hosts.js';
+import { FakeRuntime, socketDir, within } from '../../fixtures/nriruntime.js';
 
 function doctor(dir: string, extra: string[] = [], uid = 0) {
   return runCli(['doctor', '--proc-root', join(dir, 'proc'), '--sys-root', join(dir, 'sys'), ...extra], { uid });
@@ -131,4 +133,35 @@ t.test('favordynmods: read from the cgroup2 super options, off with the remount 
   const hybrid = (await doctorJson(t.testdir(hybridHost()))).report;
   t.match(probe(hybrid, 'favordynmods')?.found, 'mount -o remount,favordynmods /sys/fs/cgroup/unified)', 'the cgroup2 mount doctor uses');
   t.match(probe((await doctorJson(t.testdir(legacyHost()))).report, 'favordynmods'), { ok: false, found: 'no cgroup2 mount' });
+});
+
+t.test("NRI: whether the runtime's socket is there and whether the daemon would register, by the policy; read only", async (t) => {
+  const dir = t.testdir(unifiedHost());
+  const sock = socketDir();
+  t.teardown(sock.cleanup);
+  const withPolicy = async (nri: string) => {
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, `nri:\n  socket: ${sock.path}\n${nri}`);
+    const r = await doctor(dir, ['--json', '--policy', policy]);
+    return { code: r.code, p: probe(JSON.parse(r.out) as DoctorReport, 'nri') };
+  };
+  const absent = await withPolicy('');
+  t.equal(absent.code, 0, 'info only: the verdict does not depend on it');
+  t.match(absent.p, { need: 'info', ok: false, found: `no socket at ${sock.path}; not yet (nri.enable auto): the daemon registers once the runtime makes it` });
+  t.match((await withPolicy('  enable: true\n')).p?.found, /; the daemon waits for it \(nri\.enable true\) and registers once the runtime listens there$/);
+  writeFileSync(sock.path, 'not a socket');
+  t.match((await withPolicy('')).p?.found, /is not a socket; not yet/);
+  rmSync(sock.path);
+  const rt = await FakeRuntime.listen(sock.path);
+  t.teardown(() => rt.close());
+  const present = await withPolicy('');
+  t.match(present.p, { ok: true, found: `socket at ${sock.path}; the daemon registers there as an NRI plugin` });
+  const off = await withPolicy('  enable: false\n');
+  t.match(off.p, { ok: false, found: `socket at ${sock.path}; off (nri.enable false): the runtime shim or hooks.d serve containers` });
+  const connected = await within(rt.next(50).then(() => true, () => false), 'no connection', 1000);
+  t.equal(connected, false, 'doctor never connected to the socket');
+  const broken = join(dir, 'broken.yaml');
+  writeFileSync(broken, 'nri:\n  enable: maybe\n');
+  const r = await doctor(dir, ['--json', '--policy', broken]);
+  t.match(probe(JSON.parse(r.out) as DoctorReport, 'nri'), { ok: false, found: /^not judged: .*nri\.enable: must be auto, true or false/ });
 });

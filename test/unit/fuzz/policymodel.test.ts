@@ -87,6 +87,13 @@ const EXAMPLES: [string, boolean][] = [
   ['metrics:\n  listen: "[::1]:9464"\n', true],
   ['metrics:\n  listen: 10.0.0.1:9464\n', false],
   ['paths:\n  run_dir: /run/../etc\n', false],
+  ['nri:\n  enable: auto\n  carve: hooks\n', true],
+  ['nri:\n  enable: false\n  socket: /run/containerd/nri.sock\n', true],
+  ['nri:\n  enable: "true"\n', false],
+  ['nri:\n  enable: yes\n', false],
+  ['nri:\n  carve: shim\n', false],
+  ['nri:\n  socket: relative/nri.sock\n', false],
+  [`nri:\n  socket: /${'s'.repeat(107)}\n`, false],
 ];
 
 t.test('the model and loadPolicy agree on the documented examples', async (t) => {

@@ -63,7 +63,7 @@ function globMatches(pattern: string, s: string): boolean {
 }
 
 /** The README's "host-only" column, as it words it under "Host-only keys". */
-const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*'];
+const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*', 'nri.*'];
 const hostOnly = (key: string) => HOST_ONLY.some((p) => globMatches(p, key));
 
 /** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
@@ -150,6 +150,18 @@ const ids: Rule = (v) => {
 const path: Rule = (v) =>
   typeof v === 'string' && v.startsWith('/') && !CONTROL.test(v) && !v.split('/').includes('..') ? v : refuse('not an absolute path without control characters or ..');
 
+/** A path, and one a unix socket address holds: at most 107 bytes. */
+const socketPath: Rule = (v) => {
+  const p = path(v);
+  return typeof p === 'string' && Buffer.byteLength(p) > 107 ? refuse('longer than a unix socket address holds') : p;
+};
+
+/** One of `words` as written: a switch's true and false are YAML booleans, the rest plain words. */
+const choice =
+  (...words: readonly (string | boolean)[]): Rule =>
+  (v) =>
+    (typeof v === 'string' || typeof v === 'boolean') && words.includes(v) ? v : refuse(`not one of ${words.join(', ')}`);
+
 /** `off`, `127.x.y.z:port` or `[::1]:port`: loopback only. */
 const listen: Rule = (v) => {
   if (v === 'off') return null;
@@ -196,6 +208,9 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['paths.call_log_dir', path],
   ['metrics.listen', listen],
   ['shim.always', switchRule],
+  ['nri.enable', choice('auto', true, false)],
+  ['nri.socket', socketPath],
+  ['nri.carve', choice('auto', 'daemon', 'hooks')],
 ]);
 
 /**
@@ -354,6 +369,9 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['paths.call_log_dir', (p) => p.paths.callLogDir],
   ['metrics.listen', (p) => p.metrics.listen && { host: p.metrics.listen.host, port: p.metrics.listen.port }],
   ['shim.always', (p) => p.shim.always],
+  ['nri.enable', (p) => p.nri.enable],
+  ['nri.socket', (p) => p.nri.socket],
+  ['nri.carve', (p) => p.nri.carve],
 ]);
 
 export const OBSERVED_KEYS: readonly string[] = [...FROM_POLICY.keys()];

@@ -144,3 +144,14 @@ t.test('the tracker counts: asked for on each snapshot, null while the daemon do
   t.equal(collector.collect(counted, new Date(1)).trackerCounts?.eventsDropped, 9, 'read afresh, not kept');
   t.equal(collector.collect({ ...counted, tracker: false }, new Date(2)).trackerCounts, null, 'the tracker is off: counts of a ring nobody reads are not shown');
 });
+
+t.test("the NRI link's state: asked for on each snapshot, left out by a daemon that has no link", async (t) => {
+  const { src } = setup({ ...at('c1', cgroup(MiB)) });
+  const collector = new SnapshotCollector();
+  t.notOk('nri' in collector.collect(src, new Date(0)), 'no source');
+  let state: 'waiting' | 'connected' = 'waiting';
+  const withLink: SnapshotSources = { ...src, nri: () => ({ state, detail: state === 'connected' ? 'synchronized' : 'connecting: /var/run/nri/nri.sock' }) };
+  t.same(collector.collect(withLink, new Date(0)).nri, { state: 'waiting', detail: 'connecting: /var/run/nri/nri.sock' });
+  state = 'connected';
+  t.same(collector.collect(withLink, new Date(1)).nri, { state: 'connected', detail: 'synchronized' });
+});

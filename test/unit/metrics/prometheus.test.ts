@@ -142,3 +142,17 @@ t.test('the tracker families: counters named as Prometheus names counters, each 
   }
   t.match(helps.get('agentcgroup_tracker_events_dropped_total'), /ring buffer all containers share was full/);
 });
+
+t.test('agentcgroup_nri_up: 1 while registered with the runtime, 0 otherwise, no sample from a daemon without the link', async (t) => {
+  const up = (nri: ReturnType<typeof sampleSnapshot>['nri']) => {
+    const { nri: _, ...older } = sampleSnapshot();
+    return renderPrometheus(nri === undefined ? older : { ...older, nri })
+      .split('\n')
+      .filter((l) => l.startsWith('agentcgroup_nri_up'));
+  };
+  t.same(up({ state: 'connected', detail: 'x' }), ['agentcgroup_nri_up 1']);
+  t.same(up({ state: 'waiting', detail: 'x' }), ['agentcgroup_nri_up 0']);
+  t.same(up({ state: 'off', detail: 'x' }), ['agentcgroup_nri_up 0']);
+  t.same(up(undefined), []);
+  t.match(renderPrometheus(sampleSnapshot()), /^# TYPE agentcgroup_nri_up gauge$/m, 'the family is declared all the same');
+});

@@ -49,3 +49,15 @@ t.test('tracker counts: absent from an older daemon reads as not counted; presen
   reply.trackerCounts = 7;
   t.throws(() => parseSnapshot(reply), /\(reply\.trackerCounts is not an object\)/);
 });
+
+t.test('the NRI link: absent from an older daemon reads as none; present, its state and detail are checked', async (t) => {
+  const reply = asJson(sampleSnapshot());
+  delete reply.nri;
+  t.equal(parseSnapshot(reply).nri, null, 'absent');
+  reply.nri = { state: 'connected', detail: '"containerd" "v2.1.9"' };
+  t.same(parseSnapshot(reply).nri, { state: 'connected', detail: '"containerd" "v2.1.9"' });
+  reply.nri = { state: 'ready', detail: '' };
+  t.throws(() => parseSnapshot(reply), /\(reply\.nri\.state is not one of connected, waiting, off\)/);
+  reply.nri = { state: 'off' };
+  t.throws(() => parseSnapshot(reply), /\(reply\.nri\.detail is not a string\)/);
+});

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { type Terminal, runTop } from '../../../src/cli/top.js';
 import type { DaemonSnapshot } from '../../../src/metrics/snapshot.js';
-import { describeFramework, describeTracker, renderTop } from '../../../src/metrics/top.js';
+import { describeFramework, describeNri, describeTracker, renderTop } from '../../../src/metrics/top.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 t.test('one frame: title, header, container, agent leaf and calls with their numbers', async (t) => {
@@ -124,4 +124,12 @@ t.test('what was taken for the framework: its launchers and sessions; hostile na
     'node[7] node[9] < tini[1] + bash[30]',
   );
   t.equal(describeFramework([{ pid: 7, role: 'framework', name: 'x\x1b[2Jy' }]), 'x\\u001b[2Jy[7]');
+});
+
+t.test('describeNri: the state and its detail on one line; nothing without the link', async (t) => {
+  t.equal(describeNri({ nri: { state: 'connected', detail: '"containerd" "v2.1.9"' } }), 'NRI connected ("containerd" "v2.1.9")');
+  t.equal(describeNri({ nri: { state: 'off', detail: '' } }), 'NRI off');
+  t.equal(describeNri({ nri: null }), undefined);
+  t.equal(describeNri({}), undefined);
+  t.equal(describeNri({ nri: { state: 'waiting', detail: 'x'.repeat(500) } })?.length, 'NRI waiting ()'.length + 161, 'cut');
 });

@@ -60,7 +60,7 @@ t.test('what hooks and the shim load at start-up holds nothing of src/nri/ or pr
 
 t.test('the check sees the difference: the hook path loads the carve code, not the daemon', async (t) => {
   const hook = staticClosure(graph, STARTS['agentcgroup hook (and every other command)']);
-  t.ok(hook.has('src/hook/carve.ts'), 'the hook path loads src/hook/carve.ts');
+  t.ok(hook.has('src/carve/container.ts'), 'the hook path loads the carve, src/carve/container.ts');
   t.ok(graph.has('src/daemon/daemon.ts'), 'the daemon is in the bundle');
   t.notOk(hook.has('src/daemon/daemon.ts'), 'but is loaded only by import(), when `agentcgroup daemon` runs');
   // A static import of src/nri/ from the CLI would be found.
@@ -68,4 +68,13 @@ t.test('the check sees the difference: the hook path loads the carve code, not t
   tampered.set('src/cli/main.ts', [...(graph.get('src/cli/main.ts') ?? []), { path: 'src/nri/index.ts', kind: 'import-statement' }]);
   tampered.set('src/nri/index.ts', [{ path: 'node_modules/@bufbuild/protobuf/dist/cjs/index.js', kind: 'import-statement' }]);
   t.strictSame([...staticClosure(tampered, STARTS['agentcgroup hook (and every other command)'])].filter(daemonOnly).sort(), ['node_modules/@bufbuild/protobuf/dist/cjs/index.js', 'src/nri/index.ts']);
+});
+
+t.test('the daemon itself loads src/nri/ and protobuf only by import(), when its NRI link starts', async (t) => {
+  const daemon = staticClosure(graph, ['src/daemon/daemon.ts']);
+  t.ok(daemon.has('src/daemon/nrilink.ts'), 'the link is part of the daemon');
+  t.strictSame([...daemon].filter(daemonOnly), [], 'nothing of src/nri/ or protobuf until then');
+  t.notOk(daemon.has('src/daemon/nriagent.ts'), 'nor the handler, which imports them');
+  const dynamic = (graph.get('src/daemon/nrilink.ts') ?? []).filter((e) => e.kind === 'dynamic-import').map((e) => e.path).sort();
+  t.strictSame(dynamic, ['src/daemon/nriagent.ts', 'src/nri/index.ts'], 'both by import()');
 });

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { LosslessNumber } from 'lossless-json';
 import { AgentcgroupError } from '../../../src/errors.js';
 import { parseExact, stringifyExact } from '../../../src/runtime/exactjson.js';
-import { type HookSpec, injectShim } from '../../../src/runtime/inject.js';
+import { execSocketMount } from '../../../src/exec/socketmount.js';
+import type { HookSpec } from '../../../src/hook/register.js';
+import { injectShim } from '../../../src/runtime/inject.js';
 
 // Shaped as Docker 28 writes config.json (Go's json.Marshal: compact, no final newline) for `docker run
 // --runtime agentcgroup --annotation io.agentcgroup.enable=true --memory 512m --memory-swap -1 --init
@@ -15,13 +17,13 @@ import { type HookSpec, injectShim } from '../../../src/runtime/inject.js';
 const DOCKER28 = readFileSync('test/fixtures/oci/docker28-config.json', 'utf8');
 const F = '/bundle/config.json';
 const HOOK: HookSpec = { path: '/usr/local/bin/agentcgroup', args: ['agentcgroup', 'hook'], env: ['PATH=/bin'], timeout: 30 };
-const MOUNT = { source: '/run/agentcgroup/sock/c1', destination: '/run/agentcgroup' };
+const MOUNT = execSocketMount('/run/agentcgroup', 'c1');
 
 /** What the shim must write for `text`: the text itself, our mount spliced in last, our hooks appended. */
 function expected(text: string): string {
   const lastMount = '"options":["rbind","rprivate"]}]';
   const at = text.indexOf(lastMount) + lastMount.length - 1;
-  const bind = { destination: MOUNT.destination, type: 'bind', source: MOUNT.source, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] };
+  const bind = { destination: '/run/agentcgroup', type: 'bind', source: '/run/agentcgroup/sock/c1', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] };
   const hook = (stage: string) => ({ path: HOOK.path, args: [...HOOK.args, stage], env: HOOK.env, timeout: HOOK.timeout });
   const hooks = { createRuntime: [hook('createRuntime')], poststop: [hook('poststop')] };
   const mounted = `${text.slice(0, at)},${JSON.stringify(bind)}${text.slice(at)}`;

@@ -3,10 +3,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { type HookSpec, injectShim, isOurHook, wantsHooks } from '../../../src/runtime/inject.js';
+import { optsIn } from '../../../src/config/annotations.js';
+import { execSocketMount } from '../../../src/exec/socketmount.js';
+import { type HookSpec, isOurHook } from '../../../src/hook/register.js';
+import { injectShim } from '../../../src/runtime/inject.js';
 
 const HOOK: HookSpec = { path: '/usr/local/bin/agentcgroup', args: ['agentcgroup', 'hook'], env: ['PATH=/bin'], timeout: 30 };
-const MOUNT = { source: '/run/agentcgroup/sock/c1', destination: '/run/agentcgroup' };
+const MOUNT = execSocketMount('/run/agentcgroup', 'c1');
 const ours = (stage: string) => ({ path: HOOK.path, args: ['agentcgroup', 'hook', stage], env: ['PATH=/bin'], timeout: 30 });
 
 t.test('adds createRuntime, poststop and the read-only mount last; keeps everything else', async (t) => {
@@ -17,7 +20,7 @@ t.test('adds createRuntime, poststop and the read-only mount last; keeps everyth
   t.same(out, {
     ...frozen,
     hooks: { createRuntime: [{ path: '/usr/bin/nvidia-hook' }, ours('createRuntime')], prestart: [], poststop: [ours('poststop')] },
-    mounts: [...frozen.mounts, { destination: '/run/agentcgroup', type: 'bind', source: MOUNT.source, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] }],
+    mounts: [...frozen.mounts, { destination: '/run/agentcgroup', type: 'bind', source: '/run/agentcgroup/sock/c1', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] }],
   });
   t.same(config, frozen, 'the input is not changed');
   const again = injectShim(out, HOOK, MOUNT);
@@ -62,13 +65,13 @@ t.test('the gate', async (t) => {
     [{ 'io.kubernetes.cri.container-type': 'sandbox', 'io.agentcgroup.enable': 'true' }, true, false],
     [{ 'io.kubernetes.cri.container-type': 'container', 'io.agentcgroup.enable': 'true' }, false, true],
   ];
-  for (const [annotations, always, want] of table) t.equal(wantsHooks(annotations, always), want, `${JSON.stringify(annotations)} always=${always}`);
+  for (const [annotations, always, want] of table) t.equal(optsIn(annotations, always), want, `${JSON.stringify(annotations)} always=${always}`);
 });
 
 t.test('gated exactly as hooks/agentcgroup.json', async (t) => {
   const when = JSON.parse(readFileSync('hooks/agentcgroup.json', 'utf8')).when.annotations as Record<string, string>;
   const valueRe = new RegExp(Object.values(when)[0] as string);
   for (const v of ['true', '1', 'yes', 'on', 'True', 'false', '', ' true', 'true ', 'onn']) {
-    t.equal(wantsHooks({ 'io.agentcgroup.enable': v }, false), valueRe.test(v), JSON.stringify(v));
+    t.equal(optsIn({ 'io.agentcgroup.enable': v }, false), valueRe.test(v), JSON.stringify(v));
   }
 });
