@@ -73,7 +73,7 @@ t.test('auto with the socket there: loaded, registered, connected; stopped again
   const s = socketDir();
   t.teardown(s.cleanup);
   const { served } = await runtime(t, s.path);
-  const w = link(t, `  socket: ${s.path}\n`);
+  const w = link(t, `  enable: auto\n  socket: ${s.path}\n`);
   await w.l.start();
   t.equal(w.loads(), 1);
   await served;
@@ -88,7 +88,7 @@ t.test('auto before the runtime: the nearest directory is watched, and the plugi
   t.teardown(s.cleanup);
   const sub = join(dirname(s.path), 'nri');
   const path = join(sub, 'nri.sock');
-  const w = link(t, `  socket: ${path}\n`);
+  const w = link(t, `  enable: auto\n  socket: ${path}\n`);
   await w.l.start();
   t.match(w.l.snapshot(), { state: 'off', detail: `no runtime socket at ${path}; registers once one appears` });
   t.equal(w.loads(), 0, 'nothing loaded yet');
@@ -123,7 +123,7 @@ t.test('NRI code that cannot be loaded: off, with one line why', async (t) => {
   const s = socketDir();
   t.teardown(s.cleanup);
   await runtime(t, s.path);
-  const w = link(t, `  socket: ${s.path}\n`, () => Promise.reject(new Error('no protobuf')));
+  const w = link(t, `  enable: auto\n  socket: ${s.path}\n`, () => Promise.reject(new Error('no protobuf')));
   await w.l.start();
   t.same(w.l.snapshot(), { state: 'off', detail: 'cannot load the NRI code: no protobuf' });
   t.equal(w.log.filter((l) => l.startsWith('WARN')).length, 1);
@@ -146,7 +146,7 @@ t.test('the plugin the link starts answers a failed handler with no change, or w
     const s = socketDir();
     t.teardown(s.cleanup);
     const { served } = await runtime(t, s.path);
-    const w = link(t, `  socket: ${s.path}\n${strict ? 'strict: true\n' : ''}`);
+    const w = link(t, `  enable: auto\n  socket: ${s.path}\n${strict ? 'strict: true\n' : ''}`);
     await w.l.start();
     const conn = await served;
     const answer = await conn.call(Plugin.method.createContainer, { pod: hostile, container: { id: 'c1', podSandboxId: 'p' } }).then(
