@@ -123,6 +123,16 @@ export interface CallLine {
 }
 
 /**
+ * Whether a call to `name` was begun from outside the container (docker exec, ExecSync). Its starter is
+ * the engine's shim when the daemon could read that parent's program, else what it knows: that it is
+ * outside. Which one depends on how fast the daemon looked, so either is right.
+ */
+export function begunFromOutside(name: string): (recs: CallLine[]) => boolean {
+  const outside = ['containerd-shim-runc-v2', '(outside the container)'];
+  return (recs) => recs.some((k) => k.name === name && k.startedBy?.role === 'framework' && outside.includes(k.startedBy.name));
+}
+
+/**
  * The container's call records once `done` says they are all there: the daemon logs a call when its
  * cgroup empties, which under emulation may come well after the call ended.
  */

@@ -18,12 +18,8 @@ import { CriClient, envs } from '../cri/client.js';
 import { criConfig, criSockets, withShimBinary } from '../cri/config.js';
 import { busyboxFiles, ociArchive, pauseFiles } from '../cri/image.js';
 import type { ContainerConfig, PodSandboxConfig } from '../cri/types.js';
-import { type CallLine, callRecords } from '../shapes.js';
+import { begunFromOutside, callRecords } from '../shapes.js';
 
-// A call begun from outside the container (docker exec, ExecSync) names as its starter the engine's
-// shim when the daemon could read that parent's program, else what it knows: that it is outside. Which
-// one depends on how fast the daemon looked, so either is right.
-const OUTSIDE = ['containerd-shim-runc-v2', '(outside the container)'];
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
 /** A share of `bytes` as the carve writes it: whole pages. */
@@ -198,7 +194,7 @@ scenario(async (c) => {
     const exec = (await step(c, d, 'ExecSync', cri.execSync(id, ['cat', '/proc/self/cgroup'])))?.value;
     c.equal(exec?.exit_code, 0, 'ExecSync exits 0', exec?.stderr.toString());
     c.match(exec?.stdout.toString() ?? '', /^0::(\/\S+)?\/tools\/cat-[a-z0-9]+-[0-9a-f]{6}\n$/, 'ExecSync runs as a tool call of its own');
-    const fromOutside = (recs: CallLine[]) => recs.some((k) => k.name === 'cat' && k.startedBy?.role === 'framework' && OUTSIDE.includes(k.startedBy.name));
+    const fromOutside = begunFromOutside('cat');
     const records = await callRecords(s, id, fromOutside);
     c.ok(fromOutside(records), "its call record names a starter outside the container (the engine's shim)", records.map((k) => ({ name: k.name, argv: k.argv, startedBy: k.startedBy })));
     const mounted = (await step(c, d, 'ExecSync reads the mount', cri.execSync(id, ['cat', '/share/hello'])))?.value;

@@ -8,12 +8,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, sy
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
 import { CLI, type Scratch, eventually, exited, must, readOr, run, scratch, startDaemon } from '../bundle.js';
-import { AGENT_PY, type CallLine, type Running, callRecords, expectCalls, expectFramework, processes } from '../shapes.js';
+import { AGENT_PY, type CallLine, type Running, begunFromOutside, callRecords, expectCalls, expectFramework, processes } from '../shapes.js';
 
-// A call begun from outside the container (docker exec, ExecSync) names as its starter the engine's
-// shim when the daemon could read that parent's program, else what it knows: that it is outside. Which
-// one depends on how fast the daemon looked, so either is right.
-const OUTSIDE = ['containerd-shim-runc-v2', '(outside the container)'];
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
 // The agent leaf gets a share of the session, so a resize shows in its memory.max.
@@ -122,7 +118,7 @@ scenario(async (c) => {
     const inside = d.cli('exec', id, 'cat', '/proc/self/cgroup');
     c.equal(inside.status, 0, 'docker exec works', inside.stderr);
     c.match(inside.stdout, /^0::\/tools\/cat-[a-z0-9]+-[0-9a-f]{6}\n$/, 'docker exec runs as a tool call of its own (inside its cgroup namespace)');
-    const fromOutside = (recs: CallLine[]) => recs.some((k) => k.name === 'cat' && k.startedBy?.role === 'framework' && OUTSIDE.includes(k.startedBy.name));
+    const fromOutside = begunFromOutside('cat');
     const execRecords = await callRecords(s, id, fromOutside);
     c.ok(fromOutside(execRecords), "its call record names a starter outside the container (the engine's shim)", execRecords.map((k) => ({ name: k.name, argv: k.argv, startedBy: k.startedBy })));
 
