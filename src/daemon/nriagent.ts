@@ -180,8 +180,10 @@ export class NriAgent implements NriHandler {
   private catchUp(todo: { s: Seen; policy: Policy }[]): void {
     for (const { s, policy } of todo) {
       try {
+        // Looked at before the carve: the registry makes the directory once it follows the container.
+        const mounted = existsSync(execSocketDir(this.d.policy.paths.runDir, s.id));
         this.carve(s, policy, 'nri-sync');
-        if (!existsSync(execSocketDir(this.d.policy.paths.runDir, s.id))) {
+        if (!mounted) {
           this.d.log.info(`container ${s.id}: created before the daemon was its runtime's NRI plugin, so it has no exec socket mount; the tracker still gives its tool calls their cgroups`);
         }
       } catch (err) {
