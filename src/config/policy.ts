@@ -49,7 +49,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
   metrics: { listen: null },
   shim: { always: false },
-  nri: { enable: false, socket: '/var/run/nri/nri.sock', carve: 'auto' },
+  nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
 });
 
 /** Priorities in order: the daemon freezes and kills the tool calls of lower ranks first. */

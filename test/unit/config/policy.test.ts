@@ -62,7 +62,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
     metrics: { listen: null },
     shim: { always: false },
-    nri: { enable: false, socket: '/var/run/nri/nri.sock', carve: 'auto' },
+    nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
