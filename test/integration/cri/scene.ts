@@ -3,16 +3,17 @@
  * runtime table), the two image archives made here and imported, kubelet's pod and container configs,
  * one check per CRI call, and the checks that a removed pod left nothing behind.
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'smol-toml';
 import { RUNTIME_NAME } from '../../../src/runtime/installconfig.js';
 import type { Checker } from '../harness.js';
-import { type Scratch, eventually, readOr, run } from '../bundle.js';
+import { type Scratch, eventually, exited, readOr, run } from '../bundle.js';
 import { type Containerd, addRuntime, dumpConfig, launchContainerd, shimBinary } from '../containerd.js';
-import { type CriClient, envs } from './client.js';
-import { criConfig, criSockets, withShimBinary } from './config.js';
+import { CriClient, envs } from './client.js';
+import { criConfig, criPaths, criSockets, withShimBinary } from './config.js';
 import { busyboxFiles, ociArchive, pauseFiles } from './image.js';
 import type { ContainerConfig, Mount, PodSandboxConfig } from './types.js';
 import { begunFromOutside, callRecords } from '../shapes.js';
@@ -90,6 +91,8 @@ export interface Started {
   d: Containerd;
   /** The shim containerd runs for handler agentcgroup, when the runtime table was added. */
   shim: string | undefined;
+  /** containerd's major version: 1 has no NRI here (1.6 has none, 1.7 has it off). */
+  major: number;
   grpc: string;
   nri: string;
 }
@@ -103,7 +106,9 @@ export async function startContainerd(c: Checker, s: Scratch, opts: { shim: bool
   const dir = join(s.dir, 'containerd');
   for (const sub of ['nri/plugins', 'nri/conf.d', 'cni/bin', 'cni/net.d']) mkdirSync(join(dir, sub), { recursive: true });
   const config = join(dir, 'config.toml');
-  writeFileSync(config, criConfig({ dir, sandboxImage: PAUSE }));
+  const major = containerdMajor();
+  if (!c.ok(major !== undefined, 'containerd --version names its version', run('containerd', ['--version']))) return undefined;
+  writeFileSync(config, criConfig({ dir, sandboxImage: PAUSE, containerdMajor: major ?? 2 }));
   let shim: string | undefined;
   if (opts.shim) {
     if (!addRuntime(c, config)) return undefined;
@@ -111,28 +116,46 @@ export async function startContainerd(c: Checker, s: Scratch, opts: { shim: bool
     writeFileSync(config, withShimBinary(readFileSync(config, 'utf8'), shim));
   }
   const dump = dumpConfig(c, config);
-  let doc: { plugins?: Record<string, Record<string, unknown>> } = {};
+  let doc: unknown = {};
   try {
-    doc = parse(dump) as typeof doc;
+    doc = parse(dump);
   } catch {
     // shown in the checks' detail
   }
-  const runtimes = (doc.plugins?.['io.containerd.cri.v1.runtime']?.containerd as { runtimes?: Record<string, { options?: Record<string, unknown> }> } | undefined)?.runtimes;
+  const paths = criPaths(major ?? 2);
+  const runtimes = at(doc, paths.runtimes) as Record<string, { options?: Record<string, unknown> }> | undefined;
   if (shim !== undefined) c.equal(runtimes?.[RUNTIME_NAME]?.options?.BinaryName, shim, 'containerd sees runtime agentcgroup with our shim as BinaryName', dump.slice(0, 4000));
   else c.equal(Object.keys(runtimes ?? {}).join(' '), 'runc', 'containerd has runc as its one runtime: nothing of ours in its config', dump.slice(0, 4000));
-  c.equal((doc.plugins?.['io.containerd.cri.v1.images']?.pinned_images as { sandbox?: string } | undefined)?.sandbox, PAUSE, 'the sandbox image is ours');
+  c.equal(at(doc, paths.sandboxImage), PAUSE, 'the sandbox image is ours');
   const sockets = criSockets(dir);
   const d = await launchContainerd(c, config, sockets.grpc);
-  return d === undefined ? undefined : { d, shim, ...sockets };
+  return d === undefined ? undefined : { d, shim, major: major ?? 2, ...sockets };
 }
 
-/** Checks that containerd 2.x serves CRI v1 and NRI on scratch's socket, and imports both images into it. */
+/** containerd's major version, from `containerd --version` (`containerd <source> 1.6.20~ds1 <commit>`). */
+export function containerdMajor(): number | undefined {
+  const m = /^containerd \S+ v?(\d+)\./.exec(run('containerd', ['--version']).stdout);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The value at `path` in a parsed document, or undefined. */
+function at(doc: unknown, path: string[]): unknown {
+  let v = doc;
+  for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/**
+ * Checks that containerd serves CRI v1 and, 2.x, NRI on scratch's socket, and imports both images
+ * into it.
+ */
 export async function ready(c: Checker, started: Started, cri: CriClient, images: Images): Promise<boolean> {
-  const { d, nri } = started;
+  const { d, nri, major } = started;
   const version = (await step(c, d, 'CRI Version answers', cri.version()))?.value;
   if (!version) return false;
-  c.ok(version.runtime_name === 'containerd' && version.runtime_api_version === 'v1' && /^v?2\./.test(version.runtime_version), 'containerd 2.x serves CRI v1', version);
-  c.ok(await eventually(() => isSocket(nri), 30_000), 'NRI listens on its socket in scratch', readOr(d.log).slice(-1500));
+  const serves = version.runtime_name === 'containerd' && version.runtime_api_version === 'v1' && new RegExp(`^v?${major}\\.`).test(version.runtime_version);
+  c.ok(serves, `containerd ${major}.x serves CRI v1`, version);
+  if (major >= 2) c.ok(await eventually(() => isSocket(nri), 30_000), 'NRI listens on its socket in scratch', readOr(d.log).slice(-1500));
   for (const [file, ref] of [[images.pause, PAUSE], [images.busybox, BUSYBOX]] as const) {
     const r = d.ctr('-n', 'k8s.io', 'images', 'import', '--snapshotter', 'native', file);
     c.equal(r.status, 0, `ctr images import ${ref}`, `${r.stdout}${r.stderr}`.slice(-1500));
@@ -258,4 +281,45 @@ export async function execIsToolCall(c: Checker, s: Scratch, d: Containerd, cri:
   const fromOutside = begunFromOutside('cat');
   const records = await callRecords(s, id, fromOutside);
   c.ok(fromOutside(records), `its call record names a starter outside the container (the engine's shim)${what}`, records.map((k) => ({ name: k.name, argv: k.argv, startedBy: k.startedBy })));
+}
+
+export interface Scene {
+  started: Started;
+  cri: CriClient;
+  images: Images;
+}
+
+/**
+ * The images written, containerd started (`shim`: with our runtime table) and answering CRI, the
+ * images imported: the scene, or undefined after a failed check (with the daemon, started before,
+ * stopped).
+ */
+export async function openScene(c: Checker, s: Scratch, daemon: ChildProcess, opts: { shim: boolean }): Promise<Scene | undefined> {
+  const images = writeImages(c, s);
+  const started = images && (await startContainerd(c, s, opts));
+  if (!images || !started) {
+    daemon.kill('SIGTERM');
+    return undefined;
+  }
+  const cri = new CriClient(started.grpc);
+  if (await ready(c, started, cri, images)) return { started, cri, images };
+  await closeScene(c, { started, cri, images }, undefined, daemon);
+  return undefined;
+}
+
+/**
+ * Ends the scene: a pod a failed check left behind is removed (containerd's shims outlive it), then the
+ * daemon stops (first: containerd going away would have an NRI plugin try to connect again), then
+ * containerd.
+ */
+export async function closeScene(c: Checker, scene: Scene, podId: string | undefined, daemon: ChildProcess): Promise<void> {
+  const { cri, started } = scene;
+  if (podId !== undefined) {
+    await cri.stopPodSandbox(podId).catch(() => undefined);
+    await cri.removePodSandbox(podId).catch(() => undefined);
+  }
+  cri.close();
+  daemon.kill('SIGTERM');
+  c.equal(await exited(daemon), 0, 'the daemon stops cleanly at the end');
+  await started.d.stop();
 }

@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { CONTAINER_EXEC_SOCKET } from '../../../src/exec/client.js';
 import { type Checker, scenario } from '../harness.js';
 import { type Scratch, eventually, exited, readOr, run, scratch, startDaemon } from '../bundle.js';
-import { CriClient } from '../cri/client.js';
+import type { CriClient } from '../cri/client.js';
 import { criSockets } from '../cri/config.js';
 import {
-  MiB, type Pod, type Started, busyboxContainer, cg, cgroupOf, execIsToolCall, left, pages, podConfig, podRemoved, ready, refused, resized,
-  startContainerd, statusInfo, step, writeImages,
+  MiB, type Pod, type Started, busyboxContainer, cg, cgroupOf, closeScene, execIsToolCall, left, openScene, pages, podConfig, podRemoved, refused,
+  resized, statusInfo, step,
 } from '../cri/scene.js';
 import type { ContainerConfig } from '../cri/types.js';
 
@@ -66,20 +66,14 @@ scenario(async (c) => {
   const nriSocket = criSockets(join(s.dir, 'containerd')).nri;
   const policy = (extra: string) => writeFileSync(s.policy, `${base}nri:\n  enable: auto\n  socket: ${nriSocket}\n${extra}`);
   policy('');
-  const images = writeImages(c, s);
-  if (!images) return;
   // Before containerd, as the unit orders it at boot: the socket's directory does not exist yet.
   let daemon = await startDaemon(s);
-  const started = await startContainerd(c, s, { shim: false });
-  if (!started) {
-    daemon.child.kill('SIGTERM');
-    return;
-  }
+  const scene = await openScene(c, s, daemon.child, { shim: false });
+  if (!scene) return;
+  const { started, cri } = scene;
   const { d } = started;
-  const cri = new CriClient(started.grpc);
   let podId: string | undefined;
   try {
-    if (!(await ready(c, started, cri, images))) return;
     c.ok(await eventually(() => readOr(daemon.log).includes(REGISTERED), 60_000), 'the daemon saw the socket appear and registered as an NRI plugin', readOr(daemon.log).slice(-2000));
     c.match(readOr(daemon.log), /NRI: containers that opt in are carved by the daemon at StartContainer/, 'carving at StartContainer (nri.carve auto, containerd)');
 
@@ -169,16 +163,7 @@ scenario(async (c) => {
     c.match(readOr(daemon.log), new RegExp(`container ${id}(: stopped \\(NRI\\)|: removed \\(NRI\\)| ended)`), 'the daemon says it finalized the container', readOr(daemon.log).slice(-2000));
     if (await podRemoved(c, s, started, cri, pod, podId)) podId = undefined;
   } finally {
-    if (podId !== undefined) {
-      // A check failed midway: leave no pod behind for containerd's shutdown (its shims outlive it).
-      await cri.stopPodSandbox(podId).catch(() => undefined);
-      await cri.removePodSandbox(podId).catch(() => undefined);
-    }
-    cri.close();
-    // The daemon first: containerd going away would have the plugin try to connect again.
-    daemon.child.kill('SIGTERM');
-    c.equal(await exited(daemon.child), 0, 'the daemon stops cleanly at the end');
-    await d.stop();
+    await closeScene(c, scene, podId, daemon.child);
   }
   const logs = ['daemon.log', 'daemon-2.log', 'daemon-3.log'].map((f) => readOr(join(s.dir, f))).join('');
   c.ok(!/cannot start a call|unavailable|NRI: .*connecting again/.test(logs), 'the daemon started every call and never lost containerd', logs.slice(-3000));

@@ -1,18 +1,18 @@
-// containerd 2.1 driven through its CRI API the way kubelet drives it (sid's engines: the 7.2 guest
-// only). The pod runs through the RuntimeClass handler `agentcgroup`, the runtime table install-config
+// containerd driven through its CRI API the way kubelet drives it: 2.1 (sid's engines) in the 7.2
+// guest, Debian 12's 1.6 (no NRI) in the 6.1 guest. The pod runs through the RuntimeClass handler `agentcgroup`, the runtime table install-config
 // writes, with our shim as its BinaryName; the pod is annotated io.agentcgroup.enable=true, which the
 // table's pod_annotations pass into each container's config.json. Images come from OCI archives made
 // here (no registry in the guest): a static pause program and busybox. Checks: the pause container is
 // left alone, the container is carved with its init in the agent leaf, ExecSync runs as a tool call,
 // UpdateContainerResources changes C's memory.max and the daemon follows, and stopping and removing
 // the container and the pod leave nothing of ours. (cri-nri.ts: the same node with NRI and no shim.)
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUNTIME_NAME } from '../../../src/runtime/installconfig.js';
 import { scenario } from '../harness.js';
-import { exited, readOr, run, scratch, startDaemon, eventually } from '../bundle.js';
-import { CriClient } from '../cri/client.js';
-import { MiB, cg, cgroupOf, left, pages, busyboxContainer, execIsToolCall, resized, podConfig, podRemoved, ready, startContainerd, statusInfo, step, writeImages } from '../cri/scene.js';
+import { CLI, readOr, run, scratch, startDaemon, eventually } from '../bundle.js';
+import { criSockets } from '../cri/config.js';
+import { MiB, cg, cgroupOf, closeScene, containerdMajor, left, pages, busyboxContainer, execIsToolCall, openScene, resized, podConfig, podRemoved, statusInfo, step } from '../cri/scene.js';
 
 // The agent leaf gets a share of the session, so a resize shows in its memory.max.
 const POLICY = 'agent:\n  memory_max: 95%\n';
@@ -21,20 +21,22 @@ scenario(async (c) => {
   // CRI's streaming server listens on 127.0.0.1, and the guest's init leaves even loopback down; the CRI
   // plugin stops serving when that listener fails.
   c.equal(run('ip', ['link', 'set', 'lo', 'up']).status, 0, 'loopback up');
+  // containerd 1.x (Debian 12's 1.6 in the 6.1 guest) has no NRI: the daemon, told where 2.x would
+  // have it, waits for a socket that never comes, and the shim serves the pod alone.
+  const legacy = (containerdMajor() ?? 2) < 2;
   const s = scratch(POLICY);
-  const images = writeImages(c, s);
-  if (!images) return;
+  if (legacy) appendFileSync(s.policy, `nri:\n  socket: ${criSockets(join(s.dir, 'containerd')).nri}\n`);
   const daemon = await startDaemon(s);
-  const started = await startContainerd(c, s, { shim: true });
-  if (!started) {
-    daemon.child.kill('SIGTERM');
-    return;
-  }
+  const scene = await openScene(c, s, daemon.child, { shim: true });
+  if (!scene) return;
+  const { started, cri } = scene;
   const { d, shim } = started;
-  const cri = new CriClient(started.grpc);
   let podId: string | undefined;
   try {
-    if (!(await ready(c, started, cri, images))) return;
+    if (legacy) {
+      const status = run(process.execPath, [CLI, 'status', '--policy', s.policy]);
+      c.match(status.stdout, /NRI (waiting|off)/, 'containerd 1.x: the daemon is no NRI plugin, nothing to register with', `${status.stdout}${status.stderr}`);
+    }
     const pod = podConfig(s, 'agent', { 'io.agentcgroup.enable': 'true' });
     const { parent } = pod;
     podId = (await step(c, d, 'RunPodSandbox through handler agentcgroup, host network', cri.runPodSandbox(pod.config, RUNTIME_NAME)))?.value;
@@ -85,15 +87,7 @@ scenario(async (c) => {
     c.equal((await cri.listContainers({ id })).length, 0, 'ListContainers no longer shows it');
     if (await podRemoved(c, s, started, cri, pod, podId)) podId = undefined;
   } finally {
-    if (podId !== undefined) {
-      // A check failed midway: leave no pod behind for containerd's shutdown (its shims outlive it).
-      await cri.stopPodSandbox(podId).catch(() => undefined);
-      await cri.removePodSandbox(podId).catch(() => undefined);
-    }
-    cri.close();
-    await d.stop();
-    daemon.child.kill('SIGTERM');
-    c.equal(await exited(daemon.child), 0, 'the daemon stops cleanly');
+    await closeScene(c, scene, podId, daemon.child);
   }
   c.ok(!/cannot start a call|unavailable/.test(readFileSync(daemon.log, 'utf8')), 'the daemon started every call', readFileSync(daemon.log, 'utf8').slice(-3000));
 });
