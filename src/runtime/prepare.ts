@@ -5,15 +5,16 @@
  * those verbs: the policy YAML costs more than a pass-through verb should.
  */
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { optsIn } from '../config/annotations.js';
 import { loadPolicy } from '../config/policy.js';
-import { describeError } from '../errors.js';
+import { AgentcgroupError, describeError } from '../errors.js';
 import { execSocketMount, makeExecSocketDir } from '../exec/socketmount.js';
 import { HOOK_ARGV0, type HookSpec } from '../hook/register.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
 import { execSocketDir } from '../state/paths.js';
+import { quote } from '../text.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
 import { parseExact, stringifyExact } from './exactjson.js';
@@ -34,9 +35,18 @@ export interface Prepared {
   refusal?: string;
 }
 
+/**
+ * Our hook as a runtime runs it: this very program, or, where the runtime runs hooks in another mount
+ * namespace than ours (the daemon in its Kubernetes pod), the binary $AGENTCGROUP_HOOK_BINARY names there.
+ */
 export function hookSpec(view: ProcessView, env: NodeJS.ProcessEnv): HookSpec {
   const passed = PASSED_TO_HOOKS.filter((k) => env[k]).map((k) => `${k}=${env[k]}`);
-  return { ...selfHookCommand(view, HOOK_ARGV0), env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
+  const binary = env.AGENTCGROUP_HOOK_BINARY;
+  if (binary !== undefined && binary !== '' && !isAbsolute(binary)) {
+    throw new AgentcgroupError('hook-binary', `AGENTCGROUP_HOOK_BINARY is not an absolute path: ${quote(binary)}`);
+  }
+  const command = binary ? { path: binary, args: [HOOK_ARGV0, 'hook'] } : selfHookCommand(view, HOOK_ARGV0);
+  return { ...command, env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
 }
 
 /** The config file `create`/`run` will read: crun's --config, relative to the bundle, or its config.json. */
