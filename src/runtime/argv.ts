@@ -13,7 +13,7 @@ export interface RuntimeCall {
   configFile?: string;
   /** create, run, delete: the container id, unvalidated. */
   id?: string;
-  /** run -d: the container outlives the call. */
+  /** run -d, exec -d: the container (or the exec'd process) outlives the call. */
   detach: boolean;
   /** crun's run --keep: the container is not deleted when it exits. */
   keep: boolean;
@@ -47,7 +47,7 @@ const CREATE: OptionTable = {
 const EXEC: OptionTable = {
   long: new Set(['console-socket', 'cwd', 'env', 'process', 'pid-file', 'process-label', 'apparmor', 'cap', 'preserve-fds', 'user', 'additional-gids', 'cgroup', 'pidfd-socket']),
   short: new Set(['e', 'p', 'u', 'g', 'c']),
-  alias: {},
+  alias: { d: 'detach' },
 };
 
 const DELETE: OptionTable = { long: new Set(), short: new Set(), alias: { f: 'force' } };
@@ -132,12 +132,22 @@ export function parseRuntimeArgv(argv: readonly string[]): RuntimeCall {
     call.keep = options.has('keep');
     call.preserveFds = fdCount(options.get('preserve-fds'));
   } else if (verb === 'exec') {
-    call.preserveFds = fdCount(scan(rest, EXEC, true).options.get('preserve-fds'));
+    const { options } = scan(rest, EXEC, true);
+    call.detach = options.has('detach');
+    call.preserveFds = fdCount(options.get('preserve-fds'));
   } else if (verb === 'delete') {
     const id = scan(rest, DELETE, true).positionals[0];
     if (id !== undefined) call.id = id;
   }
   return call;
+}
+
+/**
+ * The runtime stays in front of the container for the whole call and passes the signals it gets on
+ * to it: a foreground run or exec (runc's and crun's signal proxy).
+ */
+export function passesSignals(call: RuntimeCall): boolean {
+  return (call.verb === 'run' || call.verb === 'exec') && !call.detach;
 }
 
 /** The shim's own leading options, before the runtime's command line. */

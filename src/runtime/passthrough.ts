@@ -24,8 +24,14 @@ export function stdioFor(extra: number, isOpen: (fd: number) => boolean = open):
   return fds.map((fd) => (fd < 3 ? 'inherit' : isOpen(fd) ? fd : 'ignore'));
 }
 
-export async function runRuntime(runtime: string, argv: readonly string[], extraFds: number, env: NodeJS.ProcessEnv): Promise<Ending> {
+/**
+ * `passesSignals`: the runtime stays in front of the container and passes signals on to it (a
+ * foreground run or exec); each signal then waits until the runtime has taken signals over, since one
+ * delivered before ends the runtime instead (sys/sigready.ts). Other verbs get them at once, as an
+ * exec'd runtime would.
+ */
+export async function runRuntime(runtime: string, argv: readonly string[], extraFds: number, env: NodeJS.ProcessEnv, passesSignals = false): Promise<Ending> {
   // 'exit', not 'close': the container may keep our stdio open long after the runtime is gone.
-  const { exit, signal } = await spawnForwarding(runtime, argv, { stdio: stdioFor(extraFds), env }, runtime, 'exit');
+  const { exit, signal } = await spawnForwarding(runtime, argv, { stdio: stdioFor(extraFds), env }, runtime, 'exit', undefined, passesSignals ? {} : undefined);
   return signal ? { signal } : { code: exit ?? 1 };
 }

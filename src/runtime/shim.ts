@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { describeError } from '../errors.js';
 import { shellStatus } from '../sys/forward.js';
-import { parseRuntimeArgv, splitShimArgs } from './argv.js';
+import { parseRuntimeArgv, passesSignals, splitShimArgs } from './argv.js';
 import { type Ending, runRuntime } from './passthrough.js';
 import { type ProcessView, SHIM_LINK_NAME, selfFile } from './self.js';
 import { SHIM_MARK, selectRuntime } from './select.js';
@@ -63,7 +63,7 @@ export async function runShim(args: readonly string[], io: ShimIo): Promise<Endi
 
   let ending: Ending;
   try {
-    ending = await runRuntime(runtime, shim.argv, call.preserveFds, { ...io.env, [SHIM_MARK]: String(process.pid) });
+    ending = await runRuntime(runtime, shim.argv, call.preserveFds, { ...io.env, [SHIM_MARK]: String(process.pid) }, passesSignals(call));
   } catch (err) {
     ending = fail(io, describeError(err));
   }

@@ -1,7 +1,7 @@
 // Reading runtime command lines as engines write them (containerd's go-runc, Docker, Podman's conmon,
 // crun's own argp spellings) without changing them.
 import t from 'tap';
-import { parseRuntimeArgv, splitShimArgs } from '../../../src/runtime/argv.js';
+import { parseRuntimeArgv, passesSignals, splitShimArgs } from '../../../src/runtime/argv.js';
 
 t.test('containerd and Docker: global options, then the verb', async (t) => {
   const g = ['--root', '/run/containerd/runc/k8s.io', '--log', '/b/log.json', '--log-format', 'json', '--systemd-cgroup'];
@@ -52,6 +52,32 @@ t.test('exec: --preserve-fds before the id; the command after it is not read', a
   t.equal(parseRuntimeArgv(['exec', '--preserve-fds', '1', '-e', 'A=1', 'c1', 'sh']).preserveFds, 1);
   t.equal(parseRuntimeArgv(['exec', 'c1', 'prog', '--preserve-fds', '3']).preserveFds, 0, "the command's own options");
   t.equal(parseRuntimeArgv(['exec', '-p', '--preserve-fds', 'c1']).preserveFds, 0, 'a value that looks like an option');
+});
+
+t.test('exec: -d and --detach before the id, not in the command', async (t) => {
+  t.equal(parseRuntimeArgv(['exec', '-d', 'c1', 'sh']).detach, true);
+  t.equal(parseRuntimeArgv(['exec', '--detach', '--pid-file', '/p', 'c1', 'sh']).detach, true);
+  t.equal(parseRuntimeArgv(['exec', '-td', 'c1', 'sh']).detach, true, 'in a cluster');
+  t.equal(parseRuntimeArgv(['exec', 'c1', 'sh', '-d']).detach, false, "the command's own -d");
+  t.equal(parseRuntimeArgv(['exec', '-p', '/proc.json', 'c1']).detach, false);
+});
+
+t.test('the runtime passes signals on to the container: a foreground run or exec', async (t) => {
+  const g = ['--root', '/r', '--log', '/b/log.json'];
+  const cases: [string[], boolean][] = [
+    [[...g, 'run', '--bundle', '/b', 'c1'], true],
+    [['run', 'c1', '--keep'], true],
+    [['exec', '-e', 'A=1', 'c1', 'sh'], true],
+    [['run', '-d', 'c1'], false],
+    [['run', '--detach', '-b', '/b', 'c1'], false],
+    [['exec', '--detach', 'c1', 'sh'], false],
+    [[...g, 'create', '--bundle', '/b', 'c1'], false],
+    [['start', 'c1'], false],
+    [['kill', 'c1', 'TERM'], false],
+    [['delete', '-f', 'c1'], false],
+    [['--version'], false],
+  ];
+  for (const [argv, want] of cases) t.equal(passesSignals(parseRuntimeArgv(argv)), want, argv.join(' '));
 });
 
 t.test("the shim's own leading options", async (t) => {

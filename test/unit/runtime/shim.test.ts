@@ -14,6 +14,9 @@ echo "$AGENTCGROUP_SHIM_PID" > "$out.mark"
 readlink /proc/$$/fd/3 > "$out.fd3" 2>/dev/null
 case "$FAKE_MODE" in
   wait) trap 'echo TERM > "$out.sig"; exit 42' TERM; echo up > "$out.up"; while :; do sleep 0.05; done ;;
+  late) echo up > "$out.up"; sleep "$FAKE_LATE"
+    trap 'echo INT >> "$out.sig"' INT; trap 'echo TERM >> "$out.sig"; got=1' TERM
+    while [ -z "$got" ]; do sleep 0.05; done; sleep 0.3; exit 42 ;;
   die) kill -TERM $$ ;;
 esac
 echo "fake says hi"
@@ -190,17 +193,49 @@ t.test('a failed create removes the socket directory it made', async (t) => {
   t.ok(existsSync(join(w.runDir, 'sock', 'busy')), 'one that was there (a live container of that id) stays');
 });
 
+/** The shim running `args` in the background, once its fake runtime is up; `ended`: its exit code and signal. */
+async function upShim(w: World, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(...cliCommand(['runtime', '--runtime', w.fake, ...args]), { env: { ...w.env, ...env }, cwd: w.dir, stdio: 'ignore' });
+  const ended = new Promise<[number | null, string | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
+  for (let i = 0; i < 500 && !existsSync(`${w.out}.up`); i++) await new Promise((r) => setTimeout(r, 20));
+  return { child, ended };
+}
+
 t.test('signals are forwarded; a runtime killed by a signal kills the shim the same way', async (t) => {
   const w = world(t);
-  const child = spawn(...cliCommand(['runtime', '--runtime', w.fake, 'run', 'c1']), { env: { ...w.env, FAKE_MODE: 'wait' }, cwd: w.dir, stdio: 'ignore' });
-  const ended = new Promise<[number | null, string | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
-  for (let i = 0; i < 200 && !existsSync(`${w.out}.up`); i++) await new Promise((r) => setTimeout(r, 50));
+  const { child, ended } = await upShim(w, ['run', 'c1'], { FAKE_MODE: 'wait' });
   child.kill('SIGTERM');
   t.same(await ended, [42, null], "the runtime got SIGTERM and the shim exits with the runtime's code");
   t.equal(read(`${w.out}.sig`), 'TERM\n');
 
   const died = spawnSync(...cliCommand(['runtime', '--runtime', w.fake, 'state', 'c1']), { env: { ...w.env, FAKE_MODE: 'die' }, cwd: w.dir });
   t.equal(died.signal, 'SIGTERM', 'the shim dies of the signal that killed the runtime');
+});
+
+// crun's window: its container runs before crun takes signals over (sys/sigready.ts); here, a runtime
+// that is up before it traps TERM.
+t.test('a foreground run or exec: a signal waits until the runtime takes it over, then reaches the container', async (t) => {
+  for (const args of [['run', 'c1'], ['exec', 'c1', 'sh']]) {
+    const w = world(t);
+    const { child, ended } = await upShim(w, args, { FAKE_MODE: 'late', FAKE_LATE: '1' });
+    child.kill('SIGTERM');
+    // Apart, so the shim gets them in this order (two pending at once come lowest number first).
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    t.same(await ended, [42, null], `${args[0]}: the runtime got SIGTERM once it trapped it, and the shim exits with its code`);
+    t.same(read(`${w.out}.sig`)?.split('\n').filter(Boolean).sort(), ['INT', 'TERM'], `${args[0]}: both signals reached it`);
+  }
+});
+
+t.test('other verbs, and a detached run: signals go on at once, as to an exec\'d runtime', async (t) => {
+  for (const args of [['create', '--bundle', 'bundle', 'c1'], ['run', '-d', 'c1'], ['exec', '--detach', 'c1', 'sh'], ['state', 'c1']]) {
+    const w = world(t);
+    const { child, ended } = await upShim(w, args, { FAKE_MODE: 'late', FAKE_LATE: '5' });
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    t.same(await ended, [null, 'SIGTERM'], `${args[0]} ${args[1]}: the runtime died of it, and so did the shim`);
+    t.ok(Date.now() - sent < 4000, `${args[0]} ${args[1]}: without waiting for the bound`);
+  }
 });
 
 t.test('--preserve-fds: the container-bound fds reach the runtime at the same numbers', async (t) => {
