@@ -3,7 +3,8 @@
 # against a throwaway directory.
 #
 #   bash install.sh [--root DIR] [--binary PATH]   install the binary (and its agentcgroup-runtime link),
-#                                                  hooks.d JSON, policy, systemd unit
+#                                                  the in-container exec client it carries, hooks.d JSON,
+#                                                  policy, systemd unit
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
 #     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
 #     --containerd   also add the shim as CRI runtime "agentcgroup" where this node's containerd reads it:
@@ -26,7 +27,7 @@ docker=0
 containerd=0
 containerd_config=""
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -55,6 +56,8 @@ policy="$root/etc/agentcgroup/policy.yaml"
 unit="$root/etc/systemd/system/agentcgroup.service"
 # containerd's BinaryName takes no arguments: this name makes the binary behave as `agentcgroup runtime`.
 shim_link="$root/usr/local/bin/agentcgroup-runtime"
+# The in-container exec client (policy paths.exec_client): bind-mounted read-only into containers.
+exec_client="$root/usr/local/lib/agentcgroup/agentcgroup-exec"
 daemon_json="$root/etc/docker/daemon.json"
 containerd_toml="$root$containerd_config"
 # Where install-config containerd register may write (src/runtime/nodeshape.ts PLACES; a unit test
@@ -113,6 +116,12 @@ install_files() {
   put 0755 "$binary" "$bin"
   # containerd's BinaryName (the runtime install-config registers) runs this name; it takes no arguments.
   ln -sfn agentcgroup "$shim_link"
+  # Written by the binary, which carries it (0755, by rename: a container that has the old one mounted
+  # keeps it). One that cannot (a build without it) only leaves containers without the client.
+  local out
+  if ! out=$("$bin" install-exec-client "$exec_client" 2>&1) || [ ! -f "$exec_client" ]; then
+    echo "warning: the in-container exec client was not installed (${out:-the binary wrote nothing}): containers get no /run/agentcgroup/agentcgroup-exec" >&2
+  fi
   local src="$here/hooks/agentcgroup.json"
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
   put 0644 "$src" "$hook"
@@ -122,7 +131,7 @@ install_files() {
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl daemon-reload && systemctl enable --now agentcgroup.service
   fi
-  echo "installed: $bin, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  echo "installed: $bin, $exec_client, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
   # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
   if [ "$docker" = 1 ]; then
     "$bin" install-config docker add "$daemon_json"
@@ -171,7 +180,8 @@ uninstall_files() {
   fi
   unregister_engines
   if [ -L "$shim_link" ]; then rm -f "$shim_link"; fi
-  rm -f "$bin" "$hook" "$unit"
+  rm -f "$bin" "$hook" "$unit" "$exec_client"
+  rmdir "$(dirname "$exec_client")" 2>/dev/null || true
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"
   else

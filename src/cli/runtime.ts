@@ -42,4 +42,21 @@ export function registerRuntime(program: Command, ctx: CliContext, setExit: (cod
         setExit(1);
       }
     });
+
+  // install.sh's other helper: the in-container exec client comes out of this program (the single
+  // executable carries it), so a host needs only the binary to install it.
+  program
+    .command('install-exec-client', { hidden: true })
+    .description('write the in-container exec client (agentcgroup-exec) to FILE, 0755, by rename (used by install.sh)')
+    .argument('<file>', 'where, absolute: the policy\'s paths.exec_client (/usr/local/lib/agentcgroup/agentcgroup-exec)')
+    .action(async (file: string) => {
+      try {
+        const { execClientBytes, installExecClient } = await import('../exec/clientfile.js');
+        installExecClient(file, execClientBytes());
+        ctx.stdout(`${file}\n`);
+      } catch (err) {
+        ctx.stderr(`agentcgroup: install-exec-client: ${describeError(err)}\n`);
+        setExit(1);
+      }
+    });
 }

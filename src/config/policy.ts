@@ -46,7 +46,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     maxPriority: 'normal',
   },
   limits: { execConnections: 16, toolCalls: 512, argvBytes: 4096, callLogBytes: 16 * 2 ** 20 },
-  paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls' },
+  paths: { runDir: '/run/agentcgroup', callLogDir: '/var/lib/agentcgroup/calls', execClient: '/usr/local/lib/agentcgroup/agentcgroup-exec' },
   metrics: { listen: null },
   shim: { always: false },
   nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
@@ -122,14 +122,18 @@ const bytes = (min: number) => (value: unknown, where: string): number => {
 };
 
 // Paths are joined with container ids and created as root: nothing relative, nothing that climbs.
+const isPath = (value: unknown): value is string =>
+  typeof value === 'string' && value.startsWith('/') && !/[\x00-\x1f\x7f]/.test(value) && !value.split('/').includes('..');
+
+const PATH_FORM = 'an absolute path without control characters or .. segments';
+
 function path(value: unknown, where: string): string {
-  const ok =
-    typeof value === 'string' &&
-    value.startsWith('/') &&
-    !/[\x00-\x1f\x7f]/.test(value) &&
-    !value.split('/').includes('..');
-  if (ok) return value;
-  return fail(where, `must be an absolute path without control characters or .. segments, got ${show(value)}`);
+  return isPath(value) ? value : fail(where, `must be ${PATH_FORM}, got ${show(value)}`);
+}
+
+function pathOrOff(value: unknown, where: string): string | null {
+  if (value === 'off') return null;
+  return isPath(value) ? value : fail(where, `must be off or ${PATH_FORM}, got ${show(value)}`);
 }
 
 // A YAML list, or (from an annotation) one comma-separated string.
@@ -289,6 +293,8 @@ const SETTINGS: readonly Setting[] = [
     description: 'per-container run state, removed when the container stops' },
   { key: 'paths.call_log_dir', hostOnly: true, set: (p, v, w) => { p.paths.callLogDir = path(v, w); },
     description: 'per-container call logs (JSON lines), kept after the container is gone' },
+  { key: 'paths.exec_client', hostOnly: true, set: (p, v, w) => { p.paths.execClient = pathOrOff(v, w); },
+    description: 'the in-container exec client, bind-mounted into each container at /run/agentcgroup/agentcgroup-exec when installed there; or off' },
   { key: 'metrics.listen', hostOnly: true, set: (p, v, w) => { p.metrics.listen = listen(v, w); },
     description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:9464), or off' },
   { key: 'shim.always', hostOnly: true, set: (p, v, w) => { p.shim.always = bool(v, w); },

@@ -110,6 +110,8 @@ export interface Policy {
     runDir: string;
     /** Per-container call logs (JSON lines), kept after the container is gone. */
     callLogDir: string;
+    /** The in-container exec client on the host, bind-mounted into containers when there; null: off. */
+    execClient: string | null;
   };
   /** Host-only. Prometheus text over HTTP on a loopback address, besides the admin socket; null: none. */
   metrics: {

@@ -24,7 +24,8 @@ import { type CarveStage, carveContainer } from '../carve/container.js';
 import { refusalLine } from '../config/annotations.js';
 import type { Policy } from '../config/types.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { execSocketMount, makeExecSocketDir } from '../exec/socketmount.js';
+import { execClientSource } from '../exec/clientfile.js';
+import { execMounts, makeExecSocketDir } from '../exec/socketmount.js';
 import type { HookSpec } from '../hook/register.js';
 import type { HostEnv } from '../host/env.js';
 import { finalizeContainerAsync } from '../lifecycle/finalize.js';
@@ -113,8 +114,10 @@ export class NriAgent implements NriHandler {
     if (opt.kind === 'bad') throw new AgentcgroupError('bad-annotation', `container ${id}: ${opt.why}`);
     for (const r of opt.refused) this.d.log.warn(`container ${id}: ${refusalLine(r)}`);
     const runDir = this.d.policy.paths.runDir;
-    makeExecSocketDir(runDir, id);
-    return { adjust: adjustment(container, execSocketMount(runDir, id), this.mode === 'hooks' ? this.d.hook() : undefined) };
+    const client = execClientSource(this.d.policy.paths.execClient);
+    if (client.warning !== undefined) this.d.log.warn(`container ${id}: ${client.warning}`);
+    makeExecSocketDir(runDir, id, client.path !== undefined);
+    return { adjust: adjustment(container, execMounts(runDir, id, client.path), this.mode === 'hooks' ? this.d.hook() : undefined) };
   }
 
   /** Nothing before the runtime applies a resize: PostUpdateContainer has the resizer look at once. */

@@ -100,14 +100,16 @@ export function decideOptIn(host: Policy, pod: Pick<PodSandbox, 'annotations'>, 
 const nriHook = (h: HookSpec) => ({ path: h.path, args: h.args, env: h.env, timeout: { value: BigInt(h.timeout) } });
 
 /**
- * Pure: what the runtime adds to an opted-in container at CreateContainer. The exec socket mount, as
- * the shim adds it (exec/socketmount.ts), unless the container mounts something there itself (the
- * shim leaves that alone too); with `hooks`, our createRuntime and poststop hooks, as the shim adds
- * them (hook/register.ts), which then carve and finalize it.
+ * Pure: what the runtime adds to an opted-in container at CreateContainer. The exec socket mounts, as
+ * the shim adds them (exec/socketmount.ts: the directory, and the exec client in it when the host has
+ * one), unless the container mounts something at the directory itself (the shim leaves that alone
+ * too); with `hooks`, our createRuntime and poststop hooks, as the shim adds them (hook/register.ts),
+ * which then carve and finalize it. The runtime orders mounts by depth, so the directory comes first.
  */
-export function adjustment(container: Pick<Container, 'mounts'>, mount: BindMount, hook: HookSpec | undefined): AdjustmentInit {
+export function adjustment(container: Pick<Container, 'mounts'>, mounts: readonly BindMount[], hook: HookSpec | undefined): AdjustmentInit {
   const adjust: AdjustmentInit = {};
-  if (!container.mounts.some((m) => m.destination === mount.destination)) adjust.mounts = [{ ...mount, options: [...mount.options] }];
+  const dir = mounts[0]?.destination;
+  if (!container.mounts.some((m) => m.destination === dir)) adjust.mounts = mounts.map((m) => ({ ...m, options: [...m.options] }));
   // The OCI stage names are the fields of NRI's Hooks message (createRuntime, poststop) too.
   if (hook) adjust.hooks = Object.fromEntries(HOOK_STAGES.map((stage) => [stage, [nriHook(hookEntry(hook, stage))]]));
   return adjust;

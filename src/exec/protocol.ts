@@ -41,7 +41,8 @@ function bad(problem: string): never {
 }
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
-const CALL_ID = /^[a-z0-9_.-]{1,64}$/;
+/** A call id as the daemon makes them, and as `end` must name one. */
+export const CALL_ID = /^[a-z0-9_.-]{1,64}$/;
 
 /** Validates one line from the untrusted side (the container). */
 export function parseRequest(line: string): Request {

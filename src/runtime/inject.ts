@@ -1,6 +1,6 @@
 /**
  * The edit the shim makes to a bundle's config.json before `create`: our two hook stages and the bind
- * mount of the container's exec socket directory. Pure: takes the parsed JSON, returns a new object and
+ * mounts of the container's exec socket directory and exec client (exec/socketmount.ts). Pure: takes the parsed JSON, returns a new object and
  * what it added; every field we do not touch is kept as it was.
  */
 import { AgentcgroupError } from '../errors.js';
@@ -21,10 +21,12 @@ function list(value: unknown, where: string): unknown[] {
 }
 
 /**
- * `config` with our hooks at each stage that lacks one, and the socket mount unless something is
- * already mounted at its destination. Idempotent: injecting into the result adds nothing.
+ * `config` with our hooks at each stage that lacks one, and the socket mounts (the directory, then
+ * what goes inside it) unless something is already mounted at the directory's destination: the
+ * client's mountpoint is in our directory, never in one of the container's own. Idempotent:
+ * injecting into the result adds nothing.
  */
-export function injectShim(config: Record<string, unknown>, hook: HookSpec, mount: BindMount): Injected {
+export function injectShim(config: Record<string, unknown>, hook: HookSpec, mounts: readonly BindMount[]): Injected {
   const added: string[] = [];
   if (config.hooks !== undefined && config.hooks !== null && !isRecord(config.hooks)) {
     throw new AgentcgroupError('bad-config', 'hooks must be an object');
@@ -36,13 +38,13 @@ export function injectShim(config: Record<string, unknown>, hook: HookSpec, moun
     hooks[stage] = [...present, hookEntry(hook, stage)];
     added.push(`hooks.${stage}`);
   }
-  const mounts = list(config.mounts, 'mounts');
-  const mounted = mounts.some((m) => isRecord(m) && m.destination === mount.destination);
+  const present = list(config.mounts, 'mounts');
   const out: Record<string, unknown> = { ...config, hooks };
-  if (!mounted) {
-    // Last, so it lands on top of any tmpfs the engine mounts over /run.
-    out.mounts = [...mounts, { ...mount, options: [...mount.options] }];
-    added.push(`mount ${mount.destination}`);
+  const dir = mounts[0]?.destination;
+  if (!present.some((m) => isRecord(m) && m.destination === dir)) {
+    // Last, so they land on top of any tmpfs the engine mounts over /run.
+    out.mounts = [...present, ...mounts.map((m) => ({ ...m, options: [...m.options] }))];
+    added.push(...mounts.map((m) => `mount ${m.destination}`));
   }
   return { config: out, added };
 }

@@ -9,7 +9,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { optsIn } from '../config/annotations.js';
 import { loadPolicy } from '../config/policy.js';
 import { AgentcgroupError, describeError } from '../errors.js';
-import { execSocketMount, makeExecSocketDir } from '../exec/socketmount.js';
+import { execClientSource } from '../exec/clientfile.js';
+import { execMounts, makeExecSocketDir } from '../exec/socketmount.js';
 import { HOOK_ARGV0, type HookSpec } from '../hook/register.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
@@ -29,7 +30,10 @@ const HOOK_TIMEOUT = 30;
 export interface Prepared {
   /** The container's exec socket directory, when this call made it (to remove if create fails). */
   madeSocketDir?: string;
-  /** One line for stderr: the config was left alone and the container runs unconstrained. */
+  /**
+   * One line for stderr: the config was left alone and the container runs unconstrained, or the
+   * container runs without the exec client the policy names (it is there, but unfit).
+   */
   warning?: string;
   /** Strict policy: the container must not start; the reason. */
   refusal?: string;
@@ -63,11 +67,12 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     const file = readConfigFile(configPath(call, cwd));
     if (!optsIn(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
     const id = validateContainerId(call.id);
-    made = makeExecSocketDir(policy.paths.runDir, id);
+    const client = execClientSource(policy.paths.execClient);
+    made = makeExecSocketDir(policy.paths.runDir, id, client.path !== undefined);
     // Parsed again, numbers kept as written: parseConfig's doubles would change any integer past 2^53.
-    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), execSocketMount(policy.paths.runDir, id));
+    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), execMounts(policy.paths.runDir, id, client.path));
     if (added.length > 0) replaceConfigFile(file, stringifyExact(config));
-    return made === undefined ? {} : { madeSocketDir: made };
+    return { ...(made === undefined ? {} : { madeSocketDir: made }), ...(client.warning === undefined ? {} : { warning: client.warning }) };
   } catch (err) {
     if (made !== undefined) rmSync(made, { recursive: true, force: true });
     const why = describeError(err);

@@ -93,7 +93,7 @@ export function spawnForwarding(
     started(child);
     child.once('error', (err: NodeJS.ErrnoException) => {
       done();
-      reject(new AgentcgroupError('spawn-failed', `cannot run ${what}: ${err.code ?? err.message}`));
+      reject(new AgentcgroupError('spawn-failed', `cannot run ${what}: ${err.code ?? err.message}`, { cause: err }));
     });
     child.once(on, (exit: number | null, signal: NodeJS.Signals | null) => {
       done();

@@ -3,9 +3,10 @@
  * a policy that keeps our state in a scratch directory, and small process utilities.
  */
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import type { BindMount } from '../../src/exec/socketmount.js';
 
 export const CLI = resolve('dist/agentcgroup.cjs');
 
@@ -36,6 +37,19 @@ export function scratch(policyExtra = ''): Scratch {
   return { dir, policy, runDir, callDir };
 }
 
+/**
+ * The in-container exec client as install.sh leaves it (root's, 0755; dist/agentcgroup-exec, which
+ * `npm run build` makes), in the scratch directory, and named by its policy (paths.exec_client).
+ */
+export function installExecClient(s: Scratch): string {
+  const client = join(s.dir, 'lib', 'agentcgroup-exec');
+  mkdirSync(dirname(client), { recursive: true });
+  copyFileSync(resolve('dist/agentcgroup-exec'), client);
+  chmodSync(client, 0o755);
+  writeFileSync(s.policy, readFileSync(s.policy, 'utf8').replace(/^paths:\n/m, `paths:\n  exec_client: ${client}\n`));
+  return client;
+}
+
 export interface BundleOptions {
   args: string[];
   /** The host's root, read-only, instead of a busybox rootfs: for containers that run node. */
@@ -44,6 +58,8 @@ export interface BundleOptions {
   cgroupsPath?: string;
   /** Extra mounts (source on the host, destination in the container). */
   binds?: { source: string; destination: string; readonly?: boolean }[];
+  /** Mounts exactly as given, after the binds (what the shim or the daemon would add). */
+  mounts?: BindMount[];
   memoryLimit?: number;
   annotations?: Record<string, string>;
   /** Which of our hook stages go into config.json (none for hooks.d-driven engines). */
@@ -78,6 +94,7 @@ export function makeBundle(s: Scratch, name: string, opts: BundleOptions): strin
   for (const b of binds) {
     config.mounts.push({ destination: b.destination, type: 'bind', source: b.source, options: ['rbind', b.readonly ? 'ro' : 'rw'] });
   }
+  config.mounts.push(...(opts.mounts ?? []));
   config.annotations = opts.annotations ?? {};
   if (opts.cgroupsPath) config.linux.cgroupsPath = opts.cgroupsPath;
   if (opts.memoryLimit) config.linux.resources = { ...config.linux.resources, memory: { limit: opts.memoryLimit } };

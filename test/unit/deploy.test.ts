@@ -93,6 +93,7 @@ t.test('DaemonSet: install into the host paths, then the daemon in the host name
   // Everything install.sh writes under --root /host must be the host's own directory.
   for (const [inPod, onHost] of <[string, string][]>[
     ['/host/usr/local/bin', '/usr/local/bin'],
+    ['/host/usr/local/lib/agentcgroup', '/usr/local/lib/agentcgroup'],
     ['/host/usr/share/containers/oci/hooks.d', '/usr/share/containers/oci/hooks.d'],
     ['/host/etc/agentcgroup', '/etc/agentcgroup'],
     ['/host/run/agentcgroup', '/run/agentcgroup'],
@@ -118,6 +119,12 @@ t.test('DaemonSet: install into the host paths, then the daemon in the host name
     t.equal(hostPathAt(daemon, inPod), onHost, `daemon: ${inPod} is the host's`);
   }
   t.equal(daemon.volumeMounts.find((m) => m.mountPath === '/etc/agentcgroup')?.readOnly, true, 'the policy read-only');
+  // The exec client: the daemon looks at it where the policy says and hands that path to the runtime,
+  // which mounts it from the host: the same path on both sides.
+  t.equal(hostPathAt(daemon, '/usr/local/lib/agentcgroup'), '/usr/local/lib/agentcgroup', "daemon: the exec client's directory is the host's");
+  t.equal(daemon.volumeMounts.find((m) => m.mountPath === '/usr/local/lib/agentcgroup')?.readOnly, true, 'and only looked at');
+  t.match(readFileSync('config/policy.yaml', 'utf8'), /^ {2}exec_client: \/usr\/local\/lib\/agentcgroup\/agentcgroup-exec$/m, 'the client the policy names by default');
+  t.match(readFileSync('install.sh', 'utf8'), /^exec_client="\$root\/usr\/local\/lib\/agentcgroup\/agentcgroup-exec"$/m, 'where install.sh --root /host puts it');
   t.equal(daemon.securityContext?.privileged, true);
 
   // NRI: the daemon sees the runtime's socket directory (a socket made later too: the directory is

@@ -2,9 +2,9 @@
 // --docker and --containerd register the runtime shim in the engine's config and take it out again.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cliCommand } from './runtime/cli-bundle.js';
+import { cliBundle, cliCommand } from './runtime/cli-bundle.js';
 import { containerdStub } from './runtime/containerd-stub.js';
 
 const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync('bash', ['install.sh', ...args], { encoding: 'utf8', env });
@@ -89,11 +89,17 @@ t.test('bad invocations: one line, non-zero', async (t) => {
   }
 });
 
-/** A root, and an installable binary that is the CLI built from these sources. */
-function engineWorld(t: Test): { root: string; binary: string } {
-  const dir = t.testdir({ root: {} });
+/**
+ * A root, and an installable binary that is the CLI built from these sources, with the exec client
+ * beside the script as in dist/ (the single executable carries it instead), unless `client` is false.
+ */
+function engineWorld(t: Test, client = true): { root: string; binary: string } {
+  const dir = t.testdir({ root: {}, lib: {} });
+  const script = join(dir, 'lib/agentcgroup.cjs');
+  copyFileSync(cliBundle(), script);
+  if (client) copyFileSync('dist/agentcgroup-exec', join(dir, 'lib/agentcgroup-exec'));
   const binary = join(dir, 'agentcgroup');
-  const [cmd, args] = cliCommand([]);
+  const [cmd, args] = cliCommand([], script);
   writeFileSync(binary, `#!/bin/sh\nexec ${[cmd, ...args].join(' ')} "$@"\n`, { mode: 0o755 });
   return { root: join(dir, 'root'), binary };
 }
@@ -106,6 +112,34 @@ function installWith(t: Test, rel: string, text: string | undefined, flags: stri
   if (text !== undefined) writeFileSync(file, text);
   return { ...w, file, first: sh(['--root', w.root, '--binary', w.binary, ...flags], env) };
 }
+
+t.test('the in-container exec client: written by the binary, which carries it; replaced by rename; removed on uninstall', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const client = join(root, 'usr/local/lib/agentcgroup/agentcgroup-exec');
+
+  const first = sh(['--root', root, '--binary', binary]);
+  t.equal(first.status, 0, first.stderr);
+  t.equal(first.stderr, '', 'no warning');
+  t.ok(readFileSync(client).equals(readFileSync('dist/agentcgroup-exec')), 'the client, byte for byte');
+  t.equal(statSync(client).mode & 0o7777, 0o755);
+  t.equal(statSync(dirname(client)).mode & 0o7777, 0o755);
+  const inode = statSync(client).ino;
+  t.equal(sh(['--root', root, '--binary', binary]).status, 0);
+  t.not(statSync(client).ino, inode, 'reinstalled by rename: a container that has the old one mounted keeps it whole');
+  t.same(readdirSync(dirname(client)), ['agentcgroup-exec'], 'no temporary file left');
+
+  t.equal(sh(['--uninstall', '--root', root]).status, 0);
+  t.notOk(existsSync(dirname(client)), 'the client and its directory are gone');
+});
+
+t.test('a binary that cannot give the client: one warning, the rest installed', async (t) => {
+  const { root, binary } = engineWorld(t, false);
+  const r = sh(['--root', root, '--binary', binary]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^warning: the in-container exec client was not installed \(agentcgroup: install-exec-client: the exec client .* cannot be read \(ENOENT\): build it with npm run build\): containers get no \/run\/agentcgroup\/agentcgroup-exec\n$/);
+  t.ok(existsSync(join(root, 'usr/local/bin/agentcgroup')));
+  t.notOk(existsSync(join(root, 'usr/local/lib/agentcgroup/agentcgroup-exec')));
+});
 
 const DAEMON_JSON = `{
     "log-driver": "journald",

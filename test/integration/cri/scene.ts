@@ -216,7 +216,7 @@ export function busyboxContainer(name: string, command: string[], opts: { memory
 /** What ContainerStatus's verbose info says of the container (containerd's own JSON). */
 export interface StatusInfo {
   pid?: number;
-  runtimeSpec?: { annotations?: Record<string, string>; hooks?: Record<string, { path: string; args?: string[] }[]>; mounts?: { destination: string; source?: string }[] };
+  runtimeSpec?: { annotations?: Record<string, string>; hooks?: Record<string, { path: string; args?: string[] }[]>; mounts?: { destination: string; source?: string; options?: string[] }[] };
   runtimeOptions?: { binary_name?: string };
 }
 

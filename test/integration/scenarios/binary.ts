@@ -1,9 +1,9 @@
 // The single executable (`npm run build:binary`) on its own: copied alone into an empty directory and
 // run with no node on PATH and no node_modules near it, it prints its version, passes doctor with the
 // eBPF tracker loaded, serves as a crun container's hooks, runs a tool call through exec and runs the
-// daemon; nothing it unpacked is left behind.
+// daemon; it writes out the in-container exec client it carries; nothing it unpacked is left behind.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DoctorReport } from '../../../src/doctor/evaluate.js';
 import { scenario } from '../harness.js';
@@ -59,6 +59,13 @@ scenario(async (c) => {
   c.equal(hook.status, 0, 'binary: hook with a bad state exits 0');
   c.match(hook.stderr, /^agentcgroup: hook: [^\n]+\n$/, 'binary: and says why in one line');
   c.equal(hook.stdout, '', 'binary: and prints nothing on stdout');
+
+  // install.sh's helper: the exec client comes out of the binary, byte for byte dist's, and runs.
+  const client = join(dir, 'lib/agentcgroup-exec');
+  c.equal(run(['install-exec-client', client]).status, 0, 'binary: install-exec-client exits 0');
+  c.ok(existsSync(client) && readFileSync(client).equals(readFileSync('dist/agentcgroup-exec')), 'binary: the exec client it carries is dist/agentcgroup-exec');
+  c.equal(existsSync(client) ? statSync(client).mode & 0o7777 : 0, 0o755, 'binary: written 0755');
+  c.equal(spawnSync(client, ['--help'], { env: NO_NODE }).status, 0, 'binary: and it runs with nothing on PATH');
 
   // A real container whose hooks are the binary, under the same empty PATH.
   const s = scratch();

@@ -12,8 +12,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTAINER_EXEC_SOCKET } from '../../../src/exec/client.js';
+import { CONTAINER_EXEC_CLIENT } from '../../../src/exec/socketmount.js';
 import { type Checker, scenario } from '../harness.js';
-import { type Scratch, eventually, exited, readOr, run, scratch, startDaemon } from '../bundle.js';
+import { type Scratch, eventually, exited, installExecClient, readOr, run, scratch, startDaemon } from '../bundle.js';
 import type { CriClient } from '../cri/client.js';
 import { criSockets } from '../cri/config.js';
 import {
@@ -62,6 +63,7 @@ scenario(async (c) => {
   // CRI's streaming server listens on 127.0.0.1, and the guest's init leaves even loopback down.
   c.equal(run('ip', ['link', 'set', 'lo', 'up']).status, 0, 'loopback up');
   const s = scratch(POLICY);
+  const client = installExecClient(s);
   const base = readFileSync(s.policy, 'utf8');
   const nriSocket = criSockets(join(s.dir, 'containerd')).nri;
   const policy = (extra: string) => writeFileSync(s.policy, `${base}nri:\n  enable: auto\n  socket: ${nriSocket}\n${extra}`);
@@ -112,6 +114,14 @@ scenario(async (c) => {
 
     const sock = (await step(c, d, 'ExecSync test -S on the exec socket', cri.execSync(id, ['test', '-S', CONTAINER_EXEC_SOCKET])))?.value;
     c.equal(sock?.exit_code, 0, `the daemon's exec socket is at ${CONTAINER_EXEC_SOCKET} in the container`);
+    // The exec client beside it, mounted by containerd as the daemon's adjustment said.
+    const clientMount = info.runtimeSpec?.mounts?.find((m) => m.destination === CONTAINER_EXEC_CLIENT);
+    c.equal(clientMount?.source, client, 'NRI added the exec client mount at CreateContainer', info.runtimeSpec?.mounts);
+    c.ok(clientMount?.options?.includes('ro') === true && !clientMount.options.includes('noexec'), 'read-only, not noexec', clientMount?.options);
+    const native = (await step(c, d, 'ExecSync agentcgroup-exec', cri.execSync(id, [CONTAINER_EXEC_CLIENT, '--name', 'cri-native', '--', 'cat', '/proc/self/cgroup'])))?.value;
+    c.equal(native?.exit_code, 0, 'agentcgroup-exec in a busybox container exits 0', native?.stderr.toString());
+    c.match(native?.stdout.toString() ?? '', /^0::(\/\S+)?\/tools\/[a-z0-9_.-]+\n$/, 'its command ran in a tool-call cgroup', native?.stdout.toString());
+    c.ok(await eventually(() => readOr(join(s.callDir, `${id}.jsonl`)).includes('"name":"cri-native"'), 30_000), 'the call is logged under its name');
     await execIsToolCall(c, s, d, cri, id);
     await resized(c, d, cri, daemon.log, id, C);
 

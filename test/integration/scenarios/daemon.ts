@@ -1,11 +1,13 @@
 // The supervisor on a real kernel: a stand-in agent in a crun container forks tool calls (sh -c,
 // as agent frameworks run commands) that burst memory; the daemon moves each into its own cgroup;
 // a SIGKILL and restart of the daemon loses nothing; exec from inside a container goes through the
-// container's own socket.
+// container's own socket, by `agentcgroup exec` and by the static client mounted beside the socket,
+// read-only, as the shim and the daemon mount them.
 import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
+import { execMounts, makeExecSocketDir } from '../../../src/exec/socketmount.js';
+import { CLI, SHELL_FRAMEWORK, type Scratch, adminAsk, eventually, exited, installExecClient, makeBundle, readOr, run, runDetached, scratch, sleep, startDaemon } from '../bundle.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
@@ -119,8 +121,10 @@ async function agentContainer(c: Checker, s: Scratch): Promise<void> {
 async function execInside(c: Checker, s: Scratch): Promise<void> {
   const id = 'it-inside';
   const sockDir = join(s.runDir, 'sock', id);
-  mkdirSync(sockDir, { recursive: true });
-  const bundle = makeBundle(s, id, { args: ['/bin/sleep', '300'], hostRoot: true, memoryLimit: 512 * MiB, binds: [{ source: sockDir, destination: '/run/agentcgroup' }] });
+  // What the shim and the daemon do: the socket directory with the client's placeholder, both mounts.
+  const client = installExecClient(s);
+  makeExecSocketDir(s.runDir, id, true);
+  const bundle = makeBundle(s, id, { args: ['/bin/sleep', '300'], hostRoot: true, memoryLimit: 512 * MiB, mounts: execMounts(s.runDir, id, client) });
   const daemon = await startDaemon(s, 'daemon3.log');
   c.equal(runDetached('crun', bundle, id, join(s.dir, 'inside.log')).status, 0, 'container with the exec socket starts');
   c.ok(await eventually(() => existsSync(join(sockDir, 'exec.sock'))), 'the daemon opened the container’s exec socket');
@@ -128,6 +132,43 @@ async function execInside(c: Checker, s: Scratch): Promise<void> {
   c.ok(r.status === 0, 'agentcgroup exec inside the container exits 0', { status: r.status, stderr: r.stderr });
   c.match(r.stdout, /^0::\/tools\/[a-z0-9_.-]+\n$/, 'the command ran in a tool-call cgroup', r.stdout);
   c.ok(await eventually(() => calls(s, id).some((k) => k.name === 'probe')), 'the call is logged under its name');
+
+  // The static client, mounted beside the socket: no node, no binary of ours in the image needed.
+  const EXEC = '/run/agentcgroup/agentcgroup-exec';
+  const native = run('crun', ['exec', id, EXEC, '--name', 'probe-native', '--', 'cat', '/proc/self/cgroup']);
+  c.equal(native.status, 0, 'agentcgroup-exec inside the container exits 0', native.stderr);
+  c.match(native.stdout, /^0::\/tools\/[a-z0-9_.-]+\n$/, 'the command ran in a tool-call cgroup', native.stdout);
+  c.ok(await eventually(() => calls(s, id).some((k) => k.name === 'probe-native' && k.outcome === 'ok')), 'the call is logged under its name, ok');
+  const three = run('crun', ['exec', id, EXEC, '--', 'sh', '-c', 'exit 3']);
+  c.equal(three.status, 3, "the command's exit code is the client's", three.stderr);
+  c.ok(await eventually(() => calls(s, id).some((k) => k.name === 'sh' && k.outcome === 'failed')), 'and the call is logged as failed');
+  const killed = run('crun', ['exec', id, EXEC, '--', 'sh', '-c', 'kill -9 $$']);
+  c.equal(killed.status, 137, 'a command ended by SIGKILL: 137', killed.stderr);
+  const missing = run('crun', ['exec', id, EXEC, '--', 'no-such-command-here']);
+  c.equal(missing.status, 127, 'not found: 127', missing.stderr);
+  c.match(missing.stderr, /^agentcgroup: exec: cannot run "no-such-command-here": ENOENT\n/, 'said in one line', missing.stderr);
+  const nested = run('crun', ['exec', id, EXEC, '--', EXEC, '--', 'true']);
+  c.equal(nested.status, 125, 'a call cannot start another one: 125', nested.stderr);
+  c.match(nested.stderr, /^agentcgroup: exec: the daemon refused the call: .*not in the agent leaf/m, 'refused by the daemon, in one line', nested.stderr);
+  const write = run('crun', ['exec', id, 'sh', '-c', `echo x > ${EXEC}`]);
+  c.ok(write.status !== 0, 'the container cannot write the client', write.stderr);
+  const remove = run('crun', ['exec', id, 'rm', '-f', EXEC]);
+  c.ok(remove.status !== 0, 'nor remove it', remove.stderr);
+  const plant = run('crun', ['exec', id, 'ln', '-s', '/bin/sh', '/run/agentcgroup/x']);
+  c.ok(plant.status !== 0, 'nor plant anything beside it', plant.stderr);
+  const mountinfo = run('crun', ['exec', id, 'cat', '/proc/self/mountinfo']).stdout.split('\n').find((l) => l.split(' ')[4] === EXEC) ?? '';
+  const options = (mountinfo.split(' ')[5] ?? '').split(',');
+  c.ok(['ro', 'nosuid', 'nodev'].every((o) => options.includes(o)) && !options.includes('noexec'), 'mounted ro,nosuid,nodev, not noexec', mountinfo);
+  c.equal(readOr(join(sockDir, 'agentcgroup-exec')), '', "the host's placeholder is still empty");
+  // What the benchmark goal is about: the client's own cost over running the command directly.
+  const time = (argv: string[]) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 20; i++) run('crun', ['exec', id, ...argv]);
+    return Number(process.hrtime.bigint() - t0) / 20 / 1e6;
+  };
+  const direct = time(['true']);
+  const through = time([EXEC, '--', 'true']);
+  c.ok(true, 'crun exec of true, direct and through agentcgroup-exec: mean ms of 20 (informational)', { direct, through });
   const outsider = await adminAsk(join(sockDir, 'exec.sock'), '{"v":1,"op":"begin","name":"x","argv":["x"]}');
   c.match(outsider, /"ok":false.*not in container it-inside/, 'a process outside the container is refused');
   run('crun', ['delete', '-f', id]);

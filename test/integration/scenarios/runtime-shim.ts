@@ -1,12 +1,13 @@
 // `agentcgroup runtime` in front of runc and crun, called the way containerd's runc shim (go-runc) and
 // Docker call a runtime: global options first, create with a pid file, then start, state, kill, delete.
-// The container is carved through the hooks the shim added, once; signals reach the container; exit
-// codes pass through; poststop and delete leave nothing of ours.
+// The container is carved through the hooks the shim added, once, and gets the exec socket directory and
+// the exec client mounted (read-only, the client executable); signals reach the container; exit codes
+// pass through; poststop and delete leave nothing of ours.
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, makeBundle, readOr, scratch } from '../bundle.js';
+import { CLI, type Scratch, eventually, installExecClient, makeBundle, readOr, scratch } from '../bundle.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
@@ -47,11 +48,15 @@ function direct(rt: string, sh: Shim, args: string[]): SpawnSyncReturns<string> 
 
 function ours(config: { hooks?: Record<string, { args?: string[] }[]>; mounts?: { destination: string }[] }) {
   const count = (stage: string) => (config.hooks?.[stage] ?? []).filter((h) => h.args?.[0] === 'agentcgroup').length;
-  return { createRuntime: count('createRuntime'), poststop: count('poststop'), mounts: (config.mounts ?? []).filter((m) => m.destination === '/run/agentcgroup').length };
+  const mounted = (at: string) => (config.mounts ?? []).filter((m) => m.destination === at).length;
+  return { createRuntime: count('createRuntime'), poststop: count('poststop'), mounts: mounted('/run/agentcgroup'), client: mounted('/run/agentcgroup/agentcgroup-exec') };
 }
+
+const ONCE = JSON.stringify({ createRuntime: 1, poststop: 1, mounts: 1, client: 1 });
 
 async function lifecycle(c: Checker, rt: string): Promise<void> {
   const s = scratch();
+  installExecClient(s);
   const id = `shim-${rt}`;
   const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', 'sleep 300'], memoryLimit: 256 * MiB, annotations: { 'io.agentcgroup.enable': 'true' }, hookStages: [] });
   const sh = shimFor(s, rt, bundle);
@@ -61,7 +66,7 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   const created = call(sh, ['create', '--bundle', bundle, '--pid-file', pidFile, id]);
   c.equal(created.status, 0, `${rt}: create through the shim`, readOr(sh.log));
   const config = JSON.parse(readFileSync(configFile, 'utf8'));
-  c.equal(JSON.stringify(ours(config)), JSON.stringify({ createRuntime: 1, poststop: 1, mounts: 1 }), `${rt}: config.json got each hook and the socket mount once`);
+  c.equal(JSON.stringify(ours(config)), ONCE, `${rt}: config.json got each hook, the socket mount and the client mount once`);
   const pid = readOr(pidFile).trim();
   c.match(readOr(`/proc/${pid}/cgroup`), /^0::\/.+\/agent\n$/, `${rt}: the container's init sits in the agent leaf after create`);
   const record = readOr(join(s.runDir, 'containers', `${id}.json`));
@@ -77,6 +82,16 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   c.equal(call(sh, ['state', id]).status, 0, `${rt}: state through the shim`);
   const inside = direct(rt, sh, ['exec', id, '/bin/ls', '/run/agentcgroup']);
   c.equal(inside.status, 0, `${rt}: the socket directory is mounted in the container`, inside.stderr);
+  // The exec client over its placeholder: it runs (no daemon here, so it says so and exits 125), and
+  // the container can neither write it nor put anything beside it.
+  const EXEC = '/run/agentcgroup/agentcgroup-exec';
+  const client = direct(rt, sh, ['exec', id, EXEC, '--', 'true']);
+  c.equal(client.status, 125, `${rt}: the exec client runs in the container (no daemon: 125)`, client.stderr);
+  c.match(client.stderr, /^agentcgroup: exec: cannot reach the agentcgroup daemon at "\/run\/agentcgroup\/exec\.sock": ENOENT$/m, `${rt}: and says why in one line`, client.stderr);
+  const write = direct(rt, sh, ['exec', id, '/bin/sh', '-c', `echo x > ${EXEC}`]);
+  c.ok(write.status !== 0, `${rt}: the container cannot write the client`, write.stderr);
+  const plant = direct(rt, sh, ['exec', id, '/bin/sh', '-c', 'echo x > /run/agentcgroup/x']);
+  c.ok(plant.status !== 0, `${rt}: nor put a file beside it`, plant.stderr);
 
   const unknown = call(sh, ['state', 'no-such-container']);
   const unknownDirect = direct(rt, sh, ['state', 'no-such-container']);
@@ -94,7 +109,7 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
 
   // A retried create (containerd retries after a failure) adds nothing.
   c.equal(call(sh, ['create', '--bundle', bundle, '--pid-file', pidFile, id]).status, 0, `${rt}: create again`);
-  c.equal(JSON.stringify(ours(JSON.parse(readFileSync(configFile, 'utf8')))), JSON.stringify({ createRuntime: 1, poststop: 1, mounts: 1 }), `${rt}: still once each`);
+  c.equal(JSON.stringify(ours(JSON.parse(readFileSync(configFile, 'utf8')))), ONCE, `${rt}: still once each`);
   c.equal(call(sh, ['delete', '--force', id]).status, 0, `${rt}: delete --force`);
   c.ok(!existsSync(cg(C)) && !existsSync(sockDir), `${rt}: nothing of ours left`);
 }

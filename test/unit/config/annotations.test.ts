@@ -209,6 +209,7 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'limits.call_log_size',
     'paths.run_dir',
     'paths.call_log_dir',
+    'paths.exec_client',
     'metrics.listen',
     'shim.always',
     'nri.enable',

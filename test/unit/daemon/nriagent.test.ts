@@ -3,7 +3,7 @@
 // runtime gets back (the mount, our hooks, no change, an error) and what happens to the cgroups and
 // our run state (carved before the start, caught up at Synchronize, finalized at Stop and Remove).
 import t, { type Test } from 'tap';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPolicy } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
@@ -99,6 +99,26 @@ t.test('subscribes to what it handles, and says which carve path the runtime get
   t.equal(n.cfg.events, (1 << (Event.CREATE_CONTAINER - 1)) | (1 << (Event.START_CONTAINER - 1)) | (1 << (Event.POST_UPDATE_CONTAINER - 1)) | (1 << (Event.STOP_CONTAINER - 1)) | (1 << (Event.REMOVE_CONTAINER - 1)));
   t.equal(n.agent.carving, 'daemon');
   t.match(n.log.join('\n'), /carved by the daemon at StartContainer \(nri\.carve auto\)/);
+});
+
+t.test('CreateContainer with the exec client installed: its mount too, over a placeholder; an unfit one is one warning, no mount', async (t) => {
+  const n = await node(t);
+  await n.conn.synchronize(asPods(pod()), []);
+  await n.ready;
+  const client = n.policy.paths.execClient!;
+  writeFileSync(client, '#!/bin/sh\n', { mode: 0o755 });
+  const made = await n.conn.call(Plugin.method.createContainer, { pod: pod(), container: n.ctr('c1') });
+  t.same(made.adjust?.mounts.map((m) => ({ destination: m.destination, type: m.type, source: m.source, options: m.options })), [
+    { destination: '/run/agentcgroup', type: 'bind', source: join(n.runDir, 'sock/c1'), options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/run/agentcgroup/agentcgroup-exec', type: 'bind', source: client, options: ['bind', 'ro', 'nosuid', 'nodev'] },
+  ]);
+  t.ok(lstatSync(join(n.runDir, 'sock/c1/agentcgroup-exec')).isFile(), 'the placeholder is there before the runtime mounts');
+
+  chmodSync(client, 0o775);
+  const unfit = await n.conn.call(Plugin.method.createContainer, { pod: pod(), container: n.ctr('c2') });
+  t.same(unfit.adjust?.mounts.map((m) => m.destination), ['/run/agentcgroup'], 'the socket directory only');
+  t.notOk(existsSync(join(n.runDir, 'sock/c2/agentcgroup-exec')), 'no placeholder');
+  t.match(n.log.filter((l) => l.includes('exec client')), [/^WARN container c2: the exec client .* has mode 0775: others than its owner may write it: containers get no agentcgroup-exec$/]);
 });
 
 t.test('containerd: CreateContainer returns the mount, StartContainer carves C with the init moved, before the answer', async (t) => {

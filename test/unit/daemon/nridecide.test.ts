@@ -5,7 +5,7 @@ import t from 'tap';
 import { DEFAULT_POLICY, parsePolicyYaml } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { execSocketMount } from '../../../src/exec/socketmount.js';
+import { execMounts, execSocketMount } from '../../../src/exec/socketmount.js';
 import type { HookSpec } from '../../../src/hook/register.js';
 import { adjustment, annotationsOf, carveMode, decideOptIn, seen } from '../../../src/daemon/nridecide.js';
 import type { Container } from '../../../src/nri/index.js';
@@ -75,7 +75,7 @@ t.test('only our keys and the container type are kept of what the runtime sends,
 });
 
 const HOOK: HookSpec = { path: '/usr/local/bin/agentcgroup', args: ['agentcgroup', 'hook'], env: ['PATH=/usr/bin'], timeout: 30 };
-const MOUNT = execSocketMount('/run/agentcgroup', 'c1');
+const MOUNT = [execSocketMount('/run/agentcgroup', 'c1')];
 
 t.test('the adjustment: the exec socket mount as the shim adds it; our hooks only for the hooks path', async (t) => {
   const bind = { destination: '/run/agentcgroup', type: 'bind', source: '/run/agentcgroup/sock/c1', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] };
@@ -91,9 +91,21 @@ t.test('the adjustment: the exec socket mount as the shim adds it; our hooks onl
   const own = adjustment({ mounts: [{ destination: '/run/agentcgroup', source: '/srv/x', type: 'bind', options: [] }] as unknown as Container['mounts'] }, MOUNT, undefined);
   t.same(own, {}, 'a container mounting something there itself keeps it (as with the shim)');
   const mount = execSocketMount('/run/agentcgroup', 'c1');
-  const made = adjustment({ mounts: [] }, mount, undefined);
+  const made = adjustment({ mounts: [] }, [mount], undefined);
   mount.options.push('rw');
   t.same(made.mounts?.[0]?.options, bind.options, 'the adjustment holds its own copy of the options');
+});
+
+t.test('the adjustment with the exec client: both mounts, as the shim adds them, or neither', async (t) => {
+  const mounts = execMounts('/run/agentcgroup', 'c1', '/usr/local/lib/agentcgroup/agentcgroup-exec');
+  t.same(adjustment({ mounts: [] }, mounts, undefined), {
+    mounts: [
+      { destination: '/run/agentcgroup', type: 'bind', source: '/run/agentcgroup/sock/c1', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+      { destination: '/run/agentcgroup/agentcgroup-exec', type: 'bind', source: '/usr/local/lib/agentcgroup/agentcgroup-exec', options: ['bind', 'ro', 'nosuid', 'nodev'] },
+    ],
+  });
+  const own = adjustment({ mounts: [{ destination: '/run/agentcgroup', source: '/srv/x', type: 'bind', options: [] }] as unknown as Container['mounts'] }, mounts, undefined);
+  t.same(own, {}, "the container's own directory there: no client mount into it either");
 });
 
 t.test('carve mode: daemon where the runtime asks between create and start (and, strict, refuses on our error), else hooks; the policy decides when set', async (t) => {

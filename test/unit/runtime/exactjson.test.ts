@@ -17,7 +17,7 @@ import { injectShim } from '../../../src/runtime/inject.js';
 const DOCKER28 = readFileSync('test/fixtures/oci/docker28-config.json', 'utf8');
 const F = '/bundle/config.json';
 const HOOK: HookSpec = { path: '/usr/local/bin/agentcgroup', args: ['agentcgroup', 'hook'], env: ['PATH=/bin'], timeout: 30 };
-const MOUNT = execSocketMount('/run/agentcgroup', 'c1');
+const MOUNT = [execSocketMount('/run/agentcgroup', 'c1')];
 
 /** What the shim must write for `text`: the text itself, our mount spliced in last, our hooks appended. */
 function expected(text: string): string {

@@ -1,15 +1,15 @@
-// The config.json edit: our two stages and the socket mount, once, around whatever the engine wrote;
+// The config.json edit: our two stages and the socket mounts, once, around whatever the engine wrote;
 // and the gate, which must agree with the hooks.d JSON.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../../../src/errors.js';
 import { optsIn } from '../../../src/config/annotations.js';
-import { execSocketMount } from '../../../src/exec/socketmount.js';
+import { execMounts, execSocketMount } from '../../../src/exec/socketmount.js';
 import { type HookSpec, isOurHook } from '../../../src/hook/register.js';
 import { injectShim } from '../../../src/runtime/inject.js';
 
 const HOOK: HookSpec = { path: '/usr/local/bin/agentcgroup', args: ['agentcgroup', 'hook'], env: ['PATH=/bin'], timeout: 30 };
-const MOUNT = execSocketMount('/run/agentcgroup', 'c1');
+const MOUNT = [execSocketMount('/run/agentcgroup', 'c1')];
 const ours = (stage: string) => ({ path: HOOK.path, args: ['agentcgroup', 'hook', stage], env: ['PATH=/bin'], timeout: 30 });
 
 t.test('adds createRuntime, poststop and the read-only mount last; keeps everything else', async (t) => {
@@ -26,6 +26,23 @@ t.test('adds createRuntime, poststop and the read-only mount last; keeps everyth
   const again = injectShim(out, HOOK, MOUNT);
   t.same(again.added, [], 'idempotent');
   t.same(again.config, out);
+});
+
+t.test('with the exec client: the directory, then the client over its placeholder, both last and once', async (t) => {
+  const config = { ociVersion: '1.1.0', mounts: [{ destination: '/run', type: 'tmpfs', source: 'tmpfs' }] };
+  const mounts = execMounts('/run/agentcgroup', 'c1', '/usr/local/lib/agentcgroup/agentcgroup-exec');
+  const { config: out, added } = injectShim(config, HOOK, mounts);
+  t.same(added, ['hooks.createRuntime', 'hooks.poststop', 'mount /run/agentcgroup', 'mount /run/agentcgroup/agentcgroup-exec']);
+  t.same(out.mounts, [
+    config.mounts[0],
+    { destination: '/run/agentcgroup', type: 'bind', source: '/run/agentcgroup/sock/c1', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/run/agentcgroup/agentcgroup-exec', type: 'bind', source: '/usr/local/lib/agentcgroup/agentcgroup-exec', options: ['bind', 'ro', 'nosuid', 'nodev'] },
+  ]);
+  t.same(injectShim(out, HOOK, mounts).added, [], 'idempotent');
+  const own = injectShim({ mounts: [{ destination: '/run/agentcgroup', type: 'bind', source: '/srv/x' }] }, HOOK, mounts);
+  t.same(own.added, ['hooks.createRuntime', 'hooks.poststop'], "a directory of the container's own there: neither mount (the placeholder is in ours, not in it)");
+  mounts[1]!.options.push('rw');
+  t.same((out.mounts as { options: string[] }[])[2]!.options, ['bind', 'ro', 'nosuid', 'nodev'], 'the config holds its own copy of the options');
 });
 
 t.test('a config without hooks or mounts (Go writes null for them)', async (t) => {

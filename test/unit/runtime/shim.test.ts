@@ -3,7 +3,7 @@
 // and fails open; other verbs touch nothing. The real runtimes are driven in the guest (runtime-shim.ts).
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliBundle, cliCommand } from './cli-bundle.js';
 
@@ -40,7 +40,7 @@ function world(t: Test, annotations: Record<string, string> = { 'io.agentcgroup.
   writeFileSync(fake, FAKE);
   chmodSync(fake, 0o755);
   const runDir = join(dir, 'run');
-  writeFileSync(join(dir, 'policy.yaml'), `paths:\n  run_dir: ${runDir}\n  call_log_dir: ${join(dir, 'calls')}\n${policyExtra}`);
+  writeFileSync(join(dir, 'policy.yaml'), `paths:\n  run_dir: ${runDir}\n  call_log_dir: ${join(dir, 'calls')}\n  exec_client: ${join(dir, 'agentcgroup-exec')}\n${policyExtra}`);
   const bundle = join(dir, 'bundle');
   const config = join(bundle, 'config.json');
   writeFileSync(config, JSON.stringify({ ociVersion: '1.0.2', process: { args: ['sh'] }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }], annotations, hooks: { prestart: [{ path: '/bin/true' }] } }));
@@ -107,6 +107,34 @@ t.test('create, as containerd calls it: hooks and the socket mount added once; a
   t.ok(existsSync(sockDir), 'a failed delete leaves the socket directory');
   t.equal(shim(w, ['delete', '--force', 'c1']).status, 0);
   t.notOk(existsSync(sockDir), 'a delete that worked removes it');
+});
+
+t.test('create with the exec client installed: mounted over a placeholder in the socket directory; an unfit one is one warning', async (t) => {
+  const w = world(t);
+  const client = join(w.dir, 'agentcgroup-exec');
+  writeFileSync(client, '#!/bin/sh\n', { mode: 0o755 });
+  const args = ['create', '--bundle', w.bundle, 'c1'];
+  const r = shim(w, args);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stderr, 'fake complains\n', 'no warning');
+  const sockDir = join(w.runDir, 'sock', 'c1');
+  t.same(config(w).mounts.slice(-2), [
+    { destination: '/run/agentcgroup', type: 'bind', source: sockDir, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/run/agentcgroup/agentcgroup-exec', type: 'bind', source: client, options: ['bind', 'ro', 'nosuid', 'nodev'] },
+  ]);
+  const placeholder = lstatSync(join(sockDir, 'agentcgroup-exec'));
+  t.ok(placeholder.isFile() && placeholder.size === 0, 'the mountpoint is an empty file in the socket directory');
+  t.equal(shim(w, ['delete', '--force', 'c1']).status, 0);
+  t.notOk(existsSync(sockDir), 'delete removes the directory, placeholder and all');
+
+  const unfit = world(t);
+  writeFileSync(join(unfit.dir, 'agentcgroup-exec'), '#!/bin/sh\n', { mode: 0o755 });
+  chmodSync(join(unfit.dir, 'agentcgroup-exec'), 0o777);
+  const u = shim(unfit, args);
+  t.equal(u.status, 0, 'the container is still created');
+  t.match(u.stderr, /^agentcgroup: runtime: warning: the exec client .*agentcgroup-exec has mode 0777: others than its owner may write it: containers get no agentcgroup-exec\nfake complains\n$/, 'one warning line');
+  t.same(config(unfit).mounts.map((m: { destination: string }) => m.destination), ['/proc', '/run/agentcgroup'], 'the socket directory only');
+  t.notOk(existsSync(join(unfit.runDir, 'sock', 'c1', 'agentcgroup-exec')), 'no placeholder');
 });
 
 t.test('create with a Docker 28 config: every byte of it kept around our additions (memlock -1 is 2^64-1)', async (t) => {
