@@ -80,6 +80,20 @@ export function missingPrerequisites(kernel: string = VM_KERNEL): string | undef
   return undefined;
 }
 
+/**
+ * What a guest that died says of it: the first kernel error with what follows it (a panic's tail shows
+ * only its last oops; the first one names the cause), the console's tail, and the whole console kept
+ * in a file.
+ */
+function consoleReport(text: string): string {
+  const lines = text.split('\n');
+  const file = join(tmpdir(), `agentcgroup-guest-console-${Date.now()}.log`);
+  writeFileSync(file, text);
+  const first = lines.findIndex((l) => /\] (BUG|Oops|WARNING|general protection|Kernel panic|Unable to handle)/.test(l));
+  const error = first < 0 ? '' : `first kernel error:\n${lines.slice(first, first + 40).join('\n')}\n`;
+  return `${error}console tail:\n${lines.slice(-15).join('\n')}\n(whole console: ${file})`;
+}
+
 export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   const started = Date.now();
   const xfer = mkdtempSync(join(tmpdir(), 'agentcgroup-guest-'));
@@ -94,7 +108,7 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
       elapsedMs: Date.now() - started,
     };
     if (result.code === undefined && result.error === undefined) {
-      result.error = `guest finished without running the script; console tail:\n${partial.console.split('\n').slice(-15).join('\n')}`;
+      result.error = `guest finished without running the script; ${consoleReport(partial.console)}`;
     }
     if (!opts.keep) rmSync(xfer, { recursive: true, force: true });
     return result;
