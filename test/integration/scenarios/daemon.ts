@@ -99,10 +99,12 @@ async function agentContainer(c: Checker, s: Scratch): Promise<void> {
   toolCall(ctl, 'sleep 8; dd if=/dev/zero of=/dev/null bs=32M count=1');
   c.ok(await eventually(() => commandRuns('sleep 8; dd'), 60_000), 'a call starts while the daemon is down');
   daemon = await startDaemon(s, 'daemon2.log');
-  const five = await eventually(() => calls(s, id).length >= 5, 90_000);
-  c.ok(five, 'after restart both calls are logged: the one it was tracking and the one started meanwhile', calls(s, id).slice(3));
+  // What the restarted daemon did, for a check that fails: its log, and what is left in tools/.
+  const restarted = () => ({ tools: readdirSync(cg(C, 'tools')).filter((n) => !n.includes('.')), log: readOr(daemon.log).slice(-3000) });
+  const five = await eventually(() => calls(s, id).length >= 5, 180_000);
+  c.ok(five, 'after restart both calls are logged: the one it was tracking and the one started meanwhile', { calls: calls(s, id).slice(3), ...restarted() });
   c.ok(calls(s, id).slice(3).every((k) => (k.memory.peak ?? 0) >= 32 * MiB), 'and each burst was charged to its own call', calls(s, id).slice(3).map((k) => k.memory.peak));
-  c.ok(await eventually(() => readdirSync(cg(C, 'tools')).filter((n) => !n.includes('.')).length === 0), 'no tool cgroup left after restart');
+  c.ok(await eventually(() => restarted().tools.length === 0, 120_000), 'no tool cgroup left after restart', restarted());
 
   const ping = await adminAsk(join(s.runDir, 'admin.sock'), '{"op":"snapshot"}');
   c.match(ping, /"ok":true.*"it-daemon"/, 'admin socket answers root with the status');
