@@ -3,6 +3,7 @@
 # against a throwaway directory.
 #
 #   bash install.sh [--root DIR] [--binary PATH]   install the binary (and its agentcgroup-runtime link),
+#                                                  the native hook front it carries (agentcgroup-hook),
 #                                                  hooks.d JSON, policy, systemd unit
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
 #     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
@@ -49,6 +50,9 @@ case "$containerd_config" in /* | "") ;; *) die "--containerd-config must be an 
 root=${root%/}
 
 bin="$root/usr/local/bin/agentcgroup"
+# The native hook front (src/hook/native/): hooks.d runs it in place of the binary; it asks the daemon,
+# else execs the binary. The runtime shim and the daemon find it beside the binary.
+front="$root/usr/local/bin/agentcgroup-hook"
 hooks_dir="$root/usr/share/containers/oci/hooks.d"
 hook="$hooks_dir/agentcgroup.json"
 policy="$root/etc/agentcgroup/policy.yaml"
@@ -103,6 +107,19 @@ put() {
   die "cannot install $dest"
 }
 
+# The front the binary carries, written out and put beside it; false when the binary has none (an
+# older build, or one that cannot run here).
+install_front() {
+  local tmp ok=1
+  tmp=$(mktemp -d)
+  if "$binary" hook-front "$tmp/agentcgroup-hook" >/dev/null 2>&1 && [ -s "$tmp/agentcgroup-hook" ]; then
+    put 0755 "$tmp/agentcgroup-hook" "$front"
+    ok=0
+  fi
+  rm -rf "$tmp"
+  return $ok
+}
+
 install_files() {
   if [ -z "$binary" ]; then
     binary="$here/dist/agentcgroup"
@@ -113,16 +130,26 @@ install_files() {
   put 0755 "$binary" "$bin"
   # containerd's BinaryName (the runtime install-config registers) runs this name; it takes no arguments.
   ln -sfn agentcgroup "$shim_link"
-  local src="$here/hooks/agentcgroup.json"
+  local src="$here/hooks/agentcgroup.json" with_front=1
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
-  put 0644 "$src" "$hook"
+  if install_front; then
+    put 0644 "$src" "$hook"
+  else
+    # No front: hooks.d runs the binary itself (the front is taken away only once nothing names it).
+    with_front=0
+    local json
+    json=$(mktemp)
+    sed 's#"/usr/local/bin/agentcgroup-hook"#"/usr/local/bin/agentcgroup"#' "$src" >"$json"
+    put 0644 "$json" "$hook"
+    rm -f "$json" "$front"
+  fi
   put 0644 "$here/config/systemd/agentcgroup.service" "$unit"
   # The operator's policy is theirs: installed once, never overwritten.
   if [ ! -e "$policy" ]; then put 0644 "$shipped_policy" "$policy"; fi
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl daemon-reload && systemctl enable --now agentcgroup.service
   fi
-  echo "installed: $bin, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  echo "installed: $bin, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
   # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
   if [ "$docker" = 1 ]; then
     "$bin" install-config docker add "$daemon_json"
@@ -171,7 +198,7 @@ uninstall_files() {
   fi
   unregister_engines
   if [ -L "$shim_link" ]; then rm -f "$shim_link"; fi
-  rm -f "$bin" "$hook" "$unit"
+  rm -f "$hook" "$front" "$bin" "$unit"
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"
   else

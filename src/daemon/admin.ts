@@ -67,3 +67,10 @@ export function answerAdmin(line: string, src: AdminSource, peer?: PeerCred): Ad
   const known = src.hook ? [...ADMIN_OPS, 'hook'] : ADMIN_OPS;
   return { v: 1, ok: false, error: `unknown op ${JSON.stringify(op)?.slice(0, 64) ?? 'undefined'}: one of ${known.join(', ')}` };
 }
+
+/** Answers `line` through `reply`: at once, or once a hook run is done. */
+export function replyAdmin(line: string, src: AdminSource, peer: PeerCred, reply: (r: AdminReply) => void): void {
+  const answer = answerAdmin(line, src, peer);
+  if (answer instanceof Promise) void answer.then(reply);
+  else reply(answer);
+}

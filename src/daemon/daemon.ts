@@ -22,7 +22,7 @@ import type { Watched } from '../state/watched.js';
 import { EPOLLIN } from '../sys/libc.js';
 import { viewDifference } from '../sys/procview.js';
 import { type ProcessOps, procfs } from '../sys/procfs.js';
-import { answerAdmin } from './admin.js';
+import { replyAdmin } from './admin.js';
 import { type HookOpDeps, answerHook } from './hookop.js';
 import { CallBook, type Log } from './calls.js';
 import { serveExec } from './execserver.js';
@@ -150,11 +150,7 @@ export class Daemon {
       adminSocketPath(runDir),
       0o600,
       (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`),
-      (line, peer, reply) => {
-        const answer = answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot(), hook: (msg, p) => answerHook(msg, p, this.hookDeps) }, peer);
-        if (answer instanceof Promise) void answer.then(reply);
-        else reply(answer);
-      },
+      (line, peer, reply) => replyAdmin(line, { pid: process.pid, snapshot: () => this.snapshot(), hook: (msg, p) => answerHook(msg, p, this.hookDeps) }, peer, reply),
       undefined,
       { log: (l) => this.log.warn(l) },
     );
