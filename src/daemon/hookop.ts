@@ -23,9 +23,9 @@
  * the hook's (poststop's stragglers within its 5 s, on inotify, never blocking the daemon); the
  * carve is the synchronous cgroupfs work the daemon already does for NRI.
  */
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import type { FsOps } from '../cgroup/cgroupfs.js';
-import { HOOK_ARGV0 } from '../hook/register.js';
+import { SHIM_LINK_NAME } from '../hook/register.js';
 import { type HookOutcome, runHook } from '../hook/run.js';
 import { teardownContainerAsync } from '../hook/teardown.js';
 import { HOOK_ENV } from '../host/env.js';
@@ -83,14 +83,15 @@ export function parseHookRequest(msg: Record<string, unknown>): HookRequest | st
 }
 
 /**
- * What `agentcgroup hook` would take from this argv (commander, src/cli/hook.ts), for the shapes our
- * hook lines have: `agentcgroup hook [STAGE] [--policy FILE | --policy=FILE]`, in any order; any
- * other shape is one line saying why it is declined.
+ * What the single binary run with this argv would take as `agentcgroup hook`'s arguments (commander,
+ * src/cli/hook.ts), for the shapes our hook lines have: `ARGV0 hook [STAGE] [--policy FILE |
+ * --policy=FILE]`, in any order; any other shape is one line saying why it is declined.
  */
 export function hookArguments(argv: readonly string[]): { stage: string | undefined; policyFile: string | undefined } | string {
   const [argv0, command, ...rest] = argv;
-  // The marker every hook line of ours starts with (hook/register.ts); another name may make the binary the runtime shim.
-  if (argv0 !== HOOK_ARGV0) return `argv[0] is not ${HOOK_ARGV0}`;
+  // As the single binary decides (runtime/self.ts shimArgv): this name alone makes it the runtime shim.
+  if (argv0 === undefined || basename(argv0) === SHIM_LINK_NAME) return `argv[0] makes the binary the runtime shim`;
+  // Under node the script would come first: only the single binary's argv is taken.
   if (command !== 'hook') return 'not the hook command';
   let stage: string | undefined;
   let policyFile: string | undefined;

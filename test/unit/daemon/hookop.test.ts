@@ -183,7 +183,9 @@ t.test('declined, so that the front runs the binary: shapes the daemon cannot an
   const before = h.kernel.snapshot();
   const env = { AGENTCGROUP_PROC_ROOT: h.proc };
   const cases: [string, string[], Record<string, string>, RegExp][] = [
-    ['another argv[0] (it may make the binary the runtime shim)', ['agentcgroup-runtime', 'hook'], env, /argv\[0\] is not agentcgroup/],
+    ['argv[0] the runtime shim link', ['agentcgroup-runtime', 'hook'], env, /argv\[0\] makes the binary the runtime shim/],
+    ['argv[0] a path to the runtime shim link', ['/usr/local/bin/agentcgroup-runtime', 'hook'], env, /argv\[0\] makes the binary the runtime shim/],
+    ['the node script first', ['node', '/x/agentcgroup.cjs', 'hook'], env, /not the hook command/],
     ['another command', ['agentcgroup', 'status'], env, /not the hook command/],
     ['--help', ['agentcgroup', 'hook', '--help'], env, /an option other than --policy/],
     ['an unknown option', ['agentcgroup', 'hook', 'createRuntime', '--no-such-option'], env, /an option other than --policy/],
@@ -214,6 +216,7 @@ t.test('the argv shapes of our hook lines', async (t) => {
   t.same(hookArguments(['agentcgroup', 'hook', 'poststop', '--policy', '/p']), { stage: 'poststop', policyFile: '/p' });
   t.same(hookArguments(['agentcgroup', 'hook', '--policy=/p', 'poststop']), { stage: 'poststop', policyFile: '/p' });
   t.same(hookArguments(['agentcgroup', 'hook', '']), { stage: '', policyFile: undefined }, 'an empty argument is a (bad) stage, as commander takes it');
+  t.same(hookArguments(['/usr/local/bin/agentcgroup-hook', 'hook']), { stage: undefined, policyFile: undefined }, 'any other argv[0]: the binary would be the CLI');
   t.type(hookArguments(['agentcgroup']), 'string');
   t.type(hookArguments(['agentcgroup', 'hook', '--', 'createRuntime']), 'string');
   t.type(hookArguments(['agentcgroup', 'hook', '--policy', '--other']), 'string');
