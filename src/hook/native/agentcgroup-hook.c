@@ -16,7 +16,8 @@
  *   AGENTCGROUP_BINARY        the binary to exec (default /usr/local/bin/agentcgroup; absolute)
  *
  * Both are written by whoever registers the hook (src/runtime/prepare.ts hookSpec); the hooks.d
- * files use the defaults. The state is the container's business: it is only counted and relayed
+ * files use the defaults. The daemon must run as the front's own user (SO_PEERCRED), as the daemon
+ * serves root alone. The state is the container's business: it is only counted and relayed
  * (base64), never parsed here. Every bound below is fixed; every read and write is retried on EINTR
  * and loops on short counts. No signal disposition or mask is changed before the exec (the binary
  * gets them as the runtime set them); relaying, it ignores SIGPIPE so a closed stderr cannot kill it
@@ -189,7 +190,11 @@ static int connect_daemon(const char *path)
 	do
 		r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
 	while (r < 0 && errno == EINTR);
-	if (r < 0) {
+	/* Only a daemon of our own user (root, for a runtime's hooks) is believed: a socket another user
+	 * could have put there (a run dir made writable by mistake) is no daemon of ours. */
+	struct ucred peer;
+	socklen_t size = sizeof peer;
+	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) < 0 || size != sizeof peer || peer.uid != geteuid()) {
 		close(fd);
 		return -1;
 	}

@@ -5,7 +5,7 @@
 // the daemon's real admin socket handler and hook op, on the simulated kernel.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -258,6 +258,20 @@ t.test('too much to forward: the binary, without asking', async (t) => {
   const vars = Object.fromEntries(Array.from({ length: HOOK_OP_LIMITS.env - 2 }, (_, i) => [`AGENTCGROUP_X${i}`, '1']));
   t.equal((await runFront(dir, socket, { env: vars })).code, 0);
   t.equal(daemon.lines.length, 1, `${HOOK_OP_LIMITS.env} variables are forwarded`);
+});
+
+t.test("a socket another user listens on is no daemon of ours: the binary", { skip: process.getuid?.() !== 0 && 'needs root to listen as another user' }, async (t) => {
+  const open = mkdtempSync(join(tmpdir(), 'acg-front-other-'));
+  t.teardown(() => rmSync(open, { recursive: true, force: true }));
+  chmodSync(open, 0o777);
+  const socket = join(open, 'admin.sock');
+  const server = `require('net').createServer((s) => s.on('data', () => s.end(${JSON.stringify(replyLine(0, 'impostor\n'))}))).listen(process.argv[1], () => process.stdout.write('ready'))`;
+  const impostor = spawn(process.execPath, ['-e', server, socket], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: '/usr/bin:/bin' } });
+  t.teardown(() => impostor.kill('SIGKILL'));
+  await new Promise((r) => impostor.stdout.once('data', r));
+  const { dir } = place();
+  const r = await runFront(dir, socket, { env: { STANDIN_EXIT: '7' }, stdin: ODD_STATE });
+  ranAsCalled(t, dir, r, ODD_STATE);
 });
 
 t.test('stdin closed: the binary with stdin still closed', async (t) => {
