@@ -21,7 +21,8 @@
  * validated as the hook validates it. Bounds: a request is one admin line (lines.ts MAX_LINE, 64
  * KiB), so the front forwards only states that fit and runs the binary for the rest; the waits are
  * the hook's (poststop's stragglers within its 5 s, on inotify, never blocking the daemon); the
- * carve is the synchronous cgroupfs work the daemon already does for NRI.
+ * carve is the synchronous cgroupfs work the daemon already does for NRI (at poststart, which our hook
+ * lines do not register, with its freeze confirmed by polling, as NRI's catch-up carve does).
  */
 import { basename, isAbsolute } from 'node:path';
 import type { FsOps } from '../cgroup/cgroupfs.js';
