@@ -3,8 +3,9 @@
 # against a throwaway directory.
 #
 #   bash install.sh [--root DIR] [--binary PATH]   install the binary (and its agentcgroup-runtime link),
-#                                                  the in-container exec client it carries, hooks.d JSON,
-#                                                  policy, systemd unit
+#                                                  the in-container exec client and the native hook front
+#                                                  it carries (agentcgroup-hook), hooks.d JSON, policy,
+#                                                  systemd unit
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
 #     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
 #     --containerd   also add the shim as CRI runtime "agentcgroup" where this node's containerd reads it:
@@ -50,6 +51,9 @@ case "$containerd_config" in /* | "") ;; *) die "--containerd-config must be an 
 root=${root%/}
 
 bin="$root/usr/local/bin/agentcgroup"
+# The native hook front (src/hook/native/): hooks.d runs it in place of the binary; it asks the daemon,
+# else execs the binary. The runtime shim and the daemon find it beside the binary.
+front="$root/usr/local/bin/agentcgroup-hook"
 hooks_dir="$root/usr/share/containers/oci/hooks.d"
 hook="$hooks_dir/agentcgroup.json"
 policy="$root/etc/agentcgroup/policy.yaml"
@@ -106,6 +110,19 @@ put() {
   die "cannot install $dest"
 }
 
+# The front the binary carries, written out and put beside it; false when the binary has none (an
+# older build, or one that cannot run here).
+install_front() {
+  local tmp ok=1
+  tmp=$(mktemp -d)
+  if "$binary" hook-front "$tmp/agentcgroup-hook" >/dev/null 2>&1 && [ -s "$tmp/agentcgroup-hook" ]; then
+    put 0755 "$tmp/agentcgroup-hook" "$front"
+    ok=0
+  fi
+  rm -rf "$tmp"
+  return $ok
+}
+
 install_files() {
   if [ -z "$binary" ]; then
     binary="$here/dist/agentcgroup"
@@ -122,16 +139,26 @@ install_files() {
   if ! out=$("$bin" install-exec-client "$exec_client" 2>&1) || [ ! -f "$exec_client" ]; then
     echo "warning: the in-container exec client was not installed (${out:-the binary wrote nothing}): containers get no /run/agentcgroup/agentcgroup-exec" >&2
   fi
-  local src="$here/hooks/agentcgroup.json"
+  local src="$here/hooks/agentcgroup.json" with_front=1
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
-  put 0644 "$src" "$hook"
+  if install_front; then
+    put 0644 "$src" "$hook"
+  else
+    # No front: hooks.d runs the binary itself (the front is taken away only once nothing names it).
+    with_front=0
+    local json
+    json=$(mktemp)
+    sed 's#"/usr/local/bin/agentcgroup-hook"#"/usr/local/bin/agentcgroup"#' "$src" >"$json"
+    put 0644 "$json" "$hook"
+    rm -f "$json" "$front"
+  fi
   put 0644 "$here/config/systemd/agentcgroup.service" "$unit"
   # The operator's policy is theirs: installed once, never overwritten.
   if [ ! -e "$policy" ]; then put 0644 "$shipped_policy" "$policy"; fi
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl daemon-reload && systemctl enable --now agentcgroup.service
   fi
-  echo "installed: $bin, $exec_client, $hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  echo "installed: $bin, $exec_client, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
   # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
   if [ "$docker" = 1 ]; then
     "$bin" install-config docker add "$daemon_json"
@@ -180,7 +207,7 @@ uninstall_files() {
   fi
   unregister_engines
   if [ -L "$shim_link" ]; then rm -f "$shim_link"; fi
-  rm -f "$bin" "$hook" "$unit" "$exec_client"
+  rm -f "$hook" "$front" "$bin" "$unit" "$exec_client"
   rmdir "$(dirname "$exec_client")" 2>/dev/null || true
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"

@@ -10,7 +10,7 @@ import { type EventKey, pollForEvent, waitForEvent } from './events.js';
 import { parseFlatKeyed } from './stats.js';
 
 /** For a hook: tasks stop or die at their next return to user space, so this is ample. */
-const SYNC_TIMEOUT_MS = 5000;
+export const SYNC_TIMEOUT_MS = 5000;
 /**
  * For the daemon, which waits without blocking anything: long enough for a process stuck in an
  * uninterruptible sleep (a slow disk, NFS) to come back and die.

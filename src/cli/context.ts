@@ -12,8 +12,9 @@ export interface CliContext {
   fsOps?: FsOps;
 }
 
-// A state is a few KB; refuse to buffer without bound whatever a misconfigured caller pipes in.
-const STDIN_LIMIT = 1 << 20;
+// A state is a few KB; refuse to buffer without bound whatever a misconfigured caller pipes in. The
+// native hook front (src/hook/native/) reads up to the same bound before it hands stdin on.
+export const STDIN_LIMIT = 1 << 20;
 
 async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -5,6 +5,7 @@ import type { Daemon } from '../daemon/daemon.js';
 import { describeError } from '../errors.js';
 import { hostEnvFrom } from '../host/env.js';
 import { requireCarvableHost } from '../host/support.js';
+import { adminSocketPath } from '../state/paths.js';
 import type { CliContext } from './context.js';
 
 export function registerDaemon(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -29,8 +30,11 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
         // Loaded here, not at start-up: it brings koffi and libbpf, which no hook should pay for.
         const [{ Daemon }, { hookSpec }, { processView }] = await Promise.all([import('../daemon/daemon.js'), import('../runtime/prepare.js'), import('../runtime/self.js')]);
         // The hooks an NRI runtime runs for us read the policy this daemon reads.
-        const hook = () => hookSpec(processView(), host.policyFile === undefined ? ctx.env : { ...ctx.env, AGENTCGROUP_POLICY: resolve(host.policyFile) });
-        daemon = new Daemon(loadPolicy(host.policyFile), host, log, hook);
+        const policy = loadPolicy(host.policyFile);
+        const hookEnv = host.policyFile === undefined ? ctx.env : { ...ctx.env, AGENTCGROUP_POLICY: resolve(host.policyFile) };
+        // Their native front, when installed, asks this daemon.
+        const hook = () => hookSpec(processView(), hookEnv, adminSocketPath(policy.paths.runDir));
+        daemon = new Daemon(policy, host, log, hook);
         await daemon.start();
       } catch (err) {
         ctx.stderr(`agentcgroup: daemon: ${describeError(err)}\n`);

@@ -6,6 +6,7 @@ import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { daemonReachable } from '../hook/daemoncheck.js';
 import type { HookSpec } from '../hook/register.js';
 import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes, readMeminfo } from '../host/meminfo.js';
@@ -19,8 +20,10 @@ import { adminSocketPath } from '../state/paths.js';
 import { StateStore } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
 import { EPOLLIN } from '../sys/libc.js';
+import { viewDifference } from '../sys/procview.js';
 import { type ProcessOps, procfs } from '../sys/procfs.js';
-import { answerAdmin } from './admin.js';
+import { replyAdmin } from './admin.js';
+import { type HookOpDeps, answerHook } from './hookop.js';
 import { CallBook, type Log } from './calls.js';
 import { serveExec } from './execserver.js';
 import { type KernelEvents, kernelEvents } from './kernelevents.js';
@@ -59,6 +62,8 @@ export class Daemon {
   private admin: LineServer | undefined;
   private metrics: MetricsListener | undefined;
   private readonly nri: NriLink;
+  /** What a hook run for the native hook front needs (hookop.ts). */
+  private readonly hookDeps: HookOpDeps;
 
   /** `hook`: our hook command, for containers the NRI link has carved by hooks (runtime/prepare.ts hookSpec); asked for only then. */
   constructor(
@@ -68,6 +73,13 @@ export class Daemon {
     hook: () => HookSpec,
   ) {
     this.store = new StateStore(policy.paths.runDir, policy.paths.callLogDir, policy.limits);
+    const ownAdmin = adminSocketPath(policy.paths.runDir);
+    this.hookDeps = {
+      fsOps: host.fsOps,
+      viewDifference: (pid) => viewDifference(pid),
+      // Our own socket answers while we serve it: no connection to ourselves to find that out.
+      daemonReachable: (path) => (path === ownAdmin && this.admin !== undefined ? Promise.resolve(true) : daemonReachable(path)),
+    };
     this.events = kernelEvents(this.waiter);
     this.procs = procfs(host.procRoot);
     this.calls = new CallBook(this.store, this.procs, this.events, log);
@@ -138,7 +150,7 @@ export class Daemon {
       adminSocketPath(runDir),
       0o600,
       (p) => (p.uid === 0 ? undefined : `uid ${p.uid} refused: the admin socket is for root`),
-      (line, _peer, reply) => reply(answerAdmin(line, { pid: process.pid, snapshot: () => this.snapshot() })),
+      (line, peer, reply) => replyAdmin(line, { pid: process.pid, snapshot: () => this.snapshot(), hook: (msg, p) => answerHook(msg, p, this.hookDeps) }, peer, reply),
       undefined,
       { log: (l) => this.log.warn(l) },
     );

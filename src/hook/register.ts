@@ -8,6 +8,12 @@ import { isRecord } from '../oci/validate.js';
 /** The marker of our hooks, as in hooks/*.json: argv[0] of every hook command we register. */
 export const HOOK_ARGV0 = 'agentcgroup';
 
+/**
+ * The name that makes the single binary the runtime shim, whatever its arguments (containerd's
+ * BinaryName takes none): never a hook's argv[0].
+ */
+export const SHIM_LINK_NAME = 'agentcgroup-runtime';
+
 /** The two stages hooks/*.json registers: each one costs a program start per container. */
 export const HOOK_STAGES = ['createRuntime', 'poststop'] as const;
 export type HookStageName = (typeof HOOK_STAGES)[number];

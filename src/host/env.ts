@@ -15,6 +15,13 @@ export interface HostEnv {
   now: () => Date;
 }
 
+/**
+ * Every variable of its environment the hook reads (through hostEnvFrom): the shim passes these on to
+ * the hooks it registers, and the daemon runs a hook for its native front with these as the front
+ * had them. Each is a path.
+ */
+export const HOOK_ENV = ['AGENTCGROUP_POLICY', 'AGENTCGROUP_CGROUP_ROOT', 'AGENTCGROUP_PROC_ROOT'] as const;
+
 export function hostEnvFrom(env: NodeJS.ProcessEnv, fsOps?: FsOps): HostEnv {
   const h: HostEnv = { procRoot: env.AGENTCGROUP_PROC_ROOT ?? '/proc', now: () => new Date() };
   if (fsOps) h.fsOps = fsOps;

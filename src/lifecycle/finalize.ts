@@ -3,7 +3,7 @@
  * the hook and the daemon sweep up containers whose poststop never came.
  */
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
-import { killAndRemove, killAndRemoveAsync } from '../cgroup/lifecycle.js';
+import { ASYNC_TIMEOUT_MS, killAndRemove, killAndRemoveAsync } from '../cgroup/lifecycle.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { cutOffRecord } from '../exec/record.js';
@@ -44,12 +44,19 @@ export function finalizeContainer(id: string, store: StateStore, host: HostEnv, 
 
 /**
  * finalizeContainer for the daemon: stragglers are waited for on inotify, all of a container's at
- * once, and its thread runs on meanwhile.
+ * once, and its thread runs on meanwhile. `timeoutMs` bounds each straggler's wait (the daemon's own
+ * default; the hook's when the daemon runs a hook for its front).
  */
-export async function finalizeContainerAsync(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' | 'stopped' = 'stopped'): Promise<TeardownOutcome> {
+export async function finalizeContainerAsync(
+  id: string,
+  store: StateStore,
+  host: HostEnv,
+  runtime: 'deleted' | 'stopped' = 'stopped',
+  timeoutMs: number = ASYNC_TIMEOUT_MS,
+): Promise<TeardownOutcome> {
   const f = begin(id, store, host, runtime);
   const left = leftoverCalls(f);
-  if (left) await Promise.all(left.calls.map((cg) => killAndRemoveAsync(left.fs, cg).catch((err: unknown) => note(f, err))));
+  if (left) await Promise.all(left.calls.map((cg) => killAndRemoveAsync(left.fs, cg, timeoutMs).catch((err: unknown) => note(f, err))));
   return end(f, left !== undefined);
 }
 
@@ -144,9 +151,9 @@ export function sweepStale(store: StateStore, host: HostEnv): SweepOutcome {
 }
 
 /** sweepStale for the daemon: the ended containers are finalized side by side, without blocking. */
-export async function sweepStaleAsync(store: StateStore, host: HostEnv): Promise<SweepOutcome> {
+export async function sweepStaleAsync(store: StateStore, host: HostEnv, timeoutMs: number = ASYNC_TIMEOUT_MS): Promise<SweepOutcome> {
   const results = await Promise.all(
-    staleIds(store, host).map((id) => finalizeContainerAsync(id, store, host).then(
+    staleIds(store, host).map((id) => finalizeContainerAsync(id, store, host, 'stopped', timeoutMs).then(
       (outcome): Finalized => ({ id, outcome }),
       (error: unknown): Finalized => ({ id, error }),
     )),

@@ -11,10 +11,12 @@ import { loadPolicy } from '../config/policy.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { execClientSource } from '../exec/clientfile.js';
 import { execMounts, makeExecSocketDir } from '../exec/socketmount.js';
+import { FRONT_BINARY_ENV, FRONT_SOCKET_ENV, installedFront } from '../hook/front.js';
 import { HOOK_ARGV0, type HookSpec } from '../hook/register.js';
+import { HOOK_ENV } from '../host/env.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
-import { execSocketDir } from '../state/paths.js';
+import { adminSocketPath, execSocketDir } from '../state/paths.js';
 import { quote } from '../text.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
@@ -24,7 +26,6 @@ import { type ProcessView, selfHookCommand } from './self.js';
 
 // What hooks need of the shim's environment; the rest of it is the engine's business.
 const HOOK_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const PASSED_TO_HOOKS = ['AGENTCGROUP_POLICY', 'AGENTCGROUP_CGROUP_ROOT', 'AGENTCGROUP_PROC_ROOT'];
 const HOOK_TIMEOUT = 30;
 
 export interface Prepared {
@@ -42,15 +43,24 @@ export interface Prepared {
 /**
  * Our hook as a runtime runs it: this very program, or, where the runtime runs hooks in another mount
  * namespace than ours (the daemon in its Kubernetes pod), the binary $AGENTCGROUP_HOOK_BINARY names there.
+ * When this program is the single binary and the native hook front is installed beside it
+ * (hook/front.ts), the front, with the same arguments: it asks the daemon at `adminSocket` (the
+ * policy's run dir) and otherwise runs this binary, both named in its environment. The front is
+ * looked for each time, so a front installed or removed counts from the next container on.
  */
-export function hookSpec(view: ProcessView, env: NodeJS.ProcessEnv): HookSpec {
-  const passed = PASSED_TO_HOOKS.filter((k) => env[k]).map((k) => `${k}=${env[k]}`);
+export function hookSpec(view: ProcessView, env: NodeJS.ProcessEnv, adminSocket?: string): HookSpec {
+  const passed = HOOK_ENV.filter((k) => env[k]).map((k) => `${k}=${env[k]}`);
   const binary = env.AGENTCGROUP_HOOK_BINARY;
   if (binary !== undefined && binary !== '' && !isAbsolute(binary)) {
     throw new AgentcgroupError('hook-binary', `AGENTCGROUP_HOOK_BINARY is not an absolute path: ${quote(binary)}`);
   }
-  const command = binary ? { path: binary, args: [HOOK_ARGV0, 'hook'] } : selfHookCommand(view, HOOK_ARGV0);
-  return { ...command, env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
+  // A binary in another mount namespace: whether a front sits beside it there cannot be seen from here.
+  if (binary) return { path: binary, args: [HOOK_ARGV0, 'hook'], env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
+  const self = selfHookCommand(view, HOOK_ARGV0);
+  const front = view.sea ? installedFront(self.path) : undefined;
+  if (front === undefined) return { ...self, env: [HOOK_PATH, ...passed], timeout: HOOK_TIMEOUT };
+  const frontEnv = [`${FRONT_BINARY_ENV}=${self.path}`, ...(adminSocket === undefined ? [] : [`${FRONT_SOCKET_ENV}=${adminSocket}`])];
+  return { path: front, args: self.args, env: [HOOK_PATH, ...passed, ...frontEnv], timeout: HOOK_TIMEOUT };
 }
 
 /** The config file `create`/`run` will read: crun's --config, relative to the bundle, or its config.json. */
@@ -70,7 +80,7 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     const client = execClientSource(policy.paths.execClient);
     made = makeExecSocketDir(policy.paths.runDir, id, client.path !== undefined);
     // Parsed again, numbers kept as written: parseConfig's doubles would change any integer past 2^53.
-    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env), execMounts(policy.paths.runDir, id, client.path));
+    const { config, added } = injectShim(parseExact(file.text, file.path), hookSpec(view, env, adminSocketPath(policy.paths.runDir)), execMounts(policy.paths.runDir, id, client.path));
     if (added.length > 0) replaceConfigFile(file, stringifyExact(config));
     return { ...(made === undefined ? {} : { madeSocketDir: made }), ...(client.warning === undefined ? {} : { warning: client.warning }) };
   } catch (err) {

@@ -5,10 +5,10 @@
  */
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
+import { SHIM_LINK_NAME } from '../hook/register.js';
 import { inSea } from '../sea/assets.js';
 
-/** The name that makes the binary behave as `agentcgroup runtime` (containerd's BinaryName takes no arguments). */
-export const SHIM_LINK_NAME = 'agentcgroup-runtime';
+export { SHIM_LINK_NAME };
 
 export interface ProcessView {
   /** process.argv: [node or the binary, the script or the binary again, ...arguments]. */

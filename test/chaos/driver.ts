@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CLI, SHELL_FRAMEWORK, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
 import { type CyclePlan, type Fault, planChaos } from './plan.js';
 import { type Leak, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
@@ -19,6 +19,11 @@ export interface ChaosOptions {
   seed: number;
   /** Containers alive at once. */
   concurrency: number;
+  /**
+   * The hooks are the native hook front (dist/agentcgroup-hook), answered by the daemon while it runs
+   * and running the CLI when it does not (killed, restarting); SIGKILLed as the hooks are otherwise.
+   */
+  front?: boolean;
   /** Progress lines. */
   say: (line: string) => void;
 }
@@ -72,6 +77,9 @@ interface Ctx {
   s: Scratch;
   budget: string;
   wrapper: string;
+  /** The hook command after the wrapper's arguments, and its environment. */
+  hookCommand: string[];
+  hookEnv: string[];
   killLog: string;
   report: ChaosReport;
   daemon: DaemonKeeper;
@@ -344,7 +352,7 @@ function bundleFor(ctx: Ctx, p: CyclePlan): { bundle: string; ctl: string } {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks: Record<string, { path: string; args: string[]; env: string[] }[]> };
   const hook = (stage: 'createRuntime' | 'poststop') => {
     const after = p.hookKill === stage ? String(p.hookKillAfterS) : '0';
-    return [{ path: '/bin/sh', args: ['sh', ctx.wrapper, after, `${stage} ${p.id}`, ctx.killLog, process.execPath, CLI, 'hook', '--policy', ctx.s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }];
+    return [{ path: '/bin/sh', args: ['sh', ctx.wrapper, after, `${stage} ${p.id}`, ctx.killLog, ...ctx.hookCommand, 'hook', '--policy', ctx.s.policy], env: ctx.hookEnv }];
   };
   config.hooks = { createRuntime: hook('createRuntime'), poststop: hook('poststop') };
   writeFileSync(configPath, JSON.stringify(config, null, 1));
@@ -427,12 +435,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const wrapper = join(s.dir, 'hook-wrapper.sh');
   writeFileSync(wrapper, HOOK_WRAPPER);
   const killLog = join(s.dir, 'hook-kills.log');
+  const hookEnv = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+  let hookCommand = [process.execPath, CLI];
+  if (o.front) {
+    // The front execs this on fallback with its own argv: "$@" is `hook --policy FILE`.
+    const cli = join(s.dir, 'agentcgroup-cli');
+    writeFileSync(cli, `#!/bin/sh\nexec ${process.execPath} ${CLI} "$@"\n`, { mode: 0o755 });
+    hookCommand = [resolve('dist/agentcgroup-hook')];
+    hookEnv.push(`AGENTCGROUP_BINARY=${cli}`, `AGENTCGROUP_ADMIN_SOCKET=${join(s.runDir, 'admin.sock')}`);
+  }
   const cgroupsBefore = cgroupTree();
   const bpfBefore = bpfIds();
   const pinnedBefore = pinned();
   setUpBudget(budget);
   const log = (line: string) => o.say(`${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s  ${line}`);
-  const ctx: Ctx = { s, budget, wrapper, killLog, report, daemon: undefined as unknown as DaemonKeeper, log };
+  const ctx: Ctx = { s, budget, wrapper, hookCommand, hookEnv, killLog, report, daemon: undefined as unknown as DaemonKeeper, log };
   ctx.daemon = new DaemonKeeper(() => ctx);
   const markers = new MarkerWatch(join(s.runDir, 'calls'));
   markers.start();

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --cycles N --seed S --concurrency K]`, inside the test guest: the chaos run
+ * `npm run chaos [-- --cycles N --seed S --concurrency K --front]`, inside the test guest: the chaos run
  * (driver.ts) with its summary on stdout; exits 1 when anything of ours leaked or the run itself broke.
  */
 import { runChaos } from './driver.js';

@@ -10,8 +10,9 @@ for (const file of ['hooks/agentcgroup.json', 'hooks/always/agentcgroup.json']) 
     const h = load(file);
     t.equal(h.version, '1.0.0');
     t.same(h.stages, ['createRuntime', 'poststop'], 'only the stages that must run: each one costs a Node start');
-    t.equal(h.hook.path, '/usr/local/bin/agentcgroup');
+    t.equal(h.hook.path, '/usr/local/bin/agentcgroup-hook', 'the native front (install.sh points it at the binary when it has none)');
     t.same(h.hook.args, ['agentcgroup', 'hook'], 'the stage is inferred from the state status');
+    t.equal(h.hook.env, undefined, "the front's defaults: /run/agentcgroup/admin.sock, else /usr/local/bin/agentcgroup");
   });
 }
 

@@ -57,6 +57,7 @@ t.test('install, reinstall, uninstall', async (t) => {
   t.equal(readlinkSync(join(root, 'usr/local/bin/agentcgroup-runtime')), 'agentcgroup', "the name containerd's BinaryName runs, always there");
   t.equal(statSync(join(root, 'usr/local/bin/agentcgroup')).mode & 0o777, 0o755);
   t.equal(JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')).when.annotations['^io\\.agentcgroup\\.enable$'], '^(1|true|yes|on)$', 'gated by default');
+  t.equal(JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')).hook.path, '/usr/local/bin/agentcgroup', 'a binary that carries no hook front: hooks.d runs the binary');
 
   writeFileSync(join(root, 'etc/agentcgroup/policy.yaml'), 'strict: true\n');
   const hooksDir = join(root, 'usr/share/containers/oci/hooks.d');
@@ -74,6 +75,36 @@ t.test('install, reinstall, uninstall', async (t) => {
   writeFileSync(join(root, 'etc/agentcgroup/policy.yaml'), readFileSync('config/policy.yaml'));
   t.equal(sh(['--uninstall', '--root', root]).status, 0, 'uninstall twice is fine');
   t.same(tree(root), [], 'an unmodified policy goes too');
+});
+
+t.test('the native hook front the binary carries: beside it, run by hooks.d; gone with a binary that has none, and on uninstall', async (t) => {
+  const dir = t.testdir({ root: {}, bin: {} });
+  const root = join(dir, 'root');
+  const withFront = join(dir, 'bin/with-front');
+  const withoutFront = join(dir, 'bin/without-front');
+  writeFileSync(withFront, '#!/bin/sh\n[ "$1" = hook-front ] && printf "front bytes" >"$2"\nexit 0\n', { mode: 0o755 });
+  writeFileSync(withoutFront, '#!/bin/sh\necho "unknown command $1" >&2\nexit 1\n', { mode: 0o755 });
+  const hookJson = () => JSON.parse(readFileSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json'), 'utf8')) as { hook: { path: string; args: string[] } };
+  const front = join(root, 'usr/local/bin/agentcgroup-hook');
+
+  const first = sh(['--root', root, '--binary', withFront]);
+  t.equal(first.status, 0, first.stderr);
+  t.equal(readFileSync(front, 'utf8'), 'front bytes', 'written out by the binary (agentcgroup hook-front FILE)');
+  t.equal(statSync(front).mode & 0o777, 0o755);
+  t.same(hookJson().hook, { path: '/usr/local/bin/agentcgroup-hook', args: ['agentcgroup', 'hook'], timeout: 30 }, 'hooks.d runs the front, with the same argv');
+  t.match(first.stdout, /agentcgroup-hook \(the native hook front\)/);
+
+  const { result: older, events } = await watched(join(root, 'usr/share/containers/oci/hooks.d'), 'agentcgroup.json', () => sh(['--root', root, '--binary', withoutFront]));
+  t.equal(older.status, 0, older.stderr);
+  t.equal(hookJson().hook.path, '/usr/local/bin/agentcgroup', 'a binary without a front: hooks.d runs the binary');
+  t.same(events, ['rename'], 'renamed into place');
+  t.notOk(existsSync(front), 'and the old front is gone');
+  t.notMatch(older.stdout, /hook front/);
+
+  t.equal(sh(['--root', root, '--binary', withFront]).status, 0);
+  t.ok(existsSync(front));
+  t.equal(sh(['--uninstall', '--root', root]).status, 0);
+  t.same(tree(root), [], 'uninstall removes the front too');
 });
 
 t.test('bad invocations: one line, non-zero', async (t) => {

@@ -1,7 +1,8 @@
 // The single executable (`npm run build:binary`) on its own: copied alone into an empty directory and
 // run with no node on PATH and no node_modules near it, it prints its version, passes doctor with the
 // eBPF tracker loaded, serves as a crun container's hooks, runs a tool call through exec and runs the
-// daemon; it writes out the in-container exec client it carries; nothing it unpacked is left behind.
+// daemon, which answers the native hook front it carries; it writes out the in-container exec client
+// it carries; nothing it unpacked is left behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -93,9 +94,38 @@ scenario(async (c) => {
   const ready = await eventually(() => readOr(log).includes('daemon ready'), 60_000);
   c.ok(ready, 'binary: the daemon starts with its tracker', readOr(log));
   c.equal(exe(daemon.pid), bin, 'binary: the daemon process is the binary itself');
+
+  // The native hook front it carries, written out beside it as install.sh does. As a container's hooks
+  // with a binary that does not exist to fall back on, the container starts carved only if the daemon
+  // answered the front; with this binary, once the daemon is gone, the front runs the binary instead.
+  const front = join(dir, 'agentcgroup-hook');
+  const written = run(['hook-front', front]);
+  c.equal(written.status, 0, 'binary: hook-front writes out the native hook front', written.stderr);
+  const frontContainer = (name: string, fallback: string) => {
+    const b = makeBundle(s, name, { args: ['/bin/sh', '-c', 'sleep 300'], memoryLimit: 256 * MiB });
+    const conf = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+    const spec = { path: front, args: ['agentcgroup', 'hook', '--policy', s.policy], env: ['PATH=/nonexistent', `AGENTCGROUP_BINARY=${fallback}`, `AGENTCGROUP_ADMIN_SOCKET=${join(s.runDir, 'admin.sock')}`] };
+    conf.hooks = { createRuntime: [spec], poststop: [spec] };
+    writeFileSync(join(b, 'config.json'), JSON.stringify(conf, null, 1));
+    return { ...runDetached('crun', b, name, join(s.dir, `${name}.log`)), record: join(s.runDir, 'containers', `${name}.json`) };
+  };
+  const byDaemon = frontContainer('it-binary-front', '/nonexistent/agentcgroup');
+  c.equal(byDaemon.status, 0, 'binary: a container whose hooks are the front starts, answered by the daemon', byDaemon.log);
+  c.equal(byDaemon.log, '', 'binary: the front prints nothing on success');
+  c.ok(existsSync(byDaemon.record), 'binary: the daemon carved it for the front');
+  spawnSync('crun', ['delete', '-f', 'it-binary-front'], { timeout: 120_000 });
+  c.ok(!existsSync(byDaemon.record), "binary: the front's poststop, answered by the daemon, removed the record");
+
   daemon.kill('SIGTERM');
   c.equal(await exited(daemon), 0, 'binary: the daemon stops on SIGTERM with exit 0');
   c.match(readOr(log), /daemon stopped\n$/, 'binary: and says so', readOr(log));
+
+  const byBinary = frontContainer('it-binary-front2', bin);
+  c.equal(byBinary.status, 0, 'binary: with no daemon, the front runs the binary and the container starts', byBinary.log);
+  c.ok(existsSync(byBinary.record), 'binary: carved by the binary the front exec\'d');
+  c.match(byBinary.log, /^(agentcgroup: warning: the agentcgroup daemon is not running[^\n]*\n)?$/, 'binary: nothing but the notice that no daemon runs', byBinary.log);
+  spawnSync('crun', ['delete', '-f', 'it-binary-front2'], { timeout: 120_000 });
+  c.ok(!existsSync(byBinary.record), 'binary: and its poststop removed the record');
 
   spawnSync('crun', ['delete', '-f', id], { timeout: 120_000 });
   c.ok(!existsSync(recordFile), 'binary: poststop removed the record');

@@ -1,10 +1,11 @@
 // Podman with the shipped hooks.d JSON (hooks/agentcgroup.json), gated by io.agentcgroup.enable.
 // Only the hook's path is changed: it points at a wrapper running this checkout's build with a scratch
-// policy, since the guest's /usr/local/bin and /etc are the host's, read-only.
+// policy, since the guest's /usr/local/bin and /etc are the host's, read-only. Then the native hook
+// front (dist/agentcgroup-hook) in its place, with and without a daemon.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { scenario } from '../harness.js';
-import { CLI, readOr, run, scratch } from '../bundle.js';
+import { CLI, exited, readOr, run, scratch, startDaemon } from '../bundle.js';
 
 scenario(async (c) => {
   const s = scratch();
@@ -21,12 +22,13 @@ scenario(async (c) => {
   mkdirSync(join(rootfs, 'bin'), { recursive: true });
   copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
   for (const t of ['sh', 'cat', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', t));
-  const podman = (...args: string[]) =>
+  const podmanWith = (hooks: string) => (...args: string[]) =>
     run('podman', [
       '--root', join(s.dir, 'storage'), '--runroot', join(s.dir, 'runroot'), '--storage-driver', 'vfs',
       '--network-config-dir', join(s.dir, 'net'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
-      '--hooks-dir', hooksDir, ...args,
+      '--hooks-dir', hooks, ...args,
     ]);
+  const podman = podmanWith(hooksDir);
   const runArgs = ['--network', 'none', '--memory', '256m', '--rootfs', rootfs];
   const recordOf = (id: string) => readOr(join(s.runDir, 'containers', `${id}.json`));
 
@@ -59,4 +61,28 @@ scenario(async (c) => {
   c.equal(once.stdout, '0::/agent\n', 'the command ran in the agent leaf (inside its cgroup namespace)');
   const records = join(s.runDir, 'containers');
   c.equal((existsSync(records) ? readdirSync(records) : []).join(','), '', 'no record left after --rm');
+
+  // The shipped JSON as installed with the native hook front (its path), told this scenario's binary
+  // and daemon: without a daemon it runs the wrapper; with one, the daemon answers it (the binary it
+  // would fall back on then does not exist, so a container that starts carved proves it).
+  const frontDir = (name: string, binary: string) => {
+    const d = join(s.dir, name);
+    mkdirSync(d);
+    const json = JSON.parse(readFileSync('hooks/agentcgroup.json', 'utf8'));
+    json.hook.path = resolve('dist/agentcgroup-hook');
+    json.hook.env = [`AGENTCGROUP_BINARY=${binary}`, `AGENTCGROUP_ADMIN_SOCKET=${join(s.runDir, 'admin.sock')}`, `AGENTCGROUP_POLICY=${s.policy}`];
+    writeFileSync(join(d, 'agentcgroup.json'), JSON.stringify(json));
+    return podmanWith(d);
+  };
+  const cgroupOnce = ['run', '--rm', '--annotation', 'io.agentcgroup.enable=true', ...runArgs, '/bin/cat', '/proc/self/cgroup'];
+  const fallback = frontDir('hooks-front.d', wrapper)(...cgroupOnce);
+  c.equal(fallback.status, 0, 'front, no daemon: podman run --rm', fallback.stderr);
+  c.equal(fallback.stdout, '0::/agent\n', 'front, no daemon: carved by the binary it ran');
+  const daemon = await startDaemon(s);
+  const answered = frontDir('hooks-front-daemon.d', '/nonexistent/agentcgroup')(...cgroupOnce);
+  c.equal(answered.status, 0, 'front, daemon: podman run --rm', answered.stderr);
+  c.equal(answered.stdout, '0::/agent\n', 'front, daemon: carved by the daemon');
+  daemon.child.kill('SIGTERM');
+  c.equal(await exited(daemon.child), 0, 'the daemon stops');
+  c.equal((existsSync(records) ? readdirSync(records) : []).join(','), '', 'no record left after either');
 });

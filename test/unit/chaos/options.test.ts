@@ -7,7 +7,8 @@ t.test('defaults: at least 200 cycles', async (t) => {
 });
 
 t.test('flags override', async (t) => {
-  t.same(parseFlags(['--seed', '9', '--cycles', '300', '--concurrency', '2']), { cycles: 300, seed: 9, concurrency: 2 });
+  t.same(parseFlags(['--seed', '9', '--cycles', '300', '--concurrency', '2']), { cycles: 300, seed: 9, concurrency: 2, front: false });
+  t.same(parseFlags(['--front', '--cycles', '30']), { ...DEFAULT_FLAGS, cycles: 30, front: true }, '--front takes no value');
 });
 
 t.test('bad input names the flag', async (t) => {

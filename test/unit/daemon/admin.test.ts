@@ -6,9 +6,9 @@ const src = { pid: 42, snapshot: () => sampleSnapshot() };
 
 t.test('each op answers in its own shape', async (t) => {
   t.same(answerAdmin(adminRequestLine('ping'), src), { v: 1, ok: true, pid: 42, version: ADMIN_VERSION });
-  const snap = answerAdmin(adminRequestLine('snapshot'), src);
+  const snap = await answerAdmin(adminRequestLine('snapshot'), src);
   t.ok(snap.ok && 'containers' in snap && snap.containers[0]?.framework.length === 2, 'the snapshot, with what was taken for the framework');
-  const metrics = answerAdmin(adminRequestLine('metrics'), src);
+  const metrics = await answerAdmin(adminRequestLine('metrics'), src);
   t.match(metrics.ok && 'text' in metrics ? metrics.text : '', /^# HELP /);
 });
 
