@@ -9,14 +9,16 @@ import type { HostFacts, OomKillerFacts } from '../../../src/host/facts.js';
 import { unifiedHost } from '../../fixtures/hosts.js';
 
 // The shape of systemd's oomd_dump (src/oom/oomd-manager.c, oomd-util.c): a tab before Path:, two before its details.
-const DUMP = `Dry Run: no
+const HEADER = (duration: string) => `Dry Run: no
 Swap Used Limit: 90.00%
 Default Memory Pressure Limit: 60.00%
-Default Memory Pressure Duration: 30s
+Default Memory Pressure Duration: ${duration}
 System Context:
 \tMemory: Used: 7.1G, Total: 15.5G
 \tSwap: Used: 0B, Total: 8.0G
-Swap Monitored CGroups:
+`;
+
+const DUMP = `${HEADER('30s')}Swap Monitored CGroups:
 \tPath: /
 \t\tSwap Usage: (see System Context)
 Memory Pressure Monitored CGroups:
@@ -28,14 +30,7 @@ Memory Pressure Monitored CGroups:
 \t\tPressure: Avg10: 0.00 Avg60: 0.00 Avg300: 0.00 Total: 0
 `;
 
-const EMPTY = `Dry Run: no
-Swap Used Limit: 90.00%
-Default Memory Pressure Limit: 60.00%
-Default Memory Pressure Duration: 20s
-System Context:
-\tMemory: Used: 37.9G, Total: 61.2G
-\tSwap: Used: 7.9G, Total: 7.9G
-Swap Monitored CGroups:
+const EMPTY = `${HEADER('20s')}Swap Monitored CGroups:
 Memory Pressure Monitored CGroups:
 `;
 
