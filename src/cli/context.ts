@@ -1,4 +1,6 @@
+import { fstatSync } from 'node:fs';
 import type { FsOps } from '../cgroup/cgroupfs.js';
+import type { FdIdentity } from '../sys/journal.js';
 
 /** What a command may touch besides its arguments; tests pass their own. */
 export interface CliContext {
@@ -10,6 +12,8 @@ export interface CliContext {
   readStdin: () => Promise<string>;
   /** Unit tests only: a simulated cgroupfs in place of the real one. */
   fsOps?: FsOps;
+  /** Device and inode of one of our fds (is stderr the journal?); unset in tests: not the journal. */
+  fdIdentity?: FdIdentity;
 }
 
 // A state is a few KB; refuse to buffer without bound whatever a misconfigured caller pipes in. The
@@ -34,5 +38,13 @@ export function processContext(): CliContext {
     env: process.env,
     uid: process.geteuid?.() ?? -1,
     readStdin: readAllStdin,
+    fdIdentity: (fd) => {
+      try {
+        const st = fstatSync(fd, { bigint: true });
+        return { dev: st.dev, ino: st.ino };
+      } catch {
+        return undefined;
+      }
+    },
   };
 }

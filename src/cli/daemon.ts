@@ -6,6 +6,8 @@ import { describeError } from '../errors.js';
 import { hostEnvFrom } from '../host/env.js';
 import { requireCarvableHost } from '../host/support.js';
 import { adminSocketPath } from '../state/paths.js';
+import { stderrIsJournal, withPriority } from '../sys/journal.js';
+import { systemdNotifier } from '../sys/notify.js';
 import type { CliContext } from './context.js';
 
 export function registerDaemon(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -16,15 +18,22 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
     )
     .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present)')
     .action(async (opts: { policy?: string }) => {
+      // Under systemd, stderr is the journal: each line then carries its syslog priority.
+      const journal = stderrIsJournal(ctx.env, ctx.fdIdentity);
+      const log = {
+        info: (l: string) => ctx.stderr(withPriority(`agentcgroup: ${l}\n`, 'info', journal)),
+        warn: (l: string) => ctx.stderr(withPriority(`agentcgroup: warning: ${l}\n`, 'warning', journal)),
+        error: (l: string) => ctx.stderr(withPriority(`agentcgroup: daemon: ${l}\n`, 'error', journal)),
+      };
       if (ctx.uid !== 0) {
-        ctx.stderr('agentcgroup: daemon: must run as root (it moves processes between cgroups)\n');
+        log.error('must run as root (it moves processes between cgroups)');
         setExit(1);
         return;
       }
       const host = hostEnvFrom(ctx.env, ctx.fsOps);
       if (opts.policy !== undefined) host.policyFile = opts.policy;
-      const log = { info: (l: string) => ctx.stderr(`agentcgroup: ${l}\n`), warn: (l: string) => ctx.stderr(`agentcgroup: warning: ${l}\n`) };
       let daemon: Daemon;
+      let ready: string;
       try {
         requireCarvableHost(host);
         // Loaded here, not at start-up: it brings koffi and libbpf, which no hook should pay for.
@@ -35,12 +44,16 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
         // Their native front, when installed, asks this daemon.
         const hook = () => hookSpec(processView(), hookEnv, adminSocketPath(policy.paths.runDir));
         daemon = new Daemon(policy, host, log, hook);
-        await daemon.start();
+        ready = await daemon.start();
       } catch (err) {
-        ctx.stderr(`agentcgroup: daemon: ${describeError(err)}\n`);
+        log.error(describeError(err));
         setExit(1);
         return;
       }
+      // Type=notify: systemd counts the unit started (and starts the container engines ordered after
+      // it) once every socket serves and the registry has taken up the containers already there.
+      const notifier = await systemdNotifier(ctx.env, log.warn);
+      notifier.ready(ready.replace(/^agentcgroup daemon /, ''));
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGTERM', stop);
@@ -50,6 +63,7 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });
+      notifier.stopping();
       await daemon.stop();
       log.info('daemon stopped');
     });

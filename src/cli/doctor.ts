@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
 import { evaluate } from '../doctor/evaluate.js';
 import { renderJson, renderTable } from '../doctor/render.js';
 import { loadPolicy } from '../config/policy.js';
-import { gatherHostFacts, nriFacts } from '../host/facts.js';
+import { type Read, gatherHostFacts, nriFacts } from '../host/facts.js';
 import { describeError } from '../errors.js';
 import type { CliContext } from './context.js';
 
@@ -16,6 +17,14 @@ async function tryTracker(): Promise<{ ok: boolean; detail: string }> {
   } catch (err) {
     return { ok: false, detail: describeError(err) };
   }
+}
+
+/** Which cgroups systemd-oomd watches, as it says itself (read-only, over its D-Bus; a few ms). */
+function oomctlDump(): Read {
+  const r = spawnSync('oomctl', ['--no-pager', 'dump'], { encoding: 'utf8', timeout: 3000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) return { ok: false, error: (r.error as NodeJS.ErrnoException).code ?? r.error.message };
+  if (r.status !== 0) return { ok: false, error: (r.stderr.trim().split('\n')[0] ?? '') || `exit ${r.status ?? r.signal}` };
+  return { ok: true, text: r.stdout };
 }
 
 interface DoctorOptions {
@@ -38,6 +47,9 @@ export function registerDoctor(program: Command, ctx: CliContext, setExit: (code
       // Loading a BPF program is the only honest test of bpf(); it leaves nothing behind, and is only
       // tried on the real host as root (fixture roots describe some other machine).
       if (opts.procRoot === '/proc' && opts.sysRoot === '/sys' && ctx.uid === 0 && facts.btf) facts.tracker = await tryTracker();
+      // Likewise systemd-oomd is asked only on the real host, and only when it runs.
+      const oomd = Array.isArray(facts.oomKillers.running) && facts.oomKillers.running.some((p) => p.name === 'systemd-oomd');
+      if (opts.procRoot === '/proc' && oomd) facts.oomKillers.oomctl = oomctlDump();
       try {
         const { nri } = loadPolicy(opts.policy);
         facts.nri = nriFacts(nri.socket, nri.enable);

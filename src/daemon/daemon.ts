@@ -124,7 +124,8 @@ export class Daemon {
     });
   }
 
-  async start(bpfObject = trackerObjectPath()): Promise<void> {
+  /** Resolves, once everything serves, with the one line it logs as ready (systemd's STATUS= too). */
+  async start(bpfObject = trackerObjectPath()): Promise<string> {
     const runDir = this.policy.paths.runDir;
     this.store.ensureDirs();
     try {
@@ -168,7 +169,9 @@ export class Daemon {
       }
     }
     const nri = this.nri.snapshot();
-    this.log.info(`agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}, NRI ${nri.state} (${nri.detail})`);
+    const ready = `agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}, NRI ${nri.state} (${nri.detail})`;
+    this.log.info(ready);
+    return ready;
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,7 @@ import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
 import { describeNriStartup, nriStartup } from '../config/nri.js';
 import type { HostFacts, Read } from '../host/facts.js';
 import { CONTROLLERS } from '../layout.js';
+import { oomKillerProbes } from './oomkillers.js';
 
 /** required: agentcgroup cannot work without it; recommended: works, but worse; info: context only. */
 export type Need = 'required' | 'recommended' | 'info';
@@ -254,6 +255,7 @@ export function evaluate(facts: HostFacts): DoctorReport {
     trackerProbe(facts),
     ...inKernelProbes(facts),
     ...[nriProbe(facts)].filter((p): p is Probe => p !== undefined),
+    ...oomKillerProbes(facts),
   ];
   const failed = probes.filter((p) => p.need === 'required' && !p.ok);
   const first = failed[0];

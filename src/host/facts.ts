@@ -62,6 +62,39 @@ export interface HostFacts {
   tracker?: { ok: boolean; detail: string };
   /** The container runtime's NRI socket as the host policy names it, or why the policy did not load. */
   nri?: NriFacts | { policyError: string };
+  /** User-space OOM killers running beside us. */
+  oomKillers: OomKillerFacts;
+}
+
+/** The user-space OOM killers doctor knows how to judge, by their process name (comm). */
+export const OOM_KILLERS = ['systemd-oomd', 'oomd', 'earlyoom'] as const;
+export type OomKillerName = (typeof OOM_KILLERS)[number];
+
+export interface OomKillerFacts {
+  /** Those running, from /proc/<pid>/comm and cmdline; or why /proc could not be listed. */
+  running: Array<{ name: OomKillerName; pid: number; args: string[] }> | { error: string };
+  /** `oomctl dump` (which cgroups systemd-oomd watches), when systemd-oomd runs and doctor asked it. */
+  oomctl?: Read;
+}
+
+/** Processes named as a user-space OOM killer, by their comm (and their arguments from cmdline). */
+export function findOomKillers(procRoot: string): OomKillerFacts['running'] {
+  let pids: string[];
+  try {
+    pids = readdirSync(procRoot).filter((n) => /^\d+$/.test(n));
+  } catch (err) {
+    return { error: (err as NodeJS.ErrnoException).code ?? String(err) };
+  }
+  const found: Array<{ name: OomKillerName; pid: number; args: string[] }> = [];
+  for (const pid of pids) {
+    const comm = readText(join(procRoot, pid, 'comm'));
+    const name = comm.ok ? comm.text.trim() : '';
+    if (!(OOM_KILLERS as readonly string[]).includes(name)) continue;
+    const cmdline = readText(join(procRoot, pid, 'cmdline'));
+    const args = cmdline.ok ? cmdline.text.split('\0').filter((a) => a !== '').slice(1) : [];
+    found.push({ name: name as OomKillerName, pid: Number(pid), args });
+  }
+  return found.sort((a, b) => a.pid - b.pid);
 }
 
 export interface NriFacts {
@@ -152,6 +185,7 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     schedExt: existsSync(join(roots.sys, 'kernel/sched_ext')),
     memcgBpfOps: btfHasType(join(roots.sys, 'kernel/btf/vmlinux'), 'memcg_bpf_ops'),
     tracefs: mounts?.find((m) => m.fsType === 'tracefs')?.mountPoint,
+    oomKillers: { running: findOomKillers(roots.proc) },
   };
   if (!mountinfo.ok) facts.mountinfoError = mountinfo.error;
   const v2 = mounts ? pickCgroup2Mount(mounts) : undefined;

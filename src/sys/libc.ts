@@ -1,6 +1,7 @@
 /**
- * The few libc calls Node lacks: epoll (one wait for many fds, PSI triggers among them) and
- * SO_PEERCRED (who is on the other end of a unix socket). The only koffi user besides the
+ * The few libc calls Node lacks: epoll (one wait for many fds, PSI triggers among them),
+ * SO_PEERCRED (who is on the other end of a unix socket) and one datagram to a unix socket
+ * (systemd's notify socket). The only koffi user besides the
  * libbpf binding; loaded lazily so commands that never need it never load the native module.
  */
 import koffi from 'koffi';
@@ -21,6 +22,9 @@ interface Libc {
   epoll_ctl(epfd: number, op: number, fd: number, event: Buffer | null): number;
   epoll_wait(epfd: number, events: Buffer, max: number, timeout: number): number;
   getsockopt(fd: number, level: number, name: number, value: Buffer, len: number[]): number;
+  socket(domain: number, type: number, protocol: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  close(fd: number): number;
 }
 
 let libc: Libc | undefined;
@@ -34,6 +38,9 @@ function load(): Libc {
     // Plain void *: koffi hands the Buffer's own memory to the kernel, which fills it in place.
     epoll_wait: lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Out_ void *optval, _Inout_ uint32_t *optlen)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    close: lib.func('int close(int fd)'),
   } as unknown as Libc;
   return libc;
 }
@@ -110,4 +117,25 @@ export function peerCred(fd: number): PeerCred {
   const len = [12];
   check(load().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len), 'getsockopt(SO_PEERCRED)');
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
+}
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_NOSIGNAL = 0x4000;
+
+/**
+ * Sends one datagram to a unix socket address (a struct sockaddr_un, as built by
+ * sys/notify.ts notifyAddress) from a fresh socket, closed again at once.
+ */
+export function sendUnixDatagram(sockaddr: Buffer, payload: Buffer): void {
+  const c = load();
+  const fd = check(c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket(AF_UNIX, SOCK_DGRAM)');
+  try {
+    const sent = c.sendto(fd, payload, payload.length, MSG_NOSIGNAL, sockaddr, sockaddr.length);
+    check(sent, 'sendto');
+    if (sent !== payload.length) throw new AgentcgroupError('syscall-failed', `sendto sent ${sent} of ${payload.length} bytes`);
+  } finally {
+    c.close(fd);
+  }
 }
