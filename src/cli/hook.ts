@@ -13,6 +13,7 @@ import { show } from '../oci/validate.js';
 import { adminSocketPath } from '../state/paths.js';
 import { firstToNotice } from '../state/notice.js';
 import { StateStore } from '../state/records.js';
+import { recordUncarved } from '../state/uncarved.js';
 import type { CliContext } from './context.js';
 
 const STAGES = ['createRuntime', 'poststart', 'poststop'] as const;
@@ -52,6 +53,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
       // The argument is printed only once it is known to be a stage: it could hold anything.
       let stage: string = STAGES.find((s) => s.toLowerCase() === stageArg?.toLowerCase()) ?? 'hook';
       let id = '';
+      let failedOpen: ((reason: string) => void) | undefined;
       try {
         const hostPolicy = loadPolicy(host.policyFile);
         strict = hostPolicy.strict;
@@ -59,6 +61,7 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
         id = ` for container ${state.id}`;
         const resolved = resolveStage(stageArg, state.status);
         stage = resolved;
+        if (resolved !== 'poststop') failedOpen = (reason) => void recordUncarved(hostPolicy.paths.runDir, { id: state.id, stage: resolved, reason, pid: state.pid ?? 0 }, host.now(), host.procRoot);
         const store = new StateStore(hostPolicy.paths.runDir, hostPolicy.paths.callLogDir, hostPolicy.limits);
         const warnings =
           resolved === 'poststop'
@@ -76,6 +79,8 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
         const consequence =
           stage === 'poststop' ? 'cleanup incomplete' : strict ? 'refusing to start the container (strict policy)' : 'the container runs unconstrained';
         ctx.stderr(`agentcgroup: ${stage}${id}: ${describeError(err)}; ${consequence}\n`);
+        // Left for the daemon to show (status, top, metrics): the engine may never show this stderr.
+        if (!strict) failedOpen?.(describeError(err));
         setExit(strict ? 1 : 0);
       }
     });
