@@ -17,7 +17,7 @@ export const MAX_REASON = 300;
 const MAX_RECORD_BYTES = 4096;
 
 /** Where the container failed open: the hook's stage, or the shim before create. */
-export const UNCARVED_STAGES = ['createRuntime', 'poststart', 'hook', 'shim'] as const;
+export const UNCARVED_STAGES = ['createRuntime', 'poststart', 'shim'] as const;
 export type UncarvedStage = (typeof UNCARVED_STAGES)[number];
 
 export interface UncarvedRecord {

@@ -138,5 +138,5 @@ t.test('status and top show containers running uncarved, one escaped line each; 
   const { policy: bad } = await fakeDaemon(t, () => ({ ...snapshotReply(), uncarved: [{ ...uncarved[0], stage: 'boot' }] }));
   const r = await runCli(['status', '--policy', bad]);
   t.equal(r.code, 1);
-  t.match(r.err, /uncarved\[0\]\.stage is not one of createRuntime, poststart, hook, shim/);
+  t.match(r.err, /uncarved\[0\]\.stage is not one of createRuntime, poststart, shim/);
 });

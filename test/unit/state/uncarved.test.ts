@@ -47,7 +47,7 @@ t.test('bounded: an invalid id, a long reason, a full directory, and what else i
   const dir = t.testdir();
   const run = join(dir, 'run');
   const procRoot = join(dir, 'noproc');
-  t.match(recordUncarved(run, { id: '../../etc/x', stage: 'hook', reason: 'x' }, NOW, procRoot), /cannot record the container as uncarved: .*container id/);
+  t.match(recordUncarved(run, { id: '../../etc/x', stage: 'shim', reason: 'x' }, NOW, procRoot), /cannot record the container as uncarved: .*container id/);
   recordUncarved(run, { id: 'long', stage: 'shim', reason: 'y'.repeat(10_000) }, NOW, procRoot);
   t.equal(listUncarved(run, procRoot)[0]?.reason.length, MAX_REASON);
   for (let i = 0; i < MAX_UNCARVED + 5; i++) recordUncarved(run, { id: `c${i}`, stage: 'shim', reason: 'x' }, NOW, procRoot);
