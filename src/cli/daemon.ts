@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadPolicy } from '../config/policy.js';
 import type { Daemon } from '../daemon/daemon.js';
-import { describeError } from '../errors.js';
+import { METRICS_PORT, parseListenAddress } from '../config/listen.js';
+import { AgentcgroupError, describeError } from '../errors.js';
 import { hostEnvFrom } from '../host/env.js';
 import { requireCarvableHost } from '../host/support.js';
 import { adminSocketPath } from '../state/paths.js';
@@ -17,7 +18,11 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
       'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket; where the container runtime offers NRI (policy nri.enable, default auto: when /var/run/nri/nri.sock exists or appears), registers as its plugin and carves containers that opt in with no hook process. Stops on SIGTERM or SIGINT',
     )
     .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present)')
-    .action(async (opts: { policy?: string }) => {
+    .option(
+      '--metrics-listen <address>',
+      `serve GET /metrics on this address and port instead of the policy's metrics.listen, any numeric address (0.0.0.0:${METRICS_PORT} in a pod's own network namespace, where a scraper reaches the pod IP); the policy's own key takes loopback only`,
+    )
+    .action(async (opts: { policy?: string; metricsListen?: string }) => {
       // Under systemd, stderr is the journal: each line then carries its syslog priority.
       const journal = stderrIsJournal(ctx.env, ctx.fdIdentity);
       const log = {
@@ -40,6 +45,11 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
         const [{ Daemon }, { hookSpec }, { processView }] = await Promise.all([import('../daemon/daemon.js'), import('../runtime/prepare.js'), import('../runtime/self.js')]);
         // The hooks an NRI runtime runs for us read the policy this daemon reads.
         const policy = loadPolicy(host.policyFile);
+        if (opts.metricsListen !== undefined) {
+          const at = parseListenAddress(opts.metricsListen, { anyAddress: true });
+          if (!at.ok) throw new AgentcgroupError('bad-listen', `--metrics-listen ${at.problem}`);
+          policy.metrics.listen = at.address;
+        }
         const hookEnv = host.policyFile === undefined ? ctx.env : { ...ctx.env, AGENTCGROUP_POLICY: resolve(host.policyFile) };
         // Their native front, when installed, asks this daemon.
         const hook = () => hookSpec(processView(), hookEnv, adminSocketPath(policy.paths.runDir));

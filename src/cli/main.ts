@@ -13,8 +13,9 @@ import { registerRuntime } from './runtime.js';
 import { registerPolicy } from './policy.js';
 import { registerStatus } from './status.js';
 import { registerTop } from './top.js';
+import { VERSION } from '../version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** `--policy FILE` or `--policy=FILE` in an argv commander refused as a whole. */
 function policyArgument(argv: readonly string[]): string | undefined {

@@ -7,7 +7,7 @@ export function registerMetrics(program: Command, ctx: CliContext, setExit: (cod
   program
     .command('metrics')
     .description(
-      'print the daemon\'s Prometheus metrics (text format 0.0.4), read from the cgroups now: per container, agent leaf and tool call memory, memory.events, pressure, frozen, and the graduated response\'s freezes, thaws, raises, kills and stalls. The same text is served on GET /metrics when the policy sets metrics.listen. Exit 1 when the daemon is not reachable',
+      'print the daemon\'s Prometheus metrics (text format 0.0.4), read from the cgroups now: per container and agent leaf memory, memory.events, pressure, frozen, and the graduated response\'s freezes, thaws, raises, kills and stalls; tool calls per container and tool name (running by state, ended by outcome, duration and peak histograms); containers running uncarved. The same text is served on GET /metrics when the policy sets metrics.listen. Exit 1 when the daemon is not reachable',
     )
     .option('--policy <file>', 'host policy YAML, for the run directory (default /etc/agentcgroup/policy.yaml if present)')
     .action(async (opts: { policy?: string }) => {

@@ -296,7 +296,7 @@ const SETTINGS: readonly Setting[] = [
   { key: 'paths.exec_client', hostOnly: true, set: (p, v, w) => { p.paths.execClient = pathOrOff(v, w); },
     description: 'the in-container exec client, bind-mounted into each container at /run/agentcgroup/agentcgroup-exec when installed there; or off' },
   { key: 'metrics.listen', hostOnly: true, set: (p, v, w) => { p.metrics.listen = listen(v, w); },
-    description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:9464), or off' },
+    description: 'also serve Prometheus metrics over HTTP on this loopback address and port (127.0.0.1:19464), or off' },
   { key: 'shim.always', hostOnly: true, set: (p, v, w) => { p.shim.always = bool(v, w); },
     description: 'the runtime shim adds the hooks to every container it creates, not only annotated ones' },
   { key: 'nri.enable', hostOnly: true, set: (p, v, w) => { p.nri.enable = nriEnable(v, w); },

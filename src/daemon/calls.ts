@@ -5,7 +5,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroupAsync, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
-import { type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
+import { type CallRecord, type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
 import type { ProcHandle, ProcessOps } from '../sys/procfs.js';
@@ -55,7 +55,7 @@ export class CallBook {
   private readonly settling = new Set<Promise<void>>();
   /** Drains pending tracker events, so an exit status is known before a call is logged. */
   flushEvents: () => void = () => {};
-  private readonly endedListeners: ((callId: string, container: Watched) => void)[] = [];
+  private readonly endedListeners: ((callId: string, container: Watched, logged: CallRecord | undefined) => void)[] = [];
 
   constructor(
     private readonly store: StateStore,
@@ -67,8 +67,8 @@ export class CallBook {
     private readonly later: (fn: () => void) => void = setImmediate,
   ) {}
 
-  /** Told after a call's record is written. */
-  onEnded(listener: (callId: string, container: Watched) => void): void {
+  /** Told after a call's record is written; `logged`: the record, when this daemon wrote it (not a teardown before it). */
+  onEnded(listener: (callId: string, container: Watched, logged: CallRecord | undefined) => void): void {
     this.endedListeners.push(listener);
   }
 
@@ -263,11 +263,11 @@ export class CallBook {
     }
     const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
     // Unless the container's teardown logged it as cut off first: one record per call.
-    settleCall(this.store, rec, l.container.record.id, (line) => this.log.warn(line));
+    const ours = settleCall(this.store, rec, l.container.record.id, (line) => this.log.warn(line));
     const notice = callNotice(rec);
     if (notice) this.log.info(notice.replace(/^agentcgroup: /, `container ${l.container.record.id}: `));
     l.onFinish?.(notice);
-    for (const listener of this.endedListeners) listener(callId, l.container);
+    for (const listener of this.endedListeners) listener(callId, l.container, ours ? rec : undefined);
   }
 
   /** The container is gone (its cgroup with it): stop watching its calls; poststop logs them as cut off. */

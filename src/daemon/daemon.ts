@@ -14,7 +14,9 @@ import { sweepStaleAsync } from '../lifecycle/finalize.js';
 import { SnapshotCollector } from '../metrics/collect.js';
 import { type MetricsListener, serveMetrics } from '../metrics/http.js';
 import { renderPrometheus } from '../metrics/prometheus.js';
-import type { DaemonSnapshot } from '../metrics/snapshot.js';
+import type { DaemonSnapshot, UncarvedView } from '../metrics/snapshot.js';
+import { ToolStats } from '../metrics/toolstats.js';
+import { listUncarved } from '../state/uncarved.js';
 import { clearNoticeMarker } from '../state/notice.js';
 import { adminSocketPath } from '../state/paths.js';
 import { StateStore } from '../state/records.js';
@@ -56,6 +58,8 @@ export class Daemon {
   private readonly registry: ContainerRegistry;
   private readonly execServers = new Map<string, LineServer>();
   private readonly collector = new SnapshotCollector();
+  /** Calls that ended, per container and tool name: the metrics' histograms. */
+  private readonly toolStats = new ToolStats();
   private tracker: Tracker | undefined;
   /** Drains the ring in bounded batches, yielding to the event loop between them; counts and makes up for drops. */
   private pump: TrackerPump | undefined;
@@ -68,7 +72,7 @@ export class Daemon {
   /** `hook`: our hook command, for containers the NRI link has carved by hooks (runtime/prepare.ts hookSpec); asked for only then. */
   constructor(
     private readonly policy: Policy,
-    host: HostEnv,
+    private readonly host: HostEnv,
     private readonly log: Log,
     hook: () => HookSpec,
   ) {
@@ -84,6 +88,7 @@ export class Daemon {
     this.procs = procfs(host.procRoot);
     this.calls = new CallBook(this.store, this.procs, this.events, log);
     this.calls.flushEvents = () => this.drainTracker();
+    this.calls.onEnded((_, c, logged) => logged && this.toolStats.note(c.record.id, logged));
     this.router = new TrackerRouter(this.calls, this.procs, log);
     this.registry = new ContainerRegistry(
       {
@@ -206,9 +211,22 @@ export class Daemon {
         tracker: this.tracker !== undefined,
         ...(this.pump ? { trackerCounts: () => this.pump!.counts() } : {}),
         nri: () => this.nri.snapshot(),
+        tools: (id) => this.toolStats.container(id),
+        uncarved: () => this.uncarved(),
       },
       new Date(),
     );
+  }
+
+  /**
+   * Containers running uncarved, read from their records when asked (as the cgroups are); those
+   * ended go on the way. One the daemon follows as carved after all is not uncarved.
+   */
+  private uncarved(): UncarvedView[] {
+    const carved = new Set(this.registry.list().map((c) => c.record.id));
+    return listUncarved(this.policy.paths.runDir, this.host.procRoot)
+      .filter((u) => !carved.has(u.id))
+      .map(({ id, at, stage, reason }) => ({ id, at, stage, reason }));
   }
 
   /** What the ring holds now, handled before going on (a call's exit status, a client's own call). */
@@ -250,6 +268,7 @@ export class Daemon {
     this.router.unfollow(c);
     this.supervisor.unfollow(c.record.id);
     this.resizer.unfollow(c.record.id);
+    this.toolStats.forgetContainer(c.record.id);
     this.calls.forget(c);
     const exec = this.execServers.get(c.record.id);
     this.execServers.delete(c.record.id);

@@ -20,6 +20,7 @@ import { show } from '../oci/validate.js';
 import { firstToNotice } from '../state/notice.js';
 import { adminSocketPath } from '../state/paths.js';
 import { StateStore } from '../state/records.js';
+import { recordUncarved } from '../state/uncarved.js';
 import { daemonReachable } from './daemoncheck.js';
 import { teardownContainer } from './teardown.js';
 
@@ -91,6 +92,7 @@ export async function runHook(run: HookRun, waits: HookWaits = PROCESS_WAITS): P
   // The argument is printed only once it is known to be a stage: it could hold anything.
   let stage: string = STAGES.find((s) => s.toLowerCase() === run.stage?.toLowerCase()) ?? 'hook';
   let id = '';
+  let failedOpen: ((reason: string) => void) | undefined;
   try {
     const hostPolicy = loadPolicy(host.policyFile);
     strict = hostPolicy.strict;
@@ -98,6 +100,7 @@ export async function runHook(run: HookRun, waits: HookWaits = PROCESS_WAITS): P
     id = ` for container ${state.id}`;
     const resolved = resolveStage(run.stage, state.status);
     stage = resolved;
+    if (resolved !== 'poststop') failedOpen = (reason) => void recordUncarved(hostPolicy.paths.runDir, { id: state.id, stage: resolved, reason, pid: state.pid ?? 0 }, host.now(), host.procRoot);
     const store = new StateStore(hostPolicy.paths.runDir, hostPolicy.paths.callLogDir, hostPolicy.limits);
     const warnings =
       resolved === 'poststop'
@@ -116,6 +119,8 @@ export async function runHook(run: HookRun, waits: HookWaits = PROCESS_WAITS): P
     const consequence =
       stage === 'poststop' ? 'cleanup incomplete' : strict ? 'refusing to start the container (strict policy)' : 'the container runs unconstrained';
     stderr += `agentcgroup: ${stage}${id}: ${describeError(err)}; ${consequence}\n`;
+    // Left for the daemon to show (status, top, metrics): the engine may never show this stderr.
+    if (!strict) failedOpen?.(describeError(err));
     return { exit: strict ? 1 : 0, stderr };
   }
 }

@@ -13,6 +13,7 @@ import { removeIfExists } from '../state/files.js';
 import { execSocketDir } from '../state/paths.js';
 import type { ContainerRecord, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
+import { listUncarved, removeUncarved } from '../state/uncarved.js';
 
 export interface TeardownOutcome {
   warnings: string[];
@@ -111,6 +112,7 @@ function end(f: Finalizing, removeTools: boolean): TeardownOutcome {
   }
   f.store.removeContainer(f.id);
   removeIfExists(execSocketDir(f.store.runDir, f.id));
+  removeUncarved(f.store.runDir, f.id);
   return { warnings: f.warnings };
 }
 
@@ -174,6 +176,8 @@ function report(results: Finalized[]): SweepOutcome {
 }
 
 function staleIds(store: StateStore, host: HostEnv): string[] {
+  // Records of containers that started uncarved and have ended go too (listing them removes those).
+  listUncarved(store.runDir, host.procRoot);
   return store.containerIds().filter((id) => {
     let record: ContainerRecord | undefined;
     try {

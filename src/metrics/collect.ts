@@ -4,7 +4,8 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
 import type { LineageView } from '../policy/lineage.js';
-import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, NriStatus, TrackerCounts } from './snapshot.js';
+import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, NriStatus, TrackerCounts, UncarvedView } from './snapshot.js';
+import type { ToolSummary } from './toolstats.js';
 import { RiseWatch, stateOf } from './state.js';
 
 /** What the daemon knows besides the cgroups themselves. */
@@ -22,6 +23,10 @@ export interface SnapshotSources {
   trackerCounts?: () => TrackerCounts;
   /** The NRI link's state. */
   nri?: () => NriStatus;
+  /** Calls that ended, per tool name. */
+  tools?: (container: string) => ToolSummary[];
+  /** Containers running uncarved (state/uncarved.ts). */
+  uncarved?: () => UncarvedView[];
 }
 
 /** A call id is `<name>-<time>-<random>` (newCallId): its name, when no marker says better. */
@@ -84,6 +89,7 @@ export class SnapshotCollector {
         framework: src.roles(c),
         counters: src.counters.container(id),
         calls,
+        ...(src.tools ? { tools: src.tools(id) } : {}),
       });
     }
     this.rises.retain(seen);
@@ -94,6 +100,7 @@ export class SnapshotCollector {
       trackerCounts: src.tracker && src.trackerCounts ? src.trackerCounts() : null,
       at: now.toISOString(),
       ...(src.nri ? { nri: src.nri() } : {}),
+      ...(src.uncarved ? { uncarved: src.uncarved() } : {}),
     };
   }
 }

@@ -6,6 +6,8 @@ import type { MemoryStatus } from '../cgroup/stats.js';
 import type { PumpCounts } from '../bpf/pump.js';
 import type { LineageView } from '../policy/lineage.js';
 import { AgentcgroupError } from '../errors.js';
+import { UNCARVED_STAGES, type UncarvedRecord } from '../state/uncarved.js';
+import { DURATION_BUCKETS, type Histogram, OUTCOMES, PEAK_BUCKETS, type ToolSummary } from './toolstats.js';
 
 /** frozen: cgroup.freeze took effect; throttled: held at memory.high; running: neither. */
 export type CallState = 'running' | 'throttled' | 'frozen';
@@ -56,7 +58,12 @@ export interface ContainerSnapshot {
   framework: LineageView[];
   counters: Counters;
   calls: CallSnapshot[];
+  /** Calls that ended, per tool name (bounded: toolstats.ts); absent from an older daemon. */
+  tools?: ToolSummary[];
 }
+
+/** A container that started uncarved (its hook or the shim failed open): what its record says. */
+export type UncarvedView = Pick<UncarvedRecord, 'id' | 'at' | 'stage' | 'reason'>;
 
 /** The tracker's ring since the daemon opened it: its TrackerPump's counts, as they are. */
 export type TrackerCounts = PumpCounts;
@@ -84,6 +91,8 @@ export interface DaemonSnapshot {
   at: string;
   /** The NRI link; null from a daemon that has none (an older version), absent where no one asked. */
   nri?: NriStatus | null;
+  /** Containers running uncarved; absent from an older daemon. */
+  uncarved?: UncarvedView[];
 }
 
 class Shape extends Error {}
@@ -176,6 +185,29 @@ function call(v: unknown, where: string): CallSnapshot {
   };
 }
 
+function histogram(v: unknown, bounds: readonly number[], where: string): Histogram {
+  const o = obj(v, where);
+  const counts = list(o, 'counts', where).map((n, i) => num({ n }, 'n', `${where}.counts[${i}]`));
+  if (counts.length !== bounds.length + 1) throw new Shape(`${where}.counts has ${counts.length} buckets, not ${bounds.length + 1}`);
+  return { counts, sum: num(o, 'sum', where), count: num(o, 'count', where) };
+}
+
+function tool(v: unknown, where: string): ToolSummary {
+  const o = obj(v, where);
+  const outcomes = obj(o.outcomes, `${where}.outcomes`);
+  return {
+    tool: str(o, 'tool', where),
+    outcomes: Object.fromEntries(OUTCOMES.map((k) => [k, num(outcomes, k, `${where}.outcomes`)])) as ToolSummary['outcomes'],
+    duration: histogram(o.duration, DURATION_BUCKETS, `${where}.duration`),
+    peak: histogram(o.peak, PEAK_BUCKETS, `${where}.peak`),
+  };
+}
+
+function uncarved(v: unknown, where: string): UncarvedView {
+  const o = obj(v, where);
+  return { id: str(o, 'id', where), at: str(o, 'at', where), stage: oneOf(o, 'stage', UNCARVED_STAGES, where), reason: str(o, 'reason', where) };
+}
+
 function lineage(v: unknown, where: string): LineageView {
   const o = obj(v, where);
   return { pid: num(o, 'pid', where), role: oneOf(o, 'role', ['launcher', 'framework', 'session'] as const, where), name: str(o, 'name', where) };
@@ -193,6 +225,7 @@ function container(v: unknown, where: string): ContainerSnapshot {
     framework: list(o, 'framework', where).map((f, i) => lineage(f, `${where}.framework[${i}]`)),
     counters: counters(o.counters, `${where}.counters`),
     calls: list(o, 'calls', where).map((c, i) => call(c, `${where}.calls[${i}]`)),
+    ...(o.tools === undefined ? {} : { tools: list(o, 'tools', where).map((x, i) => tool(x, `${where}.tools[${i}]`)) }),
   };
 }
 
@@ -210,6 +243,7 @@ export function parseSnapshot(reply: unknown): DaemonSnapshot {
       trackerCounts: trackerCounts(o.trackerCounts, 'reply.trackerCounts'),
       at: str(o, 'at', 'reply'),
       nri: nriStatus(o.nri, 'reply.nri'),
+      ...(o.uncarved === undefined ? {} : { uncarved: list(o, 'uncarved', 'reply').map((u, i) => uncarved(u, `uncarved[${i}]`)) }),
     };
   } catch (err) {
     if (err instanceof Shape) throw new AgentcgroupError('bad-reply', `the daemon's snapshot is not what this agentcgroup reads (${err.message}): is it another version?`);

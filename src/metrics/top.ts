@@ -63,6 +63,15 @@ export function describeNri(snap: Pick<DaemonSnapshot, 'nri'>): string | undefin
   return `NRI ${snap.nri.state}${snap.nri.detail ? ` (${oneLine(snap.nri.detail, 160)})` : ''}`;
 }
 
+/**
+ * One line per container running uncarved, its hook or the runtime shim having failed open:
+ * `UNCARVED abc123 (createRuntime, 10:00:01): <reason>`. Ids and reasons are escaped: they may hold
+ * what a container chose.
+ */
+export function describeUncarved(snap: Pick<DaemonSnapshot, 'uncarved'>): string[] {
+  return (snap.uncarved ?? []).map((u) => `UNCARVED ${oneLine(u.id, 64)} (${u.stage}, ${u.at.replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1')}): ${oneLine(u.reason, 200)}`);
+}
+
 function rows(snap: DaemonSnapshot): Row[] {
   return snap.containers.flatMap((c) => [
     { name: fit(oneLine(c.id), NAME_WIDTH), state: c.state, memory: c.memory, counters: c.counters },
@@ -85,6 +94,7 @@ export function renderTop(snap: DaemonSnapshot, opts: FrameOptions = {}): string
     `agentcgroup top  ${time}`,
     describeTracker(snap),
     `${snap.containers.length} container(s), ${snap.calls} tool call(s)`,
+    ...(snap.uncarved?.length ? [`${snap.uncarved.length} UNCARVED`] : []),
     ...(opts.note ? [opts.note] : []),
   ].join('  ');
   const table = rows(snap);
@@ -96,6 +106,8 @@ export function renderTop(snap: DaemonSnapshot, opts: FrameOptions = {}): string
     ...cells.map((row) => row.map((cell, i) => (COLUMNS[i]!.left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd()),
   ];
   if (table.length === 0) lines.push('(no carved containers)');
+  const uncarved = describeUncarved(snap);
+  if (uncarved.length) lines.push('', ...uncarved);
   const cut = opts.rows !== undefined && lines.length > opts.rows ? [...lines.slice(0, Math.max(1, opts.rows - 1)), `… ${lines.length - Math.max(1, opts.rows - 1)} more line(s)`] : lines;
   return opts.columns === undefined ? cut : cut.map((l) => (l.length > opts.columns! ? l.slice(0, opts.columns) : l));
 }

@@ -17,6 +17,7 @@ import { HOOK_ENV } from '../host/env.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
 import { adminSocketPath, execSocketDir } from '../state/paths.js';
+import { recordUncarved, removeUncarved } from '../state/uncarved.js';
 import { quote } from '../text.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
@@ -71,9 +72,11 @@ export function configPath(call: RuntimeCall, cwd: string): string {
 export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: string, view: ProcessView): Prepared {
   let strict = false;
   let made: string | undefined;
+  let runDir: string | undefined;
   try {
     const policy = loadPolicy(env.AGENTCGROUP_POLICY);
     strict = policy.strict;
+    runDir = policy.paths.runDir;
     const file = readConfigFile(configPath(call, cwd));
     if (!optsIn(parseConfig(file.text, file.path).annotations, policy.shim.always)) return {};
     const id = validateContainerId(call.id);
@@ -87,15 +90,19 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     if (made !== undefined) rmSync(made, { recursive: true, force: true });
     const why = describeError(err);
     if (strict) return { refusal: `${why}; refusing to create the container (strict policy)` };
-    return { warning: `${why}; config left unchanged, the container runs unconstrained` };
+    // Left for the daemon to show (status, top, metrics); removed again at delete.
+    const unrecorded = runDir === undefined || call.id === undefined ? undefined : recordUncarved(runDir, { id: call.id, stage: 'shim', reason: why }, new Date());
+    return { warning: `${why}; config left unchanged, the container runs unconstrained${unrecorded === undefined ? '' : ` (${unrecorded})`}` };
   }
 }
 
 /** After `delete` (or a foreground `run`): the container's exec socket directory, if any. */
 export function removeSocketDir(id: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const dir = execSocketDir(loadPolicy(env.AGENTCGROUP_POLICY).paths.runDir, validateContainerId(id));
-    rmSync(dir, { recursive: true, force: true });
+    const runDir = loadPolicy(env.AGENTCGROUP_POLICY).paths.runDir;
+    const valid = validateContainerId(id);
+    rmSync(execSocketDir(runDir, valid), { recursive: true, force: true });
+    removeUncarved(runDir, valid);
     return undefined;
   } catch (err) {
     return `cannot remove the container's exec socket directory: ${describeError(err)}`;

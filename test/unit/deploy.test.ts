@@ -42,16 +42,20 @@ function parseFile(path: string): Doc[] {
 }
 
 const yamlFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml'));
-const docs: Doc[] = yamlFiles(DIR).flatMap((f) => parseFile(join(DIR, f)));
+/** `*.example.yaml`: applied by hand where their kind exists (a CRD's), never by the kustomization. */
+const isExample = (f: string) => f.endsWith('.example.yaml');
+const docs: Doc[] = yamlFiles(DIR).filter((f) => !isExample(f)).flatMap((f) => parseFile(join(DIR, f)));
+const examples: Doc[] = yamlFiles(DIR).filter(isExample).flatMap((f) => parseFile(join(DIR, f)));
 const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
 type PodSpec = { initContainers: Container[]; containers: Container[]; volumes: Volume[] };
 const podOf = (ds: Doc) => (ds as Doc & { spec: { template: { spec: PodSpec } } }).spec.template.spec;
 const envOf = (c: Container | undefined) => Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
 
 t.test('the kinds, and kustomization lists every manifest', async (t) => {
-  t.same(docs.map((d) => d.kind).sort(), ['DaemonSet', 'Kustomization', 'Namespace', 'RuntimeClass', 'ServiceAccount']);
+  t.same(docs.map((d) => d.kind).sort(), ['DaemonSet', 'Kustomization', 'Namespace', 'RuntimeClass', 'Service', 'ServiceAccount']);
   const listed = (byKind('Kustomization')[0]?.resources as string[]).sort();
-  t.same(listed, readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort());
+  t.same(listed, readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && !isExample(f)).sort(), 'every manifest but the examples');
+  t.same(readdirSync(DIR).filter(isExample), ['servicemonitor.example.yaml'], 'the examples: a ServiceMonitor, whose CRD may not be there');
   for (const d of docs.filter((d) => !['Namespace', 'RuntimeClass', 'Kustomization'].includes(d.kind))) t.equal(d.metadata.namespace, 'agentcgroup', `${d.kind} in the namespace`);
 });
 
@@ -109,7 +113,7 @@ t.test('DaemonSet: install into the host paths, then the daemon in the host name
   t.notOk(install.volumeMounts.some((m) => m.mountPath.startsWith('/host/etc/containerd')), 'no containerd directory mounted (nor made on CRI-O nodes): the host reads its own');
 
   t.same(daemon.command.slice(0, 5), ['nsenter', '--target', '1', '--cgroup', '--'], "the host's cgroup namespace");
-  t.same(daemon.command.slice(5), ['/opt/agentcgroup/agentcgroup', 'daemon']);
+  t.same(daemon.command.slice(5), ['/opt/agentcgroup/agentcgroup', 'daemon', '--metrics-listen', '0.0.0.0:19464']);
   for (const [inPod, onHost] of <[string, string][]>[
     ['/sys/fs/cgroup', '/sys/fs/cgroup'],
     ['/run/agentcgroup', '/run/agentcgroup'],
@@ -296,7 +300,7 @@ t.test('deploy/kubernetes-nri: the base less its RuntimeClass, the init containe
   t.same(k.patches.map((p) => p.path).sort(), yamlFiles(NRI_DIR).filter((f) => f !== 'kustomization.yaml').sort(), 'every other file is a patch, and every patch is there');
 
   const built = buildNriVariant();
-  t.same(built.map((d) => d.kind).sort(), ['DaemonSet', 'Namespace', 'ServiceAccount'], 'no RuntimeClass: pods opt in by annotation alone');
+  t.same(built.map((d) => d.kind).sort(), ['DaemonSet', 'Namespace', 'Service', 'ServiceAccount'], 'no RuntimeClass: pods opt in by annotation alone (the metrics Service as in the base)');
   const ds = built.find((d) => d.kind === 'DaemonSet') as Doc;
   const base = byKind('DaemonSet')[0] as Doc;
   t.same(envOf(podOf(ds).initContainers[0]), { ...envOf(podOf(base).initContainers[0]), RUNTIME_SHIM: 'never' }, 'RUNTIME_SHIM never, the rest as in the base');
@@ -318,4 +322,23 @@ t.test('deploy/kubernetes-nri built by the real kustomize (kubectl kustomize), w
     return out;
   };
   t.same(byName(parseAllDocuments(r.stdout).map((d) => d.toJS() as Doc)), byName(buildNriVariant()), "the test's own build is kustomize's");
+});
+
+t.test('metrics: the daemon on its pod IP, a headless Service, and a ServiceMonitor example that finds it', async (t) => {
+  const pod = podOf(byKind('DaemonSet')[0]!) as PodSpec & { hostNetwork?: boolean };
+  t.notOk(pod.hostNetwork, "no hostNetwork: 0.0.0.0 is the pod's own addresses, not the node's");
+  const daemon = pod.containers.find((c) => c.name === 'daemon') as Container & { ports?: { name: string; containerPort: number; hostPort?: number }[] };
+  const listen = daemon.command[daemon.command.indexOf('--metrics-listen') + 1];
+  t.same(daemon.ports, [{ name: 'metrics', containerPort: 19464, protocol: 'TCP' }], 'the port, and no hostPort');
+  t.equal(listen, `0.0.0.0:${daemon.ports?.[0]?.containerPort}`);
+  const svc = byKind('Service')[0] as Doc & { metadata: { labels: Record<string, string> }; spec: { clusterIP: string; selector: object; ports: { name: string; targetPort: string }[] } };
+  t.equal(svc.spec.clusterIP, 'None', 'headless: one target per node');
+  const ds = byKind('DaemonSet')[0] as Doc & { spec: { template: { metadata: { labels: object } } } };
+  t.same(svc.spec.selector, ds.spec.template.metadata.labels, "the Service selects the daemon's pods");
+  t.equal(svc.spec.ports[0]?.targetPort, 'metrics');
+  const sm = examples.find((d) => d.kind === 'ServiceMonitor') as Doc & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
+  t.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
+  t.equal(sm.metadata.namespace, 'agentcgroup');
+  t.ok(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v), 'it selects the Service');
+  t.same(sm.spec.endpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
 });

@@ -125,3 +125,18 @@ t.test("status says how the daemon's NRI link stands, on one line of its own; an
   t.equal(r.code, 1);
   t.match(r.err, /reply\.nri\.state is not one of connected, waiting, off/);
 });
+
+t.test('status and top show containers running uncarved, one escaped line each; metrics counts them', async (t) => {
+  const uncarved = [{ id: 'u1', at: '2025-01-01T10:00:01.000Z', stage: 'createRuntime', reason: 'cgroup.procs: EACCES\nforged line' }];
+  const { policy } = await fakeDaemon(t, () => ({ ...snapshotReply(), uncarved }));
+  const status = await runCli(['status', '--policy', policy]);
+  t.equal(status.code, 0, status.err);
+  t.ok(status.out.split('\n').includes('UNCARVED u1 (createRuntime, 10:00:01): cgroup.procs: EACCES\\u000aforged line'), status.out);
+  const top = await runCli(['top', '--once', '--policy', policy]);
+  t.match(top.out, /^agentcgroup top .* 1 UNCARVED/m, 'counted in the title');
+  t.match(top.out, /^UNCARVED u1 \(createRuntime, 10:00:01\): /m, 'and listed below the table');
+  const { policy: bad } = await fakeDaemon(t, () => ({ ...snapshotReply(), uncarved: [{ ...uncarved[0], stage: 'boot' }] }));
+  const r = await runCli(['status', '--policy', bad]);
+  t.equal(r.code, 1);
+  t.match(r.err, /uncarved\[0\]\.stage is not one of createRuntime, poststart, shim/);
+});

@@ -12,7 +12,7 @@ import { CLI, type Scratch, eventually, exited, makeBundle, readOr, run, runDeta
 
 const MiB = 1 << 20;
 const ID = 'it-observe';
-const LISTEN = '127.0.0.1:9464';
+const LISTEN = '127.0.0.1:19464';
 const POLICY = [
   'tool:\n  memory_high: 16M\n  memory_max: 400M',
   'ladder:\n  recheck: 200ms\n  deadline: 10m\n  raise_step: 0.001%\n  freeze_at: 1%\n  thaw_below: 1%\n  kill_at: 100%',
@@ -31,8 +31,8 @@ function parseMetrics(text: string): { samples: Sample[]; untyped: string[] } {
   const samples: Sample[] = [];
   const untyped: string[] = [];
   for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (counter|gauge)$/.exec(line);
-    if (type) typed.add(type[1]!);
+    const type = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line);
+    if (type) for (const suffix of type[2] === 'histogram' ? ['_bucket', '_sum', '_count'] : ['']) typed.add(`${type[1]!}${suffix}`);
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) {
@@ -76,7 +76,7 @@ async function observe(c: Checker, s: Scratch): Promise<void> {
   // The guest's init brings up no network, not even loopback: without it 127.0.0.1 is unreachable.
   run('ip', ['link', 'set', 'lo', 'up']);
   const daemon = await startDaemon(s);
-  c.match(readOr(daemon.log), /metrics at http:\/\/127\.0\.0\.1:9464\/metrics/, 'the daemon serves metrics on the configured loopback address');
+  c.match(readOr(daemon.log), /metrics at http:\/\/127\.0\.0\.1:19464\/metrics/, 'the daemon serves metrics on the configured loopback address');
   const bundle = makeBundle(s, ID, { args: ['/bin/sleep', '600'], memoryLimit: 512 * MiB });
   c.equal(runDetached('crun', bundle, ID, join(s.dir, 'run.log')).status, 0, 'container starts');
 
@@ -116,19 +116,19 @@ async function observe(c: Checker, s: Scratch): Promise<void> {
   const text = run(process.execPath, [CLI, 'metrics', '--policy', s.policy]);
   const m = parseMetrics(text.stdout);
   c.equal(m.untyped.join('\n'), '', 'metrics: every sample parses and has a # TYPE', text.stderr);
-  const hogLabels = { container: ID, name: 'hog' };
-  c.ok((value(m.samples, 'agentcgroup_call_memory_current_bytes', hogLabels) ?? 0) > 16 * MiB, 'metrics: the hog call holds memory', value(m.samples, 'agentcgroup_call_memory_current_bytes', hogLabels));
-  c.ok((value(m.samples, 'agentcgroup_call_memory_events_total', { ...hogLabels, event: 'high' }) ?? 0) > 0, 'metrics: its memory.high events');
-  c.ok((value(m.samples, 'agentcgroup_call_memory_high_raises_total', hogLabels) ?? 0) > 0, 'metrics: its raises');
-  c.equal(value(m.samples, 'agentcgroup_call_state', { container: ID, name: 'idle', state: 'frozen' }), 1, 'metrics: idle in state frozen');
-  c.ok((value(m.samples, 'agentcgroup_container_freezes_total', { container: ID }) ?? 0) > 0, 'metrics: the container counts the freeze');
-  c.ok((value(m.samples, 'agentcgroup_container_memory_high_raises_total', { container: ID }) ?? 0) > 0, 'metrics: and the raises');
-  c.ok(value(m.samples, 'agentcgroup_agent_memory_current_bytes', { container: ID }) !== undefined, 'metrics: the agent leaf');
+  // No series per call: the running calls by container, tool name and state (the ids are in status and top).
+  c.equal(value(m.samples, 'agentcgroup_tool_calls_running', { container_id: ID, tool: 'hog', state: 'throttled' }), 1, 'metrics: the hog call running throttled');
+  c.equal(value(m.samples, 'agentcgroup_tool_calls_running', { container_id: ID, tool: 'idle', state: 'frozen' }), 1, 'metrics: idle in state frozen');
+  c.ok(!m.samples.some((s) => 'container' in s.labels || 'call' in s.labels), 'metrics: no container or per-call label anywhere');
+  c.ok(value(m.samples, 'agentcgroup_build_info', {}) === 1, 'metrics: build_info');
+  c.ok((value(m.samples, 'agentcgroup_container_freezes_total', { container_id: ID }) ?? 0) > 0, 'metrics: the container counts the freeze');
+  c.ok((value(m.samples, 'agentcgroup_container_memory_high_raises_total', { container_id: ID }) ?? 0) > 0, 'metrics: and the raises');
+  c.ok(value(m.samples, 'agentcgroup_agent_memory_current_bytes', { container_id: ID }) !== undefined, 'metrics: the agent leaf');
 
   const http = await httpGet(`http://${LISTEN}/metrics`);
   c.equal(http.status, 200, 'GET /metrics on the loopback listener answers', http.body.slice(0, 200));
   const h = parseMetrics(http.body);
-  c.ok(h.untyped.length === 0 && value(h.samples, 'agentcgroup_call_state', { container: ID, name: 'idle', state: 'frozen' }) === 1, 'with the same text format and content', h.untyped.slice(0, 5));
+  c.ok(h.untyped.length === 0 && value(h.samples, 'agentcgroup_tool_calls_running', { container_id: ID, tool: 'idle', state: 'frozen' }) === 1, 'with the same text format and content', h.untyped.slice(0, 5));
   c.equal((await httpGet(`http://${LISTEN}/`)).status, 404, 'anything but GET /metrics is 404');
 
   daemon.child.kill('SIGTERM');

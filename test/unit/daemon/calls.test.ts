@@ -47,6 +47,8 @@ function world(t: Test) {
 
 t.test('a call: moved in, made the OOM killer first pick, ended with its leader exit status when its cgroup empties', async (t) => {
   const w = world(t);
+  const ended: [string, string | undefined][] = [];
+  w.calls.onEnded((callId, _, logged) => ended.push([callId, logged?.outcome]));
   w.procs.spawn(1, 'c1/agent', ['python3', 'agent.py']);
   w.procs.spawn(20, 'c1/agent', ['/usr/bin/pytest', '-q'], 1);
   const id = w.calls.begin(w.c, 20, { fallback: 'call' });
@@ -60,6 +62,7 @@ t.test('a call: moved in, made the OOM killer first pick, ended with its leader 
   w.exit(20, id);
   await w.calls.settled();
   t.same(w.records().map((r) => [r.id, r.exit]), [[id, 3]]);
+  t.same(ended, [[id, 'failed']], 'listeners get the record this daemon logged (the metrics count it)');
   t.equal(w.store.runningCalls('c1').length, 0);
   t.equal(w.kernel.isDir(`/cg/c1/tools/${id}`), false, 'its cgroup removed');
   t.equal(w.procs.openHandles, 0, 'its pidfd closed');

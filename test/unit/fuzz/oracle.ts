@@ -153,6 +153,18 @@ function changes(a: Observation, b: Observation): string[] {
   return out;
 }
 
+/** One record, of the container its file names, from a hook stage, with a one-line reason of at most 300 characters. */
+function uncarvedProblems(name: string, text: string | undefined): string[] {
+  let rec: { id?: unknown; stage?: unknown; reason?: unknown };
+  try {
+    rec = JSON.parse(text ?? '') as typeof rec;
+  } catch {
+    return [`${name} is not JSON`];
+  }
+  const ok = `uncarved/${String(rec.id)}.json` === name && ['createRuntime', 'poststart'].includes(rec.stage as string) && typeof rec.reason === 'string' && rec.reason.length <= 300 && !/[\r\n]/.test(rec.reason);
+  return ok ? [] : [`${name} is not an uncarved record: ${JSON.stringify(text).slice(0, 200)}`];
+}
+
 /** Our files must be root-only whatever the umask: 0600 files and 0700 directories. */
 function modeProblems(o: Observation): string[] {
   return [...o.run, ...o.calls]
@@ -195,7 +207,11 @@ export async function hookCase(w: World, stage: string[], stdin: string, expecte
     if (refusals.length > 0) problems.push(`refusals before a failure: ${JSON.stringify(r.err.slice(0, 300))}`);
     if (!HOOK_FAILURE.test(rest)) problems.push(`not a hook failure line: ${JSON.stringify(rest.slice(0, 300))}`);
     if (r.code !== (strict ? 1 : 0)) problems.push(`exit ${r.code} after a failure under a ${strict ? 'strict' : 'fail-open'} policy`);
-    problems.push(...changes(before, after).map((c) => `after a failure, ${c}`));
+    // Failing open leaves one record for the daemon to show (state/uncarved.ts); a strict refusal none.
+    const uncarved = strict ? [] : [...after.run].filter(([k]) => /^uncarved\/[^/]+\.json$/.test(k) && !before.run.has(k));
+    problems.push(...uncarved.flatMap(([k, e]) => uncarvedProblems(k, e.text)));
+    const left = new Set(uncarved.flatMap(([k]) => [`run state: added ${k}`, 'run state: added uncarved']));
+    problems.push(...changes(before, after).filter((c) => !left.has(c)).map((c) => `after a failure, ${c}`));
     return { outcome: 'refused', problems, err: r.err };
   }
   if (r.code !== 0) problems.push(`exit ${r.code} with nothing on stderr`);

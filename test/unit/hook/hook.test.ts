@@ -117,8 +117,28 @@ for (const [name, opts, stdin, pattern] of refusals) {
     t.match(r.err, /^agentcgroup: [^\n]*; the container runs unconstrained\n$/, 'exactly one line');
     t.same(h.kernel.snapshot(), before, 'cgroup tree unchanged');
     t.notOk(existsSync(join(h.runDir, 'containers/ctr1.json')), 'no record');
+    // The failure stays where the daemon sees it, when the container is known by a valid id.
+    const uncarved = join(h.runDir, 'uncarved/ctr1.json');
+    if (['malformed state', 'hostile id'].includes(name)) t.notOk(existsSync(join(h.runDir, 'uncarved')), 'no container to name: no uncarved record');
+    else if (name === 'inverted zone') t.notOk(existsSync(join(h.runDir, 'uncarved')), 'the policy did not load: no run dir to write to');
+    else t.match(JSON.parse(readFileSync(uncarved, 'utf8')), { id: 'ctr1', stage: 'createRuntime', reason: pattern }, 'an uncarved record, with the reason');
   });
 }
+
+t.test('the uncarved record: the init named by pid and start time, removed at poststop; none under strict', async (t) => {
+  const h = hookEnv(t.testdir(), { rootControllers: '+memory +cpu' });
+  await h.hook(['createRuntime'], h.state('created'));
+  const file = join(h.runDir, 'uncarved/ctr1.json');
+  const rec = JSON.parse(readFileSync(file, 'utf8'));
+  t.equal(rec.pid, PID);
+  t.equal(rec.stage, 'createRuntime');
+  t.notMatch(rec.reason, /\n/, 'one line');
+  t.same(await h.hook(['poststop'], h.state('stopped')), { code: 0, out: '', err: '' });
+  t.notOk(existsSync(file), 'poststop removes it');
+  const strict = hookEnv(t.testdir(), { rootControllers: '+memory +cpu', policy: 'strict: true\n' });
+  t.equal((await strict.hook(['createRuntime'], strict.state('created'))).code, 1);
+  t.notOk(existsSync(join(strict.runDir, 'uncarved')), 'a container refused is not running uncarved');
+});
 
 t.test('strict host policy turns a refusal into a non-zero exit', async (t) => {
   const h = hookEnv(t.testdir(), { rootControllers: '+memory +cpu', policy: 'strict: true\n' });

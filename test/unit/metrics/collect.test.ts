@@ -3,6 +3,7 @@ import { Cgroupfs, type FsOps } from '../../../src/cgroup/cgroupfs.js';
 import { memoryStatus } from '../../../src/cgroup/stats.js';
 import { SnapshotCollector, type SnapshotSources } from '../../../src/metrics/collect.js';
 import { Tally } from '../../../src/metrics/tally.js';
+import { ToolStats } from '../../../src/metrics/toolstats.js';
 import type { ContainerRecord, RunningCall } from '../../../src/state/records.js';
 import type { Watched } from '../../../src/state/watched.js';
 
@@ -154,4 +155,17 @@ t.test("the NRI link's state: asked for on each snapshot, left out by a daemon t
   t.same(collector.collect(withLink, new Date(0)).nri, { state: 'waiting', detail: 'connecting: /var/run/nri/nri.sock' });
   state = 'connected';
   t.same(collector.collect(withLink, new Date(1)).nri, { state: 'connected', detail: 'synchronized' });
+});
+
+t.test('calls that ended per tool, and the containers running uncarved: asked for on each snapshot, left out without a source', async (t) => {
+  const { src } = setup({ ...at('c1', cgroup(MiB)) });
+  const collector = new SnapshotCollector();
+  const plain = collector.collect(src, new Date(0));
+  t.notOk('uncarved' in plain || 'tools' in plain.containers[0]!, 'no source');
+  const stats = new ToolStats();
+  stats.note('c1', { name: 'make', outcome: 'failed', durationMs: 10, memory: { peak: null, high: 'max', max: 'max' } });
+  const uncarved = [{ id: 'u1', at: 'x', stage: 'shim' as const, reason: 'r' }];
+  const snap = collector.collect({ ...src, tools: (id) => stats.container(id), uncarved: () => uncarved }, new Date(0));
+  t.same(snap.containers[0]!.tools?.map((x) => [x.tool, x.outcomes.failed]), [['make', 1]]);
+  t.same(snap.uncarved, uncarved);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { AgentcgroupError } from '../../../src/errors.js';
 import { parseSnapshot } from '../../../src/metrics/snapshot.js';
+import { ToolStats } from '../../../src/metrics/toolstats.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 const asJson = (x: unknown) => JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
@@ -60,4 +61,18 @@ t.test('the NRI link: absent from an older daemon reads as none; present, its st
   t.throws(() => parseSnapshot(reply), /\(reply\.nri\.state is not one of connected, waiting, off\)/);
   reply.nri = { state: 'off' };
   t.throws(() => parseSnapshot(reply), /\(reply\.nri\.detail is not a string\)/);
+});
+
+t.test('tools and uncarved read back; absent from an older daemon, wrong ones named', async (t) => {
+  const snap = sampleSnapshot();
+  const stats = new ToolStats();
+  stats.note('agent-1', { name: 'pytest', outcome: 'ok', durationMs: 1200, memory: { peak: 5, high: 'max', max: 'max' } });
+  snap.containers[0]!.tools = stats.container('agent-1');
+  snap.uncarved = [{ id: 'u1', at: '2025-01-01T10:00:00.000Z', stage: 'shim', reason: 'x' }];
+  t.same(parseSnapshot(asJson(snap)), snap);
+  const short = asJson(snap) as any;
+  short.containers[0].tools[0].duration.counts.pop();
+  t.throws(() => parseSnapshot(short), /containers\[0\]\.tools\[0\]\.duration\.counts has 8 buckets, not 9/);
+  const older = asJson(sampleSnapshot());
+  t.notOk('uncarved' in parseSnapshot(older) || 'tools' in parseSnapshot(older).containers[0]!, 'nothing made up for an older daemon');
 });

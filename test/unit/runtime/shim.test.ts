@@ -198,6 +198,11 @@ t.test('fails open on a bad config, refuses under a strict policy', async (t) =>
     t.match(r.stderr, /^agentcgroup: runtime: warning: .*config left unchanged, the container runs unconstrained\nfake complains\n$/, `${name}: one warning line`);
     t.equal(readFileSync(w.config, 'utf8'), text, `${name}: file unchanged`);
     t.notOk(existsSync(join(w.runDir, 'sock', 'c1')), `${name}: no socket directory left`);
+    const rec = JSON.parse(readFileSync(join(w.runDir, 'uncarved', 'c1.json'), 'utf8'));
+    t.match(rec, { id: 'c1', stage: 'shim' }, `${name}: an uncarved record for the daemon to show`);
+    t.notOk('pid' in rec, 'no pid before create: it goes at delete');
+    t.equal(shim(w, ['delete', 'c1'], {}).status, 0);
+    t.notOk(existsSync(join(w.runDir, 'uncarved', 'c1.json')), `${name}: delete removes it`);
   }
   const w = world(t, { 'io.agentcgroup.enable': 'true' }, 'strict: true\n');
   writeFileSync(w.config, '[]');
