@@ -74,7 +74,7 @@ root=${root%/}
 
 bin="$root/usr/local/bin/agentcgroup"
 # oci-hooks(5): the packaged directory, and the admin's, which podman always reads and CRI-O reads
-# where its hooks_dir lists it (OpenShift's does). The admin's where /usr cannot be written.
+# where its hooks_dir lists it (its default names only the packaged one). The admin's where /usr cannot be written.
 usr_hooks_dir="$root/usr/share/containers/oci/hooks.d"
 etc_hooks_dir="$root/etc/containers/oci/hooks.d"
 policy="$root/etc/agentcgroup/policy.yaml"
