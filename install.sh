@@ -6,15 +6,22 @@
 #                                                  the in-container exec client and the native hook front
 #                                                  it carries (agentcgroup-hook), hooks.d JSON, policy,
 #                                                  systemd unit
+#     --dry-run      print what would be written, replaced or removed (engine configs as a diff) and change nothing
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
+#     --hooks-dir DIR   the hooks.d JSON in DIR (a path on the host, under --root); by default
+#                    /usr/share/containers/oci/hooks.d, or /etc/containers/oci/hooks.d (oci-hooks(5)'s
+#                    admin directory) where /usr is read-only (Fedora CoreOS, RHCOS, Flatcar, Talos)
 #     --docker       also register the runtime shim in /etc/docker/daemon.json ("runtimes": "agentcgroup")
+#     --docker-config FILE   the same in FILE instead (a path on the host, under --root)
 #     --containerd   also add the shim as CRI runtime "agentcgroup" where this node's containerd reads it:
 #                    config.toml, a conf.d drop-in, k3s/RKE2's template, k0s's drop-in (the node shapes
 #                    of deploy/kubernetes/README.md), and say what to restart
 #     --containerd-config FILE   the same in FILE instead (a path on the host, under --root): another
 #                    containerd's config.toml, or a k3s/RKE2 template *.tmpl (made if missing)
-#   bash install.sh --uninstall [--root DIR] [--containerd-config FILE]   remove what install put there,
-#                                                  in every containerd config too (a modified policy stays)
+#     --config FILE  --docker-config FILE for *.json, --containerd-config FILE for *.toml and *.tmpl
+#   bash install.sh --uninstall [--root DIR] [--dry-run] [--config FILE ...] [--hooks-dir DIR]
+#                                                  remove what install put there, in every engine config
+#                                                  too (a modified policy stays)
 #   bash install.sh --demo                         set up a build here and run `agentcgroup demo`, in the
 #                                                  test guest when this host's cgroups cannot run it
 set -euo pipefail
@@ -28,7 +35,11 @@ docker=0
 containerd=0
 containerd_config=""
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+docker_config=""
+hooks_dir_opt=""
+dry=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -38,36 +49,79 @@ while [ $# -gt 0 ]; do
     --uninstall) mode=uninstall; shift ;;
     --demo) mode=demo; shift ;;
     --always) always=1; shift ;;
+    --dry-run) dry=1; shift ;;
+    --hooks-dir) hooks_dir_opt=${2:?--hooks-dir needs a directory}; shift 2 ;;
     --docker) docker=1; shift ;;
+    --docker-config) docker=1; docker_config=${2:?--docker-config needs a file}; shift 2 ;;
     --containerd) containerd=auto; shift ;;
     --containerd-config) containerd=file; containerd_config=${2:?--containerd-config needs a file}; shift 2 ;;
+    --config)
+      case "${2:?--config needs a file}" in
+        *.json) docker=1; docker_config=$2 ;;
+        *.toml | *.tmpl) containerd=file; containerd_config=$2 ;;
+        *) die "--config $2: a docker daemon.json (*.json) or a containerd config.toml or k3s/RKE2 template (*.toml, *.tmpl); for another name use --docker-config or --containerd-config" ;;
+      esac
+      shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 
 case "$root" in /*) ;; *) die "--root must be an absolute path, got $root" ;; esac
-case "$containerd_config" in /* | "") ;; *) die "--containerd-config must be an absolute path, got $containerd_config" ;; esac
+for opt in "--containerd-config:$containerd_config" "--docker-config:$docker_config" "--hooks-dir:$hooks_dir_opt"; do
+  case "${opt#*:}" in /* | "") ;; *) die "${opt%%:*} must be an absolute path, got ${opt#*:}" ;; esac
+done
 root=${root%/}
 
 bin="$root/usr/local/bin/agentcgroup"
 # The native hook front (src/hook/native/): hooks.d runs it in place of the binary; it asks the daemon,
 # else execs the binary. The runtime shim and the daemon find it beside the binary.
 front="$root/usr/local/bin/agentcgroup-hook"
-hooks_dir="$root/usr/share/containers/oci/hooks.d"
-hook="$hooks_dir/agentcgroup.json"
+# oci-hooks(5): the packaged directory, and the admin's, which podman always reads and CRI-O reads
+# where its hooks_dir lists it (its default names only the packaged one). The admin's where /usr cannot be written.
+usr_hooks_dir="$root/usr/share/containers/oci/hooks.d"
+etc_hooks_dir="$root/etc/containers/oci/hooks.d"
 policy="$root/etc/agentcgroup/policy.yaml"
 unit="$root/etc/systemd/system/agentcgroup.service"
 # containerd's BinaryName takes no arguments: this name makes the binary behave as `agentcgroup runtime`.
 shim_link="$root/usr/local/bin/agentcgroup-runtime"
 # The in-container exec client (policy paths.exec_client): bind-mounted read-only into containers.
 exec_client="$root/usr/local/lib/agentcgroup/agentcgroup-exec"
-daemon_json="$root/etc/docker/daemon.json"
+daemon_json="$root${docker_config:-/etc/docker/daemon.json}"
 containerd_toml="$root$containerd_config"
 # Where install-config containerd register may write (src/runtime/nodeshape.ts PLACES; a unit test
 # keeps the two in step): looked into on uninstall without the binary, which may be gone.
 containerd_dirs=(etc/containerd etc/containerd/conf.d etc/k0s etc/k0s/containerd.d var/lib/rancher/k3s/agent/etc/containerd var/lib/rancher/rke2/agent/etc/containerd)
 shipped_policy="$here/config/policy.yaml"
+
+# Whether DIR could be made or written: its nearest existing directory is writable. access(2) says no
+# on a read-only mount even to root (EROFS), as on an image-based host's /usr.
+can_write() {
+  local d=$1
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  [ -d "$d" ] && [ -w "$d" ]
+}
+
+if [ -n "$hooks_dir_opt" ]; then
+  hooks_dir="$root$hooks_dir_opt"
+elif can_write "$usr_hooks_dir"; then
+  hooks_dir=$usr_hooks_dir
+else
+  hooks_dir=$etc_hooks_dir
+fi
+hook="$hooks_dir/agentcgroup.json"
+
+# --dry-run: each change said as "would ...", none made.
+say_or() {
+  local what=$1; shift
+  if [ "$dry" = 1 ]; then echo "would $what"; else "$@"; fi
+}
+# What a file put() would write does to DEST, for --dry-run.
+put_effect() {
+  if [ ! -e "$2" ]; then echo "write $2 (new, mode $1)"
+  elif cmp -s "$3" "$2"; then echo "leave $2 (unchanged)"
+  else echo "replace $2 (mode $1)"; fi
+}
 
 # Build prerequisites for this checkout: what .ci/run installs, minus the test guest's.
 setup_build() {
@@ -88,6 +142,7 @@ setup_build() {
 install_runtime_library() {
   [ "$root" = "" ] || return 0
   if ldconfig -p 2>/dev/null | grep -q 'libbpf\.so\.1 '; then return 0; fi
+  if [ "$dry" = 1 ]; then echo "would apt-get install libbpf1 (libbpf.so.1, for the daemon's eBPF tracker)"; return 0; fi
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q libbpf1 >/dev/null || die "apt-get install libbpf1 failed (the daemon's tracker needs libbpf.so.1)"
     echo "installed libbpf1 (libbpf.so.1, for the daemon's eBPF tracker)"
@@ -102,6 +157,7 @@ install_runtime_library() {
 # reads only those. Missing directories are made 0755 (as install -D did); existing ones keep their mode.
 put() {
   local mode=$1 src=$2 dest=$3 dir tmp
+  if [ "$dry" = 1 ]; then echo "would $(put_effect "$mode" "$dest" "$src")"; return 0; fi
   dir=$(dirname "$dest")
   [ -d "$dir" ] || install -d -m 0755 "$dir"
   tmp=$(mktemp "$dir/.$(basename "$dest").XXXXXXXX")
@@ -123,6 +179,26 @@ install_front() {
   return $ok
 }
 
+# Where the hooks.d JSON went, when that is not the packaged directory, and what would shadow it.
+hooks_dir_notes() {
+  local rel=${hooks_dir#"$root"} f
+  if [ "$hooks_dir" = "$etc_hooks_dir" ] && [ -z "$hooks_dir_opt" ]; then
+    echo "hooks.d: ${usr_hooks_dir#"$root"} cannot be written here (read-only /usr): the hook goes to the admin directory $rel"
+  fi
+  # oci-hooks(5): a file of the same name in the admin directory overrides the packaged one.
+  if [ "$hooks_dir" != "$etc_hooks_dir" ] && [ -e "$etc_hooks_dir/agentcgroup.json" ]; then
+    echo "warning: $etc_hooks_dir/agentcgroup.json is there too and overrides $hook (oci-hooks(5)): remove it, or install with --hooks-dir ${etc_hooks_dir#"$root"}" >&2
+  fi
+  # CRI-O reads only the directories its hooks_dir names (by default the packaged one).
+  if [ "$hooks_dir" != "$usr_hooks_dir" ] && [ -d "$root/etc/crio" ]; then
+    for f in "$root/etc/crio/crio.conf" "$root/etc/crio/crio.conf.d"/*; do
+      if grep -qs -- "$rel" "$f"; then return 0; fi
+    done
+    echo "warning: CRI-O reads hooks from its hooks_dir only (by default /usr/share/containers/oci/hooks.d): add $rel to hooks_dir in /etc/crio/crio.conf.d to have CRI-O run the hook" >&2
+  fi
+  return 0
+}
+
 install_files() {
   if [ -z "$binary" ]; then
     binary="$here/dist/agentcgroup"
@@ -132,11 +208,13 @@ install_files() {
   install_runtime_library
   put 0755 "$binary" "$bin"
   # containerd's BinaryName (the runtime install-config registers) runs this name; it takes no arguments.
-  ln -sfn agentcgroup "$shim_link"
+  say_or "link $shim_link -> agentcgroup" ln -sfn agentcgroup "$shim_link"
   # Written by the binary, which carries it (0755, by rename: a container that has the old one mounted
   # keeps it). One that cannot (a build without it) only leaves containers without the client.
   local out
-  if ! out=$("$bin" install-exec-client "$exec_client" 2>&1) || [ ! -f "$exec_client" ]; then
+  if [ "$dry" = 1 ]; then
+    echo "would write $exec_client (the in-container exec client, from the binary)"
+  elif ! out=$("$bin" install-exec-client "$exec_client" 2>&1) || [ ! -f "$exec_client" ]; then
     echo "warning: the in-container exec client was not installed (${out:-the binary wrote nothing}): containers get no /run/agentcgroup/agentcgroup-exec" >&2
   fi
   local src="$here/hooks/agentcgroup.json" with_front=1
@@ -150,24 +228,30 @@ install_files() {
     json=$(mktemp)
     sed 's#"/usr/local/bin/agentcgroup-hook"#"/usr/local/bin/agentcgroup"#' "$src" >"$json"
     put 0644 "$json" "$hook"
-    rm -f "$json" "$front"
+    rm -f "$json"
+    remove "$front"
   fi
+  hooks_dir_notes
   put 0644 "$here/config/systemd/agentcgroup.service" "$unit"
   # The operator's policy is theirs: installed once, never overwritten.
-  if [ ! -e "$policy" ]; then put 0644 "$shipped_policy" "$policy"; fi
+  if [ ! -e "$policy" ]; then put 0644 "$shipped_policy" "$policy"; elif [ "$dry" = 1 ]; then echo "would leave $policy (the operator's)"; fi
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl daemon-reload && systemctl enable --now agentcgroup.service
+    say_or "systemctl daemon-reload && systemctl enable --now agentcgroup.service" systemctl daemon-reload
+    [ "$dry" = 1 ] || systemctl enable --now agentcgroup.service
   fi
-  echo "installed: $bin, $exec_client, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  [ "$dry" = 1 ] || echo "installed: $bin, $exec_client, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
   # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
+  # A dry run asks the binary to be installed, which says what it would change without changing it.
+  local tool=$bin dry_flag=()
+  if [ "$dry" = 1 ]; then tool=$binary; dry_flag=(--dry-run); fi
   if [ "$docker" = 1 ]; then
-    "$bin" install-config docker add "$daemon_json"
+    "$tool" install-config docker add "$daemon_json" "${dry_flag[@]}"
     echo "docker: reload dockerd to pick it up (systemctl reload docker), then docker run --runtime agentcgroup ..."
   fi
   if [ "$containerd" = auto ]; then
-    "$bin" install-config containerd register "${root:-/}"
+    "$tool" install-config containerd register "${root:-/}" "${dry_flag[@]}"
   elif [ "$containerd" = file ]; then
-    "$bin" install-config containerd add "$containerd_toml"
+    "$tool" install-config containerd add "$containerd_toml" "${dry_flag[@]}"
     case "$containerd_toml" in
       *.tmpl) echo "containerd: restart k3s or RKE2 to render it into config.toml (systemctl restart k3s, k3s-agent, rke2-server or rke2-agent), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)" ;;
       *) echo "containerd: restart it to pick it up (systemctl restart containerd; running containers keep running), then use RuntimeClass agentcgroup (deploy/kubernetes/runtimeclass.yaml)" ;;
@@ -192,30 +276,41 @@ unregister_engines() {
   if containerd_marked; then need+=(containerd); fi
   [ ${#need[@]} -gt 0 ] || return 0
   [ -x "$bin" ] || die "$bin is gone, so the agentcgroup runtime cannot be taken out of ${need[*]}'s config: reinstall, then uninstall"
+  local dry_flag=()
+  [ "$dry" = 1 ] && dry_flag=(--dry-run)
   for engine in "${need[@]}"; do
     case "$engine" in
-      docker) "$bin" install-config docker remove "$daemon_json" ;;
-      containerd-config) "$bin" install-config containerd remove "$containerd_toml" ;;
-      containerd) "$bin" install-config containerd unregister "${root:-/}" ;;
+      docker) "$bin" install-config docker remove "$daemon_json" "${dry_flag[@]}" ;;
+      containerd-config) "$bin" install-config containerd remove "$containerd_toml" "${dry_flag[@]}" ;;
+      containerd) "$bin" install-config containerd unregister "${root:-/}" "${dry_flag[@]}" ;;
     esac
+  done
+}
+
+# Removes each FILE that is there (nothing is asked of a read-only /usr that holds none of ours).
+remove() {
+  local f
+  for f; do
+    if [ -e "$f" ] || [ -L "$f" ]; then say_or "remove $f" rm -f "$f"; fi
   done
 }
 
 uninstall_files() {
   if [ "$root" = "" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now agentcgroup.service 2>/dev/null || true
+    say_or "systemctl disable --now agentcgroup.service" systemctl disable --now agentcgroup.service 2>/dev/null || true
   fi
   unregister_engines
-  if [ -L "$shim_link" ]; then rm -f "$shim_link"; fi
-  rm -f "$hook" "$front" "$bin" "$unit" "$exec_client"
-  rmdir "$(dirname "$exec_client")" 2>/dev/null || true
+  if [ -L "$shim_link" ]; then remove "$shim_link"; fi
+  # The hook wherever an install may have put it: either oci-hooks(5) directory, or --hooks-dir.
+  remove "$bin" "$front" "$usr_hooks_dir/agentcgroup.json" "$etc_hooks_dir/agentcgroup.json" "$hook" "$unit" "$exec_client"
+  [ "$dry" = 1 ] || rmdir "$(dirname "$exec_client")" 2>/dev/null || true
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"
   else
-    rm -f "$policy"
-    rmdir "$(dirname "$policy")" 2>/dev/null || true
+    remove "$policy"
+    [ "$dry" = 1 ] || rmdir "$(dirname "$policy")" 2>/dev/null || true
   fi
-  echo "uninstalled from ${root:-/}"
+  if [ "$dry" = 1 ]; then echo "dry run: nothing changed"; else echo "uninstalled from ${root:-/}"; fi
 }
 
 run_demo() {
@@ -229,7 +324,7 @@ run_demo() {
 }
 
 case "$mode" in
-  install) install_files ;;
+  install) install_files; if [ "$dry" = 1 ]; then echo "dry run: nothing changed"; fi ;;
   uninstall) uninstall_files ;;
   demo) run_demo ;;
 esac

@@ -33,10 +33,11 @@ export function registerRuntime(program: Command, ctx: CliContext, setExit: (cod
     .argument('<action>', 'add | remove FILE; containerd also: detect | register | unregister ROOT (the node shape under ROOT: deploy/kubernetes/README.md)')
     .argument('<target>', 'daemon.json (docker); config.toml, a drop-in, or a k3s/RKE2 config template *.tmpl (containerd); ROOT: / for this host')
     .option('--restart', 'register, unregister: restart the node\'s containerd (or k3s, RKE2, k0s unit) when a config changed')
-    .action(async (engine: string, action: string, target: string, options: { restart?: boolean }) => {
+    .option('--dry-run', 'say what would change, with the diff of each file, and change nothing (install.sh --dry-run)')
+    .action(async (engine: string, action: string, target: string, options: { restart?: boolean; dryRun?: boolean }) => {
       try {
         const { installConfig } = await import('../runtime/installcli.js');
-        for (const line of installConfig(engine, action, target, { restart: options.restart === true })) ctx.stdout(`${line}\n`);
+        for (const line of installConfig(engine, action, target, { restart: options.restart === true, dryRun: options.dryRun === true })) ctx.stdout(`${line}\n`);
       } catch (err) {
         ctx.stderr(`agentcgroup: install-config: ${describeError(err)}\n`);
         setExit(1);

@@ -13,9 +13,17 @@ const UNITS = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 } as const;
 type Unit = keyof typeof UNITS;
 
 // Upper-case units only, optional `i`, no `B`: one spelling per size, so a typo is an error, not a guess.
+// The units are binary, as docker, systemd and cgroup tools read them: 800M and 800Mi are both 800 * 2^20.
+// Kubernetes reads 800M as 800 * 10^6; a quantity only Kubernetes writes (k, m, P, E, Pi, Ei, an
+// exponent) is refused with a line saying what M means here, rather than read one way or the other.
 const BYTES = /^(\d+)$/;
 const WITH_UNIT = /^(\d+(?:\.\d+)?)([KMGT])i?$/;
 const PERCENT = /^(\d+(?:\.\d+)?)%$/;
+// Kubernetes' quantity suffixes we do not take: decimal k and P E, milli m, Pi Ei, and exponents (1e9, 1E9).
+const KUBERNETES_ONLY = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[kmPE]|[PE]i|[eE][+-]?\d+)$/;
+
+/** What a refused Kubernetes quantity is told: M is binary here. */
+export const SIZE_UNITS = "use bytes, 512Mi, 1.2G, 50% or max; units are binary, 1M = 1Mi = 2^20 bytes, not Kubernetes' 10^6";
 
 const floorToPage = (n: number) => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 
@@ -40,6 +48,7 @@ export function parseSize(text: string, key: string): Size {
   const withUnit = WITH_UNIT.exec(s);
   if (plain) bytes = Number(plain[1]);
   else if (withUnit) bytes = Math.floor(Number(withUnit[1]) * UNITS[withUnit[2] as Unit]);
+  else if (KUBERNETES_ONLY.test(s)) return fail(`is not a size (${SIZE_UNITS})`);
   else return fail(`is not a size (${SIZE_FORMS})`);
   if (!Number.isSafeInteger(bytes)) fail('is too large (at most 2^53 bytes)');
   const rounded = floorToPage(bytes);

@@ -17,7 +17,7 @@ const isNodeAction = (a: string): a is NodeAction => Object.hasOwn(NODE_ACTIONS,
 /** The lines to print; throws (one line) on arguments it does not take or an edit it refuses. */
 export function installConfig(engine: string, action: string, target: string, options: NodeOptions): string[] {
   if (!isEngine(engine)) throw new Error(`unknown engine ${quote(engine, 40)} (expected ${ENGINES.join(' or ')})`);
-  if (isFileAction(action)) return [applyEngineConfig(engine, action, target)];
+  if (isFileAction(action)) return applyEngineConfig(engine, action, target, options);
   if (engine === 'containerd' && isNodeAction(action)) {
     if (!target.startsWith('/')) throw new Error(`ROOT must be an absolute path, got ${quote(target, 80)}`);
     return NODE_ACTIONS[action](target, options);

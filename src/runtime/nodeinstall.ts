@@ -17,6 +17,8 @@ import { readNodeView } from './nodeview.js';
 export interface NodeOptions {
   /** Restart the node's containerd (or its distribution's unit) when a config changed, rather than say how. */
   restart: boolean;
+  /** Say what would change (with the diff), change nothing and restart nothing. */
+  dryRun?: boolean | undefined;
 }
 
 /** The node's shape, or the one line saying why there is none to install into. */
@@ -37,6 +39,7 @@ function restarted(restart: Restart, changed: boolean, options: NodeOptions): st
   if ('automatic' in restart) return `nothing to restart: ${restart.automatic}`;
   if (!changed) return 'nothing changed, nothing to restart';
   const { unit } = restart;
+  if (options.dryRun === true) return options.restart ? `would restart ${unit}` : `${unit} would need a restart to pick it up (systemctl restart ${unit})`;
   if (!options.restart) return `restart ${unit} to pick it up (systemctl restart ${unit}; running containers keep running)`;
   const r = spawnSync('systemctl', ['restart', unit], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) {
@@ -50,18 +53,18 @@ function restarted(restart: Restart, changed: boolean, options: NodeOptions): st
 export function register(root: string, options: NodeOptions): string[] {
   const shape = shapeOf(root);
   const edit = (text: string | undefined, file: string) => addContainerdRuntime(text, file, shape.edit);
-  const { line, changed } = applyEdit(join(root, shape.file), 'add', edit, shape.check);
+  const { line, changed, diff } = applyEdit(join(root, shape.file), 'add', edit, shape.check, options);
   const use = `pods use it with runtimeClassName: ${RUNTIME_NAME} (deploy/kubernetes/runtimeclass.yaml)`;
-  return [`containerd node: ${shape.name}`, line, restarted(shape.restart, changed, options), use];
+  return [`containerd node: ${shape.name}`, line, ...diff, restarted(shape.restart, changed, options), use];
 }
 
 /** Takes our runtime out of every place a shape names; lines saying what was done. */
 export function unregister(root: string, options: NodeOptions): string[] {
-  const results = PLACES.map((place) => applyEdit(join(root, place), 'remove', (text, file) => (text === undefined ? text : removeContainerdRuntime(text, file)), false));
+  const results = PLACES.map((place) => applyEdit(join(root, place), 'remove', (text, file) => (text === undefined ? text : removeContainerdRuntime(text, file)), false, options));
   const changed = results.filter((r) => r.changed);
   if (changed.length === 0) return [`no runtime ${RUNTIME_NAME} in any containerd config here`];
   // The node's containerd keeps the runtime until it reads its config again; the shape tells how.
   const found = detectNodeShape(readNodeView(root));
   const how = 'shape' in found ? restarted(found.shape.restart, true, options) : 'restart the containerd that read it to drop it';
-  return [...changed.map((r) => r.line), how];
+  return [...changed.flatMap((r) => [r.line, ...r.diff]), how];
 }

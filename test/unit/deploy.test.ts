@@ -98,13 +98,24 @@ t.test('DaemonSet: install into the host paths, then the daemon in the host name
   for (const [inPod, onHost] of <[string, string][]>[
     ['/host/usr/local/bin', '/usr/local/bin'],
     ['/host/usr/local/lib/agentcgroup', '/usr/local/lib/agentcgroup'],
-    ['/host/usr/share/containers/oci/hooks.d', '/usr/share/containers/oci/hooks.d'],
+    ['/host/usr/share', '/usr/share'],
+    ['/host/etc/containers/oci/hooks.d', '/etc/containers/oci/hooks.d'],
     ['/host/etc/agentcgroup', '/etc/agentcgroup'],
     ['/host/run/agentcgroup', '/run/agentcgroup'],
     ['/host/var/lib/agentcgroup', '/var/lib/agentcgroup'],
   ]) {
     t.equal(hostPathAt(install, inPod), onHost, `install: ${inPod} is the host's ${onHost}`);
   }
+  // hooks.d: /usr/share as it is (never made: on a read-only /usr that would keep the pod from
+  // starting), so install.sh sees whether it can write there; the admin directory made when missing.
+  const volumeAt = (c: Container, mountPath: string) => volumes.get(c.volumeMounts.find((x) => x.mountPath === mountPath)?.name ?? '');
+  t.equal(volumeAt(install, '/host/usr/share')?.hostPath?.type, 'Directory', '/usr/share mounted as it is, never made');
+  t.equal(volumeAt(install, '/host/etc/containers/oci/hooks.d')?.hostPath?.type, 'DirectoryOrCreate');
+  t.notOk(install.volumeMounts.find((m) => m.mountPath === '/host/usr/share')?.readOnly, 'writable where the host lets it be');
+  t.notOk(
+    pod.volumes.some((v) => v.hostPath?.type === 'DirectoryOrCreate' && v.hostPath.path.startsWith('/usr/') && !v.hostPath.path.startsWith('/usr/local/')),
+    'nothing made under /usr but /usr/local (writable on image-based hosts too)',
+  );
   // DirectoryOrCreate makes them 0755: root's state is 0700 before the daemon or any hook runs.
   t.match(script, /chmod 0700 \/host\/run\/agentcgroup \/host\/var\/lib\/agentcgroup/, 'run and call log dirs made 0700');
   const unit = install.volumeMounts.find((m) => m.mountPath === '/host/etc/systemd/system');
@@ -152,7 +163,8 @@ t.test('the paths agree with the code: policy default, run dir, exec socket, hoo
   const policy = readFileSync('config/policy.yaml', 'utf8');
   t.match(policy, /^ {2}run_dir: \/run\/agentcgroup$/m);
   t.match(policy, /^ {2}call_log_dir: \/var\/lib\/agentcgroup\/calls$/m);
-  t.match(readFileSync('install.sh', 'utf8'), /hooks_dir="\$root\/usr\/share\/containers\/oci\/hooks\.d"/);
+  t.match(readFileSync('install.sh', 'utf8'), /^usr_hooks_dir="\$root\/usr\/share\/containers\/oci\/hooks\.d"$/m);
+  t.match(readFileSync('install.sh', 'utf8'), /^etc_hooks_dir="\$root\/etc\/containers\/oci\/hooks\.d"$/m);
   t.match(readFileSync('deploy/Dockerfile', 'utf8'), /COPY dist\/agentcgroup install\.sh \/opt\/agentcgroup\//);
 });
 

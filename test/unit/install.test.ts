@@ -2,7 +2,8 @@
 // --docker and --containerd register the runtime shim in the engine's config and take it out again.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cliBundle, cliCommand } from './runtime/cli-bundle.js';
 import { containerdStub } from './runtime/containerd-stub.js';
@@ -414,4 +415,177 @@ t.test("install.sh's containerd_dirs hold every place a node shape names", async
   const { PLACES } = await import('../../src/runtime/nodeshape.js');
   const dirs = /^containerd_dirs=\(([^)]*)\)$/m.exec(readFileSync('install.sh', 'utf8'))?.[1]?.split(' ') ?? [];
   t.same(PLACES.filter((p) => !dirs.includes(dirname(p).slice(1))), []);
+});
+
+/** Every file under `dir` with its bytes (and each link's target): what a dry run must leave as it was. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, prefix: string) => {
+    if (!existsSync(d)) return;
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      const s = lstatSync(p);
+      if (s.isSymbolicLink()) out[`${prefix}${n}`] = `-> ${readlinkSync(p)}`;
+      else if (s.isDirectory()) {
+        out[`${prefix}${n}/`] = (s.mode & 0o7777).toString(8);
+        walk(p, `${prefix}${n}/`);
+      } else out[`${prefix}${n}`] = `${(s.mode & 0o7777).toString(8)} ${readFileSync(p, 'utf8')}`;
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** PATH with a containerd 1.7 stand-in first, whose config dump agrees with any edit. */
+function stubbedEnv(t: Test): NodeJS.ProcessEnv {
+  // Not t.testdir: one test has one, and engineWorld holds it.
+  const dir = mkdtempSync(join(tmpdir(), 'agentcgroup-stub-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  containerdStub(dir, '1.7.0');
+  return { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+}
+
+const CONTAINERD_V2 = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n  runtime_type = "io.containerd.runc.v2"\n';
+
+t.test('--dry-run: every change said, engine configs as a diff, nothing changed; the same for uninstall', async (t) => {
+  const { root, binary } = engineWorld(t);
+  mkdirSync(join(root, 'etc/docker'), { recursive: true });
+  mkdirSync(join(root, 'srv/ctrd'), { recursive: true });
+  writeFileSync(join(root, 'etc/docker/daemon.json'), DAEMON_JSON);
+  writeFileSync(join(root, 'srv/ctrd/config.toml'), CONTAINERD_V2);
+  const before = snapshot(root);
+  const flags = ['--root', root, '--binary', binary, '--docker', '--config', '/srv/ctrd/config.toml'];
+  const dry = sh([...flags, '--dry-run'], stubbedEnv(t));
+  t.equal(dry.status, 0, dry.stderr);
+  t.same(snapshot(root), before, 'not one byte, mode or file changed');
+  for (const want of [
+    /^would write \S+\/usr\/local\/bin\/agentcgroup \(new, mode 0755\)$/m,
+    /^would link \S+\/usr\/local\/bin\/agentcgroup-runtime -> agentcgroup$/m,
+    /^would write \S+\/usr\/local\/lib\/agentcgroup\/agentcgroup-exec /m,
+    /^would write \S+\/usr\/share\/containers\/oci\/hooks\.d\/agentcgroup\.json \(new, mode 0644\)$/m,
+    /^would write \S+\/etc\/systemd\/system\/agentcgroup\.service \(new, mode 0644\)$/m,
+    /^would write \S+\/etc\/agentcgroup\/policy\.yaml \(new, mode 0644\)$/m,
+    /daemon\.json: would be edited, adding runtime agentcgroup:\n--- \S+daemon\.json\n\+\+\+ \S+daemon\.json\n@@ /,
+    /^\+ {8}"agentcgroup": \{$/m,
+    /srv\/ctrd\/config\.toml: would be edited, adding runtime agentcgroup:\n--- /,
+    /^ {3}runtime_type = "io\.containerd\.runc\.v2"\n\+\n\+# BEGIN agentcgroup: added by install\.sh --containerd/m,
+    /^\+\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.agentcgroup\]$/m,
+    /^\+# END agentcgroup$/m,
+    /^dry run: nothing changed$/m,
+  ]) {
+    t.match(dry.stdout, want);
+  }
+  t.notMatch(dry.stdout, /^installed:/m, 'no claim of having installed');
+
+  // The real install, then a dry run of it again (nothing to do) and of the uninstall.
+  const real = sh(flags, stubbedEnv(t));
+  t.equal(real.status, 0, real.stderr);
+  const installed = snapshot(root);
+  const again = sh([...flags, '--dry-run']);
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /^would replace \S+\/usr\/local\/bin\/agentcgroup|^would leave \S+\/usr\/local\/bin\/agentcgroup/m);
+  t.match(again.stdout, /^would leave \S+hooks\.d\/agentcgroup\.json \(unchanged\)$/m);
+  t.match(again.stdout, /^would leave \S+policy\.yaml \(the operator's\)$/m);
+  t.match(again.stdout, /daemon\.json: runtime agentcgroup already there$/m);
+  const unDry = sh(['--uninstall', '--root', root, '--config', '/srv/ctrd/config.toml', '--dry-run']);
+  t.equal(unDry.status, 0, unDry.stderr);
+  t.same(snapshot(root), installed, 'a dry uninstall changes nothing either');
+  t.match(unDry.stdout, /^would remove \S+\/usr\/local\/bin\/agentcgroup$/m);
+  t.match(unDry.stdout, /^would remove \S+hooks\.d\/agentcgroup\.json$/m);
+  t.match(unDry.stdout, /daemon\.json: would be edited, removing runtime agentcgroup:\n/);
+  t.match(unDry.stdout, /^-# BEGIN agentcgroup/m);
+  t.match(unDry.stdout, /^dry run: nothing changed$/m);
+  const un = sh(['--uninstall', '--root', root, '--config', '/srv/ctrd/config.toml']);
+  t.equal(un.status, 0, un.stderr);
+  t.equal(readFileSync(join(root, 'etc/docker/daemon.json'), 'utf8'), DAEMON_JSON);
+  t.equal(readFileSync(join(root, 'srv/ctrd/config.toml'), 'utf8'), CONTAINERD_V2);
+});
+
+t.test('--config FILE: a daemon.json or a containerd config where the engine keeps it; uninstall naming it undoes it', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const env = stubbedEnv(t);
+  mkdirSync(join(root, 'opt/docker'), { recursive: true });
+  mkdirSync(join(root, 'opt/ctrd'), { recursive: true });
+  writeFileSync(join(root, 'opt/docker/daemon.json'), DAEMON_JSON);
+  writeFileSync(join(root, 'opt/ctrd/config.toml'), CONTAINERD_V2);
+  const r = sh(['--root', root, '--binary', binary, '--config', '/opt/docker/daemon.json', '--config', '/opt/ctrd/config.toml'], env);
+  t.equal(r.status, 0, r.stderr);
+  t.match(JSON.parse(readFileSync(join(root, 'opt/docker/daemon.json'), 'utf8')).runtimes.agentcgroup, { path: '/usr/local/bin/agentcgroup' });
+  t.match(readFileSync(join(root, 'opt/ctrd/config.toml'), 'utf8'), /# BEGIN agentcgroup/);
+  t.notOk(existsSync(join(root, 'etc/docker/daemon.json')), 'not the standard place');
+  const un = sh(['--uninstall', '--root', root, '--docker-config', '/opt/docker/daemon.json', '--containerd-config', '/opt/ctrd/config.toml']);
+  t.equal(un.status, 0, un.stderr);
+  t.equal(readFileSync(join(root, 'opt/docker/daemon.json'), 'utf8'), DAEMON_JSON);
+  t.equal(readFileSync(join(root, 'opt/ctrd/config.toml'), 'utf8'), CONTAINERD_V2);
+
+  for (const [args, pattern] of [
+    [['--config', '/etc/docker/daemon.conf'], /^install\.sh: --config \/etc\/docker\/daemon\.conf: a docker daemon\.json \(\*\.json\) or a containerd config\.toml or k3s\/RKE2 template \(\*\.toml, \*\.tmpl\); for another name use --docker-config or --containerd-config$/],
+    [['--docker-config', 'daemon.json'], /^install\.sh: --docker-config must be an absolute path, got daemon\.json$/],
+    [['--hooks-dir', 'hooks.d'], /^install\.sh: --hooks-dir must be an absolute path, got hooks\.d$/],
+  ] as const) {
+    const bad = sh(['--root', root, '--binary', binary, ...args]);
+    t.not(bad.status, 0, args.join(' '));
+    t.match(bad.stderr.trim(), pattern);
+    t.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
+  }
+});
+
+t.test('--hooks-dir DIR: the hooks.d JSON there; uninstall finds it', async (t) => {
+  const { root, binary } = engineWorld(t);
+  const r = sh(['--root', root, '--binary', binary, '--hooks-dir', '/etc/containers/oci/hooks.d']);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(existsSync(join(root, 'etc/containers/oci/hooks.d/agentcgroup.json')));
+  t.notOk(existsSync(join(root, 'usr/share/containers/oci/hooks.d/agentcgroup.json')));
+  t.equal(sh(['--uninstall', '--root', root]).status, 0, 'uninstall without naming it');
+  t.notOk(existsSync(join(root, 'etc/containers/oci/hooks.d/agentcgroup.json')));
+});
+
+t.test('a hook of ours in the admin directory overrides the packaged one: said on install', async (t) => {
+  const { root, binary } = engineWorld(t);
+  mkdirSync(join(root, 'etc/containers/oci/hooks.d'), { recursive: true });
+  writeFileSync(join(root, 'etc/containers/oci/hooks.d/agentcgroup.json'), '{}');
+  const r = sh(['--root', root, '--binary', binary]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^warning: \S+\/etc\/containers\/oci\/hooks\.d\/agentcgroup\.json is there too and overrides \S+\/usr\/share\/containers\/oci\/hooks\.d\/agentcgroup\.json \(oci-hooks\(5\)\)/m);
+});
+
+/**
+ * How a read-only /usr/share is played: as root, a read-only bind mount in a mount namespace of the
+ * run's own (what an image-based host has: EROFS, even to root); otherwise a 0555 directory.
+ */
+const isRoot = process.geteuid?.() === 0;
+const privateMounts = isRoot && spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status === 0;
+function readOnlyShare(t: Test, root: string): (args: string[]) => ReturnType<typeof sh> {
+  const share = join(root, 'usr/share');
+  mkdirSync(share, { recursive: true });
+  if (!isRoot) {
+    spawnSync('chmod', ['0555', share]);
+    t.teardown(() => void spawnSync('chmod', ['0755', share]));
+    return (args) => sh(args);
+  }
+  return (args) =>
+    spawnSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', 'mount --bind -o ro "$1" "$1" && shift && exec bash install.sh "$@"', '_', share, ...args], { encoding: 'utf8' });
+}
+
+t.test('a read-only /usr (image-based hosts): the hook goes to /etc/containers/oci/hooks.d, and CRI-O is told to read it', { skip: isRoot && !privateMounts ? 'root, and no mount namespace to make /usr read-only in' : false }, async (t) => {
+  const { root, binary } = engineWorld(t);
+  const sh = readOnlyShare(t, root);
+  mkdirSync(join(root, 'etc/crio/crio.conf.d'), { recursive: true });
+
+  const dry = sh(['--root', root, '--binary', binary, '--dry-run']);
+  t.equal(dry.status, 0, dry.stderr);
+  t.match(dry.stdout, /^would write \S+\/etc\/containers\/oci\/hooks\.d\/agentcgroup\.json \(new, mode 0644\)$/m);
+  const r = sh(['--root', root, '--binary', binary]);
+  t.equal(r.status, 0, r.stderr);
+  t.ok(existsSync(join(root, 'etc/containers/oci/hooks.d/agentcgroup.json')), 'in the admin directory');
+  t.notOk(existsSync(join(root, 'usr/share/containers')), 'nothing tried under the read-only /usr');
+  t.match(r.stdout, /^hooks\.d: \/usr\/share\/containers\/oci\/hooks\.d cannot be written here \(read-only \/usr\): the hook goes to the admin directory \/etc\/containers\/oci\/hooks\.d$/m);
+  t.match(r.stderr, /^warning: CRI-O reads hooks from its hooks_dir only \(by default \/usr\/share\/containers\/oci\/hooks\.d\): add \/etc\/containers\/oci\/hooks\.d to hooks_dir in \/etc\/crio\/crio\.conf\.d/m);
+  writeFileSync(join(root, 'etc/crio/crio.conf.d/10-hooks.conf'), '[crio.runtime]\nhooks_dir = ["/etc/containers/oci/hooks.d"]\n');
+  const again = sh(['--root', root, '--binary', binary]);
+  t.equal(again.status, 0, again.stderr);
+  t.notMatch(again.stderr, /CRI-O/, 'a CRI-O that reads it is not warned about');
+  const un = sh(['--uninstall', '--root', root]);
+  t.equal(un.status, 0, un.stderr);
+  t.notOk(existsSync(join(root, 'etc/containers/oci/hooks.d/agentcgroup.json')));
 });

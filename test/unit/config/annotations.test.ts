@@ -172,6 +172,8 @@ t.test('invalid values name the annotation key', async (t) => {
     ['tool.memory_max', '800MB', /"800MB" is not a size/],
     ['session.memory_high', '1e9', /"1e9" is not a size/],
     ['agent.memory_high', '-1G', /"-1G" is not a size/],
+    ['tool.memory_max', '500m', /"500m" is not a size \(use bytes, 512Mi, 1\.2G, 50% or max; units are binary, 1M = 1Mi = 2\^20 bytes, not Kubernetes' 10\^6\)$/],
+    ['tool.memory_max', '1k', /"1k" is not a size .*not Kubernetes' 10\^6\)$/],
   ];
   for (const [name, value, want] of cases) {
     t.match(annotationError(t, { [P + name]: value }, P + name, OPEN), want, `${name}=${JSON.stringify(value)}`);

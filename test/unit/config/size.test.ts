@@ -67,10 +67,25 @@ t.test('the spec example message', async (t) => {
 
 t.test('everything else is refused with a one-line message naming the key', async (t) => {
   for (const bad of [
-    '', ' ', '-1', '-800M', '+1', 'NaN', 'Infinity', '1e9', '1E9', '0x1000', '800MB', '800m', '1.2g', '800 M',
-    'M', '.5G', '5.G', '1,5G', '1K1', 'MAX', 'Max', 'max%', '%', '50 %', '1.5', '1/2G', '1P', '50%%', '∞',
+    '', ' ', '-1', '-800M', '+1', 'NaN', 'Infinity', '0x1000', '800MB', '1.2g', '800 M',
+    'M', '.5G', '5.G', '1,5G', '1K1', 'MAX', 'Max', 'max%', '%', '50 %', '1.5', '1/2G', '50%%', '∞', '1KiB', '1mi',
   ]) {
     t.match(sizeError(t, bad), /is not a size \(use bytes, 800M, 1\.2G, 50% or max\)$/, JSON.stringify(bad));
+  }
+});
+
+t.test("Kubernetes quantities: Ki..Ti and K..T are binary here; Kubernetes-only spellings say what M means", async (t) => {
+  // The binary suffixes mean what Kubernetes means by them.
+  t.same(parseSize('512Mi', 'k'), { kind: 'bytes', bytes: 512 * M });
+  t.same(parseSize('1Gi', 'k'), { kind: 'bytes', bytes: G });
+  t.same(parseSize('64Ki', 'k'), { kind: 'bytes', bytes: 64 * K });
+  t.same(parseSize('2Ti', 'k'), { kind: 'bytes', bytes: 2 * 1024 * G });
+  // K M G T keep their docker/cgroup meaning (a policy written before stays what it was): 1G is 2^30, not 10^9.
+  t.same(parseSize('1G', 'k'), parseSize('1Gi', 'k'));
+  t.same(parseSize('512M', 'k'), parseSize('512Mi', 'k'));
+  for (const k8s of ['1k', '500m', '100m', '1P', '1Pi', '1E', '1Ei', '1e9', '1E9', '1e+30', '1.5e3', '2E-3', '+1k', '-1k']) {
+    const message = sizeError(t, k8s);
+    t.equal(message, `tool.memory_max: ${JSON.stringify(k8s)} is not a size (use bytes, 512Mi, 1.2G, 50% or max; units are binary, 1M = 1Mi = 2^20 bytes, not Kubernetes' 10^6)`, k8s);
   }
 });
 

@@ -45,7 +45,7 @@ export const hostileId = fc.oneof(
   fc.constantFrom('..', '.', '/', '../../etc', '/etc/passwd', 'a/../../b', `${CTR}\n`, `${CTR}\0x`, 'x'.repeat(1025), 'ctr\u2028', 'é', ''),
 );
 
-const SIZES = ['800M', '1.2G', '512Ki', '70%', '150%', '0%', '100%', '0.5%', '-1', '0', '1', '4095', '4096', '1073741824', '9007199254740993', '99999999999999999999', '1e3', 'max', 'MAX', ' 800M ', '800MB', '800m', '.5G', '1.G', '+1G', '0x100', '١٢٣', '1G\n', '12T', '9999T', '%', 'G'];
+const SIZES = ['800M', '1.2G', '512Ki', '70%', '150%', '0%', '100%', '0.5%', '-1', '0', '1', '4095', '4096', '1073741824', '9007199254740993', '99999999999999999999', '1e3', 'max', 'MAX', ' 800M ', '800MB', '800m', '.5G', '1.G', '+1G', '0x100', '١٢٣', '1G\n', '12T', '9999T', '%', 'G', '2Gi', '1Ti', '1k', '500m', '1Pi', '1Ei', '1E9'];
 const INTS = ['100', '1', '0', '10000', '10001', '-5', '1.5', '', 'max', '-1000', '1000', '-0', '007'];
 const PRIORITIES = ['low', 'normal', 'high', 'HIGH', 'urgent', ''];
 const BOOLS = ['true', 'false', 'yes', 'no', '1', '0', 'on', 'off', 'TRUE', ''];
@@ -55,7 +55,7 @@ const LISTS = ['a,b', 'a,,b', ' a , b ', ',', 'x'.repeat(300), 'a'.repeat(1025),
 /** Candidate values for a key of this kind: `good` ones only, or the odd ones too. */
 function kindValues(key: string, good: boolean): fc.Arbitrary<string> {
   const pick = (all: string[], fine: string[]) => fc.constantFrom(...(good ? fine : all));
-  if (key.endsWith('memory_high') || key.endsWith('memory_max')) return pick(SIZES, ['800M', '1.2G', '512Ki', '70%', '50%', '100%', 'max', '1073741824']);
+  if (key.endsWith('memory_high') || key.endsWith('memory_max')) return pick(SIZES, ['800M', '1.2G', '512Ki', '2Gi', '70%', '50%', '100%', 'max', '1073741824']);
   if (key.endsWith('cpu_weight') || key.endsWith('pids_max')) return pick([...INTS, '4096'], ['100', '1', '1000', '4096']);
   if (key.includes('oom_score_adj')) return pick([...INTS, '4096'], ['0', '500', '1000']);
   if (key === 'limits.call_log_size') return pick([...SIZES, '64K', '60K', '65536', '16M'], ['64K', '16M', '1G', '65536']);

@@ -38,3 +38,21 @@ t.test('docker: refusals name the file and change nothing', async (t) => {
   }
   t.throws(() => removeDockerRuntime('{"default-runtime":"agentcgroup","runtimes":{"agentcgroup":{}}}', F), { message: /"default-runtime" is "agentcgroup"/ });
 });
+
+t.test('textDiff: the changed lines as one unified hunk with three lines of context', async (t) => {
+  const { textDiff } = await import('../../../src/runtime/engineconfig.js');
+  t.same(textDiff('/f', 'a\nb\nc\nd\ne\n', 'a\nb\nc\nd\nX\ne\n'), ['--- /f', '+++ /f', '@@ -2,4 +2,5 @@', ' b', ' c', ' d', '+X', ' e']);
+  t.same(textDiff('/f', undefined, 'x\ny\n'), ['--- /dev/null', '+++ /f', '@@ -0,0 +1,2 @@', '+x', '+y']);
+  t.same(textDiff('/f', 'x\n', undefined), ['--- /f', '+++ /dev/null', '@@ -1,1 +0,0 @@', '-x']);
+  t.same(textDiff('/f', '{"a": 1}', '{\n  "a": 1\n}\n'), ['--- /f', '+++ /f', '@@ -1,1 +1,3 @@', '-{"a": 1}', '+{', '+  "a": 1', '+}']);
+  // What `patch` makes of it is the new text: the diff is exact, not only readable.
+  const before = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\n';
+  const after = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\n\n# BEGIN x\ny\n# END x\n';
+  const { spawnSync } = await import('node:child_process');
+  const dir = t.testdir({ 'f.toml': before });
+  const diff = textDiff(`${dir}/f.toml`, before, after);
+  const p = spawnSync('patch', ['-s', `${dir}/f.toml`], { input: `${diff.join('\n')}\n`, encoding: 'utf8' });
+  if (p.error) return t.pass('no patch on PATH');
+  t.equal(p.status, 0, p.stderr + p.stdout);
+  t.equal((await import('node:fs')).readFileSync(`${dir}/f.toml`, 'utf8'), after);
+});

@@ -83,3 +83,23 @@ t.test('arguments it does not take: one line', async (t) => {
   const [cmd, argv] = cliCommand(['install-config', 'docker', 'register', '/']);
   t.match(spawnSync(cmd, argv, { encoding: 'utf8' }).stderr, /unknown action "register" for docker \(expected add, remove\)\n$/);
 });
+
+t.test('register and unregister --dry-run: the file made or edited shown as a diff, no write, no restart', async (t) => {
+  const { root, run, restarts } = node(t, { ...RENDERED, [`${K3S}/server/token`]: 'x' });
+  const template = join(root, `${K3S}/agent/etc/containerd/config-v3.toml.tmpl`);
+  const dry = run('register', root, '--restart', '--dry-run');
+  t.equal(dry.status, 0, dry.stderr);
+  t.match(dry.stdout, /^containerd node: k3s server, .*\n.*: would be made, adding runtime agentcgroup:\n--- \/dev\/null\n\+\+\+ .*\n@@ -0,0 \+1,\d+ @@\n\+# BEGIN agentcgroup: file made by install\.sh --containerd/);
+  t.match(dry.stdout, /^\+\{\{ template "base" \. \}\}$/m);
+  t.match(dry.stdout, /^\+# END agentcgroup\nwould restart k3s\n/m);
+  t.notOk(existsSync(template), 'nothing made');
+  t.equal(restarts(), '', 'nothing restarted');
+
+  t.equal(run('register', root).status, 0);
+  const made = readFileSync(template, 'utf8');
+  const unDry = run('unregister', root, '--dry-run');
+  t.equal(unDry.status, 0, unDry.stderr);
+  t.match(unDry.stdout, /: would be removed \(it held nothing but what install\.sh put there\)\n--- .*\n\+\+\+ \/dev\/null\n@@ -1,\d+ \+0,0 @@\n-# BEGIN agentcgroup/);
+  t.match(unDry.stdout, /\nk3s would need a restart to pick it up \(systemctl restart k3s\)\n$/);
+  t.equal(readFileSync(template, 'utf8'), made, 'still there, unchanged');
+});
