@@ -16,10 +16,10 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { RUNTIME_NAME } from '../src/runtime/installconfig.js';
 import type { Checker } from '../test/integration/harness.js';
-import { type Scratch, exited, readOr, run, scratch, startDaemon } from '../test/integration/bundle.js';
+import { type Scratch, eventually, exited, readOr, run, scratch, startDaemon } from '../test/integration/bundle.js';
 import { CriClient } from '../test/integration/cri/client.js';
 import { criSockets } from '../test/integration/cri/config.js';
-import { MiB, type Started, busyboxContainer, podConfig, ready, startContainerd, writeImages } from '../test/integration/cri/scene.js';
+import { MiB, type Started, busyboxContainer, kubeletCleanup, podConfig, ready, startContainerd, writeImages } from '../test/integration/cri/scene.js';
 import { type Mode, type Sample, report } from './cri/report.js';
 import { join } from 'node:path';
 
@@ -54,8 +54,7 @@ async function sample(s: Scratch, cri: CriClient, mode: Mode): Promise<Sample> {
   if (optIn && readOr(join(s.runDir, 'containers', `${id}.json`)) === '') throw new Error(`${mode}: the container was not carved`);
   await cri.stopPodSandbox(podId);
   await cri.removePodSandbox(podId);
-  // kubelet's to remove, once the pod is gone.
-  for (const rel of [pod.parent, '/kubepods/burstable', '/kubepods']) run('rmdir', [join('/sys/fs/cgroup', rel)]);
+  kubeletCleanup(pod);
   return { mode, podMs: t2 - t0, containerMs: t2 - t1 };
 }
 
@@ -79,12 +78,8 @@ async function main(): Promise<void> {
       for (const nriOn of round % 2 === 0 ? [false, true] : [true, false]) {
         const daemon = await startDaemon({ ...s, policy: nriOn ? policies.on : policies.off }, `daemon-${round}-${nriOn ? 'nri' : 'off'}.log`);
         try {
-          if (nriOn) {
-            const t0 = Date.now();
-            while (!readOr(daemon.log).includes('NRI: registered with')) {
-              if (Date.now() - t0 > 120_000) throw new Error(`the daemon did not register: ${readOr(daemon.log).slice(-1500)}`);
-              await new Promise((r) => setTimeout(r, 100));
-            }
+          if (nriOn && !(await eventually(() => readOr(daemon.log).includes('NRI: registered with'), 120_000))) {
+            throw new Error(`the daemon did not register: ${readOr(daemon.log).slice(-1500)}`);
           }
           const modes: Mode[] = nriOn ? ['NRI', 'bare, plugin registered'] : ['bare', 'shim'];
           // The first pod after a daemon start meets it still settling (its tracker loading): not measured.

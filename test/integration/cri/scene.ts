@@ -226,6 +226,21 @@ export async function statusInfo(cri: CriClient, id: string): Promise<{ state: s
 }
 
 /**
+ * What kubelet does once a pod is gone: removes its cgroup and the kubepods ones above it. False when
+ * one of them would not go (something is left in it).
+ */
+export function kubeletCleanup(pod: Pod): boolean {
+  return [pod.parent.slice(1), 'kubepods/burstable', 'kubepods'].every((rel) => {
+    try {
+      rmdirSync(cg(rel));
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * The pod is stopped and removed: containerd holds nothing of it, nothing of ours is left in the run
  * dir, and the pod's cgroup (and the kubepods ones above it, kubelet's to remove) is empty.
  */
@@ -243,15 +258,7 @@ export async function podRemoved(c: Checker, s: Scratch, started: Started, cri: 
   const records = () => left(join(s.runDir, 'containers')).filter((f) => f.endsWith('.json'));
   c.ok(await eventually(() => records().length === 0, 60_000), 'no container record of ours left', records());
   c.ok(await eventually(() => left(join(s.runDir, 'sock')).length === 0, 60_000), 'no socket directory of ours left', left(join(s.runDir, 'sock')));
-  const removed = [pod.parent.slice(1), 'kubepods/burstable', 'kubepods'].every((rel) => {
-    try {
-      rmdirSync(cg(rel));
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  c.ok(removed, "the pod's cgroup is empty: kubelet's cleanup removes it", left(cg(pod.parent.slice(1))));
+  c.ok(kubeletCleanup(pod), "the pod's cgroup is empty: kubelet's cleanup removes it", left(cg(pod.parent.slice(1))));
   return removedPod;
 }
 
