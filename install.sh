@@ -2,10 +2,10 @@
 # agentcgroup installer. Idempotent; every path it writes is under --root (default /), so tests run it
 # against a throwaway directory.
 #
-#   bash install.sh [--root DIR] [--binary PATH]   install the binary (and its agentcgroup-runtime link),
-#                                                  the in-container exec client and the native hook front
-#                                                  it carries (agentcgroup-hook), hooks.d JSON, policy,
-#                                                  systemd unit
+#   bash install.sh [--root DIR] [--binary PATH]   install the binary, the in-container exec client and
+#                                                  the native fronts it carries (agentcgroup-hook, and
+#                                                  agentcgroup-runtime, the shim engines run), hooks.d
+#                                                  JSON, policy, systemd unit
 #     --dry-run      print what would be written, replaced or removed (engine configs as a diff) and change nothing
 #     --always       the hooks.d JSON for every container, not only those annotated io.agentcgroup.enable=true
 #     --hooks-dir DIR   the hooks.d JSON in DIR (a path on the host, under --root); by default
@@ -83,7 +83,8 @@ usr_hooks_dir="$root/usr/share/containers/oci/hooks.d"
 etc_hooks_dir="$root/etc/containers/oci/hooks.d"
 policy="$root/etc/agentcgroup/policy.yaml"
 unit="$root/etc/systemd/system/agentcgroup.service"
-# containerd's BinaryName takes no arguments: this name makes the binary behave as `agentcgroup runtime`.
+# The runtime shim as engines run it (Docker's runtime path, containerd's BinaryName: no arguments):
+# the native runtime front, or a link by whose name the binary behaves as `agentcgroup runtime`.
 shim_link="$root/usr/local/bin/agentcgroup-runtime"
 # The in-container exec client (policy paths.exec_client): bind-mounted read-only into containers.
 exec_client="$root/usr/local/lib/agentcgroup/agentcgroup-exec"
@@ -166,13 +167,13 @@ put() {
   die "cannot install $dest"
 }
 
-# The front the binary carries, written out and put beside it; false when the binary has none (an
-# older build, or one that cannot run here).
+# A front the binary carries (COMMAND: hook-front, runtime-front), written out and put at DEST; false
+# when the binary has none (an older build, or one that cannot run here).
 install_front() {
-  local tmp ok=1
+  local command=$1 dest=$2 tmp ok=1
   tmp=$(mktemp -d)
-  if "$binary" hook-front "$tmp/agentcgroup-hook" >/dev/null 2>&1 && [ -s "$tmp/agentcgroup-hook" ]; then
-    put 0755 "$tmp/agentcgroup-hook" "$front"
+  if "$binary" "$command" "$tmp/front" >/dev/null 2>&1 && [ -s "$tmp/front" ]; then
+    put 0755 "$tmp/front" "$dest"
     ok=0
   fi
   rm -rf "$tmp"
@@ -207,8 +208,12 @@ install_files() {
   [ -x "$binary" ] || die "--binary $binary is not an executable file"
   install_runtime_library
   put 0755 "$binary" "$bin"
-  # containerd's BinaryName (the runtime install-config registers) runs this name; it takes no arguments.
-  say_or "link $shim_link -> agentcgroup" ln -sfn agentcgroup "$shim_link"
+  # Docker's runtime path and containerd's BinaryName (install-config registers both) run this name,
+  # without arguments: the native runtime front (src/runtime/native/), which runs the real runtime
+  # itself for every verb but create and run; without one, a link by which the binary is the shim.
+  if ! install_front runtime-front "$shim_link"; then
+    say_or "link $shim_link -> agentcgroup" ln -sfn agentcgroup "$shim_link"
+  fi
   # Written by the binary, which carries it (0755, by rename: a container that has the old one mounted
   # keeps it). One that cannot (a build without it) only leaves containers without the client.
   local out
@@ -219,7 +224,7 @@ install_files() {
   fi
   local src="$here/hooks/agentcgroup.json" with_front=1
   [ "$always" = 1 ] && src="$here/hooks/always/agentcgroup.json"
-  if install_front; then
+  if install_front hook-front "$front"; then
     put 0644 "$src" "$hook"
   else
     # No front: hooks.d runs the binary itself (the front is taken away only once nothing names it).
@@ -239,7 +244,7 @@ install_files() {
     say_or "systemctl daemon-reload && systemctl enable --now agentcgroup.service" systemctl daemon-reload
     [ "$dry" = 1 ] || systemctl enable --now agentcgroup.service
   fi
-  [ "$dry" = 1 ] || echo "installed: $bin, $exec_client, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
+  [ "$dry" = 1 ] || echo "installed: $bin, $shim_link, $exec_client, $([ "$with_front" = 1 ] && echo "$front (the native hook front), ")$hook ($([ "$always" = 1 ] && echo 'every container' || echo 'containers annotated io.agentcgroup.enable=true')), $unit, $policy"
   # The JSON and TOML edits are the binary's (tested TypeScript): a host needs neither node nor jq.
   # A dry run asks the binary to be installed, which says what it would change without changing it.
   local tool=$bin dry_flag=()
@@ -300,9 +305,8 @@ uninstall_files() {
     say_or "systemctl disable --now agentcgroup.service" systemctl disable --now agentcgroup.service 2>/dev/null || true
   fi
   unregister_engines
-  if [ -L "$shim_link" ]; then remove "$shim_link"; fi
   # The hook wherever an install may have put it: either oci-hooks(5) directory, or --hooks-dir.
-  remove "$bin" "$front" "$usr_hooks_dir/agentcgroup.json" "$etc_hooks_dir/agentcgroup.json" "$hook" "$unit" "$exec_client"
+  remove "$bin" "$shim_link" "$front" "$usr_hooks_dir/agentcgroup.json" "$etc_hooks_dir/agentcgroup.json" "$hook" "$unit" "$exec_client"
   [ "$dry" = 1 ] || rmdir "$(dirname "$exec_client")" 2>/dev/null || true
   if [ -e "$policy" ] && ! cmp -s "$policy" "$shipped_policy"; then
     echo "kept $policy: it differs from the shipped policy"

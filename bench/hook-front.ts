@@ -9,19 +9,19 @@
 // Two hook calls, each doing all of its work with nothing under /sys/fs/cgroup: createRuntime for a
 // container that opts out (io.agentcgroup.enable=false: policy, state and bundle read), and poststop of
 // a container never carved (its run state looked up and removed). Everything lives in a temp directory.
-// Prints min / median / max wall milliseconds per call and the medians against `node`.
+// Prints min / median / max wall milliseconds per call and the medians against `node` (bench/timing.ts).
 // BENCH_RUNS (default 30) sets the runs per variant, after 3 unmeasured ones.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { replyAdmin } from '../src/daemon/admin.js';
 import { answerHook } from '../src/daemon/hookop.js';
 import { serveLines } from '../src/daemon/sockets.js';
 import { daemonReachable } from '../src/hook/daemoncheck.js';
 import { viewDifference } from '../src/sys/procview.js';
+import { type Outcome, type Variant, interleaved, table } from './timing.js';
 
 const CLI = resolve('dist/agentcgroup.cjs');
 const BINARY = resolve('dist/agentcgroup');
@@ -39,26 +39,6 @@ async function serve(mode: string, socket: string): Promise<void> {
   }
   process.stdout.write('ready\n');
 }
-
-interface Variant {
-  name: string;
-  file: string;
-  argv: string[];
-  env: NodeJS.ProcessEnv;
-}
-
-function time(v: Variant, stdin: string): number {
-  const began = performance.now();
-  const r = spawnSync(v.file, v.argv.slice(1), { argv0: v.argv[0]!, input: stdin, env: v.env, encoding: 'utf8' });
-  const ms = performance.now() - began;
-  if (r.status !== 0 || r.stderr !== '') throw new Error(`${v.name}: exit ${r.status}, ${r.stderr}`);
-  return ms;
-}
-
-const stats = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s.at(-1)! };
-};
 
 async function startServer(mode: string, socket: string) {
   const child = spawn(process.execPath, [process.argv[1]!, '--serve', mode, socket], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
@@ -101,17 +81,12 @@ async function main(): Promise<void> {
       ['poststop, never carved', state('stopped')],
     ];
     console.log(`hook calls as processes, ${runs} runs each after 3 unmeasured, interleaved; wall ms (min / median / max)`);
+    const check = (v: Variant, o: Outcome) => {
+      if (o.status !== 0 || o.stderr !== '') throw new Error(`${v.name}: exit ${o.status}, ${o.stderr}`);
+    };
     for (const [call, stdin] of calls) {
-      const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-      for (let i = 0; i < 3; i++) for (const v of variants) time(v, stdin);
-      for (let i = 0; i < runs; i++) for (const v of variants) times.get(v.name)!.push(time(v, stdin));
-      const base = stats(times.get('node')!).median;
       console.log(`\n${call}`);
-      console.log(`  ${'variant'.padEnd(12)} ${'min'.padStart(8)} ${'median'.padStart(8)} ${'max'.padStart(8)}   median/node`);
-      for (const v of variants) {
-        const s = stats(times.get(v.name)!);
-        console.log(`  ${v.name.padEnd(12)} ${s.min.toFixed(2).padStart(8)} ${s.median.toFixed(2).padStart(8)} ${s.max.toFixed(2).padStart(8)}   ${(s.median / base).toFixed(3)}`);
-      }
+      for (const line of table(interleaved(variants, runs, check, stdin), 'node')) console.log(line);
     }
   } finally {
     for (const s of servers) s.kill('SIGTERM');

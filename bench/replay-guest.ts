@@ -21,7 +21,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { adminSocketPath } from '../src/state/paths.js';
 import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
 import { agentBundle } from './replay/bundle.js';
 import { DOCKER_INIT, agentProcess } from './replay/init.js';
@@ -345,6 +346,37 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
   quiet('crun', ['delete', '-f', 'oh-exec'], log);
   say(`overheads: start-up of the binary, ${o.reps} repetitions each way`);
   const startup = alternate(o.reps, direct, () => must(spawnSync(BIN, ['--version'], { encoding: 'utf8', timeout: 120_000 }), 'agentcgroup --version'));
+  // As installed, with the daemon running: hooks.d's JSON names the native hook front, which hands
+  // each hook to the daemon (it runs the hook's own code, already loaded).
+  const front = join(dirname(BIN), 'agentcgroup-hook');
+  copyFileSync(resolve('dist/agentcgroup-hook'), front);
+  chmodSync(front, 0o755);
+  // No binary to fall back on: a hook the daemon did not serve fails the run, so every measured hook went to it.
+  const frontEnv = [`AGENTCGROUP_POLICY=${s.policy}`, 'AGENTCGROUP_BINARY=/nonexistent/agentcgroup', `AGENTCGROUP_ADMIN_SOCKET=${adminSocketPath(s.runDir)}`];
+  const frontDir = join(s.dir, 'hooks-front');
+  mkdirSync(frontDir);
+  const asInstalled = JSON.parse(readFileSync('hooks/agentcgroup.json', 'utf8')) as { hook: Record<string, unknown> };
+  asInstalled.hook.path = front;
+  asInstalled.hook.env = frontEnv;
+  writeFileSync(join(frontDir, 'agentcgroup.json'), JSON.stringify(asInstalled));
+  const frontHooked = makeBundle(s, 'oh-front', { args: ['/bin/true'], hookStages: [] });
+  symlinkSync('busybox', join(frontHooked, 'rootfs/bin/true'));
+  const frontHook = { path: front, args: ['agentcgroup', 'hook'], env: frontEnv };
+  setHooks(frontHooked, { createRuntime: [frontHook], poststop: [frontHook] });
+  const daemon = await startDaemon(s);
+  let podmanFront: Overheads['podmanFront'];
+  let crunFront: Overheads['crunFront'];
+  try {
+    const viaFront = podman(frontDir, ['/bin/cat', '/proc/self/cgroup']).stdout;
+    if (viaFront !== '0::/agent\n') throw new Error(`podman with the front did not run the command in the agent leaf: ${JSON.stringify(viaFront)}`);
+    say(`overheads: podman run --rm, hooks through the front, daemon running, ${o.reps} repetitions each way`);
+    podmanFront = alternate(o.reps, () => podman(withoutDir, ['/bin/true']), () => podman(frontDir, ['/bin/true']));
+    say(`overheads: bare crun, hooks through the front, daemon running, ${o.reps} repetitions each way`);
+    crunFront = alternate(o.reps, cycle(plain), cycle(frontHooked));
+  } finally {
+    daemon.child.kill('SIGTERM');
+    await exited(daemon.child);
+  }
   const hostFile = join(ctx.results, 'host-startup.json');
   const hostStartup = existsSync(hostFile) ? (JSON.parse(readFileSync(hostFile, 'utf8')) as Overheads['hostStartup']) : undefined;
   return {
@@ -353,6 +385,8 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
     exec,
     startup,
     ...(hostStartup ? { hostStartup } : {}),
+    podmanFront,
+    crunFront,
     command: 'podman --root/--runroot <tmp> --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --hooks-dir <dir> run --rm --network none --annotation io.agentcgroup.enable=true --rootfs <busybox> /bin/true',
   };
 }
@@ -398,7 +432,7 @@ async function main(): Promise<void> {
   const ctx: Ctx = { o, s, plans, budget, staticMax: [], results };
   const runs: RunRecord[] = [];
 
-  for (let i = 0; i < maxAgents; i++) {
+  for (let i = 0; i < (o.replay ? maxAgents : 0); i++) {
     const r = await replay(ctx, 'alone', 'a', [i]);
     runs.push(r);
     ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
@@ -407,7 +441,7 @@ async function main(): Promise<void> {
   // Counts outermost, modes side by side at each count: whatever else loads the machine meanwhile
   // weighs on every mode at that count alike. A mode leaves the search at its first loss.
   const searching = new Set(o.modes);
-  for (const n of o.agents) {
+  for (const n of o.replay ? o.agents : []) {
     for (const mode of o.modes) {
       if (!searching.has(mode)) continue;
       // The daemon runs only for (d)'s runs, so (a)-(c) pay nothing for its tracker.

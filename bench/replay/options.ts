@@ -27,6 +27,8 @@ export interface Options {
   /** Repetitions of each overhead measurement (medians are reported). */
   reps: number;
   overheads: boolean;
+  /** false (--overheads-only): the overheads alone, no trace replay. */
+  replay: boolean;
   /** (b)'s memory.max: the agent's memory.peak run alone, times this. */
   peakMargin: number;
   /** ladder.recheck given to the daemon in mode (d). */
@@ -49,6 +51,7 @@ export const DEFAULTS: Options = {
   modes: ['a', 'b', 'c', 'd'],
   reps: 5,
   overheads: true,
+  replay: true,
   peakMargin: 1.05,
   recheck: '200ms',
   init: 'tini',
@@ -61,13 +64,14 @@ const positive = (flag: string, v: string): number => {
   return n;
 };
 
-/** `--flag value` pairs and `--no-overheads`; an unknown flag is an error naming it. */
+/** `--flag value` pairs, `--no-overheads` and `--overheads-only` (the later wins); an unknown flag is an error naming it. */
 export function parseOptions(argv: readonly string[]): Options {
   const o: Options = { ...DEFAULTS, agents: [...DEFAULTS.agents], modes: [...DEFAULTS.modes] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
-    if (flag === '--no-overheads') {
-      o.overheads = false;
+    if (flag === '--no-overheads' || flag === '--overheads-only') {
+      o.overheads = flag === '--overheads-only';
+      o.replay = flag === '--no-overheads';
       continue;
     }
     const v = argv[i + 1];

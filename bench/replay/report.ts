@@ -36,6 +36,13 @@ export interface Overheads {
   startup: Pair;
   /** The same pair measured by the host half on the host itself (no emulation), when it could. */
   hostStartup?: Pair;
+  /**
+   * With the daemon running and the hooks run through the native hook front (src/hook/native/), which
+   * hands each to the daemon: how hooks.d and the shim run them when installed. `podman run --rm`, and
+   * bare crun, each against the same without hooks.
+   */
+  podmanFront?: Pair;
+  crunFront?: Pair;
   command: string;
 }
 
@@ -218,6 +225,7 @@ export function inputsTable(res: BenchResult): string {
 }
 
 export interface OverheadRow {
+  key: 'podman' | 'crun' | 'podmanFront' | 'crunFront' | 'exec' | 'startup' | 'hostStartup';
   what: string;
   without: number;
   with: number;
@@ -227,17 +235,20 @@ export interface OverheadRow {
 }
 
 export function overheadRows(o: Overheads): OverheadRow[] {
-  const row = (what: string, p: Pair): OverheadRow => {
+  const row = (key: OverheadRow['key'], what: string, p: Pair | undefined): OverheadRow[] => {
+    if (p === undefined) return [];
     const a = median(p.without);
     const b = median(p.with);
-    return { what, without: a, with: b, addedMs: b - a, ratio: b / a, n: Math.min(p.without.length, p.with.length) };
+    return [{ key, what, without: a, with: b, addedMs: b - a, ratio: b / a, n: Math.min(p.without.length, p.with.length) }];
   };
   return [
-    row('`podman run --rm` (hooks.d, createRuntime + poststop)', o.podman),
-    row('bare crun create + start + delete (config.json hooks)', o.crun),
-    row('`agentcgroup exec --container` vs the command directly', o.exec),
-    row('start-up: `agentcgroup --version` vs `/bin/true` (guest)', o.startup),
-    ...(o.hostStartup ? [row('start-up: `agentcgroup --version` vs `/bin/true` (host, not emulated)', o.hostStartup)] : []),
+    ...row('podman', '`podman run --rm` (hooks.d, createRuntime + poststop, the binary; no daemon)', o.podman),
+    ...row('podmanFront', '`podman run --rm` (hooks.d through the native hook front, daemon running)', o.podmanFront),
+    ...row('crun', 'bare crun create + start + delete (config.json hooks, the binary; no daemon)', o.crun),
+    ...row('crunFront', 'bare crun create + start + delete (hooks through the native front, daemon running)', o.crunFront),
+    ...row('exec', '`agentcgroup exec --container` vs the command directly', o.exec),
+    ...row('startup', 'start-up: `agentcgroup --version` vs `/bin/true` (guest)', o.startup),
+    ...row('hostStartup', 'start-up: `agentcgroup --version` vs `/bin/true` (host, not emulated)', o.hostStartup),
   ];
 }
 
@@ -310,14 +321,23 @@ export function verdicts(res: BenchResult): Verdict[] {
     });
   }
   if (res.overheads) {
-    const [podman, crun, exec, startup, hostStartup] = overheadRows(res.overheads);
+    const by = new Map(overheadRows(res.overheads).map((r) => [r.key, r]));
+    const podman = by.get('podman')!;
+    const crun = by.get('crun')!;
+    const exec = by.get('exec')!;
+    const startup = by.get('startup')!;
+    const hostStartup = by.get('hostStartup');
+    const front = by.get('podmanFront');
+    const crunFront = by.get('crunFront');
     // Two hook runs (createRuntime, poststop) per lifecycle: how much of the added time is start-up alone.
-    const starts = `; of that, 2 start-ups of the binary: ${(2 * startup!.addedMs).toFixed(0)} ms in the guest` +
+    const starts = `; of that, 2 start-ups of the binary: ${(2 * startup.addedMs).toFixed(0)} ms in the guest` +
       (hostStartup ? `, ${(2 * hostStartup.addedMs).toFixed(0)} ms on the host` : '');
+    const fronted = front ? `podman run --rm through the front, daemon running ${x(front.ratio)} (+${front.addedMs.toFixed(0)} ms)${crunFront ? `, bare crun ${x(crunFront.ratio)} (+${crunFront.addedMs.toFixed(0)} ms)` : ''}; ` : '';
     out.push({
-      target: 'hook overhead <= 1.10x of a `podman run` lifecycle',
-      met: podman!.ratio <= 1.1,
-      measured: `podman run --rm ${x(podman!.ratio)} (+${podman!.addedMs.toFixed(0)} ms); bare crun ${x(crun!.ratio)} (+${crun!.addedMs.toFixed(0)} ms); exec ${x(exec!.ratio)} (+${exec!.addedMs.toFixed(0)} ms)${starts}`,
+      // As installed: with the daemon running the hooks go through the front; without a front measured, the binary's.
+      target: `hook overhead <= 1.10x of a \`podman run\` lifecycle${front ? ' (as installed: the native hook front, daemon running)' : ''}`,
+      met: (front ?? podman).ratio <= 1.1,
+      measured: `${fronted}without the daemon, the binary: podman run --rm ${x(podman.ratio)} (+${podman.addedMs.toFixed(0)} ms); bare crun ${x(crun.ratio)} (+${crun.addedMs.toFixed(0)} ms); exec ${x(exec.ratio)} (+${exec.addedMs.toFixed(0)} ms)${starts}`,
     });
   }
   return out;

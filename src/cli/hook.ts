@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { describeError } from '../errors.js';
-import { hookFrontBytes } from '../hook/front.js';
+import { HOOK_FRONT_NAME, RUNTIME_FRONT_NAME, frontBytes } from '../hook/front.js';
 import { STAGES, runHook } from '../hook/run.js';
 import type { CliContext } from './context.js';
 
@@ -19,16 +19,19 @@ export function registerHook(program: Command, ctx: CliContext, setExit: (code: 
       setExit(out.exit);
     });
 
-  // install.sh: the native hook front this executable carries (src/hook/native/), written out.
-  program
-    .command('hook-front', { hidden: true })
-    .argument('<file>', 'where to write it (must not exist)')
-    .action((file: string) => {
-      try {
-        writeFileSync(file, hookFrontBytes(), { mode: 0o755, flag: 'wx' });
-      } catch (err) {
-        ctx.stderr(`agentcgroup: hook-front: ${describeError(err)}\n`);
-        setExit(1);
-      }
-    });
+  // install.sh: the native fronts this executable carries (src/hook/native/, src/runtime/native/), written out.
+  const fronts = [['hook-front', HOOK_FRONT_NAME], ['runtime-front', RUNTIME_FRONT_NAME]] as const;
+  for (const [command, name] of fronts) {
+    program
+      .command(command, { hidden: true })
+      .argument('<file>', 'where to write it (must not exist)')
+      .action((file: string) => {
+        try {
+          writeFileSync(file, frontBytes(name), { mode: 0o755, flag: 'wx' });
+        } catch (err) {
+          ctx.stderr(`agentcgroup: ${command}: ${describeError(err)}\n`);
+          setExit(1);
+        }
+      });
+  }
 }

@@ -13,7 +13,7 @@ import { registerRuntime } from './runtime.js';
 import { registerPolicy } from './policy.js';
 import { registerStatus } from './status.js';
 import { registerTop } from './top.js';
-import { VERSION } from '../version.js';
+import { VERSION, VERSION_LINE } from '../version.js';
 
 export { VERSION };
 
@@ -36,7 +36,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   const program = new Command()
     .name('agentcgroup')
     .description('Per-tool-call cgroup v2 resource control for AI-agent containers')
-    .version(VERSION)
+    .version(VERSION_LINE)
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })

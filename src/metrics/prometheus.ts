@@ -9,7 +9,7 @@
  */
 import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
-import { VERSION } from '../version.js';
+import { COMMIT, VERSION } from '../version.js';
 import { CALL_STATES, type CallState, type ContainerSnapshot, type Counters, type DaemonSnapshot, type TrackerCounts } from './snapshot.js';
 import { DURATION_BUCKETS, type Histogram, OUTCOMES, PEAK_BUCKETS, type ToolSummary, foldTool } from './toolstats.js';
 
@@ -152,7 +152,7 @@ function runningByTool(c: ContainerSnapshot): Map<string, Record<CallState, numb
 export function renderPrometheus(snap: DaemonSnapshot): string {
   const x = new Exposition();
   const daemon: Row<DaemonSnapshot>[] = [{ labels: [], subject: snap }];
-  x.family('agentcgroup_build_info', 'gauge', 'always 1: the version of the agentcgroup daemon serving these metrics', daemon, () => [[[['version', VERSION]], 1]]);
+  x.family('agentcgroup_build_info', 'gauge', 'always 1: the version and git commit of the agentcgroup daemon serving these metrics', daemon, () => [[[['version', VERSION], ['commit', COMMIT]], 1]]);
   x.family('agentcgroup_tracker_up', 'gauge', '1 when the eBPF tracker runs (tool calls an agent starts on its own get their cgroup)', daemon, (s) => one(s.tracker ? 1 : 0));
   x.scoped('tracker', 'the eBPF tracker since the daemon opened it', TRACKER, snap.trackerCounts ? [{ labels: [], subject: snap.trackerCounts }] : []);
   x.family('agentcgroup_nri_up', 'gauge', "1 when the daemon is registered as the container runtime's NRI plugin", snap.nri ? daemon : [], (s) => one(s.nri?.state === 'connected' ? 1 : 0));

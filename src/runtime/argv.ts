@@ -11,6 +11,8 @@ export interface RuntimeCall {
   bundle?: string;
   /** crun's `--config FILE` (create, run): the config file instead of the bundle's config.json. */
   configFile?: string;
+  /** create, run: `--pid-file`, where the runtime writes the container's init pid (unvalidated). */
+  pidFile?: string;
   /** create, run, delete: the container id, unvalidated. */
   id?: string;
   /** run -d, exec -d: the container (or the exec'd process) outlives the call. */
@@ -127,6 +129,8 @@ export function parseRuntimeArgv(argv: readonly string[]): RuntimeCall {
     const configFile = text(options.get('config'));
     if (bundle !== undefined) call.bundle = bundle;
     if (configFile !== undefined) call.configFile = configFile;
+    const pidFile = text(options.get('pid-file'));
+    if (pidFile !== undefined) call.pidFile = pidFile;
     if (positionals[0] !== undefined) call.id = positionals[0];
     call.detach = options.has('detach');
     call.keep = options.has('keep');

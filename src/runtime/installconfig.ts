@@ -9,11 +9,14 @@ import { oneLine, printable } from '../text.js';
 import { SHIM_LINK_NAME } from './self.js';
 
 export const RUNTIME_NAME = 'agentcgroup';
-export const INSTALLED_BINARY = '/usr/local/bin/agentcgroup';
 export const INSTALLED_SHIM = `/usr/local/bin/${SHIM_LINK_NAME}`;
 
-/** Docker puts runtimeArgs before the runtime's own arguments: `agentcgroup runtime --root ... create ...`. */
-export const DOCKER_ENTRY = { path: INSTALLED_BINARY, runtimeArgs: ['runtime'] };
+/**
+ * The runtime front by its path, no runtimeArgs: every verb Docker sends (start, state, kill, delete,
+ * each exec) goes to the real runtime without a Node start-up. An entry of an earlier install
+ * (`agentcgroup` with runtimeArgs ["runtime"]) is replaced by the next `add`.
+ */
+export const DOCKER_ENTRY = { path: INSTALLED_SHIM };
 
 /** Refuses an engine config with one line naming the file. */
 export function bad(file: string, why: string): never {

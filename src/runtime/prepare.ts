@@ -4,7 +4,7 @@
  * mounts, which is before any hook runs) and removed again once the container is gone. Loaded only for
  * those verbs: the policy YAML costs more than a pass-through verb should.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { optsIn } from '../config/annotations.js';
 import { loadPolicy } from '../config/policy.js';
@@ -17,7 +17,7 @@ import { HOOK_ENV } from '../host/env.js';
 import { parseConfig } from '../oci/config.js';
 import { validateContainerId } from '../oci/ids.js';
 import { adminSocketPath, execSocketDir } from '../state/paths.js';
-import { recordUncarved, removeUncarved } from '../state/uncarved.js';
+import { attachUncarvedPid, recordUncarved, removeUncarved } from '../state/uncarved.js';
 import { quote } from '../text.js';
 import type { RuntimeCall } from './argv.js';
 import { readConfigFile, replaceConfigFile } from './configfile.js';
@@ -39,6 +39,8 @@ export interface Prepared {
   warning?: string;
   /** Strict policy: the container must not start; the reason. */
   refusal?: string;
+  /** The container was recorded as running uncarved (state/uncarved.ts): settleUncarved completes it. */
+  recorded?: { runDir: string; id: string };
 }
 
 /**
@@ -91,8 +93,12 @@ export function prepareCreate(call: RuntimeCall, env: NodeJS.ProcessEnv, cwd: st
     const why = describeError(err);
     if (strict) return { refusal: `${why}; refusing to create the container (strict policy)` };
     // Left for the daemon to show (status, top, metrics); removed again at delete.
-    const unrecorded = runDir === undefined || call.id === undefined ? undefined : recordUncarved(runDir, { id: call.id, stage: 'shim', reason: why }, new Date());
-    return { warning: `${why}; config left unchanged, the container runs unconstrained${unrecorded === undefined ? '' : ` (${unrecorded})`}` };
+    if (runDir === undefined || call.id === undefined) return { warning: `${why}; config left unchanged, the container runs unconstrained` };
+    const unrecorded = recordUncarved(runDir, { id: call.id, stage: 'shim', reason: why }, new Date());
+    return {
+      warning: `${why}; config left unchanged, the container runs unconstrained${unrecorded === undefined ? '' : ` (${unrecorded})`}`,
+      ...(unrecorded === undefined ? { recorded: { runDir, id: call.id } } : {}),
+    };
   }
 }
 
@@ -107,4 +113,30 @@ export function removeSocketDir(id: string | undefined, env: NodeJS.ProcessEnv):
   } catch (err) {
     return `cannot remove the container's exec socket directory: ${describeError(err)}`;
   }
+}
+
+// A pid file holds a decimal pid; anything longer is not one.
+const PID_FILE_MAX = 64;
+
+/**
+ * After the runtime, for a container recorded as uncarved: gone with a create that failed or a
+ * foreground run that ended; otherwise its init's pid (the runtime's --pid-file) goes into the record,
+ * so that the record goes once the container has, whoever runs its delete (the runtime front passes
+ * delete straight to the runtime). Without a pid file the record waits for the shim's delete. One line
+ * back when the record could not be completed.
+ */
+export function settleUncarved(recorded: { runDir: string; id: string }, call: RuntimeCall, cwd: string, created: boolean): string | undefined {
+  if (!created) {
+    removeUncarved(recorded.runDir, recorded.id);
+    return undefined;
+  }
+  if (call.pidFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, call.pidFile), 'utf8').slice(0, PID_FILE_MAX).trim();
+  } catch (err) {
+    return `cannot read the pid file for the uncarved record: ${describeError(err)}`;
+  }
+  if (!/^[1-9]\d{0,9}$/.test(text)) return `the pid file ${quote(call.pidFile)} holds no pid`;
+  return attachUncarvedPid(recorded.runDir, recorded.id, Number(text));
 }

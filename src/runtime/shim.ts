@@ -79,6 +79,10 @@ export async function runShim(args: readonly string[], io: ShimIo): Promise<Endi
   if (prepared.madeSocketDir !== undefined && 'code' in ending && (!ok || ended)) {
     rmSync(prepared.madeSocketDir, { recursive: true, force: true });
   }
+  if (work && prepared.recorded !== undefined) {
+    const problem = work.settleUncarved(prepared.recorded, call, io.cwd, ok && !ended);
+    if (problem !== undefined) io.stderr(`agentcgroup: runtime: warning: ${problem}\n`);
+  }
   return ending;
 }
 

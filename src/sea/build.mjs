@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildCommit } from './commit.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -61,6 +62,7 @@ await build({
   format: 'cjs',
   outfile: config.main,
   plugins: [seaPlugin],
+  define: { AGENTCGROUP_COMMIT: JSON.stringify(buildCommit()) },
   logLevel: 'warning',
 });
 

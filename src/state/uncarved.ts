@@ -86,6 +86,25 @@ export function recordUncarved(
   }
 }
 
+/**
+ * The container's init, once the runtime has made it, added to a record written before (the shim's,
+ * before create): the sweep can then tell the container's end, with no delete of ours to wait for.
+ * Never throws; one line back when the record could not be completed.
+ */
+export function attachUncarvedPid(runDir: string, id: string, pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    const path = fileOf(runDir, id);
+    const rec = parse(readFileSync(path, 'utf8'));
+    if (rec === undefined) return `the uncarved record of ${id} is unreadable`;
+    const started = processStart(procRoot, pid);
+    if (started === undefined) return `the container's init (pid ${pid}) is gone already`;
+    replacePrivateFile(path, `${JSON.stringify({ ...rec, pid, started })}\n`);
+    return undefined;
+  } catch (err) {
+    return `cannot complete the uncarved record: ${describeError(err)}`;
+  }
+}
+
 /** The container's record goes (its poststop, the shim's delete); an invalid id has none. */
 export function removeUncarved(runDir: string, id: string): void {
   try {

@@ -25,6 +25,33 @@ export interface Scratch {
   callDir: string;
 }
 
+/**
+ * The runtime shim as install.sh puts it, running this checkout's build: the native runtime front
+ * (dist/agentcgroup-runtime) as `agentcgroup-runtime`, and beside it, where the front looks for the
+ * binary, `agentcgroup`: a script running the built CLI with the scratch policy (and noting each run
+ * in bin/calls.log). The path engines run.
+ */
+export function runtimeFront(s: Scratch): string {
+  const binDir = join(s.dir, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const front = join(binDir, 'agentcgroup-runtime');
+  copyFileSync(resolve('dist/agentcgroup-runtime'), front);
+  chmodSync(front, 0o755);
+  const binary = join(binDir, 'agentcgroup');
+  // Each run of the binary leaves its arguments in calls.log: which verbs the front did not take.
+  writeFileSync(binary, `#!/bin/sh\necho "$*" >> ${join(binDir, 'calls.log')}\nAGENTCGROUP_POLICY=${s.policy} exec ${process.execPath} ${CLI} "$@"\n`);
+  chmodSync(binary, 0o755);
+  return front;
+}
+
+/** What runtimeFront's binary was run with, a line per run: the calls the front did not take itself. */
+export function binaryRuns(s: Scratch): string[] {
+  return readOr(join(s.dir, 'bin', 'calls.log')).split('\n').filter((l) => l !== '');
+}
+
+/** Every run of the binary a create (or run): each other verb went from the front to the runtime. */
+export const onlyCreates = (runs: string[]): boolean => runs.length > 0 && runs.every((l) => /^runtime .*\b(create|run)\b/.test(l));
+
 export function scratch(policyExtra = ''): Scratch {
   const dir = mkdtempSync('/tmp/agentcg-it-');
   const runDir = join(dir, 'run');

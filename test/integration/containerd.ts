@@ -1,13 +1,13 @@
 /**
  * A real containerd of the guest's engines (2.x on the sid guest) for the containerd and CRI scenarios:
- * started on a config in a scratch directory, with our runtime table as install.sh adds it and our shim
- * under the name containerd's BinaryName gives it.
+ * started on a config in a scratch directory, with our runtime table as install.sh adds it (the shim
+ * itself: bundle.ts runtimeFront).
  */
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Checker } from './harness.js';
-import { CLI, type Scratch, eventually, exited, readOr, run } from './bundle.js';
+import { CLI, eventually, exited, readOr, run } from './bundle.js';
 
 export interface Containerd {
   child: ChildProcess;
@@ -16,20 +16,6 @@ export interface Containerd {
   log: string;
   /** SIGTERM, then its exit code. */
   stop(): Promise<number | null>;
-}
-
-/** The shim under the name containerd's BinaryName gives it, running this checkout's build. */
-export function shimBinary(s: Scratch): string {
-  const linkDir = join(s.dir, 'cli');
-  mkdirSync(linkDir);
-  // The bundle's own name makes it behave as `agentcgroup runtime`, as the installed link does.
-  symlinkSync(CLI, join(linkDir, 'agentcgroup-runtime'));
-  const binDir = join(s.dir, 'bin');
-  mkdirSync(binDir);
-  const shim = join(binDir, 'agentcgroup-runtime');
-  writeFileSync(shim, `#!/bin/sh\nAGENTCGROUP_POLICY=${s.policy} exec ${process.execPath} ${join(linkDir, 'agentcgroup-runtime')} "$@"\n`);
-  chmodSync(shim, 0o755);
-  return shim;
 }
 
 /** `install-config containerd add` on the file, as install.sh --containerd runs it on a node. */

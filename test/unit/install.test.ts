@@ -108,6 +108,33 @@ t.test('the native hook front the binary carries: beside it, run by hooks.d; gon
   t.same(tree(root), [], 'uninstall removes the front too');
 });
 
+t.test('the native runtime front the binary carries: agentcgroup-runtime itself; a link again with a binary that has none; gone on uninstall', async (t) => {
+  const dir = t.testdir({ root: {}, bin: {} });
+  const root = join(dir, 'root');
+  const withFront = join(dir, 'bin/with-front');
+  const withoutFront = join(dir, 'bin/without-front');
+  writeFileSync(withFront, '#!/bin/sh\n[ "$1" = runtime-front ] && printf "runtime front bytes" >"$2"\nexit 0\n', { mode: 0o755 });
+  writeFileSync(withoutFront, '#!/bin/sh\necho "unknown command $1" >&2\nexit 1\n', { mode: 0o755 });
+  const shim = join(root, 'usr/local/bin/agentcgroup-runtime');
+
+  t.equal(sh(['--root', root, '--binary', withoutFront]).status, 0);
+  t.equal(readlinkSync(shim), 'agentcgroup', 'first a link: the binary is the shim by that name');
+  const first = sh(['--root', root, '--binary', withFront]);
+  t.equal(first.status, 0, first.stderr);
+  t.notOk(lstatSync(shim).isSymbolicLink(), 'the link is replaced by the front');
+  t.equal(readFileSync(shim, 'utf8'), 'runtime front bytes', 'written out by the binary (agentcgroup runtime-front FILE)');
+  t.equal(statSync(shim).mode & 0o777, 0o755);
+  t.match(first.stdout, /agentcgroup-runtime/);
+  const dry = sh(['--root', root, '--binary', withFront, '--dry-run']);
+  t.match(dry.stdout, /^would leave \S+\/usr\/local\/bin\/agentcgroup-runtime \(unchanged\)$/m, dry.stdout);
+
+  t.equal(sh(['--root', root, '--binary', withoutFront]).status, 0);
+  t.equal(readlinkSync(shim), 'agentcgroup', 'a binary without a front: the link again');
+  t.equal(sh(['--root', root, '--binary', withFront]).status, 0);
+  t.equal(sh(['--uninstall', '--root', root]).status, 0);
+  t.same(tree(root), [], 'uninstall removes the front too');
+});
+
 t.test('bad invocations: one line, non-zero', async (t) => {
   for (const [args, pattern] of [
     [['--root', 'relative'], /--root must be an absolute path/],
@@ -190,7 +217,7 @@ t.test('--docker: merged into daemon.json, other keys and indentation kept; unin
   const installed = readFileSync(file, 'utf8');
   t.same(JSON.parse(installed), {
     'log-driver': 'journald',
-    runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' }, agentcgroup: { path: '/usr/local/bin/agentcgroup', runtimeArgs: ['runtime'] } },
+    runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime' }, agentcgroup: { path: '/usr/local/bin/agentcgroup-runtime' } },
   });
   t.match(installed, /^\{\n {4}"log-driver"/, 'four-space indentation kept');
   const again = sh(['--root', root, '--binary', binary, '--docker']);
@@ -212,7 +239,7 @@ t.test('--docker without a daemon.json creates it; uninstall removes it', async 
   const { root, binary } = engineWorld(t);
   t.equal(sh(['--root', root, '--binary', binary, '--docker']).status, 0);
   const file = join(root, 'etc/docker/daemon.json');
-  t.equal(readFileSync(file, 'utf8'), '{\n  "runtimes": {\n    "agentcgroup": {\n      "path": "/usr/local/bin/agentcgroup",\n      "runtimeArgs": [\n        "runtime"\n      ]\n    }\n  }\n}\n');
+  t.equal(readFileSync(file, 'utf8'), '{\n  "runtimes": {\n    "agentcgroup": {\n      "path": "/usr/local/bin/agentcgroup-runtime"\n    }\n  }\n}\n');
   t.equal(statSync(file).mode & 0o777, 0o644);
   t.equal(sh(['--uninstall', '--root', root]).status, 0);
   t.notOk(existsSync(file), 'nothing else was in it');

@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { parse } from 'smol-toml';
 import { RUNTIME_NAME } from '../../../src/runtime/installconfig.js';
 import type { Checker } from '../harness.js';
-import { type Scratch, eventually, exited, readOr, run } from '../bundle.js';
-import { type Containerd, addRuntime, dumpConfig, launchContainerd, shimBinary } from '../containerd.js';
+import { type Scratch, eventually, exited, readOr, run, runtimeFront } from '../bundle.js';
+import { type Containerd, addRuntime, dumpConfig, launchContainerd } from '../containerd.js';
 import { CriClient, envs } from './client.js';
 import { criConfig, criPaths, criSockets, withShimBinary } from './config.js';
 import { busyboxFiles, ociArchive, pauseFiles } from './image.js';
@@ -112,7 +112,7 @@ export async function startContainerd(c: Checker, s: Scratch, opts: { shim: bool
   let shim: string | undefined;
   if (opts.shim) {
     if (!addRuntime(c, config)) return undefined;
-    shim = shimBinary(s);
+    shim = runtimeFront(s);
     writeFileSync(config, withShimBinary(readFileSync(config, 'utf8'), shim));
   }
   const dump = dumpConfig(c, config);

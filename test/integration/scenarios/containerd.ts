@@ -6,8 +6,8 @@
 import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, readOr, run, scratch } from '../bundle.js';
-import { type Containerd, addRuntime, dumpConfig, launchContainerd, shimBinary } from '../containerd.js';
+import { CLI, type Scratch, binaryRuns, eventually, onlyCreates, readOr, run, runtimeFront, scratch } from '../bundle.js';
+import { type Containerd, addRuntime, dumpConfig, launchContainerd } from '../containerd.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
@@ -32,7 +32,7 @@ scenario(async (c) => {
   const d = await startContainerd(c, s);
   if (!d) return;
   try {
-    const shim = shimBinary(s);
+    const shim = runtimeFront(s);
     const rootfs = join(s.dir, 'rootfs');
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
     for (const dir of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, dir));
@@ -64,6 +64,7 @@ scenario(async (c) => {
     c.ok(!existsSync(cg(C)), 'the container cgroup is gone');
     c.equal(readOr(join(s.runDir, 'containers', `${id}.json`)), '', 'no record left');
     c.ok(!existsSync(join(s.runDir, 'sock', id)), 'no socket directory left');
+    c.ok(onlyCreates(binaryRuns(s)), "containerd's start, exec, kill and delete went from the runtime front to runc without the binary", binaryRuns(s));
   } finally {
     await d.stop();
   }

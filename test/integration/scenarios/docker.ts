@@ -4,10 +4,10 @@
 // the daemon; a runaway call OOM-killed alone; `docker exec` in the agent leaf; `docker update
 // --memory` followed; `docker stop` and `docker rm` leave nothing of ours.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, exited, must, readOr, run, scratch, startDaemon } from '../bundle.js';
+import { CLI, type Scratch, binaryRuns, eventually, exited, must, onlyCreates, readOr, run, runtimeFront, scratch, startDaemon } from '../bundle.js';
 import { AGENT_PY, type CallLine, type Running, begunFromOutside, callRecords, expectCalls, expectFramework, processes } from '../shapes.js';
 
 const MiB = 1 << 20;
@@ -28,12 +28,10 @@ async function startDockerd(c: Checker, s: Scratch): Promise<Docker | undefined>
   c.equal(added.status, 0, 'install-config docker add writes daemon.json', added.stderr);
   const config = JSON.parse(readOr(daemonJson, '{}')) as { runtimes?: Record<string, { path: string; runtimeArgs?: string[] }> };
   const entry = config.runtimes?.agentcgroup;
-  c.ok(entry?.path === '/usr/local/bin/agentcgroup' && entry.runtimeArgs?.join(' ') === 'runtime', 'daemon.json names the installed binary as runtime agentcgroup', config);
-  // The guest's /usr/local/bin is the host's, read-only: the entry points at this checkout's build instead.
-  const wrapper = join(s.dir, 'agentcgroup');
-  writeFileSync(wrapper, `#!/bin/sh\nAGENTCGROUP_POLICY=${s.policy} exec ${process.execPath} ${CLI} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  writeFileSync(daemonJson, JSON.stringify({ ...config, runtimes: { agentcgroup: { ...entry, path: wrapper } } }));
+  c.ok(entry?.path === '/usr/local/bin/agentcgroup-runtime' && entry.runtimeArgs === undefined, 'daemon.json names the installed runtime front as runtime agentcgroup', config);
+  // The guest's /usr/local/bin is the host's, read-only: the entry points at this checkout's build
+  // instead, the front with the binary beside it, as installed.
+  writeFileSync(daemonJson, JSON.stringify({ ...config, runtimes: { agentcgroup: { ...entry, path: runtimeFront(s) } } }));
 
   const sock = join(s.dir, 'docker.sock');
   const log = join(s.dir, 'dockerd.log');
@@ -154,6 +152,7 @@ scenario(async (c) => {
     c.equal(readOr(join(s.runDir, 'containers', `${id}.json`)), '', 'no record left');
     c.ok(!existsSync(join(s.runDir, 'sock', id)), 'no socket directory left');
     c.equal(d.cli('rm', id).status, 0, 'docker rm');
+    c.ok(onlyCreates(binaryRuns(s)), "dockerd's start, exec, update, kill and delete went from the runtime front to runc without the binary", binaryRuns(s));
     const plain = d.cli('run', '--rm', '--network', 'none', '-v', '/usr:/usr:ro', image, 'cat', '/proc/self/cgroup');
     c.equal(plain.status, 0, 'a container of the default runtime still runs', plain.stderr);
   } finally {

@@ -7,13 +7,13 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Checker, scenario } from '../harness.js';
-import { CLI, type Scratch, eventually, installExecClient, makeBundle, readOr, scratch } from '../bundle.js';
+import { CLI, type Scratch, binaryRuns, eventually, installExecClient, makeBundle, onlyCreates, readOr, runtimeFront, scratch } from '../bundle.js';
 
 const MiB = 1 << 20;
 const cg = (rel: string, file = '') => join('/sys/fs/cgroup', rel, file);
 
 interface Shim {
-  /** The shim's command line up to the runtime's arguments. */
+  /** The shim's command line up to the runtime's arguments: the program, then its own arguments. */
   argv: string[];
   env: NodeJS.ProcessEnv;
   /** Global options as containerd passes them. */
@@ -21,22 +21,26 @@ interface Shim {
   log: string;
 }
 
-/** Docker's form (`agentcgroup runtime`, runtimeArgs) for runc; containerd's BinaryName link for crun. */
+/**
+ * runc behind the native runtime front as install.sh installs it (what Docker's runtime path and
+ * containerd's BinaryName run: start, state, kill, delete go to runc by exec, create and run to the
+ * shim); crun behind the shim itself, as without a front (the binary by its agentcgroup-runtime name).
+ */
 function shimFor(s: Scratch, rt: string, bundle: string): Shim {
   const env = { ...process.env, AGENTCGROUP_POLICY: s.policy };
   const globals = ['--root', join(s.dir, `state-${rt}`), '--log', join(bundle, 'log.json'), '--log-format', 'json'];
   const log = join(s.dir, `${rt}.out`);
-  if (rt === 'runc') return { argv: [CLI, 'runtime', '--runtime', 'runc'], env, globals, log };
+  if (rt === 'runc') return { argv: [runtimeFront(s)], env: { ...env, AGENTCGROUP_RUNTIME: 'runc' }, globals, log };
   const link = join(s.dir, 'agentcgroup-runtime');
   if (!existsSync(link)) symlinkSync(CLI, link);
-  return { argv: [link], env: { ...env, AGENTCGROUP_RUNTIME: 'crun' }, globals, log };
+  return { argv: [process.execPath, link], env: { ...env, AGENTCGROUP_RUNTIME: 'crun' }, globals, log };
 }
 
 /** One runtime call through the shim; stdio goes to a file, since a created container keeps it open. */
 function call(sh: Shim, args: string[]): SpawnSyncReturns<Buffer> {
   const fd = openSync(sh.log, 'a');
   try {
-    return spawnSync(process.execPath, [...sh.argv, ...sh.globals, ...args], { env: sh.env, stdio: ['ignore', fd, fd], timeout: 120_000 });
+    return spawnSync(sh.argv[0]!, [...sh.argv.slice(1), ...sh.globals, ...args], { env: sh.env, stdio: ['ignore', fd, fd], timeout: 120_000 });
   } finally {
     closeSync(fd);
   }
@@ -80,6 +84,7 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   const state = direct(rt, sh, ['state', id]);
   c.equal((JSON.parse(state.stdout || '{}') as { status?: string }).status, 'running', `${rt}: running`);
   c.equal(call(sh, ['state', id]).status, 0, `${rt}: state through the shim`);
+  c.equal(call(sh, ['exec', id, '/bin/sh', '-c', 'exit 0']).status, 0, `${rt}: exec through the shim`);
   const inside = direct(rt, sh, ['exec', id, '/bin/ls', '/run/agentcgroup']);
   c.equal(inside.status, 0, `${rt}: the socket directory is mounted in the container`, inside.stderr);
   // The exec client over its placeholder: it runs (no daemon here, so it says so and exits 125), and
@@ -107,6 +112,10 @@ async function lifecycle(c: Checker, rt: string): Promise<void> {
   const after = { text: readFileSync(configFile, 'utf8'), mtime: statSync(configFile).mtimeMs };
   c.ok(after.text === before.text && after.mtime === before.mtime, `${rt}: start, state, kill and delete did not touch config.json`);
 
+  if (rt === 'runc') {
+    const runs = binaryRuns(s);
+    c.ok(runs.length === 1 && onlyCreates(runs), 'runc: the front started the binary for create alone; start, state, exec, kill and delete went to runc by exec', runs);
+  }
   // A retried create (containerd retries after a failure) adds nothing.
   c.equal(call(sh, ['create', '--bundle', bundle, '--pid-file', pidFile, id]).status, 0, `${rt}: create again`);
   c.equal(JSON.stringify(ours(JSON.parse(readFileSync(configFile, 'utf8')))), ONCE, `${rt}: still once each`);
@@ -124,7 +133,7 @@ async function signalled(c: Checker, rt: string): Promise<void> {
   const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', script], annotations: { 'io.agentcgroup.enable': 'true' }, hookStages: [], binds: [{ source: out, destination: '/out' }] });
   const sh = shimFor(s, rt, bundle);
   const fd = openSync(sh.log, 'a');
-  const child = spawn(process.execPath, [...sh.argv, ...sh.globals, 'run', '--bundle', bundle, id], { env: sh.env, stdio: ['ignore', fd, fd] });
+  const child = spawn(sh.argv[0]!, [...sh.argv.slice(1), ...sh.globals, 'run', '--bundle', bundle, id], { env: sh.env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const ended = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const up = await eventually(() => existsSync(join(out, 'up')), 60_000);

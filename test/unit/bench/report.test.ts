@@ -92,6 +92,18 @@ t.test('verdicts name the measured values', async (t) => {
   t.same(o.map((x) => Math.round(x.addedMs)), [500, 1000, 590, 200, 40]);
 });
 
+t.test('with the front measured (daemon running), the podman target is judged on it, the binary\'s figures still said', async (t) => {
+  const res = result();
+  res.overheads = { ...res.overheads!, podmanFront: { without: [1000], with: [1060] }, crunFront: { without: [300], with: [330] } };
+  const v = verdicts(res)[4]!;
+  t.equal(v.met, true, '1.06x through the front meets 1.10x, though the binary alone (1.50x) would not');
+  t.match(v.target, /as installed: the native hook front, daemon running/);
+  t.match(v.measured, /^podman run --rm through the front, daemon running 1\.06x \(\+60 ms\), bare crun 1\.10x \(\+30 ms\); without the daemon, the binary: podman run --rm 1\.50x/);
+  t.same(overheadRows(res.overheads).map((r) => r.key), ['podman', 'podmanFront', 'crun', 'crunFront', 'exec', 'startup', 'hostStartup']);
+  res.overheads.podmanFront = { without: [1000], with: [1200] };
+  t.equal(verdicts(res)[4]!.met, false, '1.20x through the front does not');
+});
+
 t.test('the framework outside the agent leaf in (d) fails its target, with where it was and the calls the daemon saw', async (t) => {
   const res = result();
   const d = res.runs.filter((r) => r.mode === 'd');
@@ -121,6 +133,15 @@ t.test('markdown and svg render every mode', async (t) => {
   t.match(svg, /caption &lt;&amp;&gt;/);
   t.equal((svg.match(/<polyline/g) ?? []).length, 12, 'three panels, four modes');
   t.match(svg, /target 1\.10x/);
+});
+
+t.test('--overheads-only: the overheads and no replay; a report of no runs still renders', async (t) => {
+  t.match(parseOptions(['--overheads-only']), { overheads: true, replay: false });
+  t.match(parseOptions(['--overheads-only', '--no-overheads']), { overheads: false, replay: true }, 'the later wins');
+  t.match(parseOptions([]), { overheads: true, replay: true });
+  const res = { ...result(), runs: [] };
+  const md = markdown(res);
+  t.match(md, /hook overhead <= 1\.10x/, 'the overhead verdict is there');
 });
 
 t.test('options', async (t) => {

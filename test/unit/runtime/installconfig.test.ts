@@ -26,6 +26,9 @@ t.test('docker: add keeps keys, order and indentation; remove is its exact inver
 t.test('docker: an outdated entry of ours is replaced', async (t) => {
   const old = JSON.stringify({ runtimes: { agentcgroup: { path: '/opt/agentcgroup' } } });
   t.same(JSON.parse(addDockerRuntime(old, F)).runtimes.agentcgroup, DOCKER_ENTRY);
+  // An earlier install's entry (the binary, with runtimeArgs): replaced by the front, no runtimeArgs left.
+  const earlier = JSON.stringify({ runtimes: { agentcgroup: { path: '/usr/local/bin/agentcgroup', runtimeArgs: ['runtime'] } } });
+  t.same(JSON.parse(addDockerRuntime(earlier, F)).runtimes.agentcgroup, { path: '/usr/local/bin/agentcgroup-runtime' });
 });
 
 t.test('docker: refusals name the file and change nothing', async (t) => {

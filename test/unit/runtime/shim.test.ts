@@ -204,6 +204,25 @@ t.test('fails open on a bad config, refuses under a strict policy', async (t) =>
     t.equal(shim(w, ['delete', 'c1'], {}).status, 0);
     t.notOk(existsSync(join(w.runDir, 'uncarved', 'c1.json')), `${name}: delete removes it`);
   }
+  // With the runtime's --pid-file, the record learns the container's init after create, so the sweep
+  // can drop it with no delete of ours (the runtime front sends delete straight to the runtime).
+  const uncarved = (x: World) => join(x.runDir, 'uncarved', 'c1.json');
+  const pw = world(t);
+  writeFileSync(pw.config, '{"ociVersion": ');
+  const pidFile = join(pw.bundle, 'init.pid');
+  writeFileSync(pidFile, `${process.pid}\n`); // what the runtime would have written: a live process
+  const withPid = shim(pw, ['create', '--bundle', pw.bundle, '--pid-file', pidFile, 'c1']);
+  t.equal(withPid.status, 0);
+  t.match(JSON.parse(readFileSync(uncarved(pw), 'utf8')), { id: 'c1', stage: 'shim', pid: process.pid, started: Number }, "the init's pid and start time added after create");
+  t.equal(shim(pw, ['create', '--bundle', pw.bundle, '--pid-file', pidFile, 'c1'], { FAKE_EXIT: '1' }).status, 1);
+  t.notOk(existsSync(uncarved(pw)), 'a create that failed leaves no record');
+  t.equal(shim(pw, ['run', '--bundle', pw.bundle, 'c1']).status, 0);
+  t.notOk(existsSync(uncarved(pw)), 'nor does a foreground run once it has ended');
+  writeFileSync(pidFile, 'x\n');
+  const junk = shim(pw, ['run', '-d', '--bundle', pw.bundle, '--pid-file', pidFile, 'c1']);
+  t.match(junk.stderr, /\nagentcgroup: runtime: warning: the pid file .* holds no pid\n$/, 'a pid file without a pid: one more warning line');
+  t.ok(existsSync(uncarved(pw)), 'and the record stays, for delete');
+
   const w = world(t, { 'io.agentcgroup.enable': 'true' }, 'strict: true\n');
   writeFileSync(w.config, '[]');
   const r = shim(w, ['create', '--bundle', w.bundle, 'c1']);
