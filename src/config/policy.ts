@@ -433,8 +433,22 @@ export function loadPolicy(file: string | undefined, defaultFile: string = DEFAU
     const why = code === 'ENOENT' ? 'not found' : `cannot read (${code ?? (err as Error).message})`;
     fail(`policy file ${printable(path)}`, why);
   }
-  return parsePolicyYaml(text, path);
+  // Read afresh every time, parsed once per text: the daemon runs a hook per container stage for the
+  // native front (daemon/hookop.ts), and parsing the commented YAML costs more than the hook's own
+  // work (5 ms here, hundreds under emulation). A policy that fails to parse is never kept.
+  const key = `${path}\0${text}`;
+  let policy = PARSED.get(key);
+  if (policy === undefined) {
+    policy = parsePolicyYaml(text, path);
+    if (PARSED.size >= PARSED_MAX) PARSED.delete(PARSED.keys().next().value as string);
+    PARSED.set(key, policy);
+  }
+  // A copy each time: no caller's change to its policy reaches another's.
+  return structuredClone(policy);
 }
+
+const PARSED = new Map<string, Policy>();
+const PARSED_MAX = 8;
 
 /**
  * Whether a policy that could not be loaded meant to be strict: a top-level `strict: true` line. A

@@ -6,10 +6,29 @@
 import { AgentcgroupError } from '../errors.js';
 import { isRecord } from '../oci/validate.js';
 import { oneLine, printable } from '../text.js';
+import { realpathSync } from 'node:fs';
+import { inSea } from '../sea/assets.js';
 import { SHIM_LINK_NAME } from './self.js';
 
 export const RUNTIME_NAME = 'agentcgroup';
-export const INSTALLED_SHIM = `/usr/local/bin/${SHIM_LINK_NAME}`;
+/**
+ * The runtime front engine configs name: install.sh's (and the DaemonSet's, on the host) in
+ * /usr/local/bin; the Debian package's in /usr/bin, when this is the package's binary itself.
+ */
+export const INSTALLED_SHIM = shimPath(inSea() ? realBinary(process.execPath) : undefined);
+
+/** The front beside a binary at `real` (resolved) when that is the package's, else install.sh's. */
+export function shimPath(real: string | undefined): string {
+  return real === '/usr/bin/agentcgroup' ? `/usr/bin/${SHIM_LINK_NAME}` : `/usr/local/bin/${SHIM_LINK_NAME}`;
+}
+
+function realBinary(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The runtime front by its path, no runtimeArgs: every verb Docker sends (start, state, kill, delete,

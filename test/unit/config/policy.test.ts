@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { AgentcgroupError } from '../../../src/errors.js';
@@ -371,4 +371,20 @@ t.test('loadPolicy', async (t) => {
   );
   t.equal(oneLineError(t, () => loadPolicy(join(dir, 'adir'))), `policy file ${join(dir, 'adir')}: cannot read (EISDIR)`);
   t.equal(oneLineError(t, () => loadPolicy(undefined, join(dir, 'adir'))), `policy file ${join(dir, 'adir')}: cannot read (EISDIR)`);
+});
+
+t.test('loadPolicy reads the file every time, parses each text once, and hands out copies', async (t) => {
+  const dir = t.testdir({ 'p.yaml': 'strict: true\n' });
+  const file = join(dir, 'p.yaml');
+  const a = loadPolicy(file);
+  const b = loadPolicy(file);
+  t.same(a, b);
+  t.not(a, b, 'a copy each time');
+  a.strict = false;
+  t.equal(loadPolicy(file).strict, true, "one caller's change reaches no other");
+  writeFileSync(file, 'strict: false\n');
+  t.equal(loadPolicy(file).strict, false, 'a changed file is read and parsed again');
+  writeFileSync(file, 'strict: maybe\n');
+  t.throws(() => loadPolicy(file), 'a broken text throws');
+  t.throws(() => loadPolicy(file), 'each time: nothing of it was kept');
 });

@@ -1,7 +1,7 @@
 // Docker's daemon.json edit as a pure text function: what install.sh's round trips rest on.
 import t from 'tap';
 import { AgentcgroupError } from '../../../src/errors.js';
-import { addDockerRuntime, DOCKER_ENTRY, removeDockerRuntime } from '../../../src/runtime/installconfig.js';
+import { addDockerRuntime, DOCKER_ENTRY, removeDockerRuntime, shimPath } from '../../../src/runtime/installconfig.js';
 
 const F = '/etc/x';
 
@@ -58,4 +58,11 @@ t.test('textDiff: the changed lines as one unified hunk with three lines of cont
   if (p.error) return t.pass('no patch on PATH');
   t.equal(p.status, 0, p.stderr + p.stdout);
   t.equal((await import('node:fs')).readFileSync(`${dir}/f.toml`, 'utf8'), after);
+});
+
+t.test("the front engine configs name: install.sh's in /usr/local/bin, the Debian package's in /usr/bin", async (t) => {
+  t.equal(shimPath(undefined), '/usr/local/bin/agentcgroup-runtime', 'not the single binary (node, tests)');
+  t.equal(shimPath('/opt/agentcgroup/agentcgroup'), '/usr/local/bin/agentcgroup-runtime', "the DaemonSet's image: install.sh's place on the host");
+  t.equal(shimPath('/usr/local/bin/agentcgroup'), '/usr/local/bin/agentcgroup-runtime', "install.sh's binary");
+  t.equal(shimPath('/usr/bin/agentcgroup'), '/usr/bin/agentcgroup-runtime', "the package's binary: its own front");
 });
