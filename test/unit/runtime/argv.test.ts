@@ -6,7 +6,7 @@ import { parseRuntimeArgv, passesSignals, splitShimArgs } from '../../../src/run
 t.test('containerd and Docker: global options, then the verb', async (t) => {
   const g = ['--root', '/run/containerd/runc/k8s.io', '--log', '/b/log.json', '--log-format', 'json', '--systemd-cgroup'];
   t.same(parseRuntimeArgv([...g, 'create', '--bundle', '/b', '--pid-file', '/b/init.pid', '--console-socket', '/tmp/pty.sock', 'c1']), {
-    verb: 'create', bundle: '/b', id: 'c1', detach: false, keep: false, preserveFds: 0,
+    verb: 'create', bundle: '/b', pidFile: '/b/init.pid', id: 'c1', detach: false, keep: false, preserveFds: 0,
   });
   t.same(parseRuntimeArgv([...g, 'start', 'c1']), { verb: 'start', detach: false, keep: false, preserveFds: 0 });
   t.same(parseRuntimeArgv([...g, 'delete', '--force', 'c1']), { verb: 'delete', id: 'c1', detach: false, keep: false, preserveFds: 0 });
