@@ -223,6 +223,9 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: num
     if (mode === 'd') {
       record.ladder = ladderActions(slice);
       const outcomes: Record<string, number> = {};
+      // Each agent's call log kept beside its output (what `agentcgroup report` reads).
+      mkdirSync(join(outDir, 'calls'), { recursive: true });
+      for (const id of ids) if (existsSync(join(ctx.s.callDir, `${id}.jsonl`))) copyFileSync(join(ctx.s.callDir, `${id}.jsonl`), join(outDir, 'calls', `${id}.jsonl`));
       for (const id of ids) {
         for (const line of readOr(join(ctx.s.callDir, `${id}.jsonl`)).split('\n').filter(Boolean)) {
           const o = (JSON.parse(line) as { outcome?: string }).outcome ?? '?';

@@ -9,6 +9,7 @@ import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
 import { registerMetrics } from './metrics.js';
+import { registerReport } from './report.js';
 import { registerRuntime } from './runtime.js';
 import { registerPolicy } from './policy.js';
 import { registerStatus } from './status.js';
@@ -50,6 +51,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerStatus(program, ctx, setExit);
   registerTop(program, ctx, setExit);
   registerMetrics(program, ctx, setExit);
+  registerReport(program, ctx, setExit);
   registerRuntime(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -24,6 +24,7 @@ const LAYERS = [
   'policy',
   'exec',
   'metrics',
+  'report', // the call logs read back (agentcgroup report)
   'lifecycle',
   'hook',
   'daemon',

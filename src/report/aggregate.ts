@@ -1,0 +1,138 @@
+/**
+ * `agentcgroup report`'s arithmetic, pure: call records folded, one at a time, into per-tool and
+ * per-container figures. A tool is the call's name (the program: pytest, git, npm, make, python...);
+ * a record's text fields come from containers and are only counted and shown, escaped, never trusted.
+ */
+
+/** What a record must hold to be counted (src/state/records.ts CallRecord, checked at the edge: calllog.ts). */
+export interface ReportRecord {
+  container: string;
+  name: string;
+  start: number;
+  durationMs: number | null;
+  outcome: string;
+  reason?: string;
+  peak: number | null;
+  /** memory.events high: the call was throttled at memory.high at least once. */
+  throttled: boolean;
+  /** pressure full, microseconds: the time the call's tasks were all stalled on memory. */
+  stallUs: number;
+}
+
+interface Acc {
+  count: number;
+  durations: number[];
+  peaks: number[];
+  throttled: number;
+  oomKilled: number;
+  ladderKilled: number;
+  failed: number;
+  stallUs: number;
+}
+
+export interface ToolRow {
+  tool: string;
+  count: number;
+  durationMs: { p50: number; p95: number } | null;
+  peak: { p50: number; p95: number; max: number } | null;
+  throttled: number;
+  oomKilled: number;
+  /** Ended by the daemon's ladder (its last resort), not by the kernel. */
+  ladderKilled: number;
+  failed: number;
+  stallMs: number;
+}
+
+export interface ContainerRow {
+  container: string;
+  calls: number;
+  /** Σ call durations, ms. */
+  callMs: number;
+  peakMax: number | null;
+  /** The mean of the calls' peaks: with peakMax, how far above its usual a call went. */
+  peakMean: number | null;
+  oomKilled: number;
+}
+
+export interface Report {
+  records: number;
+  /** Lines that were no call record (cut, garbled, another version): counted, never fatal. */
+  skipped: number;
+  since?: string;
+  tools: ToolRow[];
+  containers: ContainerRow[];
+}
+
+const LADDER = /^ended by agentcgroup/;
+// A tool is named by the program; an absurd name (a container's choice) is cut, not trusted.
+const NAME_MAX = 64;
+
+function fresh(): Acc {
+  return { count: 0, durations: [], peaks: [], throttled: 0, oomKilled: 0, ladderKilled: 0, failed: 0, stallUs: 0 };
+}
+
+/** The nearest-rank quantile of sorted values. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+export class ReportBuilder {
+  private readonly tools = new Map<string, Acc>();
+  private readonly containers = new Map<string, Acc & { peakSum: number }>();
+  private records = 0;
+  private skippedLines = 0;
+
+  add(r: ReportRecord): void {
+    this.records++;
+    const tool = r.name.slice(0, NAME_MAX) || '?';
+    const t = this.tools.get(tool) ?? fresh();
+    this.tools.set(tool, t);
+    const c = this.containers.get(r.container) ?? { ...fresh(), peakSum: 0 };
+    this.containers.set(r.container, c);
+    for (const a of [t, c]) {
+      a.count++;
+      if (r.durationMs !== null && r.durationMs >= 0) a.durations.push(r.durationMs);
+      if (r.peak !== null) a.peaks.push(r.peak);
+      if (r.throttled) a.throttled++;
+      if (r.outcome === 'oom-killed') a.oomKilled++;
+      if (r.outcome === 'killed' && LADDER.test(r.reason ?? '')) a.ladderKilled++;
+      if (r.outcome === 'failed') a.failed++;
+      a.stallUs += r.stallUs;
+    }
+    if (r.peak !== null) c.peakSum += r.peak;
+  }
+
+  skipped(): void {
+    this.skippedLines++;
+  }
+
+  /** Tools by call count, then name; containers by name. */
+  build(since?: string): Report {
+    const tools = [...this.tools].map(([tool, a]): ToolRow => {
+      const d = [...a.durations].sort((x, y) => x - y);
+      const p = [...a.peaks].sort((x, y) => x - y);
+      return {
+        tool,
+        count: a.count,
+        durationMs: d.length ? { p50: quantile(d, 0.5), p95: quantile(d, 0.95) } : null,
+        peak: p.length ? { p50: quantile(p, 0.5), p95: quantile(p, 0.95), max: p.at(-1)! } : null,
+        throttled: a.throttled,
+        oomKilled: a.oomKilled,
+        ladderKilled: a.ladderKilled,
+        failed: a.failed,
+        stallMs: Math.round(a.stallUs / 1000),
+      };
+    });
+    tools.sort((x, y) => y.count - x.count || (x.tool < y.tool ? -1 : 1));
+    const containers = [...this.containers].map(([container, a]): ContainerRow => ({
+      container,
+      calls: a.count,
+      callMs: a.durations.reduce((s, v) => s + v, 0),
+      peakMax: a.peaks.length ? a.peaks.reduce((m, v) => (v > m ? v : m), 0) : null,
+      peakMean: a.peaks.length ? a.peakSum / a.peaks.length : null,
+      oomKilled: a.oomKilled,
+    }));
+    containers.sort((x, y) => (x.container < y.container ? -1 : 1));
+    return { records: this.records, skipped: this.skippedLines, ...(since === undefined ? {} : { since }), tools, containers };
+  }
+}

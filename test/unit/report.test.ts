@@ -1,0 +1,120 @@
+// `agentcgroup report`: the per-tool and per-container figures from call logs, read in one streaming
+// pass; against hand-made logs whose answers are known, and against call logs the daemon wrote in a
+// real guest run of the replay benchmark (test/fixtures/calls/, recorded 2026-12-02).
+import t from 'tap';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ReportBuilder, quantile } from '../../src/report/aggregate.js';
+import { callLogs, parseRecordLine, parseSince, readCallLogs } from '../../src/report/calllog.js';
+import { renderReport } from '../../src/report/render.js';
+import { runCli } from '../fixtures/cli.js';
+
+const MiB = 1 << 20;
+const rec = (name: string, peakMiB: number, durationMs: number, more: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    id: `${name}-x`, container: 'c1', name, argv: [name], cgroup: 'c/tools/x', start: '2026-12-01T10:00:00.000Z', end: '2026-12-01T10:00:01.000Z',
+    durationMs, exit: 0, signal: null, outcome: 'ok', memory: { peak: peakMiB * MiB, high: 100 * MiB, max: 200 * MiB },
+    events: { high: 0, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 0, fullUs: 0 }, ...more,
+  });
+
+t.test('quantiles are nearest-rank', async (t) => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  t.equal(quantile(xs, 0.5), 50);
+  t.equal(quantile(xs, 0.95), 95);
+  t.equal(quantile([7], 0.95), 7);
+});
+
+t.test('figures per tool and per container from hand-made logs', async (t) => {
+  const dir = t.testdir({
+    'c1.jsonl': [
+      ...Array.from({ length: 20 }, (_, i) => rec('pytest', 10 * (i + 1), 100 * (i + 1))),
+      rec('git', 5, 50),
+      rec('git', 7, 70, { events: { high: 3, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 9000, fullUs: 4000 } }),
+      rec('make', 300, 2000, { outcome: 'oom-killed', exit: null, signal: 'SIGKILL' }),
+      rec('make', 150, 900, { outcome: 'killed', signal: 'SIGKILL', reason: 'ended by agentcgroup: stalled past the deadline' }),
+      rec('npm', 1, 10, { outcome: 'failed', exit: 1 }),
+      'not json',
+      '{"name": 1}',
+      '',
+    ].join('\n'),
+    'c2.jsonl': `${rec('git', 9, 90, { container: 'c2' })}\n`,
+    'notes.txt': 'not a log',
+  });
+  const b = new ReportBuilder();
+  await readCallLogs(callLogs(dir), b);
+  const r = b.build();
+  t.equal(r.records, 26);
+  t.equal(r.skipped, 2, 'a line that is no record is counted, not fatal');
+  t.same(r.tools.map((x) => [x.tool, x.count]), [['pytest', 20], ['git', 3], ['make', 2], ['npm', 1]], 'by call count');
+  const pytest = r.tools[0]!;
+  t.same(pytest.durationMs, { p50: 1000, p95: 1900 });
+  t.same(pytest.peak, { p50: 100 * MiB, p95: 190 * MiB, max: 200 * MiB });
+  const git = r.tools[1]!;
+  t.equal(git.throttled, 1);
+  t.equal(git.stallMs, 4, 'PSI full, µs summed, in ms');
+  const make = r.tools[2]!;
+  t.match(make, { oomKilled: 1, ladderKilled: 1 }, 'the kernel\'s kill and the ladder\'s told apart');
+  t.equal(r.tools[3]!.failed, 1);
+  t.same(r.containers.map((c) => [c.container, c.calls, c.oomKilled]), [['c1', 25, 1], ['c2', 1, 0]], 'by the log file: the container is its name');
+  t.equal(r.containers[0]!.peakMax, 300 * MiB);
+
+  const text = renderReport(r);
+  t.match(text, /^26 tool calls from 2 containers; 2 lines not a call record, skipped\n/);
+  t.match(text, /^pytest\s+20\s+1\.0s\s+1\.9s\s+100M\s+190M\s+200M\s+#{8}\.{4}\s+0\s+0\s+0\s+0\s+0ms$/m, 'aligned, a bar of p95 against the largest peak (300M)');
+  t.match(text, /^c1\s+25\s+/m);
+
+  const one = new ReportBuilder();
+  await readCallLogs(callLogs(dir, 'c2'), one);
+  t.equal(one.build().records, 1, '--container reads that log alone');
+  const late = new ReportBuilder();
+  await readCallLogs(callLogs(dir), late, Date.parse('2026-12-01T11:00:00Z'));
+  t.equal(late.build().records, 0, '--since drops older calls');
+});
+
+t.test('text from containers is shown escaped', async (t) => {
+  const b = new ReportBuilder();
+  const r = parseRecordLine(rec('evil\u001b[2J\nname', 1, 1), 'c1');
+  t.ok(r);
+  b.add(r!);
+  t.notMatch(renderReport(b.build()), /\u001b/, 'no terminal escape reaches the terminal');
+});
+
+t.test('--since and bad input: one line, exit 1', async (t) => {
+  const now = Date.parse('2026-12-02T00:00:00Z');
+  t.equal(parseSince('12h', now), now - 12 * 3600e3);
+  t.equal(parseSince('7d', now), now - 7 * 86400e3);
+  t.equal(parseSince('2026-12-01T10:00:00Z', now), Date.parse('2026-12-01T10:00:00Z'));
+  t.throws(() => parseSince('yesterday', now), /expected a duration back from now/);
+  const dir = t.testdir({});
+  for (const [args, pattern] of [
+    [['report', '--dir', join(dir, 'none')], /^agentcgroup: report: cannot read the call log directory \S+\/none \(ENOENT\)\n$/],
+    [['report', '--dir', dir, '--container', 'nope'], /^agentcgroup: report: no call log for container "nope" in /],
+    [['report', '--dir', dir, '--container', '../etc'], /^agentcgroup: report: .*container id/],
+    [['report', '--dir', dir, '--since', 'soon'], /^agentcgroup: report: --since "soon": expected/],
+  ] as const) {
+    const r = await runCli([...args]);
+    t.equal(r.code, 1, args.join(' '));
+    t.match(r.err, pattern);
+  }
+  const empty = await runCli(['report', '--dir', dir]);
+  t.equal(empty.code, 0);
+  t.equal(empty.out, '0 tool calls from 0 containers\n');
+  writeFileSync(join(dir, 'c9.jsonl'), `${rec('git', 1, 1)}\n`);
+  const json = await runCli(['report', '--dir', dir, '--json']);
+  t.match(JSON.parse(json.out), { records: 1, tools: [{ tool: 'git', count: 1 }] });
+});
+
+t.test('call logs from a real guest run (the replay benchmark, mode d)', async (t) => {
+  const dir = 'test/fixtures/calls';
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  t.ok(files.length >= 2, 'recorded logs are there');
+  const b = new ReportBuilder();
+  await readCallLogs(callLogs(dir), b);
+  const r = b.build();
+  t.equal(r.skipped, 0, 'every line the daemon wrote is a call record');
+  t.equal(r.containers.length, files.length);
+  t.ok(r.records > 10, `${r.records} calls`);
+  t.ok(r.tools.some((x) => x.tool === 'tool'), "the replay's calls run /bin/tool");
+  t.ok(r.tools.every((x) => x.peak !== null && x.peak.max > 0), 'every tool has peaks from the kernel');
+  t.match(renderReport(r), /^TOOL\s+CALLS\s+P50/m);
+});
