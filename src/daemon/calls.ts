@@ -109,6 +109,7 @@ export class CallBook {
     const name = given.name ?? (basename(argv[0] ?? '') || given.fallback);
     const callId = newCallId(name);
     const cg = createCallCgroup(container.fs, rec.cgroup, callId, rec.tool);
+    const agentMemory = this.agentMemory(container);
     const call: RunningCall = {
       callId,
       name,
@@ -119,6 +120,7 @@ export class CallBook {
       owner: 'daemon',
       leader: pid,
       ...(given.startedBy ? { startedBy: given.startedBy } : {}),
+      ...(agentMemory === undefined ? {} : { agentMemory }),
     };
     this.store.markRunning(rec.id, call);
     const live: Live = { call, container, cg, watcher: undefined, leader, ownsLeader: given.handle === undefined };
@@ -183,6 +185,16 @@ export class CallBook {
   }
 
   /** After a restart: a call whose cgroup and marker survived is followed again. */
+  /** The agent leaf's memory.current now; undefined when it cannot be read (the call begins all the same). */
+  private agentMemory(container: Watched): number | undefined {
+    try {
+      const v = Number(container.fs.read(`${container.record.cgroup}/${AGENT_LEAF}`, 'memory.current').trim());
+      return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private adopt(container: Watched, call: RunningCall): void {
     const cg = call.cgroup.replace(/^\/+/, '');
     // The leader's pid is not trusted after a restart (it may name another process by now).

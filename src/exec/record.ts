@@ -79,6 +79,7 @@ function buildRecord(
   if (reason !== undefined) rec.reason = reason;
   if (call.placement) rec.placement = call.placement;
   if (call.startedBy) rec.startedBy = call.startedBy;
+  if (call.agentMemory !== undefined) rec.agentMemory = call.agentMemory;
   return rec;
 }
 

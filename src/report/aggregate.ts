@@ -17,6 +17,8 @@ export interface ReportRecord {
   throttled: boolean;
   /** pressure full, microseconds: the time the call's tasks were all stalled on memory. */
   stallUs: number;
+  /** The agent leaf's memory.current as the call began (daemon-placed calls): the framework's footprint. */
+  agentMemory?: number;
 }
 
 interface Acc {
@@ -48,9 +50,14 @@ export interface ContainerRow {
   calls: number;
   /** Σ call durations, ms. */
   callMs: number;
+  /** The largest call's memory.peak. */
   peakMax: number | null;
-  /** The mean of the calls' peaks: with peakMax, how far above its usual a call went. */
-  peakMean: number | null;
+  /** The framework's baseline: the median of the agent leaf's memory as calls began; null when no call says. */
+  framework: number | null;
+  /** The most the container held at a call's peak: the framework as that call began plus its peak. */
+  atPeak: number | null;
+  /** atPeak over the baseline: how far a tool call takes the container above its usual footprint. */
+  peakToBaseline: number | null;
   oomKilled: number;
 }
 
@@ -78,7 +85,7 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 export class ReportBuilder {
   private readonly tools = new Map<string, Acc>();
-  private readonly containers = new Map<string, Acc & { peakSum: number }>();
+  private readonly containers = new Map<string, Acc & { frameworks: number[]; atPeak: number }>();
   private records = 0;
   private skippedLines = 0;
 
@@ -87,7 +94,7 @@ export class ReportBuilder {
     const tool = r.name.slice(0, NAME_MAX) || '?';
     const t = this.tools.get(tool) ?? fresh();
     this.tools.set(tool, t);
-    const c = this.containers.get(r.container) ?? { ...fresh(), peakSum: 0 };
+    const c = this.containers.get(r.container) ?? { ...fresh(), frameworks: [], atPeak: -1 };
     this.containers.set(r.container, c);
     for (const a of [t, c]) {
       a.count++;
@@ -99,7 +106,10 @@ export class ReportBuilder {
       if (r.outcome === 'failed') a.failed++;
       a.stallUs += r.stallUs;
     }
-    if (r.peak !== null) c.peakSum += r.peak;
+    if (r.agentMemory !== undefined) {
+      c.frameworks.push(r.agentMemory);
+      c.atPeak = Math.max(c.atPeak, r.agentMemory + (r.peak ?? 0));
+    }
   }
 
   skipped(): void {
@@ -124,14 +134,20 @@ export class ReportBuilder {
       };
     });
     tools.sort((x, y) => y.count - x.count || (x.tool < y.tool ? -1 : 1));
-    const containers = [...this.containers].map(([container, a]): ContainerRow => ({
-      container,
-      calls: a.count,
-      callMs: a.durations.reduce((s, v) => s + v, 0),
-      peakMax: a.peaks.length ? a.peaks.reduce((m, v) => (v > m ? v : m), 0) : null,
-      peakMean: a.peaks.length ? a.peakSum / a.peaks.length : null,
-      oomKilled: a.oomKilled,
-    }));
+    const containers = [...this.containers].map(([container, a]): ContainerRow => {
+      const framework = a.frameworks.length ? quantile([...a.frameworks].sort((x, y) => x - y), 0.5) : null;
+      const atPeak = a.atPeak >= 0 ? a.atPeak : null;
+      return {
+        container,
+        calls: a.count,
+        callMs: a.durations.reduce((s, v) => s + v, 0),
+        peakMax: a.peaks.length ? a.peaks.reduce((m, v) => (v > m ? v : m), 0) : null,
+        framework,
+        atPeak,
+        peakToBaseline: framework && atPeak !== null ? atPeak / framework : null,
+        oomKilled: a.oomKilled,
+      };
+    });
     containers.sort((x, y) => (x.container < y.container ? -1 : 1));
     return { records: this.records, skipped: this.skippedLines, ...(since === undefined ? {} : { since }), tools, containers };
   }

@@ -43,6 +43,7 @@ export function parseRecordLine(line: string, container: string): ReportRecord |
     peak: num(memory.peak) ?? null,
     throttled: (num(events.high) ?? 0) > 0,
     stallUs: num(pressure.fullUs) ?? 0,
+    ...(num(r.agentMemory) !== undefined ? { agentMemory: num(r.agentMemory)! } : {}),
   };
 }
 

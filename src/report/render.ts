@@ -51,20 +51,21 @@ export function renderReport(r: Report): string {
     ...table(['TOOL', 'CALLS', 'P50', 'P95', 'PEAK50', 'PEAK95', 'MAX', 'PEAK95 OF ALL', 'THROTTLED', 'OOM', 'LADDER', 'FAILED', 'STALLED'], r.tools.map((t) => toolCells(t, maxPeak)), new Set([0, 7])),
     '',
     ...table(
-      ['CONTAINER', 'CALLS', 'IN CALLS', 'PEAK MAX', 'PEAK MEAN', 'MAX/MEAN', 'OOM'],
+      ['CONTAINER', 'CALLS', 'IN CALLS', 'FRAMEWORK', 'CALL PEAK', 'AT PEAK', 'PEAK/BASE', 'OOM'],
       r.containers.map((c) => [
         oneLine(c.container, 64),
         String(c.calls),
         ms(c.callMs),
+        bytes(c.framework),
         bytes(c.peakMax),
-        bytes(c.peakMean === null ? null : Math.round(c.peakMean)),
-        c.peakMax !== null && c.peakMean ? `${(c.peakMax / c.peakMean).toFixed(1)}x` : '-',
+        bytes(c.atPeak),
+        c.peakToBaseline === null ? '-' : `${c.peakToBaseline.toFixed(1)}x`,
         String(c.oomKilled),
       ]),
       new Set([0]),
     ),
     '',
-    'P50/P95: call duration; PEAK: memory.peak of the call\'s cgroup; THROTTLED: calls that hit memory.high; OOM: killed by the kernel at memory.max; LADDER: ended by the daemon\'s last resort; STALLED: time all of a call\'s tasks waited on memory (PSI full), summed.',
+    'P50/P95: call duration; PEAK: memory.peak of the call\'s cgroup; THROTTLED: calls that hit memory.high; OOM: killed by the kernel at memory.max; LADDER: ended by the daemon\'s last resort; STALLED: time all of a call\'s tasks waited on memory (PSI full), summed. FRAMEWORK: the agent leaf\'s memory as calls began (median); AT PEAK: the most the container held at a call\'s peak; PEAK/BASE: the two as a ratio.',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -94,6 +94,11 @@ export interface RunningCall {
   placement?: Placement;
   /** Daemon-owned calls: the process that started it, as the daemon took it (framework or session). */
   startedBy?: StartedBy;
+  /**
+   * Daemon-owned calls: the agent leaf's memory.current, bytes, as the call began (before its leader
+   * moved out): the framework's footprint at that moment, what `agentcgroup report` reads as its baseline.
+   */
+  agentMemory?: number;
 }
 
 export interface StartedBy {
@@ -130,6 +135,8 @@ export interface CallRecord {
   reason?: string;
   placement?: Placement;
   startedBy?: StartedBy;
+  /** The agent leaf's memory.current as the call began (RunningCall.agentMemory). */
+  agentMemory?: number;
   memory: { peak: number | null; high: Bytes; max: Bytes };
   events: { high: number; max: number; oom: number; oom_kill: number };
   pressure: { someUs: number; fullUs: number };

@@ -27,7 +27,7 @@ t.test('quantiles are nearest-rank', async (t) => {
 t.test('figures per tool and per container from hand-made logs', async (t) => {
   const dir = t.testdir({
     'c1.jsonl': [
-      ...Array.from({ length: 20 }, (_, i) => rec('pytest', 10 * (i + 1), 100 * (i + 1))),
+      ...Array.from({ length: 20 }, (_, i) => rec('pytest', 10 * (i + 1), 100 * (i + 1), { agentMemory: (180 + (i % 3) * 5) * MiB })),
       rec('git', 5, 50),
       rec('git', 7, 70, { events: { high: 3, max: 0, oom: 0, oom_kill: 0 }, pressure: { someUs: 9000, fullUs: 4000 } }),
       rec('make', 300, 2000, { outcome: 'oom-killed', exit: null, signal: 'SIGKILL' }),
@@ -57,11 +57,16 @@ t.test('figures per tool and per container from hand-made logs', async (t) => {
   t.equal(r.tools[3]!.failed, 1);
   t.same(r.containers.map((c) => [c.container, c.calls, c.oomKilled]), [['c1', 25, 1], ['c2', 1, 0]], 'by the log file: the container is its name');
   t.equal(r.containers[0]!.peakMax, 300 * MiB);
+  t.equal(r.containers[0]!.framework, 185 * MiB, "the framework's baseline: the median agent leaf as calls began");
+  t.equal(r.containers[0]!.atPeak, (185 + 200) * MiB, 'the most held at a call peak: that call\'s framework plus its peak');
+  t.equal(r.containers[0]!.peakToBaseline?.toFixed(2), (385 / 185).toFixed(2));
+  t.equal(r.containers[1]!.framework, null, 'no call says: not known, not 0');
 
   const text = renderReport(r);
   t.match(text, /^26 tool calls from 2 containers; 2 lines not a call record, skipped\n/);
   t.match(text, /^pytest\s+20\s+1\.0s\s+1\.9s\s+100M\s+190M\s+200M\s+#{8}\.{4}\s+0\s+0\s+0\s+0\s+0ms$/m, 'aligned, a bar of p95 against the largest peak (300M)');
-  t.match(text, /^c1\s+25\s+/m);
+  t.match(text, /^c1\s+25\s+\S+\s+185M\s+300M\s+385M\s+2\.1x\s+1$/m, 'per container: framework, largest call, at peak, the ratio');
+  t.match(text, /^c2\s+1\s+90ms\s+-\s+9M\s+-\s+-\s+0$/m);
 
   const one = new ReportBuilder();
   await readCallLogs(callLogs(dir, 'c2'), one);
@@ -116,5 +121,6 @@ t.test('call logs from a real guest run (the replay benchmark, mode d)', async (
   t.ok(r.records > 10, `${r.records} calls`);
   t.ok(r.tools.some((x) => x.tool === 'tool'), "the replay's calls run /bin/tool");
   t.ok(r.tools.every((x) => x.peak !== null && x.peak.max > 0), 'every tool has peaks from the kernel');
+  t.ok(r.containers.every((c) => c.framework !== null && c.framework > 0 && c.peakToBaseline !== null && c.peakToBaseline >= 1), "every container's framework baseline, from the daemon's reads of its agent leaf", r.containers);
   t.match(renderReport(r), /^TOOL\s+CALLS\s+P50/m);
 });

@@ -69,6 +69,19 @@ t.test('a call: moved in, made the OOM killer first pick, ended with its leader 
   t.equal(w.events.armed, 0, 'its watch closed');
 });
 
+t.test("a call's record keeps the agent leaf's memory as it began: the framework's footprint", async (t) => {
+  const w = world(t);
+  w.procs.spawn(1, 'c1/agent', ['python3', 'agent.py']);
+  w.procs.spawn(20, 'c1/agent', ['/usr/bin/pytest', '-q'], 1);
+  w.kernel.setStat('c1/agent', 'memory.current', String(185 << 20));
+  const id = w.calls.begin(w.c, 20, { fallback: 'call' });
+  t.equal(w.store.runningCalls('c1')[0]?.agentMemory, 185 << 20, 'in the running marker');
+  w.kernel.setStat('c1/agent', 'memory.current', String(900 << 20));
+  w.exit(20, id);
+  await w.calls.settled();
+  t.equal((w.records()[0] as { agentMemory?: number }).agentMemory, 185 << 20, 'and in the record, as it was at the start');
+});
+
 t.test('a pid recycled to a host process is never moved into a call', async (t) => {
   const w = world(t);
   w.procs.spawn(1, 'c1/agent', ['sh']);
