@@ -19,10 +19,20 @@ export interface ReportRecord {
   stallUs: number;
   /** The agent leaf's memory.current as the call began (daemon-placed calls): the framework's footprint. */
   agentMemory?: number;
+  /** The call's memory.high and memory.max as recorded (bytes; null for max). */
+  high: number | null;
+  max: number | null;
 }
 
 interface Acc {
   count: number;
+  highs: number[];
+  maxes: number[];
+  /** OOM-killed after memory.high had throttled them: the zone between the two did not hold them. */
+  throttledThenOom: number;
+  /** Ended by the ladder after a stall at memory.high, or frozen, past the deadline. */
+  stalledKills: number;
+  frozenKills: number;
   durations: number[];
   peaks: number[];
   throttled: number;
@@ -41,6 +51,14 @@ export interface ToolRow {
   oomKilled: number;
   /** Ended by the daemon's ladder (its last resort), not by the kernel. */
   ladderKilled: number;
+  /** Of those: after a stall at memory.high, after a freeze. */
+  stalledKills: number;
+  frozenKills: number;
+  /** OOM-killed though memory.high had throttled them first. */
+  throttledThenOom: number;
+  /** The limits the calls ran under (the median: a resize or a policy change may vary them). */
+  memoryHigh: number | null;
+  memoryMax: number | null;
   failed: number;
   stallMs: number;
 }
@@ -75,13 +93,15 @@ const LADDER = /^ended by agentcgroup/;
 const NAME_MAX = 64;
 
 function fresh(): Acc {
-  return { count: 0, durations: [], peaks: [], throttled: 0, oomKilled: 0, ladderKilled: 0, failed: 0, stallUs: 0 };
+  return { count: 0, highs: [], maxes: [], throttledThenOom: 0, stalledKills: 0, frozenKills: 0, durations: [], peaks: [], throttled: 0, oomKilled: 0, ladderKilled: 0, failed: 0, stallUs: 0 };
 }
 
 /** The nearest-rank quantile of sorted values. */
 export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
+
+const median = (xs: readonly number[]): number | null => (xs.length ? quantile([...xs].sort((x, y) => x - y), 0.5) : null);
 
 export class ReportBuilder {
   private readonly tools = new Map<string, Acc>();
@@ -102,7 +122,14 @@ export class ReportBuilder {
       if (r.peak !== null) a.peaks.push(r.peak);
       if (r.throttled) a.throttled++;
       if (r.outcome === 'oom-killed') a.oomKilled++;
-      if (r.outcome === 'killed' && LADDER.test(r.reason ?? '')) a.ladderKilled++;
+      if (r.outcome === 'killed' && LADDER.test(r.reason ?? '')) {
+        a.ladderKilled++;
+        if (/: throttled at memory\.high/.test(r.reason ?? '')) a.stalledKills++;
+        if (/: frozen for/.test(r.reason ?? '')) a.frozenKills++;
+      }
+      if (r.outcome === 'oom-killed' && r.throttled) a.throttledThenOom++;
+      if (r.high !== null) a.highs.push(r.high);
+      if (r.max !== null) a.maxes.push(r.max);
       if (r.outcome === 'failed') a.failed++;
       a.stallUs += r.stallUs;
     }
@@ -129,6 +156,11 @@ export class ReportBuilder {
         throttled: a.throttled,
         oomKilled: a.oomKilled,
         ladderKilled: a.ladderKilled,
+        stalledKills: a.stalledKills,
+        frozenKills: a.frozenKills,
+        throttledThenOom: a.throttledThenOom,
+        memoryHigh: median(a.highs),
+        memoryMax: median(a.maxes),
         failed: a.failed,
         stallMs: Math.round(a.stallUs / 1000),
       };

@@ -44,6 +44,8 @@ export function parseRecordLine(line: string, container: string): ReportRecord |
     throttled: (num(events.high) ?? 0) > 0,
     stallUs: num(pressure.fullUs) ?? 0,
     ...(num(r.agentMemory) !== undefined ? { agentMemory: num(r.agentMemory)! } : {}),
+    high: num(memory.high) ?? null,
+    max: num(memory.max) ?? null,
   };
 }
 

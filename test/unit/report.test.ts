@@ -121,6 +121,49 @@ t.test('call logs from a real guest run (the replay benchmark, mode d)', async (
   t.ok(r.records > 10, `${r.records} calls`);
   t.ok(r.tools.some((x) => x.tool === 'tool'), "the replay's calls run /bin/tool");
   t.ok(r.tools.every((x) => x.peak !== null && x.peak.max > 0), 'every tool has peaks from the kernel');
-  t.ok(r.containers.every((c) => c.framework !== null && c.framework > 0 && c.peakToBaseline !== null && c.peakToBaseline >= 1), "every container's framework baseline, from the daemon's reads of its agent leaf", r.containers);
+  t.ok(r.containers.every((c) => c.framework !== null && c.framework > 0 && c.peakToBaseline !== null && c.peakToBaseline >= 1), "every container's framework baseline, from the daemon's reads of its agent leaf", { containers: r.containers });
   t.match(renderReport(r), /^TOOL\s+CALLS\s+P50/m);
+});
+
+t.test('tune: each rule from logs that argue for it, with its evidence; quiet logs, no advice', async (t) => {
+  const advise = async (lines: string[]) => {
+    const { advise: a, renderAdvice } = await import('../../src/report/tune.js');
+    const b = new ReportBuilder();
+    for (const l of lines) b.add(parseRecordLine(l, 'c1')!);
+    const r = b.build();
+    return { advice: a(r), text: renderAdvice(r, a(r)) };
+  };
+  const throttled = { events: { high: 4, max: 0, oom: 0, oom_kill: 0 } };
+  const oom = { outcome: 'oom-killed', exit: null, signal: 'SIGKILL', events: { high: 0, max: 1, oom: 1, oom_kill: 1 } };
+  const quiet = Array.from({ length: 25 }, () => rec('git', 5, 10));
+  t.same((await advise(quiet)).advice.map((a) => a.key), ['tool.memory_high'], 'a zone never reached (peaks 5M against memory.high 100M)');
+  t.match((await advise(quiet)).advice[0]!.change, /could come down toward 7\.5M/);
+  t.same((await advise(Array.from({ length: 5 }, () => rec('git', 5, 10)))).advice, [], 'too few calls to judge the zone');
+  t.match((await advise(Array.from({ length: 5 }, () => rec('git', 5, 10)))).text, /nothing to change/);
+
+  const zone = await advise([rec('make', 200, 1000, { ...oom, events: { high: 9, max: 1, oom: 1, oom_kill: 1 } }), rec('make', 150, 900)]);
+  t.same(zone.advice.map((a) => a.key), ['tool.memory_max']);
+  t.match(zone.advice[0]!.evidence, /^1 of 2 calls of make were throttled at memory\.high and still OOM-killed at memory\.max \(peak p95 200M, max 200M; memory\.high 100M, memory\.max 200M\)$/);
+  t.match((await advise([rec('npm', 300, 10, oom)])).advice[0]!.change, /went past memory\.high and memory\.max at once/);
+
+  const stalled = await advise([rec('pytest', 99, 5000, { outcome: 'killed', signal: 'SIGKILL', reason: 'ended by agentcgroup: throttled at memory.high for 30s (limit 30s) without progress' })]);
+  t.same(stalled.advice.map((a) => a.key), ['tool.memory_high']);
+  const frozen = await advise([rec('pytest', 50, 5000, { outcome: 'killed', signal: 'SIGKILL', reason: 'ended by agentcgroup: frozen for 30s (limit 30s) while memory was short' })]);
+  t.same(frozen.advice.map((a) => a.key), ['session']);
+
+  const tight = await advise([...Array.from({ length: 10 }, () => rec('cargo', 98, 100, throttled)), ...Array.from({ length: 20 }, () => rec('cargo', 60, 100))]);
+  t.same(tight.advice.map((a) => a.key), ['tool.memory_high'], 'a third throttled, all finished');
+  t.match(tight.advice[0]!.change, /raise tool\.memory_high to about the calls' p95 peak \(98M\)/);
+  t.match(tight.text, /^30 tool calls from 1 container: 1 suggestion \(advice only: no policy was changed\)\n\ntool\.memory_high: .*\n {2}because 10 of 30 calls of cargo were throttled/);
+
+  const evil = await advise([rec('x\u001b]0;pwned\u0007', 300, 10, oom)]);
+  t.notMatch(evil.text, /[\u001b\u0007]/, 'a tool name is the container\'s text: escaped');
+});
+
+t.test('tune on the command line, on the recorded guest logs', async (t) => {
+  const r = await runCli(['tune', '--dir', 'test/fixtures/calls']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /^62 tool calls from 3 containers: /);
+  const json = await runCli(['tune', '--dir', 'test/fixtures/calls', '--json']);
+  t.match(JSON.parse(json.out), { records: 62, advice: Array });
 });
