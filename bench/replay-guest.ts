@@ -31,7 +31,7 @@ import { type AgentPlan, planAgent, planText } from './replay/plan.js';
 import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, reserved, withinBudget, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
 import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax, placement } from './replay/stats.js';
 import { plot } from './replay/svg.js';
-import { parseTraces, pickTraces } from './replay/traces.js';
+import { parseTraces, pickTraces } from '../src/plan/traces.js';
 
 const MiB = 1 << 20;
 const CG = '/sys/fs/cgroup';

@@ -9,7 +9,7 @@
  * so a call that runs longer delays the rest of the agent, as it would a real one. Calls that overlap in
  * the trace are started with their original offsets without waiting for each other.
  */
-import { type Trace, bashCalls } from './traces.js';
+import { type Trace, bashCalls } from '../../src/plan/traces.js';
 
 /** Divisors: memory MB -> MiB / memoryDiv, seconds -> seconds / timeDiv. */
 export interface Scale {

@@ -9,6 +9,7 @@ import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerHook } from './hook.js';
 import { registerMetrics } from './metrics.js';
+import { registerPlan } from './plan.js';
 import { registerReport } from './report.js';
 import { registerRuntime } from './runtime.js';
 import { registerPolicy } from './policy.js';
@@ -52,6 +53,7 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   registerTop(program, ctx, setExit);
   registerMetrics(program, ctx, setExit);
   registerReport(program, ctx, setExit);
+  registerPlan(program, ctx, setExit);
   registerRuntime(program, ctx, setExit);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -2,7 +2,7 @@
  * What each chaos cycle does, decided up front from the seed (pure): which runtime, which faults, which
  * tool calls. The timing of a real kernel under emulation is not reproducible; the plan is.
  */
-import { rng } from '../../bench/replay/traces.js';
+import { rng } from '../../src/plan/traces.js';
 
 /** What happens to a running container, on top of its tool calls. */
 export const FAULTS = ['none', 'kill-call', 'kill-init', 'runtime-kill', 'delete-force', 'kill-runtime-delete'] as const;

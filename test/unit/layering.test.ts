@@ -24,7 +24,8 @@ const LAYERS = [
   'policy',
   'exec',
   'metrics',
-  'report', // the call logs read back (agentcgroup report)
+  'report', // the call logs read back (agentcgroup report, tune)
+  'plan', // how many agents fit (agentcgroup plan): profiles from traces or call logs
   'lifecycle',
   'hook',
   'daemon',

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { callSpec, planAgent, planText } from '../../../bench/replay/plan.js';
-import type { Trace } from '../../../bench/replay/traces.js';
+import type { Trace } from '../../../src/plan/traces.js';
 
 // Framework at 200 MB (400 before the second call), a Bash call 10-14 s bursting to 1000 MB, a Read
 // 20-21 s (framework time), two overlapping Bash calls 30-34 and 32-36 s.

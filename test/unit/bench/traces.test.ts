@@ -1,5 +1,5 @@
 import t from 'tap';
-import { bashCalls, durationS, parseTraces, pickTraces, rng, type Trace } from '../../../bench/replay/traces.js';
+import { bashCalls, durationS, parseTraces, pickTraces, rng, type Trace } from '../../../src/plan/traces.js';
 
 const line = (task: string, seconds: number, bash: number) =>
   JSON.stringify({

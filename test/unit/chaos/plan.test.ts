@@ -1,6 +1,6 @@
 import t from 'tap';
 import { FAULTS, HOOK_KILLS, deck, planChaos } from '../../chaos/plan.js';
-import { rng } from '../../../bench/replay/traces.js';
+import { rng } from '../../../src/plan/traces.js';
 
 t.test('a seed gives the same plan every time, another seed another plan', async (t) => {
   const a = planChaos({ cycles: 30, seed: 4, prefix: 'x' });

@@ -1,5 +1,6 @@
 /**
- * Real agent traces (../shared/traces/agent-traces.jsonl, see its README): parsing and a seeded pick.
+ * Real agent traces (../shared/traces/agent-traces.jsonl, see its README): parsing and a seeded pick,
+ * for the replay benchmark and `agentcgroup plan --traces`.
  * Pure: text in, values out.
  */
 
