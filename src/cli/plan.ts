@@ -11,6 +11,10 @@ interface PlanOptions {
   profile?: string;
   baseline?: string;
   memoryDiv: string;
+  pickSeed?: string;
+  minS: string;
+  maxS: string;
+  minBash: string;
   risk: string;
   seed: string;
   trials: string;
@@ -45,6 +49,10 @@ export function registerPlan(program: Command, ctx: CliContext, setExit: (code: 
     .option('--profile <dir>', 'a call log directory (paths.call_log_dir): each container is an agent, its framework baseline and call peaks')
     .option('--baseline <size>', '--profile: the framework baseline, where the call logs do not say it (records before agentMemory)')
     .option('--memory-div <n>', '--traces: divide recorded MB by this, read as MiB (the replay benchmark uses 8)', '1')
+    .option('--pick-seed <n>', "--traces: the replay benchmark's pick: only runs of --min-s to --max-s seconds with --min-bash Bash calls, in its seeded order (agent k runs the k-th)")
+    .option('--min-s <s>', '--pick-seed: shortest run, seconds', '60')
+    .option('--max-s <s>', '--pick-seed: longest run, seconds', '600')
+    .option('--min-bash <n>', '--pick-seed: fewest Bash calls', '3')
     .option('--risk <share>', '--agents auto: the chance of needing more than the memory to accept (0.01 = 1%)', '0.01')
     .option('--seed <n>', 'the sampling seed (the same inputs and seed give the same plan)', '1')
     .option('--trials <n>', 'sampled moments per agent count', '20000')
@@ -60,9 +68,15 @@ export function registerPlan(program: Command, ctx: CliContext, setExit: (code: 
         ]);
         let profiles;
         if (opts.traces !== undefined) {
-          const { parseTraces } = await import('../plan/traces.js');
+          const { bashCalls, durationS, parseTraces, pickTraces } = await import('../plan/traces.js');
           const div = number('--memory-div', opts.memoryDiv, 0.001, 1e6);
-          profiles = parseTraces(readFileSync(opts.traces, 'utf8')).map((t) => traceProfile(t, div));
+          let traces = parseTraces(readFileSync(opts.traces, 'utf8'));
+          if (opts.pickSeed !== undefined) {
+            const pick = { seed: Math.floor(number('--pick-seed', opts.pickSeed, 0, 2 ** 31)), minS: number('--min-s', opts.minS, 0, 1e9), maxS: number('--max-s', opts.maxS, 0, 1e9), minBash: number('--min-bash', opts.minBash, 0, 1e9) };
+            const eligible = traces.filter((t) => durationS(t) >= pick.minS && durationS(t) <= pick.maxS && bashCalls(t).length >= pick.minBash).length;
+            traces = pickTraces(traces, { ...pick, count: eligible });
+          }
+          profiles = traces.map((t) => traceProfile(t, div));
         } else {
           const { callLogs, parseRecordLine } = await import('../report/calllog.js');
           const baseline = opts.baseline === undefined ? undefined : bytes('--baseline', opts.baseline);
