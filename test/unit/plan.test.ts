@@ -1,8 +1,10 @@
 // `agentcgroup plan`: the sampling model against answers known in closed form, profiles from traces
-// and from call logs, the policy it prints (the hook's parser accepts it), and its errors.
+// and from call logs, the policy it prints (the hook's parser accepts it), its errors, and its
+// prediction against what the replay benchmark measured in a guest for the same agents.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULTS } from '../../bench/replay/options.js';
 import { parsePolicyYaml } from '../../src/config/policy.js';
 import { type Profile, at, fit, mostAgents } from '../../src/plan/fit.js';
 import { callLogProfile, traceProfile } from '../../src/plan/profiles.js';
@@ -84,4 +86,25 @@ t.test('plan on the command line: a policy the hook accepts, the plan in its com
     t.match(e.err, pattern);
     t.equal(e.err.split('\n').length, 2, 'one line');
   }
+});
+
+t.test("plan's prediction against what the replay benchmark measured for the same agents and budget", async (t) => {
+  // The replay ran each agent's trace once, all together, in a 448 MiB budget with no per-agent limit
+  // (mode a); test/fixtures/replay-a-448M.json holds what it measured. The plan samples the same
+  // agents (--pick-seed 1, memory /8). Tolerance: the plan's p99 total within 15% of the peak the
+  // replay measured, at every count that fit; where the replay lost a call, the plan's p99 is over the
+  // budget; and --agents auto at 1% answers the largest count the replay kept whole.
+  const measured = JSON.parse(readFileSync('test/fixtures/replay-a-448M.json', 'utf8')) as { budgetMiB: number; runs: { agents: number; survived: number; peakMiB: number }[] };
+  const plan = async (...args: string[]) => {
+    const r = await runCli(['plan', '--memory', `${measured.budgetMiB}M`, '--traces', DEFAULTS.traces, '--memory-div', '8', '--pick-seed', '1', '--json', ...args]);
+    t.equal(r.code, 0, r.err);
+    return JSON.parse(r.out) as { agents: number; chosen: { p99Bytes: number; pOver: number } };
+  };
+  for (const run of measured.runs) {
+    const p99 = (await plan('--agents', String(run.agents))).chosen.p99Bytes / MiB;
+    if (run.survived === run.agents) t.ok(Math.abs(p99 - run.peakMiB) <= 0.15 * run.peakMiB, `${run.agents} agents: plan p99 ${p99.toFixed(0)} MiB, replay peak ${run.peakMiB} MiB`);
+    else t.ok(p99 > measured.budgetMiB, `${run.agents} agents: the replay lost a call; plan p99 ${p99.toFixed(0)} MiB is over the ${measured.budgetMiB} MiB budget`);
+  }
+  const whole = Math.max(...measured.runs.filter((r) => r.survived === r.agents).map((r) => r.agents));
+  t.equal((await plan('--agents', 'auto', '--risk', '0.01')).agents, whole, `auto at 1%: ${whole}, the most the replay kept whole`);
 });
