@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import { loadPolicy } from '../config/policy.js';
 import { describeError } from '../errors.js';
 import { hostEnvFrom } from '../host/env.js';
+import { parseSnapshot } from '../metrics/snapshot.js';
 import type { Report } from '../report/aggregate.js';
+import type { DaemonCounts } from '../report/tune.js';
+import { adminSocketFor, askDaemon } from './admin.js';
 import type { CliContext } from './context.js';
 
 interface ReadOptions {
@@ -23,6 +26,17 @@ async function readReport(ctx: CliContext, opts: ReadOptions): Promise<Report> {
   return builder.build(since === undefined ? undefined : new Date(since).toISOString());
 }
 
+/** The running daemon's counters summed over the containers it follows, or why they could not be read (no daemon is no error here). */
+async function daemonCounts(ctx: CliContext, policy: string | undefined): Promise<DaemonCounts | string> {
+  try {
+    const snap = parseSnapshot(await askDaemon(adminSocketFor(ctx, policy), 'snapshot'));
+    const sum = (k: 'freezes' | 'raises' | 'stalls' | 'stallsResolved') => snap.containers.reduce((s, c) => s + c.counters[k], 0);
+    return { containers: snap.containers.length, freezes: sum('freezes'), raises: sum('raises'), stalls: sum('stalls'), stallsResolved: sum('stallsResolved') };
+  } catch (err) {
+    return describeError(err);
+  }
+}
+
 const COMMANDS = {
   report: {
     description:
@@ -35,12 +49,13 @@ const COMMANDS = {
   },
   tune: {
     description:
-      'policy changes the call logs argue for, each with its evidence: OOM kills despite memory.high (widen the zone), calls stalled to the deadline (raise tool.memory_high or ladder.deadline), sessions frozen short of memory (fewer agents), a throttle zone never reached. Advice only: it never edits the policy',
+      "policy changes the call logs and the running daemon's counters argue for, each with its evidence: OOM kills despite memory.high (widen the zone), calls stalled to the deadline or raised by the ladder (raise tool.memory_high or ladder.deadline), sessions frozen short of memory (fewer agents), a throttle zone never reached. Without a daemon, the logs alone. Advice only: it never edits the policy",
     json: 'the advice as JSON (key, change, evidence, tool), for scripts',
-    async render(r: Report, json: boolean): Promise<string> {
+    async render(r: Report, json: boolean, ctx: CliContext, opts: ReadOptions): Promise<string> {
       const { advise, renderAdvice } = await import('../report/tune.js');
-      const advice = advise(r);
-      return json ? `${JSON.stringify({ records: r.records, advice })}\n` : renderAdvice(r, advice);
+      const daemon = await daemonCounts(ctx, opts.policy);
+      const advice = advise(r, typeof daemon === 'string' ? undefined : daemon);
+      return json ? `${JSON.stringify({ records: r.records, daemon, advice })}\n` : renderAdvice(r, advice, daemon);
     },
   },
 } as const;
@@ -57,7 +72,7 @@ export function registerReport(program: Command, ctx: CliContext, setExit: (code
       .option('--policy <file>', 'host policy YAML, for paths.call_log_dir (default /etc/agentcgroup/policy.yaml if present)')
       .action(async (opts: ReadOptions) => {
         try {
-          ctx.stdout(await c.render(await readReport(ctx, opts), opts.json === true));
+          ctx.stdout(await c.render(await readReport(ctx, opts), opts.json === true, ctx, opts));
         } catch (err) {
           ctx.stderr(`agentcgroup: ${name}: ${describeError(err)}\n`);
           setExit(1);

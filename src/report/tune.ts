@@ -1,6 +1,7 @@
 /**
- * `agentcgroup tune`: policy changes the call logs argue for, each with its evidence. Advice only:
- * nothing here edits a policy. Pure: a Report (aggregate.ts) in, advice out. The rules are the ladder's
+ * `agentcgroup tune`: policy changes the call logs and the daemon's counters argue for, each with its
+ * evidence. Advice only: nothing here edits a policy. Pure: a Report (aggregate.ts) and the counters in,
+ * advice out. The rules are the ladder's
  * own questions asked of its record: did the zone between memory.high and memory.max hold the calls
  * (OOM kills after throttling), did the deadline end calls that only needed room (stalls), was memory
  * short for the whole session (freezes), and is the zone used at all.
@@ -85,13 +86,46 @@ function forTool(t: ToolRow): Advice[] {
   return out;
 }
 
-/** Every piece of advice, tools by call count; empty when the logs argue for nothing. */
-export function advise(report: Report): Advice[] {
-  return report.tools.flatMap(forTool);
+/** What the running daemon counted for the containers it follows (its snapshot's counters, summed). */
+export interface DaemonCounts {
+  containers: number;
+  freezes: number;
+  raises: number;
+  stalls: number;
+  stallsResolved: number;
 }
 
-export function renderAdvice(report: Report, advice: readonly Advice[]): string {
-  const head = `${report.records} tool calls from ${report.containers.length} container${report.containers.length === 1 ? '' : 's'}${report.since ? ` since ${report.since}` : ''}`;
+/** The ladder's own record of what it did to calls, finished ones too, which the call logs do not keep. */
+function fromDaemon(d: DaemonCounts): Advice[] {
+  const out: Advice[] = [];
+  const where = `in the ${d.containers} container${d.containers === 1 ? '' : 's'} the daemon follows now`;
+  if (d.raises > 0) {
+    out.push({
+      tool: '(daemon)',
+      key: 'tool.memory_high',
+      change: 'calls keep needing more than tool.memory_high and get it from the ladder step by step: start them higher',
+      evidence: `the daemon raised memory.high ${d.raises} time${d.raises === 1 ? '' : 's'} for stalled calls, ${d.stallsResolved} of ${d.stalls} stall${d.stalls === 1 ? '' : 's'} ended with the call running on, ${where}`,
+    });
+  }
+  if (d.freezes > 0) {
+    out.push({
+      tool: '(daemon)',
+      key: 'session',
+      change: 'sessions ran short of memory: run fewer agents on this memory, or give each session more',
+      evidence: `the daemon froze calls ${d.freezes} time${d.freezes === 1 ? '' : 's'} to make room, ${where}`,
+    });
+  }
+  return out;
+}
+
+/** Every piece of advice, tools by call count, then the daemon's; empty when nothing argues for a change. */
+export function advise(report: Report, daemon?: DaemonCounts): Advice[] {
+  return [...report.tools.flatMap(forTool), ...(daemon ? fromDaemon(daemon) : [])];
+}
+
+export function renderAdvice(report: Report, advice: readonly Advice[], daemon?: DaemonCounts | string): string {
+  const counted = typeof daemon === 'string' ? ` (the daemon's counters not read: ${daemon})` : daemon ? ` and the daemon's counters for ${daemon.containers} container${daemon.containers === 1 ? '' : 's'}` : '';
+  const head = `${report.records} tool calls from ${report.containers.length} container${report.containers.length === 1 ? '' : 's'}${report.since ? ` since ${report.since}` : ''}${counted}`;
   if (advice.length === 0) return `${head}: nothing to change (tools with fewer than ${MIN_CALLS} calls are judged only on kills)\n`;
   const lines = [`${head}: ${advice.length} suggestion${advice.length === 1 ? '' : 's'} (advice only: no policy was changed)`];
   for (const a of advice) lines.push('', `${a.key}: ${a.change}`, `  because ${a.evidence}`);

@@ -8,6 +8,8 @@ import { ReportBuilder, quantile } from '../../src/report/aggregate.js';
 import { callLogs, parseRecordLine, parseSince, readCallLogs } from '../../src/report/calllog.js';
 import { renderReport } from '../../src/report/render.js';
 import { runCli } from '../fixtures/cli.js';
+import { fakeDaemon, policyIn, shortDir } from '../fixtures/fakeadmin.js';
+import { sampleSnapshot } from '../fixtures/snapshot.js';
 
 const MiB = 1 << 20;
 const rec = (name: string, peakMiB: number, durationMs: number, more: Record<string, unknown> = {}) =>
@@ -160,10 +162,20 @@ t.test('tune: each rule from logs that argue for it, with its evidence; quiet lo
   t.notMatch(evil.text, /[\u001b\u0007]/, 'a tool name is the container\'s text: escaped');
 });
 
-t.test('tune on the command line, on the recorded guest logs', async (t) => {
-  const r = await runCli(['tune', '--dir', 'test/fixtures/calls']);
+t.test('tune on the command line, on the recorded guest logs; with a daemon, its counters too', async (t) => {
+  const alone = policyIn(shortDir(t));
+  const r = await runCli(['tune', '--dir', 'test/fixtures/calls', '--policy', alone]);
   t.equal(r.code, 0, r.err);
-  t.match(r.out, /^62 tool calls from 3 containers: /);
-  const json = await runCli(['tune', '--dir', 'test/fixtures/calls', '--json']);
-  t.match(JSON.parse(json.out), { records: 62, advice: Array });
+  t.match(r.out, /^62 tool calls from 3 containers \(the daemon's counters not read: the agentcgroup daemon is not reachable at .*\): /, 'no daemon: said, and the logs alone');
+  const json = await runCli(['tune', '--dir', 'test/fixtures/calls', '--json', '--policy', alone]);
+  t.match(JSON.parse(json.out), { records: 62, daemon: /not reachable/, advice: Array });
+
+  // The sample snapshot's one container: 3 raises (2 stalls, 1 resolved) and 1 freeze.
+  const d = await fakeDaemon(t, () => ({ v: 1, ok: true, ...sampleSnapshot() }));
+  const withDaemon = await runCli(['tune', '--dir', 'test/fixtures/calls', '--policy', d.policy]);
+  t.equal(withDaemon.code, 0, withDaemon.err);
+  t.same(d.ops, ['snapshot']);
+  t.match(withDaemon.out, /^62 tool calls from 3 containers and the daemon's counters for 1 container: 3 suggestions/, "the logs' one (a zone never reached) and the daemon's two");
+  t.match(withDaemon.out, /\ntool\.memory_high: calls keep needing more than tool\.memory_high.*\n {2}because the daemon raised memory\.high 3 times for stalled calls, 1 of 2 stalls ended with the call running on/);
+  t.match(withDaemon.out, /\nsession: sessions ran short of memory.*\n {2}because the daemon froze calls 1 time to make room/);
 });

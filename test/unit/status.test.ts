@@ -1,47 +1,9 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { join } from 'node:path';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { runCli } from '../fixtures/cli.js';
+import { fakeDaemon, policyIn, shortDir } from '../fixtures/fakeadmin.js';
 import { sampleSnapshot } from '../fixtures/snapshot.js';
-
-/** A unix socket path must stay under 108 bytes: tap's test directories are longer. */
-function shortDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'acst-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function policyIn(dir: string): string {
-  const policy = join(dir, 'policy.yaml');
-  writeFileSync(policy, `paths:\n  run_dir: ${dir}/run\n  call_log_dir: ${dir}/calls\n`);
-  return policy;
-}
-
-/**
- * A stand-in daemon on the admin socket of a fresh policy's run dir: answers each request line with
- * `answer(op)`. Returns the policy file and the ops asked so far.
- */
-async function fakeDaemon(t: Test, answer: (op: unknown) => unknown): Promise<{ policy: string; ops: string[] }> {
-  const dir = shortDir(t);
-  const policy = policyIn(dir);
-  mkdirSync(join(dir, 'run'));
-  const ops: string[] = [];
-  const server = createServer((s) => {
-    let buf = '';
-    s.on('data', (d) => {
-      buf += d.toString();
-      if (!buf.includes('\n')) return;
-      const op = (JSON.parse(buf.split('\n')[0]!) as { op: unknown }).op;
-      ops.push(String(op));
-      s.end(`${JSON.stringify(answer(op))}\n`);
-    });
-  });
-  await new Promise<void>((r) => server.listen(join(dir, 'run/admin.sock'), r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
-  return { policy, ops };
-}
 
 const snapshotReply = () => ({ v: 1, ok: true, ...sampleSnapshot() });
 
