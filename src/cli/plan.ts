@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseSize } from '../config/size.js';
 import { AgentcgroupError, describeError } from '../errors.js';
+import type { ReportRecord } from '../report/aggregate.js';
 import type { CliContext } from './context.js';
 
 interface PlanOptions {
@@ -68,24 +69,26 @@ export function registerPlan(program: Command, ctx: CliContext, setExit: (code: 
         ]);
         let profiles;
         if (opts.traces !== undefined) {
-          const { bashCalls, durationS, parseTraces, pickTraces } = await import('../plan/traces.js');
+          const { parseTraces, pickTraces } = await import('../plan/traces.js');
           const div = number('--memory-div', opts.memoryDiv, 0.001, 1e6);
           let traces = parseTraces(readFileSync(opts.traces, 'utf8'));
           if (opts.pickSeed !== undefined) {
-            const pick = { seed: Math.floor(number('--pick-seed', opts.pickSeed, 0, 2 ** 31)), minS: number('--min-s', opts.minS, 0, 1e9), maxS: number('--max-s', opts.maxS, 0, 1e9), minBash: number('--min-bash', opts.minBash, 0, 1e9) };
-            const eligible = traces.filter((t) => durationS(t) >= pick.minS && durationS(t) <= pick.maxS && bashCalls(t).length >= pick.minBash).length;
-            traces = pickTraces(traces, { ...pick, count: eligible });
+            // Every run that passes the filter, in the pick's order.
+            traces = pickTraces(traces, { seed: Math.floor(number('--pick-seed', opts.pickSeed, 0, 2 ** 31)), minS: number('--min-s', opts.minS, 0, 1e9), maxS: number('--max-s', opts.maxS, 0, 1e9), minBash: number('--min-bash', opts.minBash, 0, 1e9) });
           }
           profiles = traces.map((t) => traceProfile(t, div));
         } else {
-          const { callLogs, parseRecordLine } = await import('../report/calllog.js');
+          const { callLogs, readCallLogs } = await import('../report/calllog.js');
           const baseline = opts.baseline === undefined ? undefined : bytes('--baseline', opts.baseline);
-          profiles = [];
-          for (const log of callLogs(opts.profile!)) {
-            const records = readFileSync(log.file, 'utf8').split('\n').flatMap((l) => parseRecordLine(l, log.container) ?? []);
-            const p = callLogProfile(log.container, records, baseline);
-            if (p) profiles.push(p);
-          }
+          const byContainer = new Map<string, ReportRecord[]>();
+          const logs = callLogs(opts.profile!);
+          const add = (r: ReportRecord) => {
+            const list = byContainer.get(r.container);
+            if (list) list.push(r);
+            else byContainer.set(r.container, [r]);
+          };
+          await readCallLogs(logs, { add, skipped: () => {} });
+          profiles = logs.flatMap((l) => callLogProfile(l.container, byContainer.get(l.container) ?? [], baseline) ?? []);
           if (profiles.length === 0) bad(`no call log in ${opts.profile} says a framework baseline and a call: pass --baseline SIZE`);
         }
         const fitOptions = { memory, tightAt: 0.9, trials: Math.floor(number('--trials', opts.trials, 100, 1e6)), seed: Math.floor(number('--seed', opts.seed, 0, 2 ** 31)) };

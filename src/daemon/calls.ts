@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { basename } from 'node:path';
-import { parseFlatKeyed } from '../cgroup/stats.js';
+import { parseCount, parseFlatKeyed } from '../cgroup/stats.js';
 import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroupAsync, newCallId } from '../exec/callcgroup.js';
@@ -184,17 +184,16 @@ export class CallBook {
     }
   }
 
-  /** After a restart: a call whose cgroup and marker survived is followed again. */
   /** The agent leaf's memory.current now; undefined when it cannot be read (the call begins all the same). */
   private agentMemory(container: Watched): number | undefined {
     try {
-      const v = Number(container.fs.read(`${container.record.cgroup}/${AGENT_LEAF}`, 'memory.current').trim());
-      return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+      return parseCount(container.fs.read(`${container.record.cgroup}/${AGENT_LEAF}`, 'memory.current'));
     } catch {
       return undefined;
     }
   }
 
+  /** After a restart: a call whose cgroup and marker survived is followed again. */
   private adopt(container: Watched, call: RunningCall): void {
     const cg = call.cgroup.replace(/^\/+/, '');
     // The leader's pid is not trusted after a restart (it may name another process by now).

@@ -64,7 +64,8 @@ export const bashCalls = (t: Trace): ToolWindow[] => t.tools.filter((w) => w[2] 
 
 export interface PickOptions {
   seed: number;
-  count: number;
+  /** How many to take; undefined: every run that passes the filter. */
+  count?: number;
   /** Only runs this long (seconds of the original trace): short enough to replay, long enough to matter. */
   minS: number;
   maxS: number;
@@ -78,12 +79,13 @@ export interface PickOptions {
  */
 export function pickTraces(traces: readonly Trace[], o: PickOptions): Trace[] {
   const eligible = traces.filter((t) => durationS(t) >= o.minS && durationS(t) <= o.maxS && bashCalls(t).length >= o.minBash);
-  if (eligible.length < o.count) throw new Error(`only ${eligible.length} traces last ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; ${o.count} wanted`);
+  const count = o.count ?? eligible.length;
+  if (eligible.length < count) throw new Error(`only ${eligible.length} traces last ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; ${count} wanted`);
   const r = rng(o.seed);
   const a = eligible.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     [a[i], a[j]] = [a[j]!, a[i]!];
   }
-  return a.slice(0, o.count);
+  return a.slice(0, count);
 }

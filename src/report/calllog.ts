@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { AgentcgroupError } from '../errors.js';
 import { validateContainerId } from '../oci/ids.js';
 import { printable, quote } from '../text.js';
-import type { ReportBuilder, ReportRecord } from './aggregate.js';
+import type { ReportRecord } from './aggregate.js';
 
 // A record line is a few KiB at most (argv is bounded by limits.argvBytes); a longer one is no record.
 const LINE_MAX = 256 * 1024;
@@ -70,8 +70,15 @@ export function callLogs(dir: string, container?: string): { container: string; 
     .filter((l) => statSync(l.file, { throwIfNoEntry: false })?.isFile() === true);
 }
 
+/** Where readCallLogs puts what it reads: a ReportBuilder, or plan's records per container. */
+export interface RecordSink {
+  add(r: ReportRecord): void;
+  /** A line that is no call record. */
+  skipped(): void;
+}
+
 /** Feeds every record of `logs` started at or after `sinceMs` to `into`. */
-export async function readCallLogs(logs: readonly { container: string; file: string }[], into: ReportBuilder, sinceMs = -Infinity): Promise<void> {
+export async function readCallLogs(logs: readonly { container: string; file: string }[], into: RecordSink, sinceMs = -Infinity): Promise<void> {
   for (const { container, file } of logs) {
     const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
     for await (const line of lines) {
