@@ -26,10 +26,13 @@ import { adminSocketPath } from '../src/state/paths.js';
 import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
 import { agentBundle } from './replay/bundle.js';
 import { DOCKER_INIT, agentProcess } from './replay/init.js';
-import { MODE_NAMES, type Mode, type Options, parseOptions } from './replay/options.js';
-import { type AgentPlan, planAgent, planText } from './replay/plan.js';
-import { type BenchResult, type Overheads, type RunRecord, allSurvived, markdown, reserved, withinBudget, overheadTable, rows, runsTable, summaryTable, verdictTable } from './replay/report.js';
-import { type AgentRun, fate, ladderActions, parseAgentOut, parseFlat, parseMax, placement } from './replay/stats.js';
+import { type Options, type Variant, nextCount, parseOptions, variantName } from './replay/options.js';
+import { type AgentPlan, planAgent, planText, shapeOf } from './replay/plan.js';
+import { type BenchResult, type Overheads, type RunRecord, markdown, overheadTable, rows, runsTable, seedVerdictTable, setMarkdown, spreadTable, stopReason, summaryTable, verdictTable } from './replay/report.js';
+import { type AgentRun, type CallLine, classOf, fate, ladderActions, lost, parseAgentOut, parseFlat, parseMax, placed, placement } from './replay/stats.js';
+import { requireCarvableHost } from '../src/host/support.js';
+import { hostEnvFrom } from '../src/host/env.js';
+import { AgentcgroupError } from '../src/errors.js';
 import { plot } from './replay/svg.js';
 import { parseTraces, pickTraces } from '../src/plan/traces.js';
 
@@ -40,6 +43,11 @@ const BUILT = resolve('dist/agentcgroup');
 let BIN = BUILT;
 const AGENT_BIN = resolve('build/bench/replay-agent');
 const started = Date.now();
+/**
+ * Where the budget cgroups go, relative to the cgroup2 root: the guest's root itself (the guest is
+ * ours), or with --native a subtree of this host's made for the run and removed after it.
+ */
+let PARENT = '';
 
 let logFile = '';
 function say(line: string): void {
@@ -125,6 +133,7 @@ function setHooks(bundle: string, hooks: Record<string, unknown[]>): void {
 interface Ctx {
   o: Options;
   s: Scratch;
+  seed: number;
   plans: AgentPlan[];
   budget: number;
   /** (b)'s memory.max per agent, from its memory.peak run alone. */
@@ -135,10 +144,11 @@ interface Ctx {
 
 let runNo = 0;
 
-/** One run: the agents `agents` (indices into the pick) together, in `mode`, under a fresh budget cgroup. */
-async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: number[]): Promise<RunRecord> {
-  const tag = `${kind === 'alone' ? 'alone' : mode}${agents.length}-${++runNo}`;
-  const budgetRel = `replay-${tag}`;
+/** One run: the agents `agents` (indices into the pick) together, in `variant`, under a fresh budget cgroup. */
+async function replay(ctx: Ctx, kind: RunRecord['kind'], variant: Variant, agents: number[]): Promise<RunRecord> {
+  const mode = variant.mode;
+  const tag = `s${ctx.seed}-${kind === 'alone' ? 'alone' : variant.key}${agents.length}-${++runNo}`;
+  const budgetRel = `${PARENT ? `${PARENT}/` : ''}replay-${tag}`;
   const budgetDir = join(CG, budgetRel);
   mkdirSync(budgetDir);
   writeFileSync(join(budgetDir, 'cgroup.subtree_control'), '+memory +cpu +pids');
@@ -164,6 +174,9 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: num
       out: outDir,
       cgroupsPath: `/${budgetRel}/${ids[k]}`,
       ...(limit === undefined ? {} : { memoryLimit: limit }),
+      // As kubelet runs every container on cgroup v2: an OOM anywhere in it kills all of it.
+      ...(variant.oomGroup ? { unified: { 'memory.oom.group': '1' } } : {}),
+      ...(variant.priorities ? { annotations: { 'io.agentcgroup.priority': classOf(i) } } : {}),
     });
     if (mode === 'd' && kind === 'mode') setHooks(bundle, { createRuntime: [binaryHook(ctx.s)], poststop: [binaryHook(ctx.s)] });
     return bundle;
@@ -207,6 +220,7 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: num
   const record: RunRecord = {
     kind,
     mode,
+    variant: variant.key,
     agents: runs,
     budgetBytes: ctx.budget,
     budgetPeak: Number(readOr(join(budgetDir, 'memory.peak'))),
@@ -226,13 +240,10 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], mode: Mode, agents: num
       // Each agent's call log kept beside its output (what `agentcgroup report` reads).
       mkdirSync(join(outDir, 'calls'), { recursive: true });
       for (const id of ids) if (existsSync(join(ctx.s.callDir, `${id}.jsonl`))) copyFileSync(join(ctx.s.callDir, `${id}.jsonl`), join(outDir, 'calls', `${id}.jsonl`));
-      for (const id of ids) {
-        for (const line of readOr(join(ctx.s.callDir, `${id}.jsonl`)).split('\n').filter(Boolean)) {
-          const o = (JSON.parse(line) as { outcome?: string }).outcome ?? '?';
-          outcomes[o] = (outcomes[o] ?? 0) + 1;
-        }
-      }
+      const records = ids.flatMap((id) => readOr(join(ctx.s.callDir, `${id}.jsonl`)).split('\n').filter(Boolean).map((line) => JSON.parse(line) as CallLine));
+      for (const r of records) outcomes[r.outcome ?? '?'] = (outcomes[r.outcome ?? '?'] ?? 0) + 1;
       record.outcomes = outcomes;
+      record.placed = placed(records);
     }
     writeFileSync(join(outDir, 'daemon.log'), slice);
   }
@@ -253,12 +264,13 @@ function progress(r: RunRecord, label: string): void {
   const fates = r.agents.map(fate);
   const count = (f: string) => fates.filter((x) => x === f).length;
   const killedCalls = r.agents.reduce((n, a) => n + a.out.calls.filter((c) => c.status === 137).length, 0);
+  const lostN = r.agents.filter(lost).length;
   const ladder = r.ladder ? `, ladder freeze/thaw/raise/kill ${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}` : '';
   const moved = r.mode === 'd' && r.kind === 'mode' ? r.agents.filter((a) => placement(a) === 'moved').length : 0;
   say(
-    `${label}: ${count('finished')}/${r.agents.length} finished` +
-      `${count('agent-killed') ? `, ${count('agent-killed')} agents killed` : ''}${killedCalls ? `, ${killedCalls} calls killed` : ''}` +
-      `${count('call-failed') + count('unfinished') ? `, ${count('call-failed') + count('unfinished')} other failures` : ''}` +
+    `${label}: ${count('finished')}/${r.agents.length} finished whole` +
+      `${lostN ? `, ${lostN} agents lost` : ''}${killedCalls ? `, ${killedCalls} calls killed` : ''}` +
+      `${count('call-failed') ? `, ${count('call-failed')} other call failures` : ''}` +
       `${moved ? `, ${moved} frameworks taken for a tool call` : ''}${r.timedOut ? ', TIMED OUT' : ''}, budget peak ${(r.budgetPeak / MiB).toFixed(0)} MiB, avg ${(r.budgetAvg / MiB).toFixed(0)} MiB${ladder}, ${(r.wallMs / 1000).toFixed(1)} s`,
   );
 }
@@ -296,8 +308,8 @@ function alternate(reps: number, without: () => void, withIt: () => void): { wit
   return out;
 }
 
-async function overheads(ctx: Ctx): Promise<Overheads> {
-  const { s, o } = ctx;
+async function overheads_(o: Options, s: Scratch, results: string): Promise<Overheads> {
+  const ctx = { results };
   // Bare crun: create + start + delete of a container whose process is /bin/true.
   const plain = makeBundle(s, 'oh-plain', { args: ['/bin/true'], hookStages: [] });
   const hooked = makeBundle(s, 'oh-hooked', { args: ['/bin/true'], hookStages: [] });
@@ -395,71 +407,74 @@ async function overheads(ctx: Ctx): Promise<Overheads> {
 }
 
 const NOTES = (o: Options, budget: number, init: string): string[] => [
-  `Scale: memory MB of the traces / ${o.memoryDiv} (as MiB), time / ${o.timeDiv}. Traces: seeded pick (seed ${o.seed}) of runs lasting ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; the first k agents of the pick make a run with k agents.`,
-  `Each agent is a crun container (busybox rootfs) whose framework is bench/replay/agent.c (static). Init: ${init}. The framework holds the trace's memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window (linear between samples) and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time. It writes its own cgroup after the start and before the end; in (d) the agent leaf is where it belongs.`,
+  `Scale: memory MB of the traces / ${o.memoryDiv} (as MiB), time / ${o.timeDiv}. Traces: for each seed a seeded pick of the runs lasting ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; the first k agents of the pick make a run with k agents.`,
+  `Each agent is a crun container (busybox rootfs) whose framework is bench/replay/agent.c (static). Init: ${init}. The framework holds the trace's memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time. It writes its own cgroup after the start and before the end; in (d) the agent leaf is where it belongs.`,
+  `Calls' memory shape: ${o.shape}. A ramp call follows the trace, linear between samples, from 0; a burst call holds from its first millisecond the most it will hold from then on (same peak, same duration), as a tool that allocates at once does: the daemon must have it in its own cgroup before it runs (held at exec), or the memory lands in the agent leaf. mixed: a seeded half of the calls burst.`,
   "A call's time is progress: it sleeps in 25 ms slices, and a slice that took far longer (frozen, stalled) counts as two, so a frozen call ends that much later.",
-  `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck}; all agents at priority normal. (a)-(c) run without hooks or daemon.`,
-  'Survival: an agent survived when its plan ran to the end and every tool call exited 0. "agents killed": the framework itself died (OOM). "calls killed": tool calls ended by SIGKILL (the OOM killer; in (d) also the ladder\'s last resort).',
-  'Slowdown: p50 (p95) of the durations of the calls that exited 0, over the p50 (p95) of the same calls when their agent ran alone in mode (a) (each agent once, alone, first); ×(a) compares with mode (a) at the same agent count, which isolates the mode from the guest\'s CPU contention.',
+  `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck} and the priority annotation allowed. (a)-(c) run without hooks or daemon.`,
+  '"oom.group" (k): memory.oom.group=1 on each container cgroup, set by the runtime from config.json\'s unified map as kubelet asks on cgroup v2: an OOM kill anywhere in the container kills all of it, framework and context. Under agentcgroup the carve moves it down: the agent leaf keeps it, each tool call has its own, the container\'s goes to 0.',
+  '"priorities" (p): even agents of the pick annotated io.agentcgroup.priority=high, odd ones low; the class tables split every mode\'s agents the same way, so "without" is the same agents unannotated.',
+  'Agents lost: the framework died before its plan\'s end (its context is gone). Calls killed: tool calls ended by SIGKILL (the OOM killer; in (d) also the ladder\'s last resort). Finished whole: the plan ran to its end and every tool call exited 0.',
+  'Slowdown: p50 (p95) of the durations of the calls that exited 0, over the p50 (p95) of the same calls when their agent ran alone in mode (a) (each agent once, alone, before the first run that needs it); ×(a) compares with mode (a) at the same agent count, which isolates the mode from CPU contention.',
   'Reserved: Σ of the agents\' memory.max for (b) and (c); the budget for (a) and (d), which reserve nothing per agent and share the pool. Used: the budget cgroup\'s memory.current averaged every 100 ms from the start to the last agent\'s end, and its memory.peak. Waste: 1 - average used / reserved.',
-  'Density: the largest agent count tried with 100% survival, searching upward and stopping a mode at its first loss; for (b) the agents\' memory.max values must also fit in the budget (a static reservation does not overcommit), "survival only" drops that condition.',
-  "Binaries the runs execute (crun, podman, conmon, their libraries, and dist/agentcgroup) are copied into the guest's tmpfs and bind-mounted over their paths first, as a local disk's page cache would hold them: the guest reads the host's files over 9p without a page cache, where one exec of the 100 MB single binary took 4-10 s instead of 1-1.4 s.",
-  `Overheads: medians of ${o.reps} alternating repetitions after one warm-up each, daemon not running. podman run --rm of /bin/true with the shipped hooks.d JSON (path: the single binary, AGENTCGROUP_POLICY in its env) against an empty hooks directory; bare crun create + start + delete of /bin/true with and without createRuntime + poststop hooks in config.json; \`agentcgroup exec --container\` of /bin/true into a carved container against spawning /bin/true.`,
-  'The guest is qemu TCG on 2 vCPUs: 15-60x slower for CPU work, so every mode pays CPU contention that grows with the number of agents, and the daemon (Node) competes with the agents for the same 2 vCPUs.',
+  `Density search: the counts ${o.agents.join(', ')}, then ${o.grow || 'the last gap'} more at a time up to ${o.maxAgents} (or the traces eligible), every mode still searching side by side at each count. A mode stops at its first agent lost, when fewer than half its agents finished whole, or (b) when its memory.max values no longer fit the budget. Density (no agent lost): the largest count before the first run that lost one, memory.max values fitting; "every agent whole" also asks every call to exit 0.`,
+  o.native
+    ? 'Native: run on this host\'s own cgroup v2 tree (no qemu), in a subtree made for the run and removed after it; binaries run from where they are installed.'
+    : "Binaries the runs execute (crun, podman, conmon, their libraries, and dist/agentcgroup) are copied into the guest's tmpfs and bind-mounted over their paths first, as a local disk's page cache would hold them: the guest reads the host's files over 9p without a page cache. The guest is qemu TCG on 2 vCPUs: 15-60x slower for CPU work, so every mode pays CPU contention that grows with the number of agents, and the daemon (Node) competes with the agents for the same 2 vCPUs.",
+  `Overheads: medians of ${o.reps} alternating repetitions after one warm-up each. podman run --rm of /bin/true with the shipped hooks.d JSON against an empty hooks directory; bare crun create + start + delete of /bin/true with and without createRuntime + poststop hooks in config.json; \`agentcgroup exec --container\` of /bin/true against spawning /bin/true; then, with the daemon running, the same through the native hook front.`,
 ];
 
-async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
-  const results = resolve(o.out || `results/replay-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
-  mkdirSync(results, { recursive: true });
-  logFile = join(results, 'log.txt');
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: npm run build:binary`);
-  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: clang -static -O2 -o build/bench/replay-agent bench/replay/agent.c`);
-  if (o.init === 'tini' && !existsSync(DOCKER_INIT.source)) throw new Error(`${DOCKER_INIT.source} is missing (package tini), or run with --init none`);
-  const initVersion = o.init === 'tini' ? (spawnSync(DOCKER_INIT.source, ['--version'], { encoding: 'utf8' }).stdout ?? '').trim() : '';
-  const init = agentProcess(o.init, ['/bin/agent', 'PLAN', 'OUT'], initVersion).label;
-  const kernel = readOr('/proc/sys/kernel/osrelease').trim();
-  const budget = Math.floor((o.budgetMiB * MiB) / 4096) * 4096;
-  const maxAgents = Math.max(...o.agents);
-  const traces = pickTraces(parseTraces(readFileSync(o.traces, 'utf8')), { seed: o.seed, count: maxAgents, minS: o.minS, maxS: o.maxS, minBash: o.minBash });
-  const plans = traces.map((t) => planAgent(t, { memoryDiv: o.memoryDiv, timeDiv: o.timeDiv }));
-  say(`agentcgroup trace replay: kernel ${kernel}, seed ${o.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, agents ${o.agents.join(',')}, modes ${o.modes.join(',')}`);
-  say(`  agents' init: ${init}`);
-  plans.forEach((p, i) => say(`  agent ${i + 1}: ${p.task} (${p.model}), ${(p.durationMs / 1000).toFixed(1)} s, ${p.calls.length} Bash calls, baseline ${(p.baselineKiB / 1024).toFixed(0)} MiB, trace peak ${(p.tracePeakKiB / 1024).toFixed(0)} MiB`));
-  writeFileSync(join(results, 'plans.json'), JSON.stringify(plans, null, 1));
+/** --native: this host's cgroup v2 tree, refused in one line unless memory, cpu and pids are on it. */
+function nativeParent(): string {
+  requireCarvableHost(hostEnvFrom({}));
+  const root = readOr(join(CG, 'cgroup.subtree_control')).trim().split(/\s+/);
+  const missing = ['memory', 'cpu', 'pids'].filter((c) => !root.includes(c));
+  if (missing.length > 0) writeFileSync(join(CG, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+  const parent = `agentcgroup-bench-${process.pid}`;
+  mkdirSync(join(CG, parent));
+  writeFileSync(join(CG, parent, 'cgroup.subtree_control'), '+memory +cpu +pids');
+  return parent;
+}
 
-  writeFileSync(join(CG, 'cgroup.subtree_control'), '+memory +cpu +pids');
-  const staged = stageLocally('/tmp/replay-local', join(results, 'stage.log'));
-  say(`staged in tmpfs: ${BUILT} and ${staged.length} runtime files (${staged.filter((f) => f.includes('/bin/')).join(', ')} and their libraries)`);
-  const s = scratch(`ladder:\n  recheck: ${o.recheck}\n`);
-  const ctx: Ctx = { o, s, plans, budget, staticMax: [], results };
+/** One seed: its own pick of agents, each alone once, then the density search. */
+async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, init: string, kernel: string, results: string): Promise<BenchResult> {
+  const eligible = pickTraces(parseTraces(readFileSync(o.traces, 'utf8')), { seed, minS: o.minS, maxS: o.maxS, minBash: o.minBash });
+  const max = Math.min(o.maxAgents, eligible.length);
+  const traces = eligible.slice(0, max);
+  const plans = traces.map((t, i) => planAgent(t, { memoryDiv: o.memoryDiv, timeDiv: o.timeDiv }, shapeOf(o.shape, seed, i)));
+  say(`seed ${seed}: ${eligible.length} traces eligible, up to ${max} agents`);
+  writeFileSync(join(results, `plans-seed${seed}.json`), JSON.stringify(plans, null, 1));
+  const ctx: Ctx = { o, s, seed, plans, budget, staticMax: [], results };
   const runs: RunRecord[] = [];
-
-  for (let i = 0; i < (o.replay ? maxAgents : 0); i++) {
-    const r = await replay(ctx, 'alone', 'a', [i]);
-    runs.push(r);
-    ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
-    progress(r, `alone, agent ${i + 1}`);
-  }
+  const alone = async (n: number) => {
+    for (let i = ctx.staticMax.length; i < n; i++) {
+      const p = plans[i]!;
+      say(`  agent ${i + 1}: ${p.task} (${p.model}), ${(p.durationMs / 1000).toFixed(1)} s, ${p.calls.length} Bash calls (${p.calls.filter((c) => c.shape === 'burst').length} burst), baseline ${(p.baselineKiB / 1024).toFixed(0)} MiB, trace peak ${(p.tracePeakKiB / 1024).toFixed(0)} MiB`);
+      const r = await replay(ctx, 'alone', { key: 'a', mode: 'a', oomGroup: false, priorities: false }, [i]);
+      runs.push(r);
+      ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
+      progress(r, `seed ${seed}, alone, agent ${i + 1}`);
+    }
+  };
   // Counts outermost, modes side by side at each count: whatever else loads the machine meanwhile
-  // weighs on every mode at that count alike. A mode leaves the search at its first loss.
-  const searching = new Set(o.modes);
-  for (const n of o.replay ? o.agents : []) {
-    for (const mode of o.modes) {
-      if (!searching.has(mode)) continue;
+  // weighs on every mode at that count alike.
+  const searching = new Map(o.modes.map((v) => [v.key, v]));
+  let last: number | undefined;
+  for (let n = nextCount(o, undefined, max); n !== undefined && searching.size > 0; n = nextCount(o, n, max)) {
+    await alone(n);
+    for (const v of o.modes) {
+      if (!searching.has(v.key)) continue;
       // The daemon runs only for (d)'s runs, so (a)-(c) pay nothing for its tracker.
-      const daemon = mode === 'd' ? await startDaemon(s) : undefined;
+      const daemon = v.mode === 'd' ? await startDaemon(s) : undefined;
       if (daemon) ctx.daemon = { log: daemon.log };
       try {
-        const r = await replay(ctx, 'mode', mode, [...Array(n).keys()]);
+        const r = await replay(ctx, 'mode', v, [...Array(n).keys()]);
         runs.push(r);
-        progress(r, `${MODE_NAMES[mode]}, ${n} agents`);
-        if (!allSurvived(r)) {
-          say(`${MODE_NAMES[mode]}: survival below 100% at ${n} agents, search stops`);
-          searching.delete(mode);
-        } else if (!withinBudget(r)) {
-          say(`${MODE_NAMES[mode]}: the agents' memory.max values (${(reserved(r).bytes / MiB).toFixed(0)} MiB) no longer fit the ${o.budgetMiB} MiB budget at ${n} agents, search stops`);
-          searching.delete(mode);
+        progress(r, `seed ${seed}, ${variantName(v)}, ${n} agents`);
+        const why = stopReason(r);
+        if (why) {
+          say(`seed ${seed}, ${variantName(v)}: ${why} at ${n} agents, search stops`);
+          searching.delete(v.key);
         }
       } finally {
         if (daemon) {
@@ -469,18 +484,25 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (searching.size === 0) break;
+    last = n;
   }
-
-  const res: BenchResult = {
+  const searchEnd =
+    searching.size === 0
+      ? `every mode stopped, the last at ${last} agents`
+      : `ended at ${last} agents (${max < o.maxAgents ? `only ${eligible.length} traces eligible` : `--max-agents ${o.maxAgents}`}) with ${[...searching.keys()].join(', ')} still searching`;
+  say(`seed ${seed}: search ${searchEnd}`);
+  return {
     kernel,
-    seed: o.seed,
+    seed,
+    variants: o.modes.map((v) => v.key),
+    shape: o.shape,
+    searchEnd,
     memoryDiv: o.memoryDiv,
     timeDiv: o.timeDiv,
     budgetBytes: budget,
     agentCounts: o.agents,
     init,
-    inputs: plans.map((p, i) => ({
+    inputs: plans.slice(0, ctx.staticMax.length).map((p, i) => ({
       agent: i,
       task: p.task,
       model: p.model,
@@ -492,39 +514,81 @@ async function main(): Promise<void> {
     })),
     runs,
     notes: NOTES(o, budget, init),
-    elapsedS: 0,
+    elapsedS: (Date.now() - started) / 1000,
   };
-  writeFileSync(join(results, 'results.json'), JSON.stringify(res, null, 1));
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const results = resolve(o.out || `results/replay-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
+  if (o.native) PARENT = nativeParent();
+  try {
+    await bench(o, results);
+  } finally {
+    if (PARENT) rmdirSync(join(CG, PARENT));
+  }
+}
+
+async function bench(o: Options, results: string): Promise<void> {
+  mkdirSync(results, { recursive: true });
+  logFile = join(results, 'log.txt');
+  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: npm run build:binary`);
+  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: clang -static -O2 -o build/bench/replay-agent bench/replay/agent.c`);
+  if (o.init === 'tini' && !existsSync(DOCKER_INIT.source)) throw new Error(`${DOCKER_INIT.source} is missing (package tini), or run with --init none`);
+  const initVersion = o.init === 'tini' ? (spawnSync(DOCKER_INIT.source, ['--version'], { encoding: 'utf8' }).stdout ?? '').trim() : '';
+  const init = agentProcess(o.init, ['/bin/agent', 'PLAN', 'OUT'], initVersion).label;
+  const kernel = readOr('/proc/sys/kernel/osrelease').trim();
+  const budget = Math.floor((o.budgetMiB * MiB) / 4096) * 4096;
+  const where = o.native ? `native, in /sys/fs/cgroup/${PARENT}` : 'qemu TCG guest';
+  say(`agentcgroup trace replay (${where}): kernel ${kernel}, seeds ${o.seeds.join(',')}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, agents ${o.agents.join(',')} then on, modes ${o.modes.map((v) => v.key).join(',')}, shape ${o.shape}`);
+  say(`  agents' init: ${init}`);
+
+  if (!o.native) {
+    writeFileSync(join(CG, 'cgroup.subtree_control'), '+memory +cpu +pids');
+    const staged = stageLocally('/tmp/replay-local', join(results, 'stage.log'));
+    say(`staged in tmpfs: ${BUILT} and ${staged.length} runtime files (${staged.filter((f) => f.includes('/bin/')).join(', ')} and their libraries)`);
+  }
+  // Agents may rank themselves (the priority mix) only because this host policy allows it.
+  const s = scratch(`ladder:\n  recheck: ${o.recheck}\nannotations:\n  allow: [priority]\n  max_priority: high\n`);
+  const set: BenchResult[] = [];
+  const write = () => writeFileSync(join(results, 'results.json'), JSON.stringify({ seeds: set, overheads }, null, 1));
+  let overheads: Overheads | undefined;
+  for (const seed of o.replay ? o.seeds : []) {
+    set.push(await searchSeed(o, s, seed, budget, init, kernel, results));
+    write();
+  }
   if (o.overheads) {
     try {
-      res.overheads = await overheads(ctx);
+      overheads = await overheads_(o, s, results);
     } catch (err) {
       say(`overheads failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  res.elapsedS = (Date.now() - started) / 1000;
-  writeFileSync(join(results, 'results.json'), JSON.stringify(res, null, 1));
-  writeFileSync(join(results, 'report.md'), markdown(res));
-  writeFileSync(join(results, 'replay.svg'), plot(rows(res), o.agents, `seed ${o.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, kernel ${kernel} (qemu TCG guest)`));
-  say(`done in ${res.elapsedS.toFixed(0)} s; results in ${results}`);
+  const elapsedS = (Date.now() - started) / 1000;
+  write();
+  const one = set.length === 1 ? { ...set[0]!, elapsedS, ...(overheads ? { overheads } : {}) } : undefined;
+  writeFileSync(join(results, 'report.md'), one ? markdown(one) : setMarkdown(set, overheads, elapsedS));
+  for (const r of set) {
+    const svg = plot(rows(r), [...new Set(r.runs.filter((k) => k.kind === 'mode').map((k) => k.agents.length))].sort((a, b) => a - b), `seed ${r.seed}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, kernel ${kernel} (${where})`);
+    writeFileSync(join(results, r === set[0] ? 'replay.svg' : `replay-seed${r.seed}.svg`), svg);
+  }
+  say(`done in ${elapsedS.toFixed(0)} s; results in ${results}`);
   const print = [
     '',
-    `Scale: memory /${o.memoryDiv}, time /${o.timeDiv}; budget ${o.budgetMiB} MiB; seed ${o.seed}`,
+    `Scale: memory /${o.memoryDiv}, time /${o.timeDiv}; budget ${o.budgetMiB} MiB; seeds ${o.seeds.join(', ')}; ${where}`,
     `Agents' init: ${init}`,
     '',
-    runsTable(res),
-    '',
-    summaryTable(res),
-    '',
-    ...(res.overheads ? [overheadTable(res.overheads), ''] : []),
-    verdictTable(res),
-    '',
+    ...(set.length > 1 ? [spreadTable(set), '', seedVerdictTable(set), ''] : []),
+    ...set.flatMap((r) => [`Seed ${r.seed}:`, '', runsTable(r), '', summaryTable(r), '']),
+    ...(overheads ? [overheadTable(overheads), ''] : []),
+    ...(one ? [verdictTable(one), ''] : []),
   ].join('\n');
   console.log(print);
   appendFileSync(logFile, `${print}\n`);
 }
 
 main().catch((err: unknown) => {
-  say(`bench:replay failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // A host we refuse (AgentcgroupError) is one line; anything else is the bench's own fault: its stack.
+  say(`bench:replay failed: ${err instanceof AgentcgroupError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 });

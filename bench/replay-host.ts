@@ -2,12 +2,16 @@
  * `npm run bench:replay [-- FLAGS]`, the host half: boots the test guest once, runs
  * build/bench/replay-guest.cjs in it with FLAGS, and shows its progress lines as they come (the guest
  * writes them into the results folder, which is in the checkout it shares). `--guest-mb N` sets the
- * guest's memory (default 2048); every other flag goes to the guest (see bench/README.md).
+ * guest's memory (default 2048); every other flag goes to the guest (see bench/README.md). With
+ * `--native` no guest boots: the same script runs here, on this host's own cgroup v2 tree.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInGuest } from '../test/vm/guest.js';
+import { describeError } from '../src/errors.js';
+import { hostEnvFrom } from '../src/host/env.js';
+import { requireCarvableHost } from '../src/host/support.js';
 
 const args = process.argv.slice(2);
 let memoryMb = 2048;
@@ -18,6 +22,29 @@ if (at >= 0) {
   if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new Error('--guest-mb: expected a whole number of MiB, 512 or more');
 }
 if (args.some((a) => !/^[A-Za-z0-9_.,:/=-]+$/.test(a))) throw new Error(`flags may only hold letters, digits and _.,:/=-: ${args.join(' ')}`);
+if (args.includes('--native')) native();
+
+/**
+ * --native: this host is the machine measured. Refused in one line unless it is root on a cgroup v2
+ * tree with memory, cpu and pids (a hybrid host binds them to v1); the guest script makes its own
+ * subtree and removes it.
+ */
+function native(): never {
+  const refuse = (why: string): never => {
+    process.stderr.write(`bench:replay --native: ${why}\n`);
+    process.exit(1);
+  };
+  if (process.getuid?.() !== 0) refuse('needs root (it makes cgroups and runs crun)');
+  try {
+    requireCarvableHost(hostEnvFrom({}));
+  } catch (err) {
+    refuse(describeError(err));
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const r = spawnSync(process.execPath, ['build/bench/replay-guest.cjs', '--out', join('results', `replay-${stamp}`), ...args], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 const out = join('results', `replay-${stamp}`);
 mkdirSync(out, { recursive: true });

@@ -21,6 +21,9 @@ export interface AgentBundle {
   out: string;
   cgroupsPath: string;
   memoryLimit?: number;
+  /** linux.resources.unified: memory.oom.group as kubelet sets it. */
+  unified?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export function agentBundle(s: Scratch, b: AgentBundle): string {
@@ -29,6 +32,8 @@ export function agentBundle(s: Scratch, b: AgentBundle): string {
     args: proc.args,
     cgroupsPath: b.cgroupsPath,
     ...(b.memoryLimit === undefined ? {} : { memoryLimit: b.memoryLimit }),
+    ...(b.unified === undefined ? {} : { unified: b.unified }),
+    ...(b.annotations === undefined ? {} : { annotations: b.annotations }),
     binds: [
       { source: b.ctl, destination: '/ctl', readonly: true },
       { source: b.out, destination: '/out' },

@@ -11,11 +11,46 @@ export const MODE_NAMES: Record<Mode, string> = {
   d: '(d) agentcgroup',
 };
 
+/**
+ * A mode as one run sets it up: `k`, memory.oom.group=1 on each container cgroup, as kubelet sets it on
+ * cgroup v2 (an OOM anywhere in the container kills all of it: the agent is lost); `p` (agentcgroup
+ * only), the priority mix: half the agents annotated high, half low.
+ */
+export interface Variant {
+  key: string;
+  mode: Mode;
+  oomGroup: boolean;
+  priorities: boolean;
+}
+
+export const VARIANT_KEYS = ['a', 'ak', 'b', 'bk', 'c', 'ck', 'd', 'dk', 'dp', 'dkp'] as const;
+/** Every mode, and each also as kubelet runs it; agentcgroup as kubelet runs it with the priority mix. */
+export const DEFAULT_VARIANTS = ['a', 'ak', 'b', 'bk', 'c', 'ck', 'd', 'dk', 'dkp'] as const;
+
+export function parseVariant(key: string): Variant {
+  const m = /^([abcd])(k?)(p?)$/.exec(key);
+  if (!m || (m[3] && m[1] !== 'd')) throw new Error(`--modes: unknown mode ${JSON.stringify(key)} (${VARIANT_KEYS.join(', ')})`);
+  return { key, mode: m[1] as Mode, oomGroup: m[2] === 'k', priorities: m[3] === 'p' };
+}
+
+export const variantName = (v: Variant): string => `${MODE_NAMES[v.mode]}${v.oomGroup ? ', oom.group' : ''}${v.priorities ? ', priorities' : ''}`;
+
+/** The shape of a tool call's memory: as sampled (ramps between samples), or all of it at once. */
+export type Shape = 'ramp' | 'burst' | 'mixed';
+export const SHAPES: readonly Shape[] = ['ramp', 'burst', 'mixed'];
+
 export interface Options {
   traces: string;
-  seed: number;
-  /** Agent counts tried, in order; the first `max` traces of the pick are the agents. */
+  /** Each seed picks its own agents and runs the whole search: the spread across seeds is reported. */
+  seeds: number[];
+  /** Agent counts tried first, in order; the first k traces of the pick are the agents of a run with k. */
   agents: number[];
+  /**
+   * After the listed counts, the search goes on by this many agents (0: the last gap of the list)
+   * until every mode has stopped or `maxAgents` (and the traces eligible) run out.
+   */
+  grow: number;
+  maxAgents: number;
   budgetMiB: number;
   memoryDiv: number;
   timeDiv: number;
@@ -23,7 +58,8 @@ export interface Options {
   minS: number;
   maxS: number;
   minBash: number;
-  modes: Mode[];
+  modes: Variant[];
+  shape: Shape;
   /** Repetitions of each overhead measurement (medians are reported). */
   reps: number;
   overheads: boolean;
@@ -35,27 +71,39 @@ export interface Options {
   recheck: string;
   /** The agent containers' init wrapper (none: the framework is PID 1). */
   init: Init;
+  /** On this host's own cgroup v2 tree, in a subtree the bench makes and removes: no qemu, no staging. */
+  native: boolean;
   out: string;
 }
 
 export const DEFAULTS: Options = {
   traces: '/work/shared/traces/agent-traces.jsonl',
-  seed: 1,
-  agents: [2, 3, 4, 6, 8, 10, 12],
+  seeds: [1, 2, 3],
+  agents: [2, 4, 6, 8, 10, 12],
+  grow: 0,
+  maxAgents: 40,
   budgetMiB: 448,
   memoryDiv: 8,
   timeDiv: 20,
   minS: 60,
   maxS: 600,
   minBash: 3,
-  modes: ['a', 'b', 'c', 'd'],
+  modes: DEFAULT_VARIANTS.map(parseVariant),
+  shape: 'mixed',
   reps: 5,
   overheads: true,
   replay: true,
   peakMargin: 1.05,
   recheck: '200ms',
   init: 'tini',
+  native: false,
   out: '',
+};
+
+const counts = (flag: string, v: string): number[] => {
+  const n = v.split(',').map((x) => Math.floor(positive(flag, x)));
+  if (n.some((k, i) => i > 0 && k <= n[i - 1]!)) throw new Error(`${flag}: counts must increase, got ${v}`);
+  return n;
 };
 
 const positive = (flag: string, v: string): number => {
@@ -64,11 +112,18 @@ const positive = (flag: string, v: string): number => {
   return n;
 };
 
-/** `--flag value` pairs, `--no-overheads` and `--overheads-only` (the later wins); an unknown flag is an error naming it. */
+/**
+ * `--flag value` pairs, `--no-overheads` and `--overheads-only` (the later wins), `--native`; an unknown
+ * flag is an error naming it.
+ */
 export function parseOptions(argv: readonly string[]): Options {
-  const o: Options = { ...DEFAULTS, agents: [...DEFAULTS.agents], modes: [...DEFAULTS.modes] };
+  const o: Options = { ...DEFAULTS, seeds: [...DEFAULTS.seeds], agents: [...DEFAULTS.agents], modes: [...DEFAULTS.modes] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === '--native') {
+      o.native = true;
+      continue;
+    }
     if (flag === '--no-overheads' || flag === '--overheads-only') {
       o.overheads = flag === '--overheads-only';
       o.replay = flag === '--no-overheads';
@@ -85,11 +140,23 @@ export function parseOptions(argv: readonly string[]): Options {
         o.out = v;
         break;
       case '--seed':
-        o.seed = Math.floor(positive(flag, v));
+        o.seeds = [Math.floor(positive(flag, v))];
+        break;
+      case '--seeds':
+        o.seeds = counts(flag, v);
         break;
       case '--agents':
-        o.agents = v.split(',').map((x) => Math.floor(positive(flag, x)));
-        if (o.agents.some((n, k) => k > 0 && n <= o.agents[k - 1]!)) throw new Error(`${flag}: counts must increase, got ${v}`);
+        o.agents = counts(flag, v);
+        break;
+      case '--grow':
+        o.grow = v === '0' ? 0 : Math.floor(positive(flag, v));
+        break;
+      case '--max-agents':
+        o.maxAgents = Math.floor(positive(flag, v));
+        break;
+      case '--shape':
+        if (!SHAPES.includes(v as Shape)) throw new Error(`${flag}: expected ${SHAPES.join(', ')}, got ${JSON.stringify(v)}`);
+        o.shape = v as Shape;
         break;
       case '--budget':
         o.budgetMiB = positive(flag, v);
@@ -124,14 +191,26 @@ export function parseOptions(argv: readonly string[]): Options {
         o.init = v as Init;
         break;
       case '--modes': {
-        const modes = v.split(',');
-        for (const m of modes) if (!MODES.includes(m as Mode)) throw new Error(`${flag}: unknown mode ${JSON.stringify(m)} (a, b, c, d)`);
-        o.modes = modes as Mode[];
+        o.modes = v.split(',').map(parseVariant);
+        const twice = o.modes.find((m, k) => o.modes.findIndex((x) => x.key === m.key) !== k);
+        if (twice) throw new Error(`${flag}: ${twice.key} given twice`);
         break;
       }
       default:
         throw new Error(`unknown option ${flag}`);
     }
   }
+  if (o.agents.at(-1)! > o.maxAgents) throw new Error(`--agents: ${o.agents.at(-1)} is above --max-agents ${o.maxAgents}`);
   return o;
+}
+
+/**
+ * The density search's next agent count after `last` (none tried yet: undefined): the next listed
+ * count, then `grow` (or the list's last gap) more at a time, up to `max`. undefined: the search is over.
+ */
+export function nextCount(o: Pick<Options, 'agents' | 'grow'>, last: number | undefined, max: number): number | undefined {
+  const listed = o.agents.find((n) => last === undefined || n > last);
+  const gap = o.agents.length > 1 ? o.agents.at(-1)! - o.agents.at(-2)! : 1;
+  const next = listed ?? (last ?? 0) + (o.grow || gap);
+  return next <= max ? next : undefined;
 }

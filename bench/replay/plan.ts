@@ -20,6 +20,8 @@ export interface Scale {
 export interface CallPlan {
   idx: number;
   cmd: string;
+  /** ramp: the trace's samples, linear between them; burst: its peak from its first millisecond on. */
+  shape: 'ramp' | 'burst';
   /** Nominal start in the scaled trace, ms from the trace's start. */
   startMs: number;
   durationMs: number;
@@ -84,7 +86,31 @@ export function callSpec(points: readonly [number, number][]): string {
   return points.map(([ms, kib]) => `${ms}:${kib}`).join(',');
 }
 
-export function planAgent(trace: Trace, scale: Scale): AgentPlan {
+/**
+ * A call that allocates at once, as real tools do (an interpreter importing everything, a compiler
+ * mapping its inputs): from its start it holds the most it will hold from then on, so its peak comes in
+ * its first milliseconds and it gives memory back as the trace does after. Same peak, same duration.
+ */
+export function burstPoints(points: readonly [number, number][]): [number, number][] {
+  const out = points.map(([t, k]) => [t, k] as [number, number]);
+  for (let i = out.length - 2; i >= 0; i--) out[i]![1] = Math.max(out[i]![1], out[i + 1]![1]);
+  return out;
+}
+
+/** 32-bit integer mix (murmur3's finalizer): a seeded coin per call that does not depend on the order of calls. */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Which calls of agent `agent` allocate at once: none, all, or a seeded half (mixed). */
+export function shapeOf(shape: 'ramp' | 'burst' | 'mixed', seed: number, agent: number): (idx: number) => 'ramp' | 'burst' {
+  if (shape !== 'mixed') return () => shape;
+  return (idx) => (mix(mix(mix(seed) ^ agent) ^ idx) & 1 ? 'burst' : 'ramp');
+}
+
+export function planAgent(trace: Trace, scale: Scale, shape: (idx: number) => 'ramp' | 'burst' = () => 'ramp'): AgentPlan {
   const ms = (s: number) => (s * 1000) / scale.timeDiv;
   const kib = (mb: number) => Math.max(0, Math.round((mb * 1024) / scale.memoryDiv));
   const bash = bashCalls(trace).slice().sort((a, b) => a[0] - b[0]);
@@ -119,7 +145,9 @@ export function planAgent(trace: Trace, scale: Scale): AgentPlan {
       else clean.push(p);
     }
     if (clean.length === 1) clean.unshift([0, 0]);
-    return { idx, cmd: w[3], startMs: Math.round(ms(w[0] - t0)), durationMs: dur, points: clean, peakKiB: Math.max(...clean.map((p) => p[1])) };
+    const kind = shape(idx);
+    const shaped = kind === 'burst' ? burstPoints(clean) : clean;
+    return { idx, cmd: w[3], shape: kind, startMs: Math.round(ms(w[0] - t0)), durationMs: dur, points: shaped, peakKiB: Math.max(...shaped.map((p) => p[1])) };
   });
 
   const tl = new Timeline();

@@ -1,14 +1,16 @@
 /**
  * The replay bench's results as tables (Markdown) and target verdicts. Pure: measured records in, text out.
  */
-import { MODE_NAMES, MODES, type Mode } from './options.js';
-import { type AgentRun, type Fate, callDurations, density, fate, ladderActions, median, outsideLeaf, placement, slowdown, survived, waste } from './stats.js';
+import { type Mode, type Variant, parseVariant, variantName } from './options.js';
+import { type AgentRun, type Fate, type Placed, type PriorityClass, callDurations, classOf, density, fate, ladderActions, lost, median, outsideLeaf, placement, quantile, slowdown, survived, waste } from './stats.js';
 
 export type LadderCounts = ReturnType<typeof ladderActions>;
 
 export interface RunRecord {
   kind: 'alone' | 'mode';
   mode: Mode;
+  /** The mode as set up (Variant.key): memory.oom.group, priorities. Alone runs: 'a'. */
+  variant: string;
   agents: AgentRun[];
   budgetBytes: number;
   /** Budget cgroup memory.peak, and memory.current averaged from the go to the last agent's end. */
@@ -20,6 +22,8 @@ export interface RunRecord {
   ladder?: LadderCounts;
   /** Outcomes in the daemon's call log (mode d): ok, killed, oom-killed... */
   outcomes?: Record<string, number>;
+  /** How the daemon placed the calls (mode d), from its call log. */
+  placed?: Placed;
 }
 
 export interface Pair {
@@ -60,6 +64,12 @@ export interface InputRow {
 export interface BenchResult {
   kernel: string;
   seed: number;
+  /** The modes searched, in order (Variant.key). */
+  variants: string[];
+  /** Calls' memory shape: ramp, burst, or mixed (a seeded half burst). */
+  shape: string;
+  /** Why the search ended: every mode stopped, or the count it could not go past (and why). */
+  searchEnd: string;
   memoryDiv: number;
   timeDiv: number;
   budgetBytes: number;
@@ -97,14 +107,35 @@ export const withinBudget = (r: RunRecord): boolean => reserved(r).bytes <= r.bu
 
 export const allSurvived = (r: RunRecord): boolean => !r.timedOut && r.agents.every(survived);
 
+/** No framework died: calls may have been killed, but every agent kept its context. */
+export const noneLost = (r: RunRecord): boolean => !r.timedOut && !r.agents.some(lost);
+
+/**
+ * Whether the density search goes on past this run: a mode stops at its first agent lost (or a run
+ * that timed out), when fewer than half its agents finished whole, or (static reservations) when its
+ * memory.max values no longer fit the budget. Returns why it stops, or undefined.
+ */
+export function stopReason(r: RunRecord): string | undefined {
+  if (r.timedOut) return 'the run timed out';
+  const n = r.agents.filter(lost).length;
+  if (n > 0) return `${n} agent${n > 1 ? 's' : ''} lost`;
+  if (r.agents.filter(survived).length * 2 < r.agents.length) return 'fewer than half the agents finished whole';
+  if (!withinBudget(r)) return `the agents' memory.max values (${mib(reserved(r).bytes)} MiB) no longer fit the budget`;
+  return undefined;
+}
+
 export interface Row {
   mode: Mode;
+  variant: Variant;
   agents: number;
+  agentsLost: number;
   survived: number;
   fates: Record<Fate, number>;
   callsKilled: number;
   vsAlone: ReturnType<typeof slowdown>;
   vsA: ReturnType<typeof slowdown> | undefined;
+  /** Against each agent alone, the priority mix's classes apart (even agents high, odd low). */
+  classes: Record<PriorityClass, ReturnType<typeof slowdown>>;
   reserved: ReturnType<typeof reserved>;
   avgUsed: number;
   peakUsed: number;
@@ -112,25 +143,31 @@ export interface Row {
   overcommitted: boolean;
   wallMs: number;
   ladder: LadderCounts | undefined;
+  placed: Placed | undefined;
 }
 
 export function rows(res: BenchResult): Row[] {
-  const alone = callDurations(res.runs.filter((r) => r.kind === 'alone').flatMap((r) => r.agents));
+  const aloneAgents = res.runs.filter((r) => r.kind === 'alone').flatMap((r) => r.agents);
+  const alone = callDurations(aloneAgents);
   const modeRuns = res.runs.filter((r) => r.kind === 'mode');
   return modeRuns.map((r) => {
     const fates = { finished: 0, 'call-killed': 0, 'call-failed': 0, 'agent-killed': 0, unfinished: 0 } as Record<Fate, number>;
     for (const a of r.agents) fates[fate(a)]++;
     const durations = callDurations(r.agents);
-    const a = modeRuns.find((k) => k.mode === 'a' && k.agents.length === r.agents.length);
+    const a = modeRuns.find((k) => k.variant === 'a' && k.agents.length === r.agents.length);
     const res0 = reserved(r);
+    const byClass = (c: PriorityClass) => slowdown(callDurations(r.agents, (g) => classOf(g.agent) === c), alone);
     return {
       mode: r.mode,
+      variant: parseVariant(r.variant),
       agents: r.agents.length,
+      agentsLost: r.agents.filter(lost).length,
       survived: fates.finished,
       fates,
       callsKilled: r.agents.reduce((n, g) => n + g.out.calls.filter((c) => c.status === 137).length, 0),
       vsAlone: slowdown(durations, alone),
-      vsA: a && r.mode !== 'a' ? slowdown(durations, callDurations(a.agents)) : undefined,
+      vsA: a && r.variant !== 'a' ? slowdown(durations, callDurations(a.agents)) : undefined,
+      classes: { high: byClass('high'), low: byClass('low') },
       reserved: res0,
       avgUsed: r.budgetAvg,
       peakUsed: r.budgetPeak,
@@ -138,58 +175,66 @@ export function rows(res: BenchResult): Row[] {
       overcommitted: !withinBudget(r),
       wallMs: r.wallMs,
       ladder: r.ladder,
+      placed: r.placed,
     };
   });
 }
 
 export interface ModeSummary {
-  mode: Mode;
+  variant: Variant;
   /** Largest agent count with 100% survival (and, for static reservations, memory.max values that fit). */
   density: number;
-  /** The same, counting survival only (a static mode overcommitting its budget). */
+  /** Largest count with no agent lost (calls may have been killed), memory.max values fitting. */
+  densityNoLoss: number;
+  /** The 100% survival density, counting survival only (a static mode overcommitting its budget). */
   densitySurvivalOnly: number;
-  /** No loss seen up to the largest count tried: the density is at least that, not found. */
+  /** No agent lost up to the largest count tried: densityNoLoss is at least that, not found. */
   censored: boolean;
   at: Row | undefined;
 }
 
 export function summaries(res: BenchResult): ModeSummary[] {
   const all = rows(res);
-  return MODES.filter((m) => all.some((r) => r.mode === m)).map((mode) => {
-    const mine = all.filter((r) => r.mode === mode);
-    const runs = res.runs.filter((r) => r.kind === 'mode' && r.mode === mode);
-    const ok = (n: number, budgetToo: boolean) => {
+  return res.variants.map(parseVariant).map((variant) => {
+    const mine = all.filter((r) => r.variant.key === variant.key);
+    const runs = res.runs.filter((r) => r.kind === 'mode' && r.variant === variant.key);
+    const ok = (n: number, pass: (r: RunRecord) => boolean, budgetToo: boolean) => {
       const r = runs.find((k) => k.agents.length === n);
-      return !!r && allSurvived(r) && (!budgetToo || withinBudget(r));
+      return !!r && pass(r) && (!budgetToo || withinBudget(r));
     };
-    const d = density(mine.map((r) => ({ agents: r.agents, ok: ok(r.agents, true) })));
+    const d = (pass: (r: RunRecord) => boolean, budgetToo: boolean) => density(mine.map((r) => ({ agents: r.agents, ok: ok(r.agents, pass, budgetToo) })));
+    const noLoss = d(noneLost, true);
     return {
-      mode,
-      density: d,
-      censored: mine.length > 0 && mine.every((r) => ok(r.agents, true)),
-      densitySurvivalOnly: density(mine.map((r) => ({ agents: r.agents, ok: ok(r.agents, false) }))),
-      at: mine.find((r) => r.agents === d),
+      variant,
+      density: d(allSurvived, true),
+      densityNoLoss: noLoss,
+      densitySurvivalOnly: d(allSurvived, false),
+      censored: mine.length > 0 && mine.every((r) => ok(r.agents, noneLost, true)),
+      at: mine.find((r) => r.agents === noLoss),
     };
   });
 }
 
+const sd = (v: ReturnType<typeof slowdown>) => `${x(v.p50)} / ${x(v.p95)}`;
+
 export function runsTable(res: BenchResult): string {
-  const head = ['mode', 'agents', 'survived', 'agents killed', 'calls killed', 'p50 ×alone', 'p95 ×alone', 'p95 ×(a)', 'reserved MiB', 'used avg / peak MiB', 'waste', 'ladder f/t/r/k', 'wall s'];
+  const head = ['mode', 'agents', 'agents lost', 'calls killed', 'agents finished whole', 'p50 / p95 ×alone', 'p95 ×(a)', 'reserved MiB', 'used avg / peak MiB', 'waste', 'ladder f/t/r/k', 'calls held at exec', 'burst calls seen whole', 'wall s'];
   return table(
     head,
     rows(res).map((r) => [
-      MODE_NAMES[r.mode],
+      variantName(r.variant),
       String(r.agents),
-      `${r.survived}/${r.agents} (${pct(r.survived / r.agents)})`,
-      String(r.fates['agent-killed']),
+      String(r.agentsLost),
       String(r.callsKilled),
-      x(r.vsAlone.p50),
-      x(r.vsAlone.p95),
+      `${r.survived}/${r.agents} (${pct(r.survived / r.agents)})`,
+      sd(r.vsAlone),
       r.vsA ? x(r.vsA.p95) : '—',
       `${mib(r.reserved.bytes)} (${r.reserved.how})${r.overcommitted ? ' over budget' : ''}`,
       `${mib(r.avgUsed)} / ${mib(r.peakUsed)}`,
       pct(r.waste),
       r.ladder ? `${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}` : '—',
+      r.placed ? `${r.placed.heldAtExec}/${r.placed.calls}` : '—',
+      r.placed ? `${r.placed.burstWhole}/${r.placed.burst}` : '—',
       (r.wallMs / 1000).toFixed(1),
     ]),
   );
@@ -197,14 +242,60 @@ export function runsTable(res: BenchResult): string {
 
 export function summaryTable(res: BenchResult): string {
   return table(
-    ['mode', 'density (agents at 100% survival)', 'survival only', 'p50 / p95 ×alone there', 'waste there'],
+    ['mode', 'density: no agent lost', 'density: every agent whole', 'survival only (over budget)', 'p50 / p95 ×alone there', 'waste there'],
     summaries(res).map((s) => [
-      MODE_NAMES[s.mode],
-      `${s.density}${s.censored ? '+ (no loss up to the largest count tried)' : ''}`,
+      variantName(s.variant),
+      `${s.densityNoLoss}${s.censored ? '+ (none lost up to the largest count tried)' : ''}`,
+      String(s.density),
       String(s.densitySurvivalOnly),
-      s.at ? `${x(s.at.vsAlone.p50)} / ${x(s.at.vsAlone.p95)}` : '—',
+      s.at ? sd(s.at.vsAlone) : '—',
       s.at ? pct(s.at.waste) : '—',
     ]),
+  );
+}
+
+/** The paper's priority result (Zheng et al., arXiv 2602.09345), beside ours: a different measure, the same question. */
+export const PAPER_PRIORITIES = 'HIGH sessions\' P95 allocation latency -29% at +2.8% cost';
+
+export interface PriorityRow {
+  /** The mode without priorities and the same with them: d and dp, dk and dkp. */
+  without: Variant;
+  with: Variant;
+  agents: number;
+  high: { without: ReturnType<typeof slowdown>; with: ReturnType<typeof slowdown> };
+  low: { without: ReturnType<typeof slowdown>; with: ReturnType<typeof slowdown> };
+}
+
+/** Every count at which a mode ran both without and with the priority mix. */
+export function priorityRows(res: BenchResult): PriorityRow[] {
+  const all = rows(res);
+  const out: PriorityRow[] = [];
+  for (const w of all.filter((r) => r.variant.priorities)) {
+    const base = all.find((r) => r.variant.mode === w.variant.mode && r.variant.oomGroup === w.variant.oomGroup && !r.variant.priorities && r.agents === w.agents);
+    if (!base) continue;
+    out.push({ without: base.variant, with: w.variant, agents: w.agents, high: { without: base.classes.high, with: w.classes.high }, low: { without: base.classes.low, with: w.classes.low } });
+  }
+  return out;
+}
+
+const change = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${b >= a ? '+' : ''}${Math.round((b / a - 1) * 1000) / 10}%` : '—');
+
+export function priorityTable(res: BenchResult): string {
+  return table(
+    ['modes', 'agents', 'high p50 / p95 without', 'with', 'high p95 change', 'low p50 / p95 without', 'with', 'low p95 change'],
+    [
+      ...priorityRows(res).map((p) => [
+        `${variantName(p.without)} / ${p.with.key}`,
+        String(p.agents),
+        sd(p.high.without),
+        sd(p.high.with),
+        change(p.high.without.p95, p.high.with.p95),
+        sd(p.low.without),
+        sd(p.low.with),
+        change(p.low.without.p95, p.low.with.p95),
+      ]),
+      ['paper (allocation latency, not call time)', '—', '—', '—', '-29%', '—', '—', '+2.8% (cost)'],
+    ],
   );
 }
 
@@ -265,44 +356,75 @@ export interface Verdict {
   measured: string;
 }
 
+/** The agentcgroup mode the targets are judged on: as kubelet runs containers when it ran, else plain. */
+const judged = <T extends { variant: Variant }>(xs: readonly T[], mode: Mode): T | undefined =>
+  xs.find((s) => s.variant.mode === mode && s.variant.oomGroup && !s.variant.priorities) ?? xs.find((s) => s.variant.mode === mode && !s.variant.priorities);
+
 export function verdicts(res: BenchResult): Verdict[] {
   const all = rows(res);
   const sums = summaries(res);
   const out: Verdict[] = [];
-  const cKills = all.filter((r) => r.mode === 'c' && r.survived < r.agents).map((r) => r.agents);
-  const dAt = (n: number) => all.find((r) => r.mode === 'd' && r.agents === n);
-  if (all.some((r) => r.mode === 'c') && all.some((r) => r.mode === 'd')) {
-    const held = cKills.map((n) => ({ n, d: dAt(n) }));
+  const dSum = judged(sums, 'd');
+  const baselines = sums.filter((s) => s.variant.mode !== 'd');
+  if (dSum && baselines.length > 0) {
+    // A mode stops at its first agent lost, so from that count on it loses agents; a static reservation
+    // that stopped because its memory.max values no longer fit the budget cannot host that many at all.
+    const failsAt = (v: Variant) => {
+      const mine = all.filter((r) => r.variant.key === v.key).sort((a, b) => a.agents - b.agents);
+      const r = mine.find((k) => k.agentsLost > 0 || k.overcommitted);
+      return r === undefined ? undefined : { n: r.agents, how: r.agentsLost > 0 ? 'lost its first' : 'no longer fit the budget' };
+    };
+    const losing = baselines.map((b) => ({ b, at: failsAt(b.variant) }));
+    const never = losing.filter((l) => l.at === undefined);
+    const at = never.length === 0 ? Math.max(...losing.map((l) => l.at!.n)) : undefined;
+    const dRow = at === undefined ? undefined : all.find((r) => r.variant.key === dSum.variant.key && r.agents === at);
     out.push({
-      target: 'agentcgroup keeps 100% survival where (c) kills agents',
-      met: cKills.length === 0 ? undefined : held.every((h) => h.d !== undefined && h.d.survived === h.n),
+      target: 'agentcgroup loses no agent where every baseline loses one',
+      met: at === undefined ? undefined : dRow !== undefined && dRow.agentsLost === 0,
       measured:
-        cKills.length === 0
-          ? '(c) killed no agent at any count tried: nothing to compare'
-          : held.map((h) => `${h.n} agents: (c) ${all.find((r) => r.mode === 'c' && r.agents === h.n)!.survived}/${h.n}, (d) ${h.d ? `${h.d.survived}/${h.n}` : 'not run (its search had stopped)'}`).join('; '),
+        at === undefined
+          ? `no count at which every baseline lost an agent (${never.map((l) => l.b.variant.key).join(', ')} lost none up to the largest count it ran)`
+          : `at ${at} agents (${losing.map((l) => `${l.b.variant.key} ${l.at!.how} at ${l.at!.n}`).join(', ')}): ${dSum.variant.key} ${dRow ? `lost ${dRow.agentsLost} of ${at}` : 'did not run there (its search had stopped)'}`,
     });
+    const peak = judged(sums, 'b');
+    const pool = judged(sums, 'a');
+    const plus = dSum.censored ? '+' : '';
+    if (peak) {
+      const reached = peak.densityNoLoss === 0 ? dSum.densityNoLoss > 0 : dSum.densityNoLoss >= 2 * peak.densityNoLoss;
+      out.push({
+        target: 'density (no agent lost) of agentcgroup >= 2x per-agent peak limits',
+        met: reached ? true : dSum.censored ? undefined : false,
+        measured: `${dSum.variant.key} ${dSum.densityNoLoss}${plus}, ${peak.variant.key} ${peak.densityNoLoss} (${peak.densityNoLoss > 0 ? x(dSum.densityNoLoss / peak.densityNoLoss) : '—'}${dSum.censored ? ' or more' : ''}); ${peak.variant.key} counting survival alone, overcommitting its budget: ${peak.densitySurvivalOnly}`,
+      });
+    }
+    if (pool) {
+      const above = dSum.densityNoLoss > pool.densityNoLoss;
+      out.push({
+        target: `density (no agent lost) of agentcgroup above the pool${pool.variant.oomGroup ? ' as kubelet runs it (oom.group)' : ''}`,
+        met: above ? true : dSum.censored && pool.censored ? undefined : false,
+        measured: `${dSum.variant.key} ${dSum.densityNoLoss}${plus}, ${pool.variant.key} ${pool.densityNoLoss}${pool.censored ? '+' : ''}`,
+      });
+    }
   }
-  const b = sums.find((s) => s.mode === 'b');
-  const d = sums.find((s) => s.mode === 'd');
-  if (b && d) {
-    const reached = b.density === 0 ? d.density > 0 : d.density >= 2 * b.density;
-    out.push({
-      target: 'density of agentcgroup >= 2x that of (b)',
-      // A (d) that lost nothing up to the largest count tried may go further: not reached is then not shown either.
-      met: reached ? true : d.censored ? undefined : false,
-      measured:
-        `(d) ${d.density}${d.censored ? '+' : ''} agents, (b) ${b.density} (${b.density > 0 ? x(d.density / b.density) : '—'}${d.censored ? ' or more' : ''}); ` +
-        `(b) counting survival alone, overcommitting its budget: ${b.densitySurvivalOnly}${b.censored ? '+' : ''}`,
-    });
-  }
-  const dRows = all.filter((r) => r.mode === 'd');
+  const dRows = dSum ? all.filter((r) => r.variant.key === dSum.variant.key && r.agents <= Math.max(dSum.densityNoLoss, Math.min(...all.filter((k) => k.variant.key === dSum.variant.key).map((k) => k.agents)))) : [];
   if (dRows.length > 0) {
     const worst = dRows.reduce((w, r) => (r.vsAlone.p95 > w.vsAlone.p95 ? r : w));
     const vsA = dRows.filter((r) => r.vsA).map((r) => `${r.agents}: ${x(r.vsA!.p95)}`);
     out.push({
-      target: 'p95 tool-call slowdown of agentcgroup <= 1.10x',
+      target: 'p95 tool-call slowdown of agentcgroup <= 1.10x (up to its density)',
       met: dRows.every((r) => r.vsAlone.p95 <= 1.1),
       measured: `vs each agent alone: ${dRows.map((r) => `${r.agents} agents ${x(r.vsAlone.p95)}`).join(', ')} (worst ${x(worst.vsAlone.p95)}); vs (a) with as many agents: ${vsA.join(', ') || '—'}`,
+    });
+  }
+  const prio = priorityRows(res);
+  if (prio.length > 0) {
+    const high = prio.map((p) => p.high.with.p95 / p.high.without.p95).filter(Number.isFinite);
+    const low = prio.map((p) => p.low.with.p95 / p.low.without.p95).filter(Number.isFinite);
+    const avg = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    out.push({
+      target: `the priority mix shortens high-priority calls' p95 (paper: ${PAPER_PRIORITIES})`,
+      met: high.length === 0 ? undefined : avg(high) < 1,
+      measured: `high p95 ${high.length ? change(1, avg(high)) : '—'}, low p95 ${low.length ? change(1, avg(low)) : '—'} (mean over ${prio.length} counts: ${prio.map((p) => `${p.with.key} ${p.agents}`).join(', ')})`,
     });
   }
   const dRuns = res.runs.filter((r) => r.kind === 'mode' && r.mode === 'd');
@@ -318,6 +440,12 @@ export function verdicts(res: BenchResult): Verdict[] {
       measured:
         `${moved.length} of ${agents.length} agents' frameworks outside the agent leaf${moved.length ? ` (e.g. ${outsideLeaf(moved[0]!)})` : ''}` +
         `${unknown ? `, ${unknown} did not say` : ''}; the daemon recorded ${recorded} tool calls for ${planned} planned`,
+    });
+    const p = dRuns.reduce((a, r) => ({ calls: a.calls + (r.placed?.calls ?? 0), held: a.held + (r.placed?.heldAtExec ?? 0), burst: a.burst + (r.placed?.burst ?? 0), whole: a.whole + (r.placed?.burstWhole ?? 0) }), { calls: 0, held: 0, burst: 0, whole: 0 });
+    out.push({
+      target: 'calls that allocate at once are charged to their own cgroup (held at exec until placed)',
+      met: p.burst === 0 ? undefined : p.whole === p.burst,
+      measured: `${p.whole} of ${p.burst} burst calls' own memory.peak saw >= 90% of their planned peak; ${p.held} of ${p.calls} calls held at exec`,
     });
   }
   if (res.overheads) {
@@ -350,29 +478,104 @@ export function verdictTable(res: BenchResult): string {
   );
 }
 
-export function markdown(res: BenchResult): string {
-  const parts = [
-    '# agentcgroup trace replay',
-    '',
-    `Kernel ${res.kernel}; seed ${res.seed}; memory scaled /${res.memoryDiv} (trace MB -> MiB / ${res.memoryDiv}), time scaled /${res.timeDiv}; ` +
-      `budget ${mib(res.budgetBytes)} MiB for every run (a cgroup with memory.max above the agents); agent counts tried ${res.agentCounts.join(', ')}; ${res.elapsedS.toFixed(0)} s in the guest.`,
-    '',
-    `Agents' init: ${res.init}.`,
-    '',
-    '## Agents (inputs, from the traces, scaled)',
+function seedSection(res: BenchResult, level: string): string[] {
+  return [
+    `${level} Agents (inputs, from the traces, scaled)`,
     '',
     inputsTable(res),
     '',
-    '## Runs (measured: exit codes, memory.peak and memory.current from the kernel, wall clock)',
+    `${level} Runs (measured: exit codes, memory.peak and memory.current from the kernel, wall clock)`,
     '',
     runsTable(res),
     '',
-    '## Per mode',
+    `Search: ${res.searchEnd}.`,
+    '',
+    `${level} Per mode`,
     '',
     summaryTable(res),
     '',
+    ...(priorityRows(res).length > 0 ? [`${level} Priorities (p50 / p95 tool-call time ×alone, even agents high, odd low)`, '', priorityTable(res), ''] : []),
+    `${level} Targets`,
+    '',
+    verdictTable(res),
+    '',
   ];
+}
+
+const header = (res: BenchResult, seeds: string): string =>
+  `Kernel ${res.kernel}; ${seeds}; memory scaled /${res.memoryDiv} (trace MB -> MiB / ${res.memoryDiv}), time scaled /${res.timeDiv}; ` +
+  `budget ${mib(res.budgetBytes)} MiB for every run (a cgroup with memory.max above the agents); agent counts ${res.agentCounts.join(', ')}, then on until every mode stopped; calls' memory shape: ${res.shape}.`;
+
+export function markdown(res: BenchResult): string {
+  const parts = ['# agentcgroup trace replay', '', `${header(res, `seed ${res.seed}`)} ${res.elapsedS.toFixed(0)} s.`, '', `Agents' init: ${res.init}.`, '', ...seedSection(res, '##')];
   if (res.overheads) parts.push('## Overheads (medians, single binary dist/agentcgroup)', '', overheadTable(res.overheads), '', `Command: ${res.overheads.command}`, '');
-  parts.push('## Targets', '', verdictTable(res), '', '## Notes', '', ...res.notes.map((n) => `- ${n}`), '');
+  parts.push('## Notes', '', ...res.notes.map((n) => `- ${n}`), '');
+  return parts.join('\n');
+}
+
+/** min / median / max, or the one value when they are all the same. */
+function spreadOf(values: readonly number[], fmt: (v: number) => string): string {
+  const v = values.filter(Number.isFinite);
+  if (v.length === 0) return '—';
+  if (Math.min(...v) === Math.max(...v)) return fmt(v[0]!);
+  return `${fmt(Math.min(...v))} / ${fmt(quantile(v, 0.5))} / ${fmt(Math.max(...v))}`;
+}
+
+/** One row per mode across seeds: each density and what was lost there, min / median / max. */
+export function spreadTable(set: readonly BenchResult[]): string {
+  const keys = [...new Set(set.flatMap((r) => r.variants))];
+  return table(
+    ['mode', 'density: no agent lost', 'density: every agent whole', 'agents lost (all runs)', 'p95 ×alone at density', 'waste at density'],
+    keys.map((k) => {
+      const per = set.map((r) => summaries(r).find((s) => s.variant.key === k)).filter((s): s is ModeSummary => s !== undefined);
+      const lostAll = set.map((r) => rows(r).filter((w) => w.variant.key === k).reduce((n, w) => n + w.agentsLost, 0));
+      const whole = (v: number) => String(Math.round(v));
+      return [
+        variantName(parseVariant(k)),
+        `${spreadOf(per.map((s) => s.densityNoLoss), whole)}${per.some((s) => s.censored) ? ' (+: none lost up to the largest count in some seed)' : ''}`,
+        spreadOf(per.map((s) => s.density), whole),
+        spreadOf(lostAll, whole),
+        spreadOf(per.map((s) => s.at?.vsAlone.p95 ?? NaN), x),
+        spreadOf(per.map((s) => s.at?.waste ?? NaN), pct),
+      ];
+    }),
+  );
+}
+
+/** Each target, met in how many seeds, and what each seed measured. */
+export function seedVerdictTable(set: readonly BenchResult[]): string {
+  const per = set.map((r) => ({ seed: r.seed, v: verdicts(r) }));
+  const targets = [...new Set(per.flatMap((p) => p.v.map((v) => v.target)))];
+  return table(
+    ['target', 'met in seeds', 'measured'],
+    targets.map((t) => {
+      const got = per.map((p) => ({ seed: p.seed, v: p.v.find((v) => v.target === t) })).filter((g) => g.v !== undefined);
+      const judgedN = got.filter((g) => g.v!.met !== undefined);
+      return [t, judgedN.length === 0 ? 'n/a' : `${judgedN.filter((g) => g.v!.met).length} of ${judgedN.length}`, got.map((g) => `seed ${g.seed}: ${g.v!.measured}`).join('<br>')];
+    }),
+  );
+}
+
+/** Several seeds: the spread first, then each seed as a one-seed report would show it. */
+export function setMarkdown(set: readonly BenchResult[], overheads: Overheads | undefined, elapsedS: number): string {
+  const first = set[0];
+  if (!first) return '# agentcgroup trace replay\n\nNo replay ran.\n';
+  const parts = [
+    '# agentcgroup trace replay',
+    '',
+    `${header(first, `seeds ${set.map((r) => r.seed).join(', ')} (each picks its own agents and runs the whole search)`)} ${elapsedS.toFixed(0)} s.`,
+    '',
+    `Agents' init: ${first.init}.`,
+    '',
+    '## Across seeds (min / median / max)',
+    '',
+    spreadTable(set),
+    '',
+    seedVerdictTable(set),
+    '',
+  ];
+  for (const r of set) parts.push(`## Seed ${r.seed}`, '', ...seedSection(r, '###'));
+  if (overheads) parts.push('## Overheads (medians, single binary dist/agentcgroup)', '', overheadTable(overheads), '', `Command: ${overheads.command}`, '');
+  parts.push('## Notes', '', ...first.notes.map((n) => `- ${n}`), '');
   return parts.join('\n');
 }

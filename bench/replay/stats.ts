@@ -95,6 +95,50 @@ export function fate(a: AgentRun): Fate {
 
 export const survived = (a: AgentRun): boolean => fate(a) === 'finished';
 
+/** The framework died before its plan's end: the agent is lost, with its context. */
+export const lost = (a: AgentRun): boolean => a.out.doneUs === undefined;
+
+export type PriorityClass = 'high' | 'low';
+/** The priority mix: even agents of the pick high, odd ones low (in every mode, so classes compare). */
+export const classOf = (agent: number): PriorityClass => (agent % 2 === 0 ? 'high' : 'low');
+
+/**
+ * How the daemon placed the calls of one run, from its call records: held at exec (stopped until in
+ * their cgroup), and of the calls that allocate at once, how many their own cgroup saw whole (its
+ * memory.peak at least 90% of the plan's peak: the rest went to the agent leaf before the move).
+ */
+export interface Placed {
+  calls: number;
+  heldAtExec: number;
+  burst: number;
+  burstWhole: number;
+}
+
+/** The fields of a daemon call record (src/state/records.ts CallRecord) the bench reads; untrusted JSON. */
+export interface CallLine {
+  outcome?: string;
+  argv?: unknown;
+  placement?: { heldAtExec?: boolean };
+  memory?: { peak?: number | null };
+}
+
+/** Summarises call records (the daemon's JSONL) against the planned peak (KiB) of each burst call's spec. */
+export function placed(records: readonly CallLine[]): Placed {
+  const out: Placed = { calls: 0, heldAtExec: 0, burst: 0, burstWhole: 0 };
+  for (const r of records) {
+    out.calls++;
+    if (r.placement?.heldAtExec === true) out.heldAtExec++;
+    const spec = Array.isArray(r.argv) && typeof r.argv[1] === 'string' ? r.argv[1] : '';
+    const pts = spec.split(',').map((p) => p.split(':').map(Number));
+    // A burst holds its peak from its first point on (bench/replay/plan.ts burstPoints).
+    const peak = Math.max(0, ...pts.map((p) => p[1] ?? 0).filter(Number.isFinite));
+    if (pts.length < 2 || peak < 1024 || pts[0]![1] !== peak) continue;
+    out.burst++;
+    if ((r.memory?.peak ?? 0) >= 0.9 * peak * 1024) out.burstWhole++;
+  }
+  return out;
+}
+
 /**
  * Where the framework sat: `leaf` when every cgroup it reported is the agent leaf (mode (d)'s hook carved
  * one), `moved` when one was not (the daemon took the framework for a tool call), `unknown` when it
@@ -108,10 +152,10 @@ export function placement(a: AgentRun): 'leaf' | 'moved' | 'unknown' {
 /** The first cgroup the framework reported that is not the agent leaf. */
 export const outsideLeaf = (a: AgentRun): string | undefined => a.out.cgroups.find((c) => !c.endsWith(`/${AGENT_LEAF}`));
 
-/** Duration (ms) of each call that exited 0, keyed `agent/idx`. */
-export function callDurations(agents: readonly AgentRun[]): Map<string, number> {
+/** Duration (ms) of each call that exited 0, keyed `agent/idx`; only agents `which` keeps. */
+export function callDurations(agents: readonly AgentRun[], which: (a: AgentRun) => boolean = () => true): Map<string, number> {
   const m = new Map<string, number>();
-  for (const a of agents) for (const c of a.out.calls) if (c.status === 0) m.set(`${a.agent}/${c.idx}`, (c.endUs - c.startUs) / 1000);
+  for (const a of agents) if (which(a)) for (const c of a.out.calls) if (c.status === 0) m.set(`${a.agent}/${c.idx}`, (c.endUs - c.startUs) / 1000);
   return m;
 }
 

@@ -1,13 +1,16 @@
 /**
- * The replay's results as one hand-written SVG: survival, p95 slowdown and waste against the number of
- * agents, one line per mode. Pure: rows in, markup out.
+ * The replay's results as one hand-written SVG: agents lost, p95 slowdown and waste against the number
+ * of agents, one line per mode (a colour per mode; dashed as kubelet runs it, oom.group; dotted with the
+ * priority mix). Pure: rows in, markup out.
  */
-import { MODE_NAMES, type Mode } from './options.js';
+import { type Mode, type Variant, variantName } from './options.js';
 import type { Row } from './report.js';
 
 const COLORS: Record<Mode, string> = { a: '#7f7f7f', b: '#1f77b4', c: '#ff7f0e', d: '#2ca02c' };
 /** Modes often measure the same: a small sideways offset keeps every line visible. */
 const NUDGE: Record<Mode, number> = { a: -4.5, b: -1.5, c: 1.5, d: 4.5 };
+const dash = (v: Variant) => (v.priorities ? ' stroke-dasharray="1 3"' : v.oomGroup ? ' stroke-dasharray="6 3"' : '');
+const nudge = (v: Variant) => NUDGE[v.mode] + (v.oomGroup ? 1 : 0) + (v.priorities ? 1 : 0);
 const W = 300;
 const H = 230;
 const M = { left: 48, right: 12, top: 28, bottom: 40 };
@@ -45,16 +48,23 @@ function panel(p: Panel, rows: readonly Row[], counts: readonly number[], dx: nu
     out.push(`<line x1="${f(dx + M.left)}" x2="${f(dx + M.left + pw)}" y1="${f(y)}" y2="${f(y)}" stroke="#d62728" stroke-dasharray="4 3"/>`);
     out.push(`<text x="${f(dx + M.left + pw - 2)}" y="${f(y - 4)}" text-anchor="end" fill="#d62728">${esc(p.ref.text)}</text>`);
   }
-  for (const mode of ['a', 'b', 'c', 'd'] as const) {
+  for (const v of variantsOf(rows)) {
     const pts = rows
-      .filter((r) => r.mode === mode && counts.includes(r.agents) && Number.isFinite(p.value(r)))
+      .filter((r) => r.variant.key === v.key && counts.includes(r.agents) && Number.isFinite(p.value(r)))
       .sort((a, b) => a.agents - b.agents)
-      .map((r) => [xAt(r.agents) + NUDGE[mode], yAt(p.value(r))] as const);
+      .map((r) => [xAt(r.agents) + nudge(v), yAt(p.value(r))] as const);
     if (pts.length === 0) continue;
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${COLORS[mode]}" stroke-width="2" points="${pts.map(([px, py]) => `${f(px)},${f(py)}`).join(' ')}"/>`);
-    for (const [px, py] of pts) out.push(`<circle cx="${f(px)}" cy="${f(py)}" r="3.5" fill="${COLORS[mode]}"/>`);
+    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${COLORS[v.mode]}" stroke-width="2"${dash(v)} points="${pts.map(([px, py]) => `${f(px)},${f(py)}`).join(' ')}"/>`);
+    for (const [px, py] of pts) out.push(`<circle cx="${f(px)}" cy="${f(py)}" r="3" fill="${COLORS[v.mode]}"/>`);
   }
   return out.join('\n');
+}
+
+/** The modes the rows hold, in the order they first appear. */
+function variantsOf(rows: readonly Row[]): Variant[] {
+  const seen = new Map<string, Variant>();
+  for (const r of rows) if (!seen.has(r.variant.key)) seen.set(r.variant.key, r.variant);
+  return [...seen.values()];
 }
 
 export function plot(rows: readonly Row[], counts: readonly number[], caption: string): string {
@@ -63,16 +73,20 @@ export function plot(rows: readonly Row[], counts: readonly number[], caption: s
   const slowTicks: number[] = [];
   for (let t = 0; t <= top + 1e-9; t += top <= 3 ? 0.5 : Math.ceil(top / 6)) slowTicks.push(t);
   const panels: Panel[] = [
-    { title: 'agents that finished', value: (r) => r.survived / r.agents, yMax: 1, ticks: [0, 0.25, 0.5, 0.75, 1], label: (v) => `${Math.round(v * 100)}%` },
+    { title: 'agents lost (framework died)', value: (r) => r.agentsLost / r.agents, yMax: 1, ticks: [0, 0.25, 0.5, 0.75, 1], label: (v) => `${Math.round(v * 100)}%` },
     { title: 'p95 tool-call time ×alone', value: (r) => r.vsAlone.p95, yMax: top, ticks: slowTicks, label: (v) => `${v}x`, ref: { at: 1.1, text: 'target 1.10x' } },
     { title: 'reserved memory unused (avg)', value: (r) => r.waste, yMax: 1, ticks: [0, 0.25, 0.5, 0.75, 1], label: (v) => `${Math.round(v * 100)}%` },
   ];
   const width = W * panels.length;
-  const height = H + 44;
-  const legend = (['a', 'b', 'c', 'd'] as const)
-    .map((m, i) => {
-      const lx = 20 + i * 220;
-      return `<rect x="${lx}" y="${H + 8}" width="14" height="4" fill="${COLORS[m]}"/><text x="${lx + 20}" y="${H + 14}">${esc(MODE_NAMES[m])}</text>`;
+  const shown = variantsOf(rows);
+  const perLine = 3;
+  const legendRows = Math.ceil(shown.length / perLine);
+  const height = H + 30 + legendRows * 16;
+  const legend = shown
+    .map((v, i) => {
+      const lx = 20 + (i % perLine) * 300;
+      const ly = H + 8 + Math.floor(i / perLine) * 16;
+      return `<line x1="${lx}" x2="${lx + 22}" y1="${ly + 2}" y2="${ly + 2}" stroke="${COLORS[v.mode]}" stroke-width="2"${dash(v)}/><text x="${lx + 28}" y="${ly + 6}">${esc(variantName(v))}</text>`;
     })
     .join('\n');
   return [
@@ -80,7 +94,7 @@ export function plot(rows: readonly Row[], counts: readonly number[], caption: s
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     ...panels.map((p, i) => panel(p, rows, counts, i * W)),
     legend,
-    `<text x="20" y="${H + 34}" fill="#555">${esc(caption)}</text>`,
+    `<text x="20" y="${height - 6}" fill="#555">${esc(caption)}</text>`,
     '</svg>',
     '',
   ].join('\n');

@@ -65,6 +65,7 @@ export function carveContainer(target: CarveTarget, policy: Policy, store: State
   const controllers = fs.controllers(cgroup);
   const sessionMax = controllers.includes('memory') ? parseLimit(fs.read(cgroup, 'memory.max')) : 'max';
   const plan = planCarve({
+    oomGroup: controllers.includes('memory') && fs.read(cgroup, 'memory.oom.group').trim() === '1',
     oomScoreAdj: engineOomScoreAdj(host.procRoot, pid),
     cgroup,
     policy,

@@ -19,6 +19,8 @@ export interface CarveInput {
   freeze: boolean;
   /** The container init's oom_score_adj, as the engine (or kubelet) set it. */
   oomScoreAdj: number;
+  /** C's memory.oom.group as the engine set it: kubelet sets 1 on every container on cgroup v2. */
+  oomGroup: boolean;
 }
 
 export type Step =
@@ -130,7 +132,12 @@ export function planCarve(input: CarveInput): CarvePlan {
     throw new AgentcgroupError('half-carved', `container cgroup /${cgroup} already has ${input.children.join(' and ')} but no agentcgroup record for it`);
   }
 
-  const { sessionBytes, session, agent, tool } = resolveLimits(policy, input.sessionMax, input.hostMemory);
+  const { sessionBytes, session, agent: agentLimits, tool } = resolveLimits(policy, input.sessionMax, input.hostMemory);
+  // kubelet's memory.oom.group=1 on C makes any OOM in the container kill all of it: a tool call's OOM
+  // would take the framework and its context with it. The group moves down a level: the agent leaf
+  // keeps it (the framework dies whole, as kubelet meant), each tool call has its own (tool.oom_group),
+  // and C's goes to 0 so one call's OOM ends that call only.
+  const agent: Limits = input.oomGroup ? { ...agentLimits, oomGroup: true } : agentLimits;
 
   const agentCg = `${cgroup}/${AGENT_LEAF}`;
   const toolsCg = `${cgroup}/${TOOLS_PARENT}`;
@@ -148,6 +155,7 @@ export function planCarve(input: CarveInput): CarvePlan {
     // neighbours: left alone. The weights below only divide C's share between agent and tool calls.
     { op: 'write', cgroup, file: 'memory.high', value: String(session.memoryHigh) },
     ...limitWrites(agentCg, agent),
+    ...(input.oomGroup ? [{ op: 'write', cgroup, file: 'memory.oom.group', value: '0' } as const] : []),
   ];
   const oomScoreAdj = { engine: input.oomScoreAdj, tool: toolOomScoreAdj(input.oomScoreAdj, policy.tool.oomScoreAdjAbove) };
   return { cgroup, sessionBytes, session, agent, tool, oomScoreAdj, steps };

@@ -88,6 +88,8 @@ export interface BundleOptions {
   /** Mounts exactly as given, after the binds (what the shim or the daemon would add). */
   mounts?: BindMount[];
   memoryLimit?: number;
+  /** linux.resources.unified: cgroup v2 files the runtime writes before the hooks (as kubelet's memory.oom.group). */
+  unified?: Record<string, string>;
   annotations?: Record<string, string>;
   /** Which of our hook stages go into config.json (none for hooks.d-driven engines). */
   hookStages?: ('createRuntime' | 'poststart' | 'poststop')[];
@@ -125,6 +127,7 @@ export function makeBundle(s: Scratch, name: string, opts: BundleOptions): strin
   config.annotations = opts.annotations ?? {};
   if (opts.cgroupsPath) config.linux.cgroupsPath = opts.cgroupsPath;
   if (opts.memoryLimit) config.linux.resources = { ...config.linux.resources, memory: { limit: opts.memoryLimit } };
+  if (opts.unified) config.linux.resources = { ...config.linux.resources, unified: opts.unified };
   const hook = { path: process.execPath, args: ['node', CLI, 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] };
   config.hooks = Object.fromEntries((opts.hookStages ?? ['createRuntime', 'poststop']).map((st) => [st, [hook]]));
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config, null, 1));

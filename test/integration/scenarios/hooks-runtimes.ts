@@ -117,9 +117,38 @@ async function killedRuntime(c: Checker, rt: string): Promise<void> {
   c.equal(leftovers.join(','), '', `${rt}: no record or call marker left in the run dir`);
 }
 
+/**
+ * kubelet sets memory.oom.group=1 on every container (cgroup v2), through the runtime's unified map:
+ * an OOM anywhere in C then kills all of C. Carved, C's OOM ends only the tool call (its own group);
+ * the framework, which holds memory of its own here, lives on. runc, as kubelet runs it.
+ */
+async function kubeletOomGroup(c: Checker, rt: string): Promise<void> {
+  const s = scratch();
+  const id = `it-${rt}-oomgroup`;
+  // The framework's 60M sits in /dev/shm (shmem, charged to the agent leaf, not reclaimable without
+  // swap; the spec's /dev/shm holds 64M), so a 230M call overflows C's 256M near 196M, before its own
+  // memory.max (85%, 217M): C is the OOM domain.
+  const bundle = makeBundle(s, id, { args: ['/bin/sh', '-c', 'dd if=/dev/zero of=/dev/shm/held bs=1M count=60 2>/dev/null; touch /dev/shm/ready; exec sleep 300'], memoryLimit: LIMIT, unified: { 'memory.oom.group': '1' } });
+  const started = runDetached(rt, bundle, id, join(s.dir, 'run.log'));
+  c.equal(started.status, 0, `${rt}: a container with kubelet's memory.oom.group=1 starts`);
+  const C = record(s, id)?.cgroup;
+  if (!c.ok(C !== undefined, `${rt}: carved`, readOr(join(s.dir, 'run.log')))) return;
+  c.equal(readOr(cg(C!, 'memory.oom.group')).trim(), '0', `${rt}: C's oom group moved down`);
+  c.equal(readOr(cg(C!, 'agent/memory.oom.group')).trim(), '1', `${rt}: the agent leaf keeps it`);
+  const pid = JSON.parse(run(rt, ['state', id]).stdout || '{}').pid as number | undefined;
+  c.ok(await eventually(() => run(rt, ['exec', id, '/bin/ls', '/dev/shm/ready']).status === 0, 60_000), `${rt}: the framework holds its 60M`);
+  const hog = run(process.execPath, [CLI, 'exec', '--container', id, '--name', 'hog', '--policy', s.policy, '--', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=230M', 'count=1']);
+  c.equal(hog.status, 137, `${rt}: the call that overflowed C is OOM-killed`, hog.stderr);
+  c.ok(Number(/oom_kill (\d+)/.exec(readOr(cg(C!, 'memory.events')))?.[1] ?? 0) >= 1, `${rt}: by the kernel, in C`, readOr(cg(C!, 'memory.events')));
+  c.equal(JSON.parse(run(rt, ['state', id]).stdout || '{}').status, 'running', `${rt}: the container lives`);
+  c.ok(pid !== undefined && existsSync(`/proc/${pid}`), `${rt}: its framework too (not killed with the call's group)`);
+  run(rt, ['delete', '-f', id]);
+}
+
 scenario(async (c) => {
   for (const rt of ['crun', 'runc']) {
     await lifecycle(c, rt);
     await killedRuntime(c, rt);
   }
+  await kubeletOomGroup(c, 'runc');
 });

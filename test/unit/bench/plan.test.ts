@@ -1,5 +1,5 @@
 import t from 'tap';
-import { callSpec, planAgent, planText } from '../../../bench/replay/plan.js';
+import { burstPoints, callSpec, planAgent, planText, shapeOf } from '../../../bench/replay/plan.js';
 import type { Trace } from '../../../src/plan/traces.js';
 
 // Framework at 200 MB (400 before the second call), a Bash call 10-14 s bursting to 1000 MB, a Read
@@ -72,4 +72,29 @@ t.test('a call shorter than a sample period holds nothing and lasts its window',
   const [c] = planAgent(tr, { memoryDiv: 8, timeDiv: 1 }).calls;
   t.same(c!.points, [[0, 0], [300, 0]]);
   t.equal(callSpec(c!.points), '0:0,300:0');
+});
+
+t.test('burst calls hold their peak from their first millisecond, then give back as the trace does', async (t) => {
+  t.same(burstPoints([[0, 0], [50, 10], [100, 40], [150, 20], [200, 5]]), [[0, 40], [50, 40], [100, 40], [150, 20], [200, 5]]);
+  t.same(burstPoints([[0, 0], [10, 0]]), [[0, 0], [10, 0]], 'nothing to hold');
+  const ramp = planAgent(trace(), { memoryDiv: 8, timeDiv: 10 });
+  const burst = planAgent(trace(), { memoryDiv: 8, timeDiv: 10 }, () => 'burst');
+  for (const [r, b] of ramp.calls.map((c, i) => [c, burst.calls[i]!] as const)) {
+    t.equal(b.shape, 'burst');
+    t.equal(b.peakKiB, r.peakKiB, 'same peak');
+    t.equal(b.durationMs, r.durationMs, 'same duration');
+    t.equal(b.points[0]![1], b.peakKiB, 'the peak at once');
+  }
+  t.match(planText(burst), new RegExp(`C 0 0:${burst.calls[0]!.peakKiB},`), "the agent is given the burst's points");
+});
+
+t.test('mixed: a seeded half of the calls burst, the same calls for the same seed and agent', async (t) => {
+  const pick = (seed: number, agent: number) => Array.from({ length: 400 }, (_, i) => shapeOf('mixed', seed, agent)(i));
+  const bursts = pick(1, 0).filter((s) => s === 'burst').length;
+  t.ok(bursts > 160 && bursts < 240, `about half: ${bursts} of 400`);
+  t.same(pick(1, 0), pick(1, 0), 'deterministic');
+  t.not(pick(1, 0).join(), pick(2, 0).join(), 'another seed, other calls');
+  t.not(pick(1, 0).join(), pick(1, 1).join(), 'another agent, other calls');
+  t.equal(shapeOf('ramp', 1, 0)(3), 'ramp');
+  t.equal(shapeOf('burst', 1, 0)(3), 'burst');
 });

@@ -52,3 +52,25 @@ t.test('a pid whose cgroup is not the named one is refused, and nothing changes'
   t.throws(() => w.carve({ cgroupsPath: '/other' }, 'nri-start'), /process 4242 is in \/ctr1, not in the container's cgroup \/other/);
   t.throws(() => w.carve({ pid: 0 }, 'nri-start'), /no pid for the container at nri-start/);
 });
+
+t.test("kubelet's memory.oom.group=1 on C: the agent leaf takes it, C gives it up; a failed carve gives it back", async (t) => {
+  const w = world(t.testdir());
+  const file = (cg: string) => join(CG_ROOT, cg, 'memory.oom.group');
+  w.h.kernel.writeFile(file('ctr1'), '1');
+  t.equal(w.carve({ cgroupsPath: '/ctr1' }, 'nri-start'), 'carved');
+  t.equal(w.h.kernel.readFile(file('ctr1')).trim(), '0', "C's OOM no longer takes the whole container");
+  t.equal(w.h.kernel.readFile(file('ctr1/agent')).trim(), '1', 'the framework still dies whole');
+
+  // The last step fails (its write, not the read before planning): every step before it is undone.
+  const failed = world(t.testdir());
+  failed.h.kernel.writeFile(file('ctr1'), '1');
+  const writeFile = failed.h.kernel.writeFile.bind(failed.h.kernel);
+  failed.h.kernel.writeFile = (path: string, data: string) => {
+    if (path === file('ctr1') && data === '0') throw Object.assign(new Error(`EACCES: ${path}`), { code: 'EACCES' });
+    writeFile(path, data);
+  };
+  t.throws(() => failed.carve({ cgroupsPath: '/ctr1' }, 'nri-start'), /memory\.oom\.group/);
+  t.match(failed.h.kernel.log.join('\n'), /write ctr1\/agent\/memory\.oom\.group 1/, 'got as far as the leaf');
+  t.equal(failed.h.kernel.readFile(file('ctr1')).trim(), '1', 'unchanged');
+  t.equal(failed.h.kernel.whereIs(PID), 'ctr1');
+});

@@ -28,3 +28,14 @@ t.test('the plan carries the engine value and the tool value for the record', as
   const close: Policy = { ...structuredClone(DEFAULT_POLICY), tool: { ...DEFAULT_POLICY.tool, oomScoreAdjAbove: 100 } };
   t.same(planCarve(carveInput(close, -500)).oomScoreAdj, { engine: -500, tool: -400 });
 });
+
+t.test("kubelet's memory.oom.group on C moves down to the agent leaf: a tool call's OOM ends that call only", async (t) => {
+  const groupWrites = (oomGroup: boolean) =>
+    planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', oomGroup)).steps.flatMap((s) => (s.op === 'write' && s.file === 'memory.oom.group' ? [`${s.cgroup}=${s.value}`] : []));
+  t.same(groupWrites(true), ['ctr/agent=1', 'ctr=0'], 'the leaf has it before C gives it up');
+  t.same(groupWrites(false), [], 'an engine that set none: nothing written');
+  t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', true)).agent.oomGroup, true, 'kept in the record: a resize writes it again');
+  t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', false)).agent.oomGroup, undefined);
+  // Each call's own group is the policy's, whatever C had.
+  t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', true)).tool.oomGroup, true);
+});
