@@ -100,7 +100,7 @@ function v2(): BenchResult {
     k('c', 'ck', ok(2).map((a) => ({ ...a, memoryMax: 200 * M }))),
     k('c', 'ck', deadLast(4).map((a) => ({ ...a, memoryMax: 100 * M }))),
     k('d', 'dk', ok(2)),
-    k('d', 'dk', ok(4, [100, 1050]), { placed: { calls: 8, heldAtExec: 8, burst: 4, burstWhole: 4 } }),
+    k('d', 'dk', ok(4, [100, 1050]), { placed: { calls: 8, heldAtExec: 8, burst: 4, burstWhole: 4 }, ladder: { freezes: 3, thaws: 3, raises: 0, kills: 0 } }),
     k('d', 'dkp', ok(2)),
     k('d', 'dkp', [0, 1, 2, 3].map((i) => agent(i, i % 2 === 0 ? [100, 900] : [100, 1100])), { placed: { calls: 8, heldAtExec: 7, burst: 4, burstWhole: 3 } }),
   ];
@@ -113,6 +113,7 @@ t.test('rows: agents lost first; classes apart; stopReason', async (t) => {
   t.equal(ak4.agentsLost, 1);
   t.equal(ak4.callsKilled, 1);
   t.same(ak4.variant, { key: 'ak', mode: 'a', oomGroup: true, priorities: false });
+  t.ok(r.find((x) => x.variant.key === 'dk' && x.agents === 4)!.vsA, 'against the pool set up alike, ak: no plain (a) ran');
   const p4 = r.find((x) => x.variant.key === 'dkp' && x.agents === 4)!;
   t.equal(p4.classes.high.p95, 0.9, 'even agents: high');
   t.equal(p4.classes.low.p95, 1.1, 'odd agents: low');
@@ -141,7 +142,12 @@ t.test('verdicts v2: judged on agentcgroup as kubelet runs it, against each base
   t.match(slow.measured, /2 agents 1\.00x, 4 agents 1\.05x/);
   const prio = v.find((x) => x.target.startsWith('the priority mix'))!;
   t.equal(prio.met, true);
-  t.equal(prio.measured, 'high p95 -7.1%, low p95 +2.4% (mean over 2 counts: dkp 2, dkp 4)', 'high: 1.00 at 2, 900/1050 at 4; low: 1.00, 1100/1050');
+  t.equal(prio.measured, 'high p95 -14.3%, low p95 +4.8% (mean over the 1 counts where the ladder acted: dkp 4)', 'high 900/1050, low 1100/1050; at 2 nothing acted');
+  const calm = v2();
+  for (const r of calm.runs) delete r.ladder;
+  const none = verdicts(calm).find((x) => x.target.startsWith('the priority mix'))!;
+  t.equal(none.met, undefined, 'no contention: nothing to judge');
+  t.equal(none.measured, 'the ladder acted at none of the counts both ran (2, 4): nothing to give way');
   const burst = v.find((x) => x.target.startsWith('calls that allocate at once'))!;
   t.equal(burst.met, false);
   t.equal(burst.measured, "7 of 8 burst calls' own memory.peak saw >= 90% of their planned peak; 15 of 16 calls held at exec");
