@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { scratch } from '../../integration/bundle.js';
 import { agentBundle } from '../../../bench/replay/bundle.js';
-import { DOCKER_INIT, agentProcess } from '../../../bench/replay/init.js';
+import { DOCKER_INIT, agentProcess, initSource } from '../../../bench/replay/init.js';
 
 const CMD = ['/bin/agent', '/ctl/plan-1.txt', '/out/agent-1.txt'];
 
@@ -24,6 +24,20 @@ t.test('tini runs the framework the way `docker run --init` does', async (t) => 
   t.match(agentProcess('tini', CMD).label, /^tini as /, 'without a version');
 });
 
+t.test('catatonit as `podman run --init` runs it; an entrypoint script that keeps the shell as parent', async (t) => {
+  const c = agentProcess('catatonit', CMD, 'tini version 0.1.7_catatonit');
+  t.same(c.args, ['/run/podman-init', '--', ...CMD]);
+  t.same(c.files, [{ source: '/usr/bin/catatonit', path: '/run/podman-init' }]);
+  t.match(c.label, /^tini version 0\.1\.7_catatonit as `podman run --init` runs it/);
+  const sh = agentProcess('sh', CMD);
+  t.same(sh.args, ['/bin/sh', '-c', `${CMD.join(' ')}; exit $?`], 'not a lone command: busybox sh would exec that in place');
+  t.same(sh.files, []);
+  t.equal(initSource('tini'), '/usr/bin/tini-static');
+  t.equal(initSource('catatonit'), '/usr/bin/catatonit');
+  t.equal(initSource('sh'), undefined);
+  t.equal(initSource('none'), undefined);
+});
+
 t.test('without an init the framework is the container process itself', async (t) => {
   const p = agentProcess('none', CMD);
   t.same(p.args, CMD);
@@ -37,8 +51,8 @@ t.test('an agent bundle: the static tini at /sbin/docker-init, the process `dock
   const s = scratch();
   t.teardown(() => rmSync(s.dir, { recursive: true, force: true }));
   const agentBin = '/bin/busybox'; // any executable: only copied
-  const make = (id: string, init: 'tini' | 'none') =>
-    agentBundle(s, { id, agent: 1, init, agentBin, ctl: '/tmp/ctl', out: '/tmp/out', cgroupsPath: '/replay-d2-1/x', memoryLimit: 64 << 20 });
+  const make = (id: string, init: 'tini' | 'catatonit' | 'none', extra = {}) =>
+    agentBundle(s, { id, agent: 1, init, agentBin, ctl: '/tmp/ctl', out: '/tmp/out', cgroupsPath: '/replay-d2-1/x', memoryLimit: 64 << 20, ...extra });
   const bundle = make('rp-tini', 'tini');
   const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
   t.same(config.process.args, ['/sbin/docker-init', '--', ...CMD]);
@@ -58,4 +72,12 @@ t.test('an agent bundle: the static tini at /sbin/docker-init, the process `dock
   t.same(JSON.parse(readFileSync(join(bare, 'config.json'), 'utf8')).process.args, CMD);
   t.notOk(existsSync(join(bare, 'rootfs/sbin')), 'no init copied');
   t.ok(lstatSync(join(bare, 'rootfs/bin/agent')).isFile());
+  if (existsSync('/usr/bin/catatonit')) {
+    const pod = make('rp-catatonit', 'catatonit', { unified: { 'memory.oom.group': '1' }, annotations: { 'io.agentcgroup.priority': 'high' } });
+    const c = JSON.parse(readFileSync(join(pod, 'config.json'), 'utf8'));
+    t.same(c.process.args, ['/run/podman-init', '--', ...CMD]);
+    t.equal(interpreter(readFileSync(join(pod, 'rootfs/run/podman-init'))), false, 'catatonit, static');
+    t.same(c.linux.resources.unified, { 'memory.oom.group': '1' }, "kubelet's oom.group through the unified map");
+    t.same(c.annotations, { 'io.agentcgroup.priority': 'high' });
+  }
 });

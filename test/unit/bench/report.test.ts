@@ -271,7 +271,8 @@ t.test('options', async (t) => {
   t.equal(parseOptions([]).memoryDiv, 8);
   t.equal(parseOptions([]).init, 'tini', 'agents run under an init wrapper unless told');
   t.equal(parseOptions(['--init', 'none']).init, 'none');
-  t.throws(() => parseOptions(['--init', 'dumb-init']), /--init: expected tini or none/);
+  t.throws(() => parseOptions(['--init', 'dumb-init']), /--init: expected tini or catatonit or sh or none/);
+  t.equal(parseOptions(['--init', 'catatonit']).init, 'catatonit');
   t.throws(() => parseOptions(['--agents', '4,2']), /must increase/);
   t.throws(() => parseOptions(['--modes', 'e']), /unknown mode/);
   t.throws(() => parseOptions(['--bogus', '1']), /unknown option --bogus/);
