@@ -116,14 +116,55 @@ function psiProbe(facts: HostFacts): Probe {
   return { ...base, ok: false, found: why, how };
 }
 
+export interface SwapDevice {
+  name: string;
+  type: string;
+  sizeKiB: number;
+  usedKiB: number;
+}
+
+/** /proc/swaps: a header line, then one device a line (names with spaces come escaped as \040). Pure. */
+export function parseSwaps(text: string): SwapDevice[] {
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 4 && f[0] !== '')
+    .map((f) => ({ name: f[0]!, type: f[1]!, sizeKiB: Number(f[2]), usedKiB: Number(f[3]) }));
+}
+
+const gib = (kib: number) => `${(kib / (1 << 20)).toFixed(1)} GiB`;
+
 function swapProbe(facts: HostFacts): Probe {
   const base = { id: 'swap', title: 'swap', need: 'recommended' as const };
   const how = `${facts.roots.proc}/swaps`;
   if (!facts.swaps.ok) return { ...base, ok: false, found: `unknown (${facts.swaps.error})`, how };
-  const devices = facts.swaps.text.split('\n').slice(1).filter((l) => l.trim() !== '').length;
-  return devices > 0
-    ? { ...base, ok: true, found: `${devices} swap device(s)`, how }
-    : { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming; the supervisor must resolve stalls', how };
+  const devices = parseSwaps(facts.swaps.text);
+  if (devices.length === 0) {
+    return { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming (the supervisor must resolve stalls), and a frozen tool call keeps all of its memory; see README, compressed swap', how };
+  }
+  // A zram device keeps swapped pages compressed in RAM: as a swap device it is its own kind.
+  const kind = (d: SwapDevice) => (/^\/dev\/zram\d+$/.test(d.name) ? 'zram' : d.type);
+  return { ...base, ok: true, found: devices.map((d) => `${d.name} (${kind(d)}, ${gib(d.sizeKiB)}, ${gib(d.usedKiB)} used)`).join(', '), how };
+}
+
+/**
+ * zswap compresses pages on their way to a swap device and keeps them in a RAM pool: with a small swap
+ * file behind it, what is pushed out of a cgroup stays in RAM at a fraction of its size.
+ */
+function zswapProbe(facts: HostFacts): Probe {
+  const base = { id: 'zswap', title: 'zswap (compressed swap cache)', need: 'info' as const };
+  const dir = `${facts.roots.sys}/module/zswap/parameters`;
+  const z = facts.zswap;
+  if (!z.enabled.ok) return { ...base, ok: false, found: 'not in this kernel', how: `${dir}/enabled: ${z.enabled.error}` };
+  const on = /^[Y1]/.test(z.enabled.text.trim());
+  const compressor = z.compressor.ok ? z.compressor.text.trim() : '?';
+  const pool = z.maxPoolPercent.ok ? `${z.maxPoolPercent.text.trim()}% of RAM` : '?';
+  const swap = facts.swaps.ok ? parseSwaps(facts.swaps.text).filter((d) => !/^\/dev\/zram/.test(d.name)).length : 0;
+  const found = on
+    ? `on, ${compressor}, pool up to ${pool}${swap === 0 ? '; no swap device behind it, so it holds nothing' : ''}`
+    : `off (echo Y > ${dir}/enabled, or zswap.enabled=1 at boot; it needs a swap device behind it)`;
+  return { ...base, ok: on && swap > 0, found, how: `${dir}/enabled, compressor, max_pool_percent` };
 }
 
 /**
@@ -247,6 +288,7 @@ export function evaluate(facts: HostFacts): DoctorReport {
     featureProbe(facts, 'cgroup.freeze', [5, 2], 'freezes low-priority work'),
     psiProbe(facts),
     swapProbe(facts),
+    zswapProbe(facts),
     favordynmodsProbe(facts),
     kernelProbe(facts),
     rootProbe(facts),

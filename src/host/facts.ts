@@ -48,6 +48,8 @@ export interface HostFacts {
   selfCgroup: string | undefined;
   memoryPressure: Read;
   swaps: Read;
+  /** zswap's module parameters (built into Debian's kernels, off unless enabled): enabled, compressor, max_pool_percent. */
+  zswap: { enabled: Read; compressor: Read; maxPoolPercent: Read };
   kernelRelease: Read;
   uid: number;
   /** /sys/kernel/btf/vmlinux: CO-RE programs need the kernel's BTF. */
@@ -179,6 +181,11 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     selfCgroup: selfCgroup.ok ? parseUnifiedCgroupPath(selfCgroup.text) : undefined,
     memoryPressure: readText(join(roots.proc, 'pressure/memory')),
     swaps: readText(join(roots.proc, 'swaps')),
+    zswap: {
+      enabled: readText(join(roots.sys, 'module/zswap/parameters/enabled')),
+      compressor: readText(join(roots.sys, 'module/zswap/parameters/compressor')),
+      maxPoolPercent: readText(join(roots.sys, 'module/zswap/parameters/max_pool_percent')),
+    },
     kernelRelease: readText(join(roots.proc, 'sys/kernel/osrelease')),
     uid,
     btf: existsSync(join(roots.sys, 'kernel/btf/vmlinux')),

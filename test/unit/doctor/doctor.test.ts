@@ -27,6 +27,29 @@ t.test('unified host with memory, cpu, pids is ready and exits 0', async (t) => 
   t.equal(probe(report, 'swap')?.need, 'recommended');
 });
 
+t.test('swap devices by kind, and zswap: off, on without a device behind it, on with one', async (t) => {
+  const host = unifiedHost();
+  const proc = host.proc as Record<string, unknown>;
+  proc.swaps = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/zram0                              partition\t1048572\t\t262144\t\t100\n/swapfile                               file\t\t2097148\t\t0\t\t-2\n';
+  const zswap = (enabled: string) => ({ module: { zswap: { parameters: { enabled, compressor: 'zstd\n', max_pool_percent: '20\n' } } } });
+  Object.assign(host.sys as Record<string, unknown>, zswap('N\n'));
+  let { report } = await doctorJson(t.testdir(host));
+  t.equal(probe(report, 'swap')?.ok, true);
+  t.equal(probe(report, 'swap')?.found, '/dev/zram0 (zram, 1.0 GiB, 0.3 GiB used), /swapfile (file, 2.0 GiB, 0.0 GiB used)');
+  t.match(probe(report, 'zswap'), { ok: false, need: 'info' });
+  t.match(probe(report, 'zswap')?.found, /^off \(echo Y > .*\/module\/zswap\/parameters\/enabled/);
+  Object.assign(host.sys as Record<string, unknown>, zswap('Y\n'));
+  ({ report } = await doctorJson(t.testdir(host)));
+  t.match(probe(report, 'zswap'), { ok: true, found: 'on, zstd, pool up to 20% of RAM' });
+  proc.swaps = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/zram0 partition 1048572 0 100\n';
+  ({ report } = await doctorJson(t.testdir(host)));
+  t.match(probe(report, 'zswap'), { ok: false, found: 'on, zstd, pool up to 20% of RAM; no swap device behind it, so it holds nothing' }, 'zram is not a device zswap writes back to');
+  ({ report } = await doctorJson(t.testdir(unifiedHost())));
+  t.match(probe(report, 'zswap'), { ok: false, found: 'not in this kernel' });
+  t.match(probe(report, 'swap')?.found, /a frozen tool call keeps all of its memory; see README, compressed swap/);
+  t.equal(report.verdict.ready, true, 'neither decides readiness');
+});
+
 t.test('hybrid host says in one line that memory is bound to cgroup v1 and exits non-zero', async (t) => {
   const { code, out } = await doctor(t.testdir(hybridHost()));
   t.equal(code, 1);
