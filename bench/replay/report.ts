@@ -368,7 +368,10 @@ export function verdicts(res: BenchResult): Verdict[] {
   const sums = summaries(res);
   const out: Verdict[] = [];
   const dSum = judged(sums, 'd');
-  const baselines = sums.filter((s) => s.variant.mode !== 'd');
+  // The baselines set up as the judged mode is (as kubelet runs them, when it is), else all of them.
+  const others = sums.filter((s) => s.variant.mode !== 'd');
+  const alike = others.filter((s) => s.variant.oomGroup === dSum?.variant.oomGroup);
+  const baselines = alike.length > 0 ? alike : others;
   if (dSum && baselines.length > 0) {
     // A mode stops at its first agent lost, so from that count on it loses agents; a static reservation
     // that stopped because its memory.max values no longer fit the budget cannot host that many at all.

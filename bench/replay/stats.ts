@@ -104,8 +104,9 @@ export const classOf = (agent: number): PriorityClass => (agent % 2 === 0 ? 'hig
 
 /**
  * How the daemon placed the calls of one run, from its call records: held at exec (stopped until in
- * their cgroup), and of the calls that allocate at once, how many their own cgroup saw whole (its
- * memory.peak at least 90% of the plan's peak: the rest went to the agent leaf before the move).
+ * their cgroup), and of the calls that allocate at once and ran to their end (outcome ok), how many
+ * their own cgroup saw whole (its memory.peak at least 90% of the plan's peak: the rest went to the
+ * agent leaf before the move).
  */
 export interface Placed {
   calls: number;
@@ -132,7 +133,8 @@ export function placed(records: readonly CallLine[]): Placed {
     const pts = spec.split(',').map((p) => p.split(':').map(Number));
     // A burst holds its peak from its first point on (bench/replay/plan.ts burstPoints).
     const peak = Math.max(0, ...pts.map((p) => p[1] ?? 0).filter(Number.isFinite));
-    if (pts.length < 2 || peak < 1024 || pts[0]![1] !== peak) continue;
+    // Only calls that ran to their end reached their planned peak: one killed or frozen early did not.
+    if (pts.length < 2 || peak < 1024 || pts[0]![1] !== peak || r.outcome !== 'ok') continue;
     out.burst++;
     if ((r.memory?.peak ?? 0) >= 0.9 * peak * 1024) out.burstWhole++;
   }

@@ -152,6 +152,11 @@ t.test('verdicts v2: judged on agentcgroup as kubelet runs it, against each base
   t.equal(burst.met, false);
   t.equal(burst.measured, "7 of 8 burst calls' own memory.peak saw >= 90% of their planned peak; 15 of 16 calls held at exec");
 
+  const plain = v2();
+  plain.variants.unshift('a');
+  plain.runs.push(run('mode', 'a', [0, 1].map((i) => agent(i, [100, 1000]))), run('mode', 'a', [0, 1, 2, 3].map((i) => agent(i, [100, 1000]))));
+  t.equal(verdicts(plain)[0]!.measured, lostV.measured, 'dk is judged against the baselines as kubelet runs them: the plain pool, losing nothing, is not one');
+
   const lossy = v2();
   lossy.runs.find((r) => r.variant === 'dk' && r.agents.length === 4)!.agents[0]!.out.doneUs = undefined;
   const again = verdicts(lossy);
@@ -160,11 +165,11 @@ t.test('verdicts v2: judged on agentcgroup as kubelet runs it, against each base
 });
 
 t.test('placed: calls held at exec, and burst calls whose own cgroup saw their peak', async (t) => {
-  const rec = (spec: string, peak: number, held = true) => ({ argv: ['tool', spec], placement: { heldAtExec: held }, memory: { peak } });
+  const rec = (spec: string, peak: number, held = true, outcome = 'ok') => ({ outcome, argv: ['tool', spec], placement: { heldAtExec: held }, memory: { peak } });
   t.same(
-    placed([rec('0:10240,100:10240', 10240 * 1024), rec('0:10240,100:0', 5 * 1024 * 1024, false), rec('0:0,50:10240,100:10240', 0), rec('0:0,10:0', 0), { argv: 'x' }]),
-    { calls: 5, heldAtExec: 3, burst: 2, burstWhole: 1 },
-    'a ramp is not a burst; a burst seen at half its peak is not whole; a record without argv counts as a call only',
+    placed([rec('0:10240,100:10240', 10240 * 1024), rec('0:10240,100:0', 5 * 1024 * 1024, false), rec('0:0,50:10240,100:10240', 0), rec('0:0,10:0', 0), { argv: 'x' }, rec('0:10240,100:10240', 0, true, 'oom-killed')]),
+    { calls: 6, heldAtExec: 4, burst: 2, burstWhole: 1 },
+    'a ramp is not a burst; a burst seen at half its peak is not whole; one killed is not judged; a record without argv counts as a call only',
   );
 });
 
