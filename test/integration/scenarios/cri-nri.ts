@@ -30,6 +30,7 @@ const REGISTERED = 'NRI: registered with "containerd"';
 interface CarveRecord {
   cgroup: string;
   stage: string;
+  state: string;
 }
 
 function record(s: Scratch, id: string): CarveRecord | undefined {
@@ -139,7 +140,9 @@ scenario(async (c) => {
     policy('strict: true\n');
     daemon = await startDaemon(s, 'daemon-2.log');
     c.ok(await eventually(() => readOr(daemon.log).includes(REGISTERED), 60_000), 'the daemon registers again', readOr(daemon.log).slice(-2000));
-    c.ok(await eventually(() => record(s, late)?.stage === 'nri-sync', 60_000), 'Synchronize: the late container is carved, running', readOr(daemon.log).slice(-2000));
+    // The record is written first (state carving) and marked carved once every step is done: wait for
+    // that, not for the record alone, or the init may still be on its way into the leaf.
+    c.ok(await eventually(() => record(s, late)?.stage === 'nri-sync' && record(s, late)?.state === 'carved', 60_000), 'Synchronize: the late container is carved, running', readOr(daemon.log).slice(-2000));
     c.equal(latePid !== undefined ? cgroupOf(latePid) : '', `${lateC}/agent`, 'its init moved into the agent leaf');
     const noMount = `container ${late}: created before the daemon was its runtime's NRI plugin, so it has no exec socket mount`;
     c.ok(await eventually(() => readOr(daemon.log).includes(noMount), 30_000), 'the daemon says it has no exec socket mount', readOr(daemon.log).slice(-2000));
