@@ -22,6 +22,8 @@ if (at >= 0) {
   if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new Error('--guest-mb: expected a whole number of MiB, 512 or more');
 }
 if (args.some((a) => !/^[A-Za-z0-9_.,:/=-]+$/.test(a))) throw new Error(`flags may only hold letters, digits and _.,:/=-: ${args.join(' ')}`);
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+const out = join('results', `replay-${stamp}`);
 if (args.includes('--native')) native();
 
 /**
@@ -40,13 +42,10 @@ function native(): never {
   } catch (err) {
     refuse(describeError(err));
   }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  const r = spawnSync(process.execPath, ['build/bench/replay-guest.cjs', '--out', join('results', `replay-${stamp}`), ...args], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['build/bench/replay-guest.cjs', '--out', out, ...args], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
 
-const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-const out = join('results', `replay-${stamp}`);
 mkdirSync(out, { recursive: true });
 const log = join(out, 'log.txt');
 

@@ -412,7 +412,10 @@ export function verdicts(res: BenchResult): Verdict[] {
       });
     }
   }
-  const dRows = dSum ? all.filter((r) => r.variant.key === dSum.variant.key && r.agents <= Math.max(dSum.densityNoLoss, Math.min(...all.filter((k) => k.variant.key === dSum.variant.key).map((k) => k.agents)))) : [];
+  // Up to its density, or its first count when even that lost an agent.
+  const dAll = dSum ? all.filter((r) => r.variant.key === dSum.variant.key) : [];
+  const upTo = Math.max(dSum?.densityNoLoss ?? 0, Math.min(...dAll.map((r) => r.agents)));
+  const dRows = dAll.filter((r) => r.agents <= upTo);
   if (dRows.length > 0) {
     const worst = dRows.reduce((w, r) => (r.vsAlone.p95 > w.vsAlone.p95 ? r : w));
     const vsA = dRows.filter((r) => r.vsA).map((r) => `${r.agents}: ${x(r.vsA!.p95)}`);

@@ -135,6 +135,9 @@ export function parseSwaps(text: string): SwapDevice[] {
 
 const gib = (kib: number) => `${(kib / (1 << 20)).toFixed(1)} GiB`;
 
+/** A zram device keeps swapped pages compressed in RAM: as a swap device it is its own kind. */
+const isZram = (d: SwapDevice): boolean => /^\/dev\/zram\d+$/.test(d.name);
+
 function swapProbe(facts: HostFacts): Probe {
   const base = { id: 'swap', title: 'swap', need: 'recommended' as const };
   const how = `${facts.roots.proc}/swaps`;
@@ -143,9 +146,7 @@ function swapProbe(facts: HostFacts): Probe {
   if (devices.length === 0) {
     return { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming (the supervisor must resolve stalls), and a frozen tool call keeps all of its memory; see README, compressed swap', how };
   }
-  // A zram device keeps swapped pages compressed in RAM: as a swap device it is its own kind.
-  const kind = (d: SwapDevice) => (/^\/dev\/zram\d+$/.test(d.name) ? 'zram' : d.type);
-  return { ...base, ok: true, found: devices.map((d) => `${d.name} (${kind(d)}, ${gib(d.sizeKiB)}, ${gib(d.usedKiB)} used)`).join(', '), how };
+  return { ...base, ok: true, found: devices.map((d) => `${d.name} (${isZram(d) ? 'zram' : d.type}, ${gib(d.sizeKiB)}, ${gib(d.usedKiB)} used)`).join(', '), how };
 }
 
 /**
@@ -160,7 +161,7 @@ function zswapProbe(facts: HostFacts): Probe {
   const on = /^[Y1]/.test(z.enabled.text.trim());
   const compressor = z.compressor.ok ? z.compressor.text.trim() : '?';
   const pool = z.maxPoolPercent.ok ? `${z.maxPoolPercent.text.trim()}% of RAM` : '?';
-  const swap = facts.swaps.ok ? parseSwaps(facts.swaps.text).filter((d) => !/^\/dev\/zram/.test(d.name)).length : 0;
+  const swap = facts.swaps.ok ? parseSwaps(facts.swaps.text).filter((d) => !isZram(d)).length : 0;
   const found = on
     ? `on, ${compressor}, pool up to ${pool}${swap === 0 ? '; no swap device behind it, so it holds nothing' : ''}`
     : `off (echo Y > ${dir}/enabled, or zswap.enabled=1 at boot; it needs a swap device behind it)`;
