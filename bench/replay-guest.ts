@@ -22,14 +22,17 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { describeError } from '../src/errors.js';
 import { adminSocketPath } from '../src/state/paths.js';
 import { type Scratch, eventually, exited, makeBundle, readOr, scratch, sleep } from '../test/integration/bundle.js';
 import { agentBundle } from './replay/bundle.js';
 import { agentProcess, initSource } from './replay/init.js';
-import { type Options, type Variant, nextCount, parseOptions, variantName } from './replay/options.js';
+import { type Options, type Variant, hostPolicy, nextCount, parseOptions, parseVariant, variantName } from './replay/options.js';
 import { type AgentPlan, planAgent, planText, shapeOf } from './replay/plan.js';
-import { type BenchResult, type Overheads, type RunRecord, markdown, overheadTable, rows, runsTable, seedVerdictTable, setMarkdown, spreadTable, stopReason, summaryTable, verdictTable } from './replay/report.js';
-import { type AgentRun, type CallLine, classOf, fate, ladderActions, lost, parseAgentOut, parseFlat, parseMax, placed, placement } from './replay/stats.js';
+import { type BenchResult, type Overheads, type RunRecord, markdown, overheadTable, reclaimRows, reclaimTable, rows, runsTable, seedVerdictTable, setMarkdown, spreadTable, stopReason, summaryTable, verdictTable } from './replay/report.js';
+import { type AgentRun, type CallLine, classOf, fate, ladderActions, ladderTotals, lost, parseAgentOut, parseFlat, parseMax, placed, placement } from './replay/stats.js';
+import { type SwapSetUp, swapLine } from './replay/swap.js';
+import { type Zram, zramOff, zramOn } from '../test/integration/zram.js';
 import { plot } from './replay/svg.js';
 import { parseTraces, pickTraces } from '../src/plan/traces.js';
 
@@ -116,6 +119,14 @@ function stageLocally(dir: string, log: string): string[] {
   copyFileSync(BUILT, BIN);
   chmodSync(BIN, 0o755);
   return [...files];
+}
+
+/** The scratch policy's own lines (its paths): the host policy below them changes with the variant. */
+let policyPaths = '';
+
+/** The host policy of `v` for the hooks and the daemon (started after it: it reads its policy once). */
+function usePolicy(s: Scratch, recheck: string, v: Pick<Variant, 'reclaim'>): void {
+  writeFileSync(s.policy, `${policyPaths}${hostPolicy(recheck, v)}`);
 }
 
 const binaryHook = (s: Scratch) => ({ path: BIN, args: ['agentcgroup', 'hook', '--policy', s.policy], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] });
@@ -241,6 +252,7 @@ async function replay(ctx: Ctx, kind: RunRecord['kind'], variant: Variant, agent
       for (const r of records) outcomes[r.outcome ?? '?'] = (outcomes[r.outcome ?? '?'] ?? 0) + 1;
       record.outcomes = outcomes;
       record.placed = placed(records);
+      record.ladderCalls = ladderTotals(records);
     }
     writeFileSync(join(outDir, 'daemon.log'), slice);
   }
@@ -262,7 +274,8 @@ function progress(r: RunRecord, label: string): void {
   const count = (f: string) => fates.filter((x) => x === f).length;
   const killedCalls = r.agents.reduce((n, a) => n + a.out.calls.filter((c) => c.status === 137).length, 0);
   const lostN = r.agents.filter(lost).length;
-  const ladder = r.ladder ? `, ladder freeze/thaw/raise/kill ${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}` : '';
+  const reclaimed = r.ladderCalls?.reclaimedBytes ? `, ${(r.ladderCalls.reclaimedBytes / MiB).toFixed(0)} MiB reclaimed from frozen calls` : '';
+  const ladder = r.ladder ? `, ladder freeze/thaw/raise/kill ${r.ladder.freezes}/${r.ladder.thaws}/${r.ladder.raises}/${r.ladder.kills}${reclaimed}` : '';
   const moved = r.mode === 'd' && r.kind === 'mode' ? r.agents.filter((a) => placement(a) === 'moved').length : 0;
   say(
     `${label}: ${count('finished')}/${r.agents.length} finished whole` +
@@ -402,13 +415,15 @@ async function measureOverheads(o: Options, s: Scratch, results: string): Promis
   };
 }
 
-const NOTES = (o: Options, budget: number, init: string): string[] => [
+const NOTES = (o: Options, budget: number, { init, swap }: Host): string[] => [
   `Scale: memory MB of the traces / ${o.memoryDiv} (as MiB), time / ${o.timeDiv}. Traces: for each seed a seeded pick of the runs lasting ${o.minS}-${o.maxS} s with ${o.minBash}+ Bash calls; the first k agents of the pick make a run with k agents.`,
   `Each agent is a crun container (busybox rootfs) whose framework is bench/replay/agent.c (static). Init: ${init}. The framework holds the trace's memory outside Bash windows and starts each Bash call as its own process (fork + execve of /bin/tool), which holds what the container held above the framework during the window and exits 0. Other tools (Read, Edit...) run inside Claude Code itself, so their windows are framework time. Closed loop: the framework waits for a call before its next think time. It writes its own cgroup after the start and before the end; in (d) the agent leaf is where it belongs.`,
   `Calls' memory shape: ${o.shape}. A ramp call follows the trace, linear between samples, from 0; a burst call holds from its first millisecond the most it will hold from then on (same peak, same duration), as a tool that allocates at once does: the daemon must have it in its own cgroup before it runs (held at exec), or the memory lands in the agent leaf. mixed: a seeded half of the calls burst.`,
   "A call's time is progress: it sleeps in 25 ms slices, and a slice that took far longer (frozen, stalled) counts as two, so a frozen call ends that much later.",
-  `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck} and the priority annotation allowed. (a)-(c) run without hooks or daemon.`,
+  `Modes, all under one budget cgroup with memory.max ${(budget / MiB).toFixed(0)} MiB: (a) no memory.max per agent; (b) memory.max = the agent's own memory.peak measured running alone × ${o.peakMargin}; (c) memory.max = budget / agents; (d) the container's memory.max = the budget (the policy's percentages are of it), hooks (createRuntime, poststop) and daemon from the single binary dist/agentcgroup with the shipped default policy except ladder.recheck ${o.recheck}, the priority annotation allowed and ladder.reclaim false (plain freeze: frozen calls keep their memory). (a)-(c) run without hooks or daemon.`,
   '"oom.group" (k): memory.oom.group=1 on each container cgroup, set by the runtime from config.json\'s unified map as kubelet asks on cgroup v2: an OOM kill anywhere in the container kills all of it, framework and context. Under agentcgroup the carve moves it down: the agent leaf keeps it, each tool call has its own, the container\'s goes to 0.',
+  '"reclaim rung" (r): ladder.reclaim true (the shipped default), the one difference from the same mode without r: while the budget stays at freeze_at, frozen calls\' memory is pushed out with memory.reclaim (to swap) before any call is killed. The reclaim table puts each beside its plain-freeze mode at the same counts; Σ frozen s and Σ reclaimed MiB are summed from the daemon\'s call records (their ladder field).',
+  `Swap: ${swap}. The kernel's own reclaim uses it in every mode (a call at its memory.high or a container at its memory.max swaps before it is OOM-killed), so every mode ran with the same swap. The memory agents and calls hold is 1.25 KiB of pseudo-random bytes per 4 KiB page, the rest zeros: it compresses about 3:1 (all-zero pages would cost zram nothing and flatter the rung).`,
   '"priorities" (p): even agents of the pick annotated io.agentcgroup.priority=high, odd ones low; the class tables split every mode\'s agents the same way, so "without" is the same agents unannotated.',
   'Agents lost: the framework died before its plan\'s end (its context is gone). Calls killed: tool calls ended by SIGKILL (the OOM killer; in (d) also the ladder\'s last resort). Finished whole: the plan ran to its end and every tool call exited 0.',
   'Slowdown: p50 (p95) of the durations of the calls that exited 0, over the p50 (p95) of the same calls when their agent ran alone in mode (a) (each agent once, alone, before the first run that needs it); ×(a) compares with mode (a) at the same agent count, which isolates the mode from CPU contention.',
@@ -431,8 +446,11 @@ function nativeParent(): string {
   return parent;
 }
 
+/** What every seed's runs had alike, as the report says it. */
+type Host = Pick<BenchResult, 'kernel' | 'init'> & { swap: string };
+
 /** One seed: its own pick of agents, each alone once, then the density search. */
-async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, init: string, kernel: string, results: string): Promise<BenchResult> {
+async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, host: Host, results: string): Promise<BenchResult> {
   const eligible = pickTraces(parseTraces(readFileSync(o.traces, 'utf8')), { seed, minS: o.minS, maxS: o.maxS, minBash: o.minBash });
   const max = Math.min(o.maxAgents, eligible.length);
   const traces = eligible.slice(0, max);
@@ -445,7 +463,7 @@ async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, 
     for (let i = ctx.staticMax.length; i < n; i++) {
       const p = plans[i]!;
       say(`  agent ${i + 1}: ${p.task} (${p.model}), ${(p.durationMs / 1000).toFixed(1)} s, ${p.calls.length} Bash calls (${p.calls.filter((c) => c.shape === 'burst').length} burst), baseline ${(p.baselineKiB / 1024).toFixed(0)} MiB, trace peak ${(p.tracePeakKiB / 1024).toFixed(0)} MiB`);
-      const r = await replay(ctx, 'alone', { key: 'a', mode: 'a', oomGroup: false, priorities: false }, [i]);
+      const r = await replay(ctx, 'alone', parseVariant('a'), [i]);
       runs.push(r);
       ctx.staticMax[i] = Math.ceil((r.agents[0]!.memoryPeak * o.peakMargin) / MiB) * MiB;
       progress(r, `seed ${seed}, alone, agent ${i + 1}`);
@@ -459,7 +477,9 @@ async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, 
     await alone(n);
     for (const v of o.modes) {
       if (!searching.has(v.key)) continue;
-      // The daemon runs only for (d)'s runs, so (a)-(c) pay nothing for its tracker.
+      // The daemon runs only for (d)'s runs, so (a)-(c) pay nothing for its tracker; its hooks and it
+      // read the policy of this variant (plain freeze, or the reclaim rung).
+      if (v.mode === 'd') usePolicy(s, o.recheck, v);
       const daemon = v.mode === 'd' ? await startDaemon(s) : undefined;
       if (daemon) ctx.daemon = { log: daemon.log };
       try {
@@ -487,7 +507,7 @@ async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, 
       : `ended at ${last} agents (${max < o.maxAgents ? `only ${eligible.length} traces eligible` : `--max-agents ${o.maxAgents}`}) with ${[...searching.keys()].join(', ')} still searching`;
   say(`seed ${seed}: search ${searchEnd}`);
   return {
-    kernel,
+    kernel: host.kernel,
     seed,
     variants: o.modes.map((v) => v.key),
     shape: o.shape,
@@ -496,7 +516,8 @@ async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, 
     timeDiv: o.timeDiv,
     budgetBytes: budget,
     agentCounts: o.agents,
-    init,
+    init: host.init,
+    swap: host.swap,
     inputs: plans.slice(0, ctx.staticMax.length).map((p, i) => ({
       agent: i,
       task: p.task,
@@ -508,25 +529,48 @@ async function searchSeed(o: Options, s: Scratch, seed: number, budget: number, 
       maxCallKiB: Math.max(0, ...p.calls.map((c) => c.peakKiB)),
     })),
     runs,
-    notes: NOTES(o, budget, init),
+    notes: NOTES(o, budget, host),
     elapsedS: (Date.now() - started) / 1000,
   };
 }
 
-async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
-  const results = resolve(o.out || `results/replay-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
-  if (o.native) PARENT = nativeParent();
+/** A setup the run cannot go on without, said in one line (no stack: nothing in the code went wrong). */
+class Refusal extends Error {}
+
+/** --swap zram, set up before the first run so every mode, the plain-freeze baseline too, runs on the same host. */
+function zramForBench(bytes: number): Zram {
   try {
-    await bench(o, results);
+    return zramOn(bytes);
+  } catch (err) {
+    throw new Refusal(`--swap ${describeError(err)}`);
+  }
+}
+
+function options(argv: readonly string[]): Options {
+  try {
+    return parseOptions(argv);
+  } catch (err) {
+    throw new Refusal(describeError(err));
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options(process.argv.slice(2));
+  const results = resolve(o.out || `results/replay-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`);
+  mkdirSync(results, { recursive: true });
+  logFile = join(results, 'log.txt');
+  if (o.native) PARENT = nativeParent();
+  let zram: SwapSetUp['zram'];
+  try {
+    zram = o.swap === 'zram' ? zramForBench(o.zramBytes) : undefined;
+    await bench(o, results, swapLine(readOr('/proc/swaps'), { ...(zram ? { zram } : {}), native: o.native }));
   } finally {
+    if (zram) zramOff();
     if (PARENT) rmdirSync(join(CG, PARENT));
   }
 }
 
-async function bench(o: Options, results: string): Promise<void> {
-  mkdirSync(results, { recursive: true });
-  logFile = join(results, 'log.txt');
+async function bench(o: Options, results: string, swap: string): Promise<void> {
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: npm run build:binary`);
   if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: clang -static -O2 -o build/bench/replay-agent bench/replay/agent.c`);
   const initBin = initSource(o.init);
@@ -538,23 +582,26 @@ async function bench(o: Options, results: string): Promise<void> {
   const where = o.native ? `native, in /sys/fs/cgroup/${PARENT}` : 'qemu TCG guest';
   say(`agentcgroup trace replay (${where}): kernel ${kernel}, seeds ${o.seeds.join(',')}, memory /${o.memoryDiv}, time /${o.timeDiv}, budget ${o.budgetMiB} MiB, agents ${o.agents.join(',')} then on, modes ${o.modes.map((v) => v.key).join(',')}, shape ${o.shape}`);
   say(`  agents' init: ${init}`);
+  say(`  swap: ${swap}`);
 
   if (!o.native) {
     writeFileSync(join(CG, 'cgroup.subtree_control'), '+memory +cpu +pids');
     const staged = stageLocally('/tmp/replay-local', join(results, 'stage.log'));
     say(`staged in tmpfs: ${BUILT} and ${staged.length} runtime files (${staged.filter((f) => f.includes('/bin/')).join(', ')} and their libraries)`);
   }
-  // Agents may rank themselves (the priority mix) only because this host policy allows it.
-  const s = scratch(`ladder:\n  recheck: ${o.recheck}\nannotations:\n  allow: [priority]\n  max_priority: high\n`);
+  const s = scratch();
+  policyPaths = readFileSync(s.policy, 'utf8');
   const set: BenchResult[] = [];
   const write = () => writeFileSync(join(results, 'results.json'), JSON.stringify({ seeds: set, overheads }, null, 1));
   let overheads: Overheads | undefined;
   for (const seed of o.replay ? o.seeds : []) {
-    set.push(await searchSeed(o, s, seed, budget, init, kernel, results));
+    set.push(await searchSeed(o, s, seed, budget, { kernel, init, swap }, results));
     write();
   }
   if (o.overheads) {
     try {
+      // The last (d) run's policy may be the rung's: the overheads run on one policy whatever the modes.
+      usePolicy(s, o.recheck, { reclaim: false });
       overheads = await measureOverheads(o, s, results);
     } catch (err) {
       say(`overheads failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -573,9 +620,10 @@ async function bench(o: Options, results: string): Promise<void> {
     '',
     `Scale: memory /${o.memoryDiv}, time /${o.timeDiv}; budget ${o.budgetMiB} MiB; seeds ${o.seeds.join(', ')}; ${where}`,
     `Agents' init: ${init}`,
+    `Swap: ${swap}`,
     '',
     ...(set.length > 1 ? [spreadTable(set), '', seedVerdictTable(set), ''] : []),
-    ...set.flatMap((r) => [`Seed ${r.seed}:`, '', runsTable(r), '', summaryTable(r), '']),
+    ...set.flatMap((r) => [`Seed ${r.seed}:`, '', runsTable(r), '', summaryTable(r), '', ...(reclaimRows(r).length > 0 ? [reclaimTable(r), ''] : [])]),
     ...(overheads ? [overheadTable(overheads), ''] : []),
     ...(one ? [verdictTable(one), ''] : []),
   ].join('\n');
@@ -584,6 +632,6 @@ async function bench(o: Options, results: string): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  say(`bench:replay failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  say(`bench:replay failed: ${err instanceof Refusal ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 });

@@ -12,6 +12,7 @@ import { runInGuest } from '../test/vm/guest.js';
 import { describeError } from '../src/errors.js';
 import { hostEnvFrom } from '../src/host/env.js';
 import { requireCarvableHost } from '../src/host/support.js';
+import { parseOptions } from './replay/options.js';
 
 const args = process.argv.slice(2);
 let memoryMb = 2048;
@@ -22,6 +23,14 @@ if (at >= 0) {
   if (!Number.isInteger(memoryMb) || memoryMb < 512) throw new Error('--guest-mb: expected a whole number of MiB, 512 or more');
 }
 if (args.some((a) => !/^[A-Za-z0-9_.,:/=-]+$/.test(a))) throw new Error(`flags may only hold letters, digits and _.,:/=-: ${args.join(' ')}`);
+// The guest script parses them again; a bad flag (or --native with --swap zram) is refused here in
+// one line, before minutes of booting a guest.
+try {
+  parseOptions(args);
+} catch (err) {
+  process.stderr.write(`bench:replay: ${describeError(err)}\n`);
+  process.exit(2);
+}
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 const out = join('results', `replay-${stamp}`);
 if (args.includes('--native')) native();

@@ -8,4 +8,6 @@ export interface Limits {
   cpuWeight: number;
   pidsMax?: number | 'max';
   oomGroup?: boolean;
+  /** memory.swap.max; absent where the kernel keeps no swap accounting (the file is not there to write). */
+  swapMax?: number | 'max';
 }

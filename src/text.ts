@@ -41,3 +41,14 @@ export function quote(value: string, max = 60): string {
 export function printable(name: string, max = 200): string {
   return name !== '' && name.length <= max && escape(name) === name ? name : quote(name, max);
 }
+
+/** Pure: the JSON object (or array) a text holds; undefined for bad JSON and for a bare value. */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+}

@@ -2,7 +2,7 @@
  * The replay bench's results as tables (Markdown) and target verdicts. Pure: measured records in, text out.
  */
 import { type Mode, type Variant, parseVariant, variantName } from './options.js';
-import { type AgentRun, type Fate, type Placed, type PriorityClass, callDurations, classOf, density, fate, ladderActions, lost, median, outsideLeaf, placement, quantile, slowdown, survived, waste } from './stats.js';
+import { type AgentRun, type Fate, type LadderTotals, type Placed, type PriorityClass, callDurations, classOf, density, fate, ladderActions, lost, median, outsideLeaf, placement, quantile, slowdown, survived, waste } from './stats.js';
 
 export type LadderCounts = ReturnType<typeof ladderActions>;
 
@@ -24,6 +24,8 @@ export interface RunRecord {
   outcomes?: Record<string, number>;
   /** How the daemon placed the calls (mode d), from its call log. */
   placed?: Placed;
+  /** What the ladder did to the calls (mode d), from their records' `ladder` fields. */
+  ladderCalls?: LadderTotals;
 }
 
 export interface Pair {
@@ -76,6 +78,8 @@ export interface BenchResult {
   agentCounts: number[];
   /** The agent containers' init, as the report says it (bench/replay/init.ts). */
   init: string;
+  /** The swap every run had (bench/replay/swap.ts); absent in results from before it was said. */
+  swap?: string;
   inputs: InputRow[];
   runs: RunRecord[];
   overheads?: Overheads;
@@ -144,6 +148,7 @@ export interface Row {
   wallMs: number;
   ladder: LadderCounts | undefined;
   placed: Placed | undefined;
+  ladderCalls: LadderTotals | undefined;
 }
 
 export function rows(res: BenchResult): Row[] {
@@ -179,6 +184,7 @@ export function rows(res: BenchResult): Row[] {
       wallMs: r.wallMs,
       ladder: r.ladder,
       placed: r.placed,
+      ladderCalls: r.ladderCalls,
     };
   });
 }
@@ -269,12 +275,18 @@ export interface PriorityRow {
   low: { without: ReturnType<typeof slowdown>; with: ReturnType<typeof slowdown> };
 }
 
+/** The row of the same mode at the same count as `w`, without `flag` and alike in every other: dk for dkp, dkr for dkpr, dk for dkr. */
+function twin(all: readonly Row[], w: Row, flag: 'priorities' | 'reclaim'): Row | undefined {
+  const alike = (r: Row) => (['priorities', 'reclaim'] as const).every((f) => (f === flag ? !r.variant[f] : r.variant[f] === w.variant[f]));
+  return all.find((r) => r.agents === w.agents && r.variant.mode === w.variant.mode && r.variant.oomGroup === w.variant.oomGroup && alike(r));
+}
+
 /** Every count at which a mode ran both without and with the priority mix. */
 export function priorityRows(res: BenchResult): PriorityRow[] {
   const all = rows(res);
   const out: PriorityRow[] = [];
   for (const w of all.filter((r) => r.variant.priorities)) {
-    const base = all.find((r) => r.variant.mode === w.variant.mode && r.variant.oomGroup === w.variant.oomGroup && !r.variant.priorities && r.agents === w.agents);
+    const base = twin(all, w, 'priorities');
     if (!base) continue;
     out.push({ without: base.variant, with: w.variant, agents: w.agents, high: { without: base.classes.high, with: w.classes.high }, low: { without: base.classes.low, with: w.classes.low } });
   }
@@ -299,6 +311,43 @@ export function priorityTable(res: BenchResult): string {
       ]),
       ['paper (allocation latency, not call time)', '—', '—', '—', '-29%', '—', '—', '+2.8% (cost)'],
     ],
+  );
+}
+
+export interface ReclaimRow {
+  agents: number;
+  /** The same mode without the rung (plain freeze) and with it: dk and dkr, d and dr, dkp and dkpr. */
+  plain: Row;
+  reclaim: Row;
+}
+
+/** Every count at which a mode ran both as plain freeze and with the reclaim rung. */
+export function reclaimRows(res: BenchResult): ReclaimRow[] {
+  const all = rows(res);
+  const out: ReclaimRow[] = [];
+  for (const w of all.filter((r) => r.variant.reclaim)) {
+    const plain = twin(all, w, 'reclaim');
+    if (plain) out.push({ agents: w.agents, plain, reclaim: w });
+  }
+  return out.sort((a, b) => a.agents - b.agents);
+}
+
+/** What the rung changes, a row per mode per count: kills and losses, slowdown, and the ladder's work. */
+export function reclaimTable(res: BenchResult): string {
+  const line = (r: Row) => [
+    String(r.agents),
+    variantName(r.variant),
+    `${r.callsKilled}${r.ladder ? ` (${r.ladder.kills})` : ''}`,
+    String(r.agentsLost),
+    sd(r.vsAlone),
+    r.ladder ? `${r.ladder.freezes}/${r.ladder.thaws}` : '—',
+    r.ladderCalls ? `${r.ladderCalls.calls}` : '—',
+    r.ladderCalls ? (r.ladderCalls.frozenMs / 1000).toFixed(1) : '—',
+    r.ladderCalls ? mib(r.ladderCalls.reclaimedBytes) : '—',
+  ];
+  return table(
+    ['agents', 'mode', 'calls killed (by the ladder)', 'agents lost', 'p50 / p95 ×alone', 'ladder freezes / thaws', 'calls frozen or reclaimed', 'Σ frozen s', 'Σ reclaimed MiB'],
+    reclaimRows(res).flatMap((p) => [line(p.plain), line(p.reclaim)]),
   );
 }
 
@@ -359,9 +408,16 @@ export interface Verdict {
   measured: string;
 }
 
-/** The agentcgroup mode the targets are judged on: as kubelet runs containers when it ran, else plain. */
-const judged = <T extends { variant: Variant }>(xs: readonly T[], mode: Mode): T | undefined =>
-  xs.find((s) => s.variant.mode === mode && s.variant.oomGroup && !s.variant.priorities) ?? xs.find((s) => s.variant.mode === mode && !s.variant.priorities);
+/**
+ * The mode the targets are judged on: as kubelet runs containers when it ran, else plain; without the
+ * priority mix, and plain freeze when it ran (the targets predate the reclaim rung: adding dkr to a run
+ * does not move them off dk).
+ */
+function judged<T extends { variant: Variant }>(xs: readonly T[], mode: Mode): T | undefined {
+  const mine = xs.filter((s) => s.variant.mode === mode && !s.variant.priorities);
+  const kubelet = (ys: readonly T[]) => ys.find((s) => s.variant.oomGroup) ?? ys[0];
+  return kubelet(mine.filter((s) => !s.variant.reclaim)) ?? kubelet(mine);
+}
 
 export function verdicts(res: BenchResult): Verdict[] {
   const all = rows(res);
@@ -515,6 +571,7 @@ function seedSection(res: BenchResult, level: string): string[] {
     summaryTable(res),
     '',
     ...(priorityRows(res).length > 0 ? [`${level} Priorities (p50 / p95 tool-call time ×alone, even agents high, odd low)`, '', priorityTable(res), ''] : []),
+    ...(reclaimRows(res).length > 0 ? [`${level} Reclaim rung vs plain freeze (swap: ${res.swap ?? 'not recorded'})`, '', reclaimTable(res), ''] : []),
     `${level} Targets`,
     '',
     verdictTable(res),
@@ -524,7 +581,8 @@ function seedSection(res: BenchResult, level: string): string[] {
 
 const header = (res: BenchResult, seeds: string): string =>
   `Kernel ${res.kernel}; ${seeds}; memory scaled /${res.memoryDiv} (trace MB -> MiB / ${res.memoryDiv}), time scaled /${res.timeDiv}; ` +
-  `budget ${mib(res.budgetBytes)} MiB for every run (a cgroup with memory.max above the agents); agent counts ${res.agentCounts.join(', ')}, then on until every mode stopped; calls' memory shape: ${res.shape}.`;
+  `budget ${mib(res.budgetBytes)} MiB for every run (a cgroup with memory.max above the agents); agent counts ${res.agentCounts.join(', ')}, then on until every mode stopped; calls' memory shape: ${res.shape}.` +
+  (res.swap ? ` Swap: ${res.swap}.` : '');
 
 export function markdown(res: BenchResult): string {
   const parts = ['# agentcgroup trace replay', '', `${header(res, `seed ${res.seed}`)} ${res.elapsedS.toFixed(0)} s.`, '', `Agents' init: ${res.init}.`, '', ...seedSection(res, '##')];

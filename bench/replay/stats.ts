@@ -121,6 +121,29 @@ export interface CallLine {
   argv?: unknown;
   placement?: { heldAtExec?: boolean };
   memory?: { peak?: number | null };
+  /** Present when the ladder froze or reclaimed the call. */
+  ladder?: { frozenMs?: unknown; reclaimedBytes?: unknown };
+}
+
+/** What the ladder did to the calls of one run, from their records: time frozen, bytes reclaimed. */
+export interface LadderTotals {
+  /** Calls whose record says the ladder froze or reclaimed them. */
+  calls: number;
+  frozenMs: number;
+  reclaimedBytes: number;
+}
+
+/** Sums the records' `ladder` fields; a record without one (not touched, or an older daemon) adds nothing. */
+export function ladderTotals(records: readonly CallLine[]): LadderTotals {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  const out: LadderTotals = { calls: 0, frozenMs: 0, reclaimedBytes: 0 };
+  for (const r of records) {
+    if (typeof r.ladder !== 'object' || r.ladder === null) continue;
+    out.calls++;
+    out.frozenMs += num(r.ladder.frozenMs);
+    out.reclaimedBytes += num(r.ladder.reclaimedBytes);
+  }
+  return out;
 }
 
 /** Summarises call records (the daemon's JSONL) against the planned peak (KiB) of each burst call's spec. */

@@ -1,7 +1,7 @@
 /**
  * The replay's results as one hand-written SVG: agents lost, p95 slowdown and waste against the number
  * of agents, one line per mode (a colour per mode; dashed as kubelet runs it, oom.group; dotted with the
- * priority mix). Pure: rows in, markup out.
+ * priority mix; dash-dot with the reclaim rung). Pure: rows in, markup out.
  */
 import { type Mode, type Variant, variantName } from './options.js';
 import type { Row } from './report.js';
@@ -9,8 +9,8 @@ import type { Row } from './report.js';
 const COLORS: Record<Mode, string> = { a: '#7f7f7f', b: '#1f77b4', c: '#ff7f0e', d: '#2ca02c' };
 /** Modes often measure the same: a small sideways offset keeps every line visible. */
 const NUDGE: Record<Mode, number> = { a: -4.5, b: -1.5, c: 1.5, d: 4.5 };
-const dash = (v: Variant) => (v.priorities ? ' stroke-dasharray="1 3"' : v.oomGroup ? ' stroke-dasharray="6 3"' : '');
-const nudge = (v: Variant) => NUDGE[v.mode] + (v.oomGroup ? 1 : 0) + (v.priorities ? 1 : 0);
+const dash = (v: Variant) => (v.reclaim ? ' stroke-dasharray="8 3 2 3"' : v.priorities ? ' stroke-dasharray="1 3"' : v.oomGroup ? ' stroke-dasharray="6 3"' : '');
+const nudge = (v: Variant) => NUDGE[v.mode] + (v.oomGroup ? 1 : 0) + (v.priorities ? 1 : 0) + (v.reclaim ? 1 : 0);
 const W = 300;
 const H = 230;
 const M = { left: 48, right: 12, top: 28, bottom: 40 };

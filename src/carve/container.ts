@@ -66,6 +66,7 @@ export function carveContainer(target: CarveTarget, policy: Policy, store: State
   const sessionMax = controllers.includes('memory') ? parseLimit(fs.read(cgroup, 'memory.max')) : 'max';
   const plan = planCarve({
     oomGroup: controllers.includes('memory') && fs.read(cgroup, 'memory.oom.group').trim() === '1',
+    swapAccounting: controllers.includes('memory') && hasFile(fs, cgroup, 'memory.swap.max'),
     oomScoreAdj: engineOomScoreAdj(host.procRoot, pid),
     cgroup,
     policy,
@@ -120,4 +121,15 @@ function engineOomScoreAdj(procRoot: string, pid: number): number {
   const adj = readOomScoreAdj(procRoot, pid);
   if (adj === undefined) throw new AgentcgroupError('no-process', `cannot read the oom_score_adj of container process ${pid}`);
   return adj;
+}
+
+/** Whether C has the file: memory.swap.max is there only while the kernel keeps swap accounting. */
+function hasFile(fs: Cgroupfs, cgroup: string, file: string): boolean {
+  try {
+    fs.read(cgroup, file);
+    return true;
+  } catch (err) {
+    if (err instanceof AgentcgroupError && err.code === 'cgroup-enoent') return false;
+    throw err;
+  }
 }

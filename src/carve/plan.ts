@@ -21,6 +21,8 @@ export interface CarveInput {
   oomScoreAdj: number;
   /** C's memory.oom.group as the engine set it: kubelet sets 1 on every container on cgroup v2. */
   oomGroup: boolean;
+  /** C has memory.swap.max: the kernel keeps swap accounting, so agent and tool calls can have theirs. */
+  swapAccounting: boolean;
 }
 
 export type Step =
@@ -49,6 +51,7 @@ function limitWrites(cgroup: string, l: Limits): Step[] {
   const steps = [w('memory.max', String(l.memoryMax)), w('memory.high', String(l.memoryHigh)), w('cpu.weight', String(l.cpuWeight))];
   if (l.pidsMax !== undefined) steps.push(w('pids.max', String(l.pidsMax)));
   if (l.oomGroup !== undefined) steps.push(w('memory.oom.group', l.oomGroup ? '1' : '0'));
+  if (l.swapMax !== undefined) steps.push(w('memory.swap.max', String(l.swapMax)));
   return steps;
 }
 
@@ -132,7 +135,12 @@ export function planCarve(input: CarveInput): CarvePlan {
     throw new AgentcgroupError('half-carved', `container cgroup /${cgroup} already has ${input.children.join(' and ')} but no agentcgroup record for it`);
   }
 
-  const { sessionBytes, session, agent: agentLimits, tool } = resolveLimits(policy, input.sessionMax, input.hostMemory);
+  const resolved = resolveLimits(policy, input.sessionMax, input.hostMemory);
+  const { sessionBytes, session } = resolved;
+  // Swap limits only where the kernel has the file; within C's own memory.swap.max, the engine's.
+  const swap = (l: Limits, swapMax: number | 'max'): Limits => (input.swapAccounting ? { ...l, swapMax } : l);
+  const agentLimits = swap(resolved.agent, policy.agent.swapMax);
+  const tool = swap(resolved.tool, policy.tool.swapMax);
   // kubelet's memory.oom.group=1 on C makes any OOM in the container kill all of it: a tool call's OOM
   // would take the framework and its context with it. The group moves down a level: the agent leaf
   // keeps it (the framework dies whole, as kubelet meant), each tool call has its own (tool.oom_group),

@@ -1,4 +1,5 @@
 import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, watch, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentcgroupError } from '../errors.js';
 import { parseControllerList } from './mountinfo.js';
@@ -22,6 +23,11 @@ export interface FsOps {
   readFile(path: string): string;
   /** Writes an existing file; a missing one is ENOENT, never created. */
   writeFile(path: string, data: string): void;
+  /**
+   * The same write off the event loop (libuv's thread pool): for a write the kernel may take seconds
+   * over, memory.reclaim, which must not stop the daemon meanwhile.
+   */
+  writeFileAsync(path: string, data: string): Promise<void>;
   mkdir(path: string): void;
   rmdir(path: string): void;
   isDir(path: string): boolean;
@@ -46,6 +52,14 @@ export const realFsOps: FsOps = {
       writeSync(fd, d);
     } finally {
       closeSync(fd);
+    }
+  },
+  writeFileAsync: async (p, d) => {
+    const fh = await open(p, WRITE_EXISTING);
+    try {
+      await fh.write(d);
+    } finally {
+      await fh.close();
     }
   },
   mkdir: (p) => mkdirSync(p),
@@ -87,6 +101,15 @@ export class Cgroupfs {
     try {
       // One write() per value: cgroupfs parses each write on its own.
       this.ops.writeFile(this.path(cgroup, file), value);
+    } catch (err) {
+      throw this.explain(err, `write ${JSON.stringify(value)} to`, cgroup, file);
+    }
+  }
+
+  /** write() off the event loop; the error is the same sentence, the promise rejects with it. */
+  async writeAsync(cgroup: string, file: string, value: string): Promise<void> {
+    try {
+      await this.ops.writeFileAsync(this.path(cgroup, file), value);
     } catch (err) {
       throw this.explain(err, `write ${JSON.stringify(value)} to`, cgroup, file);
     }

@@ -22,10 +22,10 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   strict: false,
   priority: 'normal',
   session: { memoryHigh: percent(90) },
-  agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100 },
-  tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, pidsMax: 4096, oomGroup: true, oomScoreAdjAbove: 500 },
+  agent: { memoryHigh: MAX, memoryMax: MAX, cpuWeight: 100, swapMax: 0 },
+  tool: { memoryHigh: percent(70), memoryMax: percent(85), cpuWeight: 100, swapMax: 'max', pidsMax: 4096, oomGroup: true, oomScoreAdjAbove: 500 },
   dependsOn: [],
-  ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
+  ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, reclaim: true, reclaimStepBytes: 64 * 2 ** 20, deadlineMs: 30_000, recheckMs: 500 },
   tracker: {
     framework: ['*mcp*', '*modelcontextprotocol*'],
     launchers: [
@@ -96,6 +96,20 @@ const int = (min: number, max: number) => (value: unknown, where: string): numbe
   Number.isInteger(value) && (value as number) >= min && (value as number) <= max
     ? (value as number)
     : fail(where, `must be an integer from ${min} to ${max}, got ${show(value)}`);
+
+// memory.swap.max: bytes (0 is never) or max; a share of the session has no meaning for swap.
+function swapSize(value: unknown, where: string): number | 'max' {
+  if (value === 0 || (typeof value === 'string' && value.replace(/^[ \t]+|[ \t]+$/g, '') === '0')) return 0;
+  let s: Size | undefined;
+  try {
+    if (typeof value === 'string' || typeof value === 'number') s = parseSize(String(value), where);
+  } catch {
+    // reported below
+  }
+  if (s?.kind === 'max') return 'max';
+  if (s?.kind === 'bytes') return s.bytes;
+  return fail(where, `must be a size in bytes (0, 512M, 2G) or max, got ${show(value)}`);
+}
 
 function countOrMax(value: unknown, where: string): number | 'max' {
   if (value === 'max' || (Number.isSafeInteger(value) && (value as number) > 0)) return value as number | 'max';
@@ -223,6 +237,7 @@ function retiredOomScoreAdj(_policy: Policy, value: unknown, where: string): voi
 }
 
 const EXEC_CONNECTIONS = int(1, 1024);
+const RECLAIM_STEP = bytes(2 ** 20);
 // Up to the exec protocol's whole request; at least room for a program name and the cut marker.
 const ARGV_BYTES = int(256, 65536);
 // A few records at the least, or every append would rotate.
@@ -241,6 +256,8 @@ const SETTINGS: readonly Setting[] = [
     description: "memory.max of the agent framework's cgroup" },
   { key: 'agent.cpu_weight', hostOnly: false, set: (p, v, w) => { p.agent.cpuWeight = CPU_WEIGHT(v, w); },
     description: "cpu.weight of the agent framework's cgroup (1 to 10000)" },
+  { key: 'agent.swap_max', hostOnly: true, set: (p, v, w) => { p.agent.swapMax = swapSize(v, w); },
+    description: "memory.swap.max of the agent framework's cgroup: 0 (never swapped, the default) or a size or max" },
   { key: 'agent.oom_score_adj', hostOnly: true, retired: true, set: retiredOomScoreAdj,
     description: 'retired: the framework keeps the engine\'s oom_score_adj' },
   { key: 'tool.memory_high', hostOnly: false, set: (p, v, w) => { p.tool.memoryHigh = size(v, w); },
@@ -249,6 +266,8 @@ const SETTINGS: readonly Setting[] = [
     description: "memory.max of each tool call's cgroup" },
   { key: 'tool.cpu_weight', hostOnly: false, set: (p, v, w) => { p.tool.cpuWeight = CPU_WEIGHT(v, w); },
     description: "cpu.weight of each tool call's cgroup (1 to 10000)" },
+  { key: 'tool.swap_max', hostOnly: true, set: (p, v, w) => { p.tool.swapMax = swapSize(v, w); },
+    description: "memory.swap.max of each tool call's cgroup: how much of a call may be swapped out (max by default)" },
   { key: 'tool.pids_max', hostOnly: false, set: (p, v, w) => { p.tool.pidsMax = countOrMax(v, w); },
     description: "pids.max of each tool call's cgroup: a positive integer or max" },
   { key: 'tool.oom_group', hostOnly: true, set: (p, v, w) => { p.tool.oomGroup = bool(v, w); },
@@ -265,6 +284,10 @@ const SETTINGS: readonly Setting[] = [
     description: 'budget use at which the lowest-priority tool calls are frozen' },
   { key: 'ladder.thaw_below', hostOnly: true, set: (p, v, w) => { p.ladder.thawBelow = share(v, w); },
     description: 'budget use below which frozen tool calls thaw, highest priority first' },
+  { key: 'ladder.reclaim', hostOnly: true, set: (p, v, w) => { p.ladder.reclaim = bool(v, w); },
+    description: "push frozen tool calls' memory out (memory.reclaim, to swap) while the budget stays at freeze_at, before any kill" },
+  { key: 'ladder.reclaim_step', hostOnly: true, set: (p, v, w) => { p.ladder.reclaimStepBytes = RECLAIM_STEP(v, w); },
+    description: 'bytes asked of one frozen call per reclaim step (at least 1M)' },
   { key: 'ladder.kill_at', hostOnly: true, set: (p, v, w) => { p.ladder.killAt = share(v, w); },
     description: 'budget use at which the lowest-priority tool call is killed, the last resort' },
   { key: 'ladder.deadline', hostOnly: true, set: (p, v, w) => { p.ladder.deadlineMs = duration(v, w); },

@@ -31,12 +31,19 @@ export interface Policy {
     memoryHigh: Size;
     memoryMax: Size;
     cpuWeight: number;
+    /**
+     * memory.swap.max of the agent leaf: 0 by default, the framework never waits on swap-in (its
+     * latency is the agent's). Written only where the kernel has the file (swap accounting on).
+     */
+    swapMax: number | 'max';
   };
   /** The template for each tool call's `tools/<call-id>` cgroup. */
   tool: {
     memoryHigh: Size;
     memoryMax: Size;
     cpuWeight: number;
+    /** memory.swap.max of each tool call: what the reclaim rung (and the kernel's own reclaim) may swap out. */
+    swapMax: number | 'max';
     pidsMax: number | 'max';
     /** memory.oom.group: an OOM kills the whole tool call, never half of it. */
     oomGroup: boolean;
@@ -58,6 +65,14 @@ export interface Policy {
     freezeAt: number;
     thawBelow: number;
     killAt: number;
+    /**
+     * Between freeze and kill: the frozen calls' memory is pushed out (memory.reclaim, to swap or
+     * compressed swap), lowest priority first, while the budget stays at freeze_at; while that can
+     * still make room, kill waits.
+     */
+    reclaim: boolean;
+    /** Bytes asked of one frozen call per reclaim: a bounded step, so the next look sees what it gave. */
+    reclaimStepBytes: number;
     /** A call stalled without progress or frozen this long is ended. */
     deadlineMs: number;
     /**

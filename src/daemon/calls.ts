@@ -5,7 +5,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import { AgentcgroupError, describeError } from '../errors.js';
 import { createCallCgroup, finishCallCgroupAsync, newCallId } from '../exec/callcgroup.js';
 import { NO_STATS, callNotice, finishedRecord } from '../exec/record.js';
-import { type CallRecord, type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
+import { type CallRecord, type LadderRecord, type RunningCall, type StateStore, callOomScoreAdj } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import type { Watched } from '../state/watched.js';
 import type { ProcHandle, ProcessOps } from '../sys/procfs.js';
@@ -26,6 +26,8 @@ interface Live {
   onFinish?: (notice: string | undefined) => void;
   /** Set when the supervisor ended the call: goes into its record. */
   reason?: string;
+  /** Set when the supervisor froze it or reclaimed its memory: goes into its record. */
+  ladder?: LadderRecord;
 }
 
 export interface Log {
@@ -155,6 +157,14 @@ export class CallBook {
     return true;
   }
 
+  /** What the supervisor did to a daemon-owned call so far; false when the call is not the daemon's. */
+  noteLadder(callId: string, ladder: LadderRecord): boolean {
+    const l = this.live.get(callId);
+    if (!l) return false;
+    l.ladder = ladder;
+    return true;
+  }
+
   /**
    * Puts another process into an existing call: a child its leader forked before the leader was moved
    * (the kernel does not move children along), or one found in the agent leaf with its parent.
@@ -272,7 +282,7 @@ export class CallBook {
       // Removed already by a finalizer (its container ended): nothing to report.
       if (!(err instanceof AgentcgroupError && err.code === 'cgroup-enoent')) this.log.warn(`call ${callId}: ${describeError(err)}`);
     }
-    const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason);
+    const rec = finishedRecord(l.call, l.container.record.id, stats, { ...result, end: new Date() }, l.reason, l.ladder);
     // Unless the container's teardown logged it as cut off first: one record per call.
     const ours = settleCall(this.store, rec, l.container.record.id, (line) => this.log.warn(line));
     const notice = callNotice(rec);

@@ -4,9 +4,9 @@ import { killCgroup } from '../cgroup/lifecycle.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Policy } from '../config/types.js';
 import type { Bytes } from '../limits.js';
-import { describeError } from '../errors.js';
+import { AgentcgroupError, describeError } from '../errors.js';
 import { Tally } from '../metrics/tally.js';
-import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
+import { type Action, type BudgetView, type CallView, EMPTY_STATE, type LadderState, type ReclaimResult, type SessionView, type Snapshot, decide } from '../policy/ladder.js';
 import { effectivePriorities } from '../policy/priority.js';
 import type { StateStore } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
@@ -15,6 +15,7 @@ import type { Closable, KernelEvents } from './kernelevents.js';
 
 /** 150 ms of memory stall within 1 s: the kernel's wake-up call for the ladder (see PSI triggers). */
 const PSI_TRIGGER = 'some 150000 1000000';
+const mib = (b: number) => `${Math.round(b / (1 << 20))}M`;
 const HOST = 'host';
 
 export interface SupervisorDeps {
@@ -23,8 +24,8 @@ export interface SupervisorDeps {
   meminfo(): Record<string, number>;
   /** The containers followed now. */
   containers(): Watched[];
-  calls: Pick<CallBook, 'noteKill'>;
-  store: Pick<StateStore, 'writeReason'>;
+  calls: Pick<CallBook, 'noteKill' | 'noteLadder'>;
+  store: Pick<StateStore, 'writeReason' | 'writeLadder'>;
   log: Log;
   /** The pressure file of the whole host: /proc/pressure/memory. */
   hostPressure: string;
@@ -53,6 +54,10 @@ export class Supervisor {
   private noPsiSaid = false;
   /** Containers whose cgroups could not be read at the last look: said when it starts, not at each look. */
   private readonly unreadable = new Set<string>();
+  /** Reclaims finished since the last look, for the ladder to see. */
+  private reclaimed: ReclaimResult[] = [];
+  /** False once memory.reclaim proved missing (kernel before 5.19): the ladder then decides without it. */
+  private canReclaim = true;
 
   constructor(
     private readonly policy: Policy,
@@ -108,7 +113,7 @@ export class Supervisor {
     // A look already queued must not arm the recheck again after this.
     this.stopped = true;
     clearTimeout(this.timer);
-    for (const key of Object.keys(this.state.frozenSinceMs)) this.apply({ kind: 'thaw', call: key });
+    for (const key of Object.keys(this.state.frozenSinceMs)) this.apply({ kind: 'thaw', call: key }, Date.now());
     for (const id of [...this.sources.keys()]) this.unfollow(id);
   }
 
@@ -130,10 +135,10 @@ export class Supervisor {
     let snap: Snapshot | undefined;
     try {
       snap = this.snapshot();
-      const d = decide(snap, this.state, this.policy.ladder);
+      const d = decide(snap, this.state, { ...this.policy.ladder, reclaim: this.policy.ladder.reclaim && this.canReclaim });
       this.tally.noteDecision(snap.calls, this.state, d);
       this.state = d.state;
-      for (const a of d.actions) this.apply(a);
+      for (const a of d.actions) this.apply(a, snap.nowMs);
       watching = d.watching;
     } catch (err) {
       // Looked at again at the next recheck: a fault now must not leave the ladder asleep.
@@ -180,7 +185,10 @@ export class Supervisor {
           } catch {
             continue; // Ended between the listing and the read.
           }
-          own.push({ key: `${c.record.id}/${cg.split('/').pop()}`, session: c.record.id, current: m.current, high: m.high, max: m.max, fullStallUs: m.pressure.full.totalUs, frozen: m.frozen });
+          const view: CallView = { key: `${c.record.id}/${cg.split('/').pop()}`, session: c.record.id, current: m.current, high: m.high, max: m.max, fullStallUs: m.pressure.full.totalUs, frozen: m.frozen };
+          const swapMax = this.swapMaxOf(c, cg);
+          if (swapMax !== undefined) view.swapMax = swapMax;
+          own.push(view);
         }
         sessions.push(session);
         calls.push(...own);
@@ -190,10 +198,29 @@ export class Supervisor {
         this.unreadable.add(c.record.id);
       }
     }
-    return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()] };
+    const reclaimed = this.reclaimed;
+    this.reclaimed = [];
+    return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()], swapFreeBytes: this.swapFree(), reclaimed };
   }
 
-  private apply(a: Action): void {
+  /** memory.swap.max of a call; none where the kernel keeps no swap accounting (or the call just ended). */
+  private swapMaxOf(c: Watched, cg: string): Bytes | undefined {
+    try {
+      return parseLimit(c.fs.read(cg, 'memory.swap.max'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private swapFree(): number {
+    try {
+      return this.d.meminfo().SwapFree ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private apply(a: Action, nowMs: number): void {
     const [id, callId] = a.call.split('/') as [string, string];
     const c = this.d.containers().find((k) => k.record.id === id);
     if (!c) return;
@@ -218,11 +245,63 @@ export class Supervisor {
           c.fs.write(cg, 'cgroup.kill', '1');
           this.log.info(`container ${id}: call ${callId} killed: ${a.reason}`);
           break;
+        case 'reclaim':
+          this.reclaim(c, cg, a);
+          break;
       }
-      this.tally.noteAction(a);
+      this.tally.noteAction(a, nowMs);
+      if (a.kind === 'thaw' || a.kind === 'kill') this.recordLadder(a.call);
     } catch (err) {
       // The call may have ended between the snapshot and the action.
       this.log.warn(`container ${id}: ${a.kind} ${callId}: ${describeError(err)}`);
+    }
+  }
+
+  /**
+   * memory.reclaim off the event loop: the kernel may take seconds to push a frozen call's pages to
+   * swap, and the daemon must go on meanwhile. What came back is the call's memory.current before
+   * minus after (what its budgets got, whatever the kernel counts), told to the ladder at its next look.
+   */
+  private reclaim(c: Watched, cg: string, a: Extract<Action, { kind: 'reclaim' }>): void {
+    const [id, callId] = a.call.split('/') as [string, string];
+    const current = () => parseCount(c.fs.read(cg, 'memory.current'));
+    const before = current();
+    const started = Date.now();
+    const done = (err: unknown) => {
+      let got = 0;
+      try {
+        got = Math.max(0, before - current());
+      } catch {
+        // Ended meanwhile: it gave everything back, and nothing is left to count.
+      }
+      // Short of the ask is EAGAIN, the kernel's word for "this is all I could take": not a fault.
+      const code = err instanceof AgentcgroupError ? err.code : undefined;
+      const missing = code === 'cgroup-enoent' && c.fs.exists(cg);
+      this.reclaimed.push({ call: a.call, askedBytes: a.bytes, gotBytes: got });
+      if (missing) {
+        this.canReclaim = false;
+        this.log.warn(`no memory.reclaim (Linux 5.19 and later have it): frozen calls keep their memory and the ladder kills as its last resort`);
+      } else {
+        if (err && code !== 'cgroup-eagain' && code !== 'cgroup-enoent') this.log.warn(`container ${id}: reclaim ${callId}: ${describeError(err)}`);
+        this.tally.noteReclaimed(a.call, got);
+        this.recordLadder(a.call);
+        this.log.info(`container ${id}: call ${callId} gave back ${mib(got)} of ${mib(a.bytes)} asked in ${Date.now() - started} ms: ${a.reason}`);
+      }
+      this.soon();
+    };
+    c.fs.writeAsync(cg, 'memory.reclaim', String(a.bytes)).then(() => done(undefined), done);
+  }
+
+  /** The call's record gets what the ladder did to it, kept up to date at each change: it may end at any time. */
+  private recordLadder(key: string): void {
+    const [id, callId] = key.split('/') as [string, string];
+    const ladder = this.tally.ladderOf(key, Date.now());
+    if (ladder.frozenMs === 0 && ladder.reclaimedBytes === 0) return;
+    try {
+      if (!this.d.calls.noteLadder(callId, ladder)) this.d.store.writeLadder(id, callId, ladder);
+    } catch (err) {
+      // Its marker's directory went with the container: no record to add to.
+      this.log.warn(`container ${id}: ${callId}: cannot keep what the ladder did in its record: ${describeError(err)}`);
     }
   }
 

@@ -121,6 +121,8 @@ export interface SwapDevice {
   type: string;
   sizeKiB: number;
   usedKiB: number;
+  /** The kernel fills the device of the highest priority first. */
+  priority: number;
 }
 
 /** /proc/swaps: a header line, then one device a line (names with spaces come escaped as \040). Pure. */
@@ -130,7 +132,7 @@ export function parseSwaps(text: string): SwapDevice[] {
     .slice(1)
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 4 && f[0] !== '')
-    .map((f) => ({ name: f[0]!, type: f[1]!, sizeKiB: Number(f[2]), usedKiB: Number(f[3]) }));
+    .map((f) => ({ name: f[0]!, type: f[1]!, sizeKiB: Number(f[2]), usedKiB: Number(f[3]), priority: Number(f[4] ?? 0) }));
 }
 
 const gib = (kib: number) => `${(kib / (1 << 20)).toFixed(1)} GiB`;
@@ -144,9 +146,21 @@ function swapProbe(facts: HostFacts): Probe {
   if (!facts.swaps.ok) return { ...base, ok: false, found: `unknown (${facts.swaps.error})`, how };
   const devices = parseSwaps(facts.swaps.text);
   if (devices.length === 0) {
-    return { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming (the supervisor must resolve stalls), and a frozen tool call keeps all of its memory; see README, compressed swap', how };
+    return { ...base, ok: false, found: 'none: memory.high stalls instead of reclaiming (the supervisor must resolve stalls), and a frozen tool call keeps its anonymous memory; see README, compressed swap', how };
   }
   return { ...base, ok: true, found: devices.map((d) => `${d.name} (${isZram(d) ? 'zram' : d.type}, ${gib(d.sizeKiB)}, ${gib(d.usedKiB)} used)`).join(', '), how };
+}
+
+/** zswap's parameters as read, or why its enabled file could not be (not in this kernel). */
+function zswapState(facts: HostFacts): { ok: true; on: boolean; compressor: string; pool: string } | { ok: false; error: string } {
+  const z = facts.zswap;
+  if (!z.enabled.ok) return z.enabled;
+  return {
+    ok: true,
+    on: /^[Y1]/.test(z.enabled.text.trim()),
+    compressor: z.compressor.ok ? z.compressor.text.trim() : '?',
+    pool: z.maxPoolPercent.ok ? `${z.maxPoolPercent.text.trim()}% of RAM` : '?',
+  };
 }
 
 /**
@@ -156,16 +170,65 @@ function swapProbe(facts: HostFacts): Probe {
 function zswapProbe(facts: HostFacts): Probe {
   const base = { id: 'zswap', title: 'zswap (compressed swap cache)', need: 'info' as const };
   const dir = `${facts.roots.sys}/module/zswap/parameters`;
-  const z = facts.zswap;
-  if (!z.enabled.ok) return { ...base, ok: false, found: 'not in this kernel', how: `${dir}/enabled: ${z.enabled.error}` };
-  const on = /^[Y1]/.test(z.enabled.text.trim());
-  const compressor = z.compressor.ok ? z.compressor.text.trim() : '?';
-  const pool = z.maxPoolPercent.ok ? `${z.maxPoolPercent.text.trim()}% of RAM` : '?';
+  const z = zswapState(facts);
+  if (!z.ok) return { ...base, ok: false, found: 'not in this kernel', how: `${dir}/enabled: ${z.error}` };
+  const { on, compressor, pool } = z;
   const swap = facts.swaps.ok ? parseSwaps(facts.swaps.text).filter((d) => !isZram(d)).length : 0;
   const found = on
     ? `on, ${compressor}, pool up to ${pool}${swap === 0 ? '; no swap device behind it, so it holds nothing' : ''}`
     : `off (echo Y > ${dir}/enabled, or zswap.enabled=1 at boot; it needs a swap device behind it)`;
   return { ...base, ok: on && swap > 0, found, how: `${dir}/enabled, compressor, max_pool_percent` };
+}
+
+/** Whether tool.swap_max and agent.swap_max can be applied: memory.swap.max exists only with swap accounting. */
+function swapAccountingNote(facts: HostFacts): string | undefined {
+  const seen = facts.cgroup2?.childFiles ?? {};
+  if (seen['memory.swap.max']) return undefined;
+  const cmdline = facts.kernelCmdline.ok ? facts.kernelCmdline.text : '';
+  const boot = /(^|\s)swapaccount=0(\s|$)/.test(cmdline) ? 'swapaccount=0 on the kernel command line' : undefined;
+  const memoryMax = seen['memory.max'];
+  if (memoryMax) {
+    const dir = memoryMax.slice(0, memoryMax.lastIndexOf('/'));
+    return `no memory.swap.max in ${dir} (no swap accounting${boot ? `: ${boot}` : ''}): tool.swap_max and agent.swap_max cannot be applied, so the framework may be swapped out too`;
+  }
+  return boot ? `${boot}: where the kernel honours it there is no memory.swap.max, and tool.swap_max and agent.swap_max cannot be applied` : undefined;
+}
+
+/**
+ * The ladder's rung between freeze and kill: a frozen call's memory pushed out by writes to its
+ * memory.reclaim (Linux 5.19). Page cache can always go; anonymous memory only to swap, so what the
+ * rung frees, and what a thawed call pays to get it back, depends on the swap this host has.
+ */
+function reclaimProbe(facts: HostFacts): Probe {
+  const base = { id: 'reclaim', title: 'reclaim rung (frozen calls give memory back)', need: 'info' as const };
+  const seen = facts.cgroup2?.childFiles ?? {};
+  const release = readOr(facts.kernelRelease, '');
+  const how = [
+    seen['memory.reclaim'] ? `memory.reclaim seen at ${seen['memory.reclaim']}` : `kernel ${release || 'unknown'} against Linux 5.19 (memory.reclaim)`,
+    `${facts.roots.proc}/swaps`,
+    `${facts.roots.sys}/module/zswap/parameters`,
+    seen['memory.swap.max'] ? `memory.swap.max seen at ${seen['memory.swap.max']}` : `memory.swap.max in child cgroups, ${facts.roots.proc}/cmdline`,
+  ].join('; ');
+  if (!facts.cgroup2) return { ...base, ok: false, found: 'unavailable: no cgroup2 mount', how };
+  // Seen in a child; missing beside the memory controller's own files in one; else by the kernel version.
+  const hasReclaim = seen['memory.reclaim'] !== undefined || (seen['memory.max'] === undefined && release !== '' && kernelAtLeast(release, 5, 19));
+  if (!hasReclaim) {
+    const kernel = release === '' ? 'kernel version unknown' : `kernel ${release}`;
+    return { ...base, ok: false, found: `unavailable: no memory.reclaim (Linux 5.19; ${kernel}): frozen calls keep their memory, and kill is the only way to make room`, how };
+  }
+  if (!facts.swaps.ok) return { ...base, ok: false, found: `cannot tell: swap unknown (${facts.swaps.error})`, how };
+  const first = parseSwaps(facts.swaps.text).sort((a, b) => b.priority - a.priority)[0];
+  if (!first) {
+    return { ...base, ok: false, found: "page cache only: frozen calls' anonymous memory stays; kill remains the last resort (no swap; see README, compressed swap)", how };
+  }
+  const zswap = zswapState(facts);
+  const to = isZram(first)
+    ? `${first.name} compressed in RAM (${gib(first.sizeKiB)})`
+    : zswap.ok && zswap.on
+      ? `${first.name} through zswap (${zswap.compressor}, pool up to ${zswap.pool})`
+      : `${first.name} on disk: it works, but a thawed call waits on the disk for each page it touches again (zram or zswap keep them in RAM; see README, compressed swap)`;
+  const note = swapAccountingNote(facts);
+  return { ...base, ok: true, found: `frozen calls' memory goes to ${to}${note ? `; ${note}` : ''}`, how };
 }
 
 /**
@@ -290,6 +353,7 @@ export function evaluate(facts: HostFacts): DoctorReport {
     psiProbe(facts),
     swapProbe(facts),
     zswapProbe(facts),
+    reclaimProbe(facts),
     favordynmodsProbe(facts),
     kernelProbe(facts),
     rootProbe(facts),

@@ -1,7 +1,7 @@
 import { formatBytes } from '../config/size.js';
 import type { Bytes } from '../limits.js';
-import type { CallRecord, RunningCall } from '../state/records.js';
-import { quote } from '../text.js';
+import type { CallRecord, LadderRecord, RunningCall } from '../state/records.js';
+import { jsonObject, quote } from '../text.js';
 
 /** What the kernel said about a finished call's cgroup, read just before it is removed. */
 export interface CallStats {
@@ -34,7 +34,7 @@ function outcomeOf(stats: CallStats, end: CallEnd): CallRecord['outcome'] {
 }
 
 /** Pure: the call log line for a call that ran to an end we saw. */
-export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd, supervisorReason?: string): CallRecord {
+export function finishedRecord(call: RunningCall, container: string | null, stats: CallStats, end: CallEnd, supervisorReason?: string, ladder?: LadderRecord): CallRecord {
   const outcome = outcomeOf(stats, end);
   const reason =
     outcome === 'oom-killed'
@@ -44,7 +44,17 @@ export function finishedRecord(call: RunningCall, container: string | null, stat
         : end.signal
           ? `ended by ${end.signal}`
           : undefined;
-  return buildRecord(call, container, stats, end, outcome, reason);
+  const rec = buildRecord(call, container, stats, end, outcome, reason);
+  if (ladder && (ladder.frozenMs > 0 || ladder.reclaimedBytes > 0)) rec.ladder = ladder;
+  return rec;
+}
+
+const COUNT = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** Pure: the daemon's ladder file as exec reads it back; anything but two counts is no record of it. */
+export function parseLadderRecord(text: string): LadderRecord | undefined {
+  const { frozenMs, reclaimedBytes } = jsonObject(text) ?? {};
+  return COUNT(frozenMs) && COUNT(reclaimedBytes) ? { frozenMs, reclaimedBytes } : undefined;
 }
 
 /** Pure: the record of a call the container's teardown cut off; its cgroup is gone, so no stats. */
@@ -83,6 +93,13 @@ function buildRecord(
   return rec;
 }
 
+/** A call that waited frozen is slower for a reason the agent cannot see: said with what it gave back. */
+function frozenClause(l: LadderRecord | undefined): string | undefined {
+  if (!l || l.frozenMs === 0) return undefined;
+  const back = l.reclaimedBytes > 0 ? `, ${formatBytes(l.reclaimedBytes)} of it swapped out meanwhile` : '';
+  return `was frozen ${(l.frozenMs / 1000).toFixed(1)} s while memory was short${back}`;
+}
+
 /**
  * Pure: what the caller's stderr should say, since an agent otherwise sees a bare 137. Undefined when
  * the call was never limited.
@@ -91,9 +108,10 @@ export function callNotice(rec: CallRecord): string | undefined {
   const name = quote(rec.name);
   if (rec.outcome === 'oom-killed') return `agentcgroup: tool call ${name} killed: ${rec.reason}`;
   if (rec.reason?.startsWith('ended by agentcgroup: ')) return `agentcgroup: tool call ${name} ${rec.reason.replace('ended by agentcgroup: ', 'ended: ')}`;
+  const frozen = frozenClause(rec.ladder);
   if (rec.events.high > 0) {
     const stall = rec.pressure.fullUs > 0 ? `, stalled ${(rec.pressure.fullUs / 1e6).toFixed(1)} s` : '';
-    return `agentcgroup: tool call ${name} was throttled at memory.high ${fmt(rec.memory.high)} (${rec.events.high} times, peak ${fmt(rec.memory.peak)}${stall})`;
+    return `agentcgroup: tool call ${name} was throttled at memory.high ${fmt(rec.memory.high)} (${rec.events.high} times, peak ${fmt(rec.memory.peak)}${stall})${frozen ? `, and ${frozen}` : ''}`;
   }
-  return undefined;
+  return frozen && `agentcgroup: tool call ${name} ${frozen}`;
 }

@@ -9,12 +9,12 @@ import type { HostEnv } from '../host/env.js';
 import { hostMemoryBytes } from '../host/meminfo.js';
 import { TOOLS_PARENT } from '../layout.js';
 import type { Limits } from '../limits.js';
-import { type RunningCall, StateStore } from '../state/records.js';
+import { type LadderRecord, type RunningCall, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import { shellStatus, spawnForwarding } from '../sys/forward.js';
 import { quote } from '../text.js';
 import { createCallCgroup, finishCallCgroup, newCallId } from './callcgroup.js';
-import { type CallStats, NO_STATS, callNotice, finishedRecord } from './record.js';
+import { type CallStats, NO_STATS, callNotice, finishedRecord, parseLadderRecord } from './record.js';
 
 export type ExecTarget = { container: string } | { cgroup: string };
 
@@ -99,12 +99,13 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   }
   // The daemon's graduated response may have ended the call: it leaves the reason beside the marker.
   const supervisorReason = t.container ? readReason(store.reasonFile(t.container, callId)) : undefined;
+  const ladder = t.container ? readLadder(store.ladderFile(t.container, callId)) : undefined;
   const stats = cleanup(t, cg, stderr);
   // Killed before it could report the move (by the caller, the daemon, the container's end) is a call
   // that was killed, not a placement failure. Either way the call had a marker: it gets its record,
   // unless the container's teardown has logged it as cut off already.
   const notStarted = !end.placed && !end.signal ? `not started: cannot move it into ${t.fs.path(cg)}` : undefined;
-  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, notStarted ?? supervisorReason);
+  const rec = finishedRecord(call, t.container, stats, { exit: end.exit, signal: end.signal, end: host.now() }, notStarted ?? supervisorReason, ladder);
   settleCall(store, rec, t.logKey, (line) => stderr(`agentcgroup: ${line}\n`));
   if (notStarted) throw new AgentcgroupError('place-failed', `tool call ${quote(req.name)} was ${notStarted}`);
   const notice = callNotice(rec);
@@ -112,14 +113,25 @@ export async function runToolCall(req: ExecRequest, host: HostEnv, stderr: (line
   return shellStatus(end);
 }
 
-function readReason(path: string): string | undefined {
+/** A file the daemon left beside the marker, read once and removed; none is no news. */
+function takeFile(path: string): string | undefined {
   try {
     const text = readFileSync(path, 'utf8').trim();
     rmSync(path, { force: true });
-    return text === '' ? undefined : text.slice(0, 500);
+    return text;
   } catch {
     return undefined;
   }
+}
+
+function readReason(path: string): string | undefined {
+  const text = takeFile(path);
+  return text ? text.slice(0, 500) : undefined;
+}
+
+function readLadder(path: string): LadderRecord | undefined {
+  const text = takeFile(path);
+  return text === undefined ? undefined : parseLadderRecord(text);
 }
 
 /** Stragglers (a daemonized child of the call) are killed with the call: its cgroup must go. */

@@ -19,11 +19,18 @@ export interface HostRoots {
 /** The result of reading one file: its text, or the errno that stopped us. */
 export type Read = { ok: true; text: string } | { ok: false; error: string };
 
-/** Feature files that exist only in non-root cgroups, with the first place each was seen. */
+/**
+ * Files of non-root cgroups (feature files of the kernel's version or its options), with the first place
+ * each was seen. memory.max says the memory controller is on there, so a memory.swap.max missing beside
+ * it means the kernel has no swap accounting.
+ */
 export interface ChildFileSightings {
   'memory.peak'?: string;
   'cgroup.kill'?: string;
   'cgroup.freeze'?: string;
+  'memory.max'?: string;
+  'memory.reclaim'?: string;
+  'memory.swap.max'?: string;
 }
 
 /**
@@ -48,6 +55,8 @@ export interface HostFacts {
   selfCgroup: string | undefined;
   memoryPressure: Read;
   swaps: Read;
+  /** /proc/cmdline: boot options such as swapaccount=0 (no memory.swap.max). */
+  kernelCmdline: Read;
   /** zswap's module parameters (built into Debian's kernels, off unless enabled): enabled, compressor, max_pool_percent. */
   zswap: { enabled: Read; compressor: Read; maxPoolPercent: Read };
   kernelRelease: Read;
@@ -132,7 +141,7 @@ function underSysRoot(roots: HostRoots, mountPoint: string): string {
     : mountPoint;
 }
 
-const CHILD_FILES = ['memory.peak', 'cgroup.kill', 'cgroup.freeze'] as const;
+const CHILD_FILES = ['memory.peak', 'cgroup.kill', 'cgroup.freeze', 'memory.max', 'memory.reclaim', 'memory.swap.max'] as const;
 const MAX_CHILDREN_SCANNED = 64;
 
 function sightChildFiles(root: string): ChildFileSightings {
@@ -181,6 +190,7 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     selfCgroup: selfCgroup.ok ? parseUnifiedCgroupPath(selfCgroup.text) : undefined,
     memoryPressure: readText(join(roots.proc, 'pressure/memory')),
     swaps: readText(join(roots.proc, 'swaps')),
+    kernelCmdline: readText(join(roots.proc, 'cmdline')),
     zswap: {
       enabled: readText(join(roots.sys, 'module/zswap/parameters/enabled')),
       compressor: readText(join(roots.sys, 'module/zswap/parameters/compressor')),

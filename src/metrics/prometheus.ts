@@ -74,6 +74,9 @@ const COUNTERS: Spec<Counters>[] = [
   { name: 'thaws_total', type: 'counter', help: 'tool calls thawed by the graduated response', samples: (c) => one(c.thaws) },
   { name: 'memory_high_raises_total', type: 'counter', help: 'memory.high raised for a call that made no progress', samples: (c) => one(c.raises) },
   { name: 'kills_total', type: 'counter', help: 'tool calls killed by the graduated response (not by the kernel OOM killer)', samples: (c) => one(c.kills) },
+  { name: 'frozen_seconds_total', type: 'counter', help: 'time tool calls stood frozen by the graduated response, counted as each freeze ends', samples: (c) => one(c.frozenMs / 1000) },
+  { name: 'reclaims_total', type: 'counter', help: 'memory.reclaim steps asked of frozen tool calls by the graduated response', samples: (c) => one(c.reclaims) },
+  { name: 'reclaimed_bytes_total', type: 'counter', help: 'memory frozen tool calls gave back to reclaim (their memory.current before minus after)', samples: (c) => one(c.reclaimedBytes) },
   { name: 'stalls_total', type: 'counter', help: 'stalls at memory.high without progress that began', samples: (c) => one(c.stalls) },
   { name: 'stalls_resolved_total', type: 'counter', help: 'stalls that ended with the call running on', samples: (c) => one(c.stallsResolved) },
 ];

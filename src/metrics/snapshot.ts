@@ -20,15 +20,20 @@ export interface Counters {
   /** memory.high raised for a stalled call. */
   raises: number;
   kills: number;
+  /** Time frozen by the ladder (ms), counted when a freeze ends (thaw or kill). */
+  frozenMs: number;
+  /** memory.reclaim steps asked of frozen calls, and the memory they gave back (bytes). */
+  reclaims: number;
+  reclaimedBytes: number;
   /** Stalls at memory.high the supervisor saw begin, and those that ended with the call running on. */
   stalls: number;
   stallsResolved: number;
 }
 
-export const COUNTER_NAMES: readonly (keyof Counters)[] = ['freezes', 'thaws', 'raises', 'kills', 'stalls', 'stallsResolved'];
+export const COUNTER_NAMES: readonly (keyof Counters)[] = ['freezes', 'thaws', 'raises', 'kills', 'frozenMs', 'reclaims', 'reclaimedBytes', 'stalls', 'stallsResolved'];
 
 export function zeroCounters(): Counters {
-  return { freezes: 0, thaws: 0, raises: 0, kills: 0, stalls: 0, stallsResolved: 0 };
+  return { freezes: 0, thaws: 0, raises: 0, kills: 0, frozenMs: 0, reclaims: 0, reclaimedBytes: 0, stalls: 0, stallsResolved: 0 };
 }
 
 export interface CallSnapshot {

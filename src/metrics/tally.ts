@@ -1,7 +1,7 @@
 import type { Action, CallView, Decision, LadderState } from '../policy/ladder.js';
 import { type Counters, zeroCounters } from './snapshot.js';
 
-const FIELD: Record<Action['kind'], keyof Counters> = { 'raise-high': 'raises', freeze: 'freezes', thaw: 'thaws', kill: 'kills' };
+const FIELD: Record<Action['kind'], keyof Counters> = { 'raise-high': 'raises', freeze: 'freezes', thaw: 'thaws', kill: 'kills', reclaim: 'reclaims' };
 
 /**
  * What the graduated response did, per tool call (`<container>/<call-id>`, the ladder's keys) and per
@@ -11,10 +11,33 @@ const FIELD: Record<Action['kind'], keyof Counters> = { 'raise-high': 'raises', 
 export class Tally {
   private readonly calls = new Map<string, Counters>();
   private readonly containers = new Map<string, Counters>();
+  /** Calls frozen now, since when (ms): their time is counted when the freeze ends. */
+  private readonly frozenAt = new Map<string, number>();
 
-  /** An action the supervisor carried out (not one that failed). */
-  noteAction(a: Action): void {
+  /** An action the supervisor carried out (not one that failed), at `nowMs`. */
+  noteAction(a: Action, nowMs: number): void {
     this.add(a.call, FIELD[a.kind]);
+    if (a.kind === 'freeze') this.frozenAt.set(a.call, nowMs);
+    else if (a.kind === 'thaw' || a.kind === 'kill') this.endFreeze(a.call, nowMs);
+  }
+
+  private endFreeze(key: string, nowMs: number): void {
+    const at = this.frozenAt.get(key);
+    if (at === undefined) return;
+    this.frozenAt.delete(key);
+    this.add(key, 'frozenMs', Math.max(0, nowMs - at));
+  }
+
+  /** A call's ladder record as of now: a freeze still on counts up to `nowMs`. */
+  ladderOf(key: string, nowMs: number): { frozenMs: number; reclaimedBytes: number } {
+    const c = this.calls.get(key) ?? zeroCounters();
+    const at = this.frozenAt.get(key);
+    return { frozenMs: c.frozenMs + (at === undefined ? 0 : Math.max(0, nowMs - at)), reclaimedBytes: c.reclaimedBytes };
+  }
+
+  /** What a finished reclaim gave back. */
+  noteReclaimed(key: string, bytes: number): void {
+    this.add(key, 'reclaimedBytes', bytes);
   }
 
   /**
@@ -41,17 +64,19 @@ export class Tally {
 
   private retainCalls(keys: ReadonlySet<string>): void {
     for (const k of this.calls.keys()) if (!keys.has(k)) this.calls.delete(k);
+    for (const k of this.frozenAt.keys()) if (!keys.has(k)) this.frozenAt.delete(k);
   }
 
   forgetContainer(id: string): void {
     this.containers.delete(id);
     for (const k of this.calls.keys()) if (containerOf(k) === id) this.calls.delete(k);
+    for (const k of this.frozenAt.keys()) if (containerOf(k) === id) this.frozenAt.delete(k);
   }
 
-  private add(key: string, field: keyof Counters): void {
+  private add(key: string, field: keyof Counters, by = 1): void {
     for (const [map, k] of [[this.calls, key], [this.containers, containerOf(key)]] as const) {
       const c = map.get(k) ?? zeroCounters();
-      c[field] += 1;
+      c[field] += by;
       map.set(k, c);
     }
   }

@@ -10,8 +10,11 @@
  *   3. when a budget (the host, or an ancestor cgroup with a memory.max) runs short, the tool calls of
  *      the lowest-priority agents under it are frozen, one per decision; they thaw, highest priority
  *      first, once use falls below a lower mark (hysteresis);
- *   4. last resort, when freezing has not helped: the lowest-priority tool call is killed, never an
- *      agent's framework;
+ *   4. while a budget stays short, the frozen calls give their memory back (memory.reclaim, to swap),
+ *      lowest priority first, a bounded step per decision, until it gives little; a frozen call
+ *      resumes where it stopped once thawed;
+ *   5. last resort, when freezing and reclaim have not helped: the lowest-priority tool call is
+ *      killed, never an agent's framework;
  *   and a call stalled or frozen longer than the deadline is ended with its reason.
  */
 
@@ -21,6 +24,7 @@ import { deadlines } from './ladder/deadline.js';
 import { freezeInSession, freezeUnder } from './ladder/freeze.js';
 import { killOver } from './ladder/kill.js';
 import { raises } from './ladder/raise.js';
+import { reclaimUnder } from './ladder/reclaim.js';
 import { begin, finish, take } from './ladder/round.js';
 import { thaw } from './ladder/thaw.js';
 
@@ -37,6 +41,8 @@ export interface CallView {
   /** memory.pressure `full total` (µs): the time every task of the call was stalled on memory. */
   fullStallUs: number;
   frozen: boolean;
+  /** memory.swap.max; absent where the kernel has no swap accounting (nothing bounds it but the host's swap). */
+  swapMax?: Bytes;
 }
 
 export interface SessionView {
@@ -55,17 +61,29 @@ export interface BudgetView {
   current: number;
 }
 
+/** A reclaim the daemon finished since the previous decision: what it asked and what came back. */
+export interface ReclaimResult {
+  call: string;
+  askedBytes: number;
+  /** The call's memory.current before minus after (0 when it grew): what its budgets got back. */
+  gotBytes: number;
+}
+
 export interface Snapshot {
   nowMs: number;
   calls: CallView[];
   sessions: SessionView[];
   budgets: BudgetView[];
+  /** Free swap on the host; without any, reclaim frees page cache only and never holds a kill back. */
+  swapFreeBytes?: number;
+  reclaimed?: ReclaimResult[];
 }
 
 export type Action =
   | { kind: 'raise-high'; call: string; to: number }
   | { kind: 'freeze'; call: string; reason: string }
   | { kind: 'thaw'; call: string }
+  | { kind: 'reclaim'; call: string; bytes: number; reason: string }
   | { kind: 'kill'; call: string; reason: string };
 
 export interface LadderState {
@@ -76,9 +94,13 @@ export interface LadderState {
   frozenSinceMs: Record<string, number>;
   /** Calls killed but not gone yet: their memory is on its way out, so no second victim meanwhile. */
   killed: Record<string, number>;
+  /** Reclaims asked for and not reported back yet: one at a time per call. */
+  reclaimingSinceMs: Record<string, number>;
+  /** Frozen calls whose last reclaim gave little back: not asked again until they thaw. */
+  dry: Record<string, true>;
 }
 
-export const EMPTY_STATE: LadderState = { seen: {}, stalledSinceMs: {}, frozenSinceMs: {}, killed: {} };
+export const EMPTY_STATE: LadderState = { seen: {}, stalledSinceMs: {}, frozenSinceMs: {}, killed: {}, reclaimingSinceMs: {}, dry: {} };
 
 export interface Decision {
   actions: Action[];
@@ -101,7 +123,11 @@ export function decide(snap: Snapshot, state: LadderState, cfg: LadderConfig): D
   take(round, ...deadlines(round));
   const { actions, shortBudgets, fullSessions } = raises(round);
   take(round, ...actions);
-  for (const b of snap.budgets) take(round, killOver(round, b) ?? freezeUnder(round, b, shortBudgets));
+  for (const b of snap.budgets) {
+    take(round, killOver(round, b) ?? freezeUnder(round, b, shortBudgets));
+    // After: it sees this decision's kill under the budget, and a call frozen just now is not frozen yet.
+    take(round, reclaimUnder(round, b, shortBudgets));
+  }
   for (const [session, stalled] of fullSessions) take(round, freezeInSession(round, session, stalled));
   take(round, thaw(round, fullSessions));
   return finish(round);

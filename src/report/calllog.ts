@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AgentcgroupError } from '../errors.js';
 import { validateContainerId } from '../oci/ids.js';
-import { printable, quote } from '../text.js';
+import { jsonObject, printable, quote } from '../text.js';
 import type { ReportRecord } from './aggregate.js';
 
 // A record line is a few KiB at most (argv is bounded by limits.argvBytes); a longer one is no record.
@@ -19,15 +19,8 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 
 /** The fields report reads, from one log line; undefined when it is not a call record. */
 export function parseRecordLine(line: string, container: string): ReportRecord | undefined {
-  if (line.length > LINE_MAX) return undefined;
-  let o: unknown;
-  try {
-    o = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof o !== 'object' || o === null) return undefined;
-  const r = o as Record<string, unknown>;
+  const r = line.length > LINE_MAX ? undefined : jsonObject(line);
+  if (!r) return undefined;
   const start = typeof r.start === 'string' ? Date.parse(r.start) : NaN;
   const memory = (r.memory ?? {}) as Record<string, unknown>;
   const events = (r.events ?? {}) as Record<string, unknown>;

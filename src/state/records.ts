@@ -140,6 +140,15 @@ export interface CallRecord {
   memory: { peak: number | null; high: Bytes; max: Bytes };
   events: { high: number; max: number; oom: number; oom_kill: number };
   pressure: { someUs: number; fullUs: number };
+  /** Present when the graduated response froze the call or reclaimed its memory. */
+  ladder?: LadderRecord;
+}
+
+/** What the graduated response did to a call short of ending it: how long it stood frozen, what it gave back. */
+export interface LadderRecord {
+  frozenMs: number;
+  /** Its memory.current before minus after each reclaim, summed: what its budgets got back. */
+  reclaimedBytes: number;
 }
 
 /** What the store keeps of what a container controls (policy `limits`). */
@@ -208,6 +217,7 @@ export class StateStore {
   clearRunning(container: string, callId: string): void {
     removeIfExists(join(this.callsDir(container), `${callId}.json`));
     removeIfExists(join(this.callsDir(container), `${callId}.ending`));
+    removeIfExists(this.ladderFile(container, callId));
   }
 
   /**
@@ -264,6 +274,15 @@ export class StateStore {
   /** Beside the call's marker: when the marker's directory went with its container, this fails (ENOENT) rather than leave a stray. */
   writeReason(container: string, callId: string, reason: string): void {
     replacePrivateFile(this.reasonFile(container, callId), reason);
+  }
+
+  /** Beside the reason file, for an exec-owned call: exec puts it in the record. Replaced at each change. */
+  ladderFile(container: string, callId: string): string {
+    return join(this.callsDir(container), `${callId}.ladder`);
+  }
+
+  writeLadder(container: string, callId: string, ladder: LadderRecord): void {
+    replacePrivateFile(this.ladderFile(container, callId), `${JSON.stringify(ladder)}\n`);
   }
 
   appendCall(key: string, rec: CallRecord): void {

@@ -1,4 +1,4 @@
-import type { Action, BudgetView, CallView, Decision, LadderConfig, LadderState, SessionView, Snapshot } from '../ladder.js';
+import type { Action, BudgetView, CallView, Decision, LadderConfig, LadderState, ReclaimResult, SessionView, Snapshot } from '../ladder.js';
 import { stalledSince } from './stall.js';
 
 /**
@@ -19,7 +19,8 @@ export interface Round {
 }
 
 export function begin(snap: Snapshot, prev: LadderState, cfg: LadderConfig): Round {
-  const next: LadderState = { seen: {}, stalledSinceMs: {}, frozenSinceMs: {}, killed: {} };
+  const next: LadderState = { seen: {}, stalledSinceMs: {}, frozenSinceMs: {}, killed: {}, reclaimingSinceMs: {}, dry: {} };
+  const reported = new Map((snap.reclaimed ?? []).map((r) => [r.call, r]));
   for (const c of snap.calls) {
     const killedAt = prev.killed[c.key];
     if (killedAt !== undefined) {
@@ -31,6 +32,7 @@ export function begin(snap: Snapshot, prev: LadderState, cfg: LadderConfig): Rou
     if (frozenAt !== undefined) next.frozenSinceMs[c.key] = frozenAt;
     const stalledAt = stalledSince(c, prev, snap.nowMs, cfg);
     if (stalledAt !== undefined) next.stalledSinceMs[c.key] = stalledAt;
+    carryReclaim(c, prev, next, reported.get(c.key), snap.nowMs, cfg);
   }
   return {
     snap,
@@ -44,13 +46,34 @@ export function begin(snap: Snapshot, prev: LadderState, cfg: LadderConfig): Rou
   };
 }
 
+/**
+ * A reported reclaim is over: a quarter of the step or less back means the call has little left that
+ * the kernel can take (no swap, its swap.max reached, or all of it out already), so it is dry. Dry
+ * lasts while the call stays frozen: once thawed and running it holds new memory. A reclaim never
+ * reported within the deadline is taken as over, so nothing waits on it forever.
+ */
+function carryReclaim(c: CallView, prev: LadderState, next: LadderState, done: ReclaimResult | undefined, nowMs: number, cfg: LadderConfig): void {
+  if (done) {
+    if (done.gotBytes * 4 <= done.askedBytes) next.dry[c.key] = true;
+  } else if (prev.reclaimingSinceMs[c.key] !== undefined) {
+    if (nowMs - prev.reclaimingSinceMs[c.key]! < cfg.deadlineMs) next.reclaimingSinceMs[c.key] = prev.reclaimingSinceMs[c.key]!;
+    else next.dry[c.key] = true;
+  }
+  if (prev.dry[c.key] && c.frozen) next.dry[c.key] = true;
+  if (!c.frozen) delete next.dry[c.key];
+}
+
 export function take(round: Round, ...actions: (Action | undefined)[]): void {
   for (const a of actions) {
     if (!a) continue;
     round.actions.push(a);
     if (a.kind === 'kill') round.next.killed[a.call] = round.snap.nowMs;
     else if (a.kind === 'freeze') round.next.frozenSinceMs[a.call] = round.snap.nowMs;
-    else if (a.kind === 'thaw') delete round.next.frozenSinceMs[a.call];
+    else if (a.kind === 'reclaim') round.next.reclaimingSinceMs[a.call] = round.snap.nowMs;
+    else if (a.kind === 'thaw') {
+      delete round.next.frozenSinceMs[a.call];
+      delete round.next.dry[a.call];
+    }
   }
 }
 
@@ -59,8 +82,9 @@ export function finish(round: Round): Decision {
   for (const key of Object.keys(next.killed)) {
     delete next.frozenSinceMs[key];
     delete next.stalledSinceMs[key];
+    delete next.dry[key];
   }
-  const watching = [next.frozenSinceMs, next.stalledSinceMs, next.killed].some((m) => Object.keys(m).length > 0) || actions.length > 0;
+  const watching = [next.frozenSinceMs, next.stalledSinceMs, next.killed, next.reclaimingSinceMs].some((m) => Object.keys(m).length > 0) || actions.length > 0;
   return { actions, state: next, watching };
 }
 

@@ -8,9 +8,12 @@ import { type Round, acted, budgetsOf, ended, frozenByUs, priorityOf, useOf } fr
  * costs before another thaws.
  */
 export function thaw(round: Round, fullSessions: ReadonlyMap<string, string>): Action | undefined {
-  // A freeze in this decision says memory is short somewhere: no thaw can be safe at the same moment.
-  if (round.actions.some((a) => a.kind === 'freeze')) return undefined;
-  const thawable = round.snap.calls.filter((c) => frozenByUs(round, c) && !ended(round, c.key) && !acted(round, c.key) && eased(round, c, fullSessions));
+  // A freeze or reclaim in this decision says memory is short somewhere: no thaw can be safe at the same moment.
+  if (round.actions.some((a) => a.kind === 'freeze' || a.kind === 'reclaim')) return undefined;
+  // A call still giving memory back waits for its reclaim to end: thawed now, it would fault it all back.
+  const thawable = round.snap.calls.filter(
+    (c) => frozenByUs(round, c) && !ended(round, c.key) && !acted(round, c.key) && round.next.reclaimingSinceMs[c.key] === undefined && eased(round, c, fullSessions),
+  );
   const first = rankVictims(thawable, (c) => priorityOf(round, c)).at(-1);
   return first && { kind: 'thaw', call: first.key };
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { nextCount, parseOptions } from '../../../bench/replay/options.js';
-import { type BenchResult, type RunRecord, markdown, overheadRows, priorityRows, priorityTable, reserved, rows, seedVerdictTable, setMarkdown, spreadTable, stopReason, summaries, verdicts, withinBudget } from '../../../bench/replay/report.js';
+import { hostPolicy, nextCount, parseOptions, parseVariant, variantName } from '../../../bench/replay/options.js';
+import { type BenchResult, type RunRecord, markdown, overheadRows, priorityRows, priorityTable, reclaimRows, reclaimTable, reserved, rows, seedVerdictTable, setMarkdown, spreadTable, stopReason, summaries, verdicts, withinBudget } from '../../../bench/replay/report.js';
 import { type AgentRun, parseAgentOut, placed } from '../../../bench/replay/stats.js';
 import { plot } from '../../../bench/replay/svg.js';
 
@@ -112,7 +112,7 @@ t.test('rows: agents lost first; classes apart; stopReason', async (t) => {
   const ak4 = r.find((x) => x.variant.key === 'ak' && x.agents === 4)!;
   t.equal(ak4.agentsLost, 1);
   t.equal(ak4.callsKilled, 1);
-  t.same(ak4.variant, { key: 'ak', mode: 'a', oomGroup: true, priorities: false });
+  t.same(ak4.variant, { key: 'ak', mode: 'a', oomGroup: true, priorities: false, reclaim: false });
   t.ok(r.find((x) => x.variant.key === 'dk' && x.agents === 4)!.vsA, 'against the pool set up alike, ak: no plain (a) ran');
   const p4 = r.find((x) => x.variant.key === 'dkp' && x.agents === 4)!;
   t.equal(p4.classes.high.p95, 0.9, 'even agents: high');
@@ -261,7 +261,7 @@ t.test('options', async (t) => {
   t.same(o.seeds, [3]);
   t.same(o.agents, [2, 4, 8]);
   t.equal(o.budgetMiB, 512);
-  t.same(o.modes, [{ key: 'a', mode: 'a', oomGroup: false, priorities: false }, { key: 'dkp', mode: 'd', oomGroup: true, priorities: true }]);
+  t.same(o.modes, [{ key: 'a', mode: 'a', oomGroup: false, priorities: false, reclaim: false }, { key: 'dkp', mode: 'd', oomGroup: true, priorities: true, reclaim: false }]);
   t.same(parseOptions([]).modes.map((m) => m.key), ['a', 'ak', 'b', 'bk', 'c', 'ck', 'd', 'dk', 'dkp'], 'each mode also as kubelet runs it; the priority mix as kubelet runs it');
   t.same(parseOptions([]).seeds, [1, 2, 3]);
   t.same(parseOptions(['--seeds', '4,7']).seeds, [4, 7]);
@@ -295,4 +295,91 @@ t.test('nextCount: the listed counts, then on by the last gap (or --grow) up to 
   t.same(walk([2, 4, 6], 3, 12), [2, 4, 6, 9, 12]);
   t.same(walk([5], 0, 8), [5, 6, 7, 8], 'one count listed: one more at a time');
   t.same(walk([2, 4], 0, 3), [2], 'fewer traces than the list');
+});
+
+/** v2 with the reclaim rung beside plain freeze: dkr at both counts, dkpr at 4 only. */
+function withRung(): BenchResult {
+  const res = v2();
+  const ok = (n: number, ms: [number, number] = [100, 1000]) => [...Array(n).keys()].map((i) => agent(i, ms));
+  const d = (variant: string, agents: AgentRun[], over: Partial<RunRecord> = {}) => run('mode', 'd', agents, { variant, ...over });
+  const dk4 = res.runs.find((r) => r.variant === 'dk' && r.agents.length === 4)!;
+  // Plain freeze at 4: one call killed by the ladder, one agent lost to an OOM kill.
+  dk4.agents = [...ok(2), agent(2, [100, 500], [0, 137]), agent(3, [100, 500], [0, 137], { oomKills: 1 }, true)];
+  dk4.ladder = { freezes: 3, thaws: 1, raises: 0, kills: 1 };
+  dk4.ladderCalls = { calls: 3, frozenMs: 4500, reclaimedBytes: 0 };
+  res.variants = [...res.variants, 'dkr', 'dkpr'];
+  res.runs.push(
+    d('dkr', ok(2), { ladder: { freezes: 0, thaws: 0, raises: 0, kills: 0 }, ladderCalls: { calls: 0, frozenMs: 0, reclaimedBytes: 0 } }),
+    d('dkr', ok(4, [100, 1300]), { ladder: { freezes: 3, thaws: 3, raises: 0, kills: 0 }, ladderCalls: { calls: 3, frozenMs: 6000, reclaimedBytes: 192 * M } }),
+    d('dkpr', [0, 1, 2, 3].map((i) => agent(i, i % 2 === 0 ? [100, 1000] : [100, 1400]))),
+  );
+  res.swap = '/dev/zram0 (zram, lz4, 1.0 GiB); set up by the bench before the first run, for every mode alike';
+  return res;
+}
+
+t.test('options: the reclaim rung (r, agentcgroup only, last) and the swap it needs', async (t) => {
+  t.same(parseVariant('dkr'), { key: 'dkr', mode: 'd', oomGroup: true, priorities: false, reclaim: true });
+  t.same(parseVariant('dkpr'), { key: 'dkpr', mode: 'd', oomGroup: true, priorities: true, reclaim: true });
+  t.equal(parseVariant('dk').reclaim, false);
+  t.throws(() => parseVariant('akr'), /unknown mode "akr"/, 'the rung is the daemon\'s');
+  t.throws(() => parseVariant('drk'), /unknown mode "drk"/, 'r comes last');
+  t.equal(variantName(parseVariant('dkr')), '(d) agentcgroup, oom.group, reclaim rung');
+  t.equal(variantName(parseVariant('dk')), '(d) agentcgroup, oom.group');
+  t.match(hostPolicy('200ms', parseVariant('dk')), /^ladder:\n  recheck: 200ms\n  reclaim: false\n/m, 'plain freeze says so: the default is the rung');
+  t.match(hostPolicy('200ms', parseVariant('dkr')), /^  reclaim: true$/m);
+  t.match(hostPolicy('200ms', parseVariant('dkr')), /allow: \[priority\]/);
+
+  t.equal(parseOptions([]).swap, 'none', 'no rung: no swap set up, the runs as before');
+  t.equal(parseOptions(['--modes', 'dk,dkr']).swap, 'zram', 'the rung needs somewhere to push memory');
+  t.equal(parseOptions(['--modes', 'dk,dkr']).zramBytes, 1 << 30);
+  t.equal(parseOptions(['--modes', 'dk,dkr', '--swap', 'none']).swap, 'none');
+  t.equal(parseOptions(['--modes', 'ak,dk', '--swap', 'zram']).swap, 'zram', 'zram for plain modes too, when asked');
+  t.equal(parseOptions(['--swap', 'zram', '--zram-size', '512M']).zramBytes, 512 * M);
+  t.equal(parseOptions(['--swap', 'zram', '--zram-size', '2g']).zramBytes, 2 * 1024 * M);
+  t.equal(parseOptions(['--zram-size', '1048576', '--modes', 'dkr']).zramBytes, M, 'bytes; the flag order does not matter');
+  t.throws(() => parseOptions(['--swap', 'zram', '--zram-size', '1.5G']), /--zram-size: expected a size of at least 1M/);
+  t.throws(() => parseOptions(['--swap', 'zram', '--zram-size', '4K']), /at least 1M/);
+  t.throws(() => parseOptions(['--zram-size', '512M']), /--zram-size: only with --swap zram/);
+  t.throws(() => parseOptions(['--swap', 'zswap']), /--swap: expected zram or none, got "zswap"/);
+  t.equal(parseOptions(['--native', '--modes', 'dk,dkr']).swap, 'none', "--native: the host's own swap, untouched");
+  t.throws(() => parseOptions(['--native', '--swap', 'zram']), /^--swap zram: --native leaves this host's swap as it is/);
+  t.throws(() => parseOptions(['--swap', 'zram', '--native']), /--native leaves/, 'whatever the order');
+});
+
+t.test('reclaim rung vs plain freeze: a row each per count, kills, losses, slowdown and the ladder\'s work', async (t) => {
+  const res = withRung();
+  const pairs = reclaimRows(res);
+  t.same(pairs.map((p) => [p.plain.variant.key, p.reclaim.variant.key, p.agents]), [['dk', 'dkr', 2], ['dk', 'dkr', 4], ['dkp', 'dkpr', 4]], 'each beside the same mode without the rung, counts in order');
+  const four = pairs.find((p) => p.reclaim.variant.key === 'dkr' && p.agents === 4)!;
+  t.equal(four.plain.callsKilled, 2, 'the ladder\'s kill and the OOM kill alike');
+  t.equal(four.plain.agentsLost, 1);
+  t.equal(four.reclaim.callsKilled, 0);
+  t.same(four.reclaim.ladderCalls, { calls: 3, frozenMs: 6000, reclaimedBytes: 192 * M });
+  const table = reclaimTable(res);
+  t.match(table, /^\| agents \| mode \| calls killed \(by the ladder\) \| agents lost \| p50 \/ p95 ×alone \|/);
+  t.match(table, /\| 4 \| \(d\) agentcgroup, oom\.group \| 2 \(1\) \| 1 \| 1\.00x \/ 1\.00x \| 3\/1 \| 3 \| 4\.5 \| 0 \|/);
+  t.match(table, /\| 4 \| \(d\) agentcgroup, oom\.group, reclaim rung \| 0 \(0\) \| 0 \| 1\.00x \/ 1\.30x \| 3\/3 \| 3 \| 6\.0 \| 192 \|/);
+  t.match(table, /\| 4 \| \(d\) agentcgroup, oom\.group, priorities, reclaim rung \| 0 \| 0 \| [^|]+ \| — \| — \| — \| — \|/, 'no ladder counts, no records read: said, not made 0');
+  t.equal(table.split('\n').length, 2 + 6, 'header, rule, two rows per pair');
+
+  const md = markdown(res);
+  t.match(md, /## Reclaim rung vs plain freeze \(swap: \/dev\/zram0 \(zram, lz4, 1\.0 GiB\); set up by the bench/);
+  t.match(md, /calls' memory shape: mixed\. Swap: \/dev\/zram0/, 'the header says the swap');
+  t.notMatch(markdown(v2()), /Reclaim rung vs plain freeze/, 'no rung ran: no table');
+  t.notMatch(markdown(v2()), /Swap:/, 'results from before the swap was said');
+});
+
+t.test('with the rung beside plain freeze, targets stay on plain freeze and priorities pair like with like', async (t) => {
+  const res = withRung();
+  res.variants = ['ak', 'bk', 'ck', 'dkr', 'dk', 'dkp', 'dkpr'];
+  const lostV = verdicts(res)[0]!;
+  t.match(lostV.measured, /: dk lost 1 of 4$/, 'judged on dk, though dkr comes first');
+  t.same(priorityRows(res).map((p) => [p.without.key, p.with.key, p.agents]), [['dk', 'dkp', 2], ['dk', 'dkp', 4], ['dkr', 'dkpr', 4]]);
+  const onlyRung = withRung();
+  onlyRung.runs = onlyRung.runs.filter((r) => !['dk', 'dkp'].includes(r.variant));
+  onlyRung.variants = ['ak', 'bk', 'ck', 'dkr'];
+  t.match(verdicts(onlyRung)[0]!.measured, /: dkr lost 0 of 4$/, 'the rung alone ran: judged on it');
+  t.same(reclaimRows(onlyRung), []);
+  const svg = plot(rows(res), [2, 4], '');
+  t.equal((svg.match(/<polyline[^>]*stroke-dasharray="8 3 2 3"/g) ?? []).length, 3 * 1, 'the rung dash-dotted (dkpr ran at one count: no line)');
 });

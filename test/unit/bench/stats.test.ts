@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type AgentRun, callDurations, density, fate, ladderActions, mean, median, outsideLeaf, parseAgentOut, parseFlat, parseMax, placement, quantile, slowdown, survived, waste } from '../../../bench/replay/stats.js';
+import { type AgentRun, type CallLine, callDurations, density, fate, ladderActions, ladderTotals, mean, median, outsideLeaf, parseAgentOut, parseFlat, parseMax, placement, quantile, slowdown, survived, waste } from '../../../bench/replay/stats.js';
 
 t.test('parseAgentOut reads the agent\'s lines and skips a torn one', async (t) => {
   const o = parseAgentOut('P\nS 1000\nR 0 2000 5000 0\nR 1 6000 9000 137\nD 10000\nR 2 1');
@@ -81,4 +81,18 @@ t.test('density stops at the first loss; waste; ladder actions', async (t) => {
     '',
   ].join('\n');
   t.same(ladderActions(log), { freezes: 1, thaws: 1, raises: 1, kills: 1 });
+});
+
+t.test('ladderTotals: the ladder fields of the call records summed; records without one add nothing', async (t) => {
+  t.same(
+    ladderTotals([
+      { outcome: 'ok', ladder: { frozenMs: 1500, reclaimedBytes: 64 << 20 } },
+      { outcome: 'ok' },
+      { outcome: 'killed', ladder: { frozenMs: 500, reclaimedBytes: 0 } },
+      { outcome: 'ok', ladder: { frozenMs: 'x', reclaimedBytes: -1 } },
+    ]),
+    { calls: 3, frozenMs: 2000, reclaimedBytes: 64 << 20 },
+    'untrusted values count the call, not the number',
+  );
+  t.same(ladderTotals([{ outcome: 'ok' }, JSON.parse('{"ladder":null}') as CallLine]), { calls: 0, frozenMs: 0, reclaimedBytes: 0 }, 'an older daemon, or JSON null: zeros');
 });

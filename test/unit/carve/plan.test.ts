@@ -1,6 +1,6 @@
 // The carve's plan: pure, so what it writes and what it leaves alone is checked here without a kernel.
 import t from 'tap';
-import { planCarve, toolOomScoreAdj } from '../../../src/carve/plan.js';
+import { planCarve, planToolCgroup, toolOomScoreAdj } from '../../../src/carve/plan.js';
 import { DEFAULT_POLICY } from '../../../src/config/policy.js';
 import type { Policy } from '../../../src/config/types.js';
 import { carveInput } from '../../fixtures/carveinput.js';
@@ -38,4 +38,17 @@ t.test("kubelet's memory.oom.group on C moves down to the agent leaf: a tool cal
   t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', false)).agent.oomGroup, undefined);
   // Each call's own group is the policy's, whatever C had.
   t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', true)).tool.oomGroup, true);
+});
+
+t.test('memory.swap.max: the agent leaf never swapped, tool calls as the policy says, only where the kernel has the file', async (t) => {
+  const swapWrites = (policy: Policy, accounting: boolean) =>
+    planCarve(carveInput(policy, 0, 'ctr', false, accounting)).steps.flatMap((s) => (s.op === 'write' && s.file === 'memory.swap.max' ? [`${s.cgroup}=${s.value}`] : []));
+  t.same(swapWrites(DEFAULT_POLICY, true), ['ctr/agent=0'], 'the framework: 0 by default');
+  t.same(swapWrites(DEFAULT_POLICY, false), [], 'no swap accounting: nothing to write');
+  t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', false, true)).tool.swapMax, 'max', "the tool template has the policy's, for each call's cgroup");
+  t.equal(planCarve(carveInput(DEFAULT_POLICY, 0, 'ctr', false, false)).tool.swapMax, undefined);
+  const custom: Policy = { ...structuredClone(DEFAULT_POLICY), agent: { ...DEFAULT_POLICY.agent, swapMax: 'max' }, tool: { ...DEFAULT_POLICY.tool, swapMax: 512 * 2 ** 20 } };
+  t.same(swapWrites(custom, true), ['ctr/agent=max']);
+  const call = planToolCgroup('ctr', 'c1', planCarve(carveInput(custom, 0, 'ctr', false, true)).tool);
+  t.ok(call.some((s) => s.op === 'write' && s.cgroup === 'ctr/tools/c1' && s.file === 'memory.swap.max' && s.value === String(512 * 2 ** 20)), 'each call gets it');
 });

@@ -193,12 +193,16 @@ t.test('host-only keys cannot be set by a container', async (t) => {
   const hostOnly = POLICY_KEYS.filter((k) => k.hostOnly).map((k) => k.key);
   t.same(hostOnly, [
     'strict',
+    'agent.swap_max',
+    'tool.swap_max',
     'tool.oom_group',
     'tool.oom_score_adj_above',
     'ladder.stall_ratio',
     'ladder.raise_step',
     'ladder.freeze_at',
     'ladder.thaw_below',
+    'ladder.reclaim',
+    'ladder.reclaim_step',
     'ladder.kill_at',
     'ladder.deadline',
     'ladder.recheck',

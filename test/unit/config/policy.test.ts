@@ -38,17 +38,18 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     strict: false,
     priority: 'normal',
     session: { memoryHigh: { kind: 'percent', percent: 90 } },
-    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' }, cpuWeight: 100 },
+    agent: { memoryHigh: { kind: 'max' }, memoryMax: { kind: 'max' }, cpuWeight: 100, swapMax: 0 },
     tool: {
       memoryHigh: { kind: 'percent', percent: 70 },
       memoryMax: { kind: 'percent', percent: 85 },
       cpuWeight: 100,
+      swapMax: 'max',
       pidsMax: 4096,
       oomGroup: true,
       oomScoreAdjAbove: 500,
     },
     dependsOn: [],
-    ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000, recheckMs: 500 },
+    ladder: { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, reclaim: true, reclaimStepBytes: 64 * 2 ** 20, deadlineMs: 30_000, recheckMs: 500 },
     tracker: DEFAULT_POLICY.tracker,
     annotations: {
       allow: [
@@ -105,10 +106,12 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  memory_high: 1G',
       '  memory_max: 2147483648',
       '  cpu_weight: 10000',
+      '  swap_max: 256M',
       'tool:',
       '  memory_high: "600M"',
       '  memory_max: 1.5G',
       '  cpu_weight: 1',
+      '  swap_max: 0',
       '  pids_max: max',
       '  oom_group: false',
       '  oom_score_adj_above: 1000',
@@ -119,6 +122,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  freeze_at: 85%',
       '  thaw_below: 70%',
       '  kill_at: 99.5%',
+      '  reclaim: false',
+      '  reclaim_step: 16M',
       '  deadline: 2m',
       '  recheck: 250ms',
       'tracker:',
@@ -156,17 +161,19 @@ t.test('every key is read and merged over the defaults', async (t) => {
       memoryHigh: { kind: 'bytes', bytes: 2 ** 30 },
       memoryMax: { kind: 'bytes', bytes: 2 ** 31 },
       cpuWeight: 10000,
+      swapMax: 256 * 2 ** 20,
     },
     tool: {
       memoryHigh: { kind: 'bytes', bytes: 600 * 2 ** 20 },
       memoryMax: { kind: 'bytes', bytes: 1.5 * 2 ** 30 },
       cpuWeight: 1,
+      swapMax: 0,
       pidsMax: 'max',
       oomGroup: false,
       oomScoreAdjAbove: 1000,
     },
     dependsOn: ['db-1', 'cache.2'],
-    ladder: { stallRatio: 0.6, raiseStep: 0.25, freezeAt: 0.85, thawBelow: 0.7, killAt: 0.995, deadlineMs: 120_000, recheckMs: 250 },
+    ladder: { stallRatio: 0.6, raiseStep: 0.25, freezeAt: 0.85, thawBelow: 0.7, killAt: 0.995, reclaim: false, reclaimStepBytes: 16 * 2 ** 20, deadlineMs: 120_000, recheckMs: 250 },
     tracker: { framework: ['node', '/usr/local/bin/claude*'], launchers: ['tini', 'sh'], hold: false },
     annotations: { allow: ['tool.*', 'priority'], maxPriority: 'high' },
     limits: { execConnections: 4, toolCalls: 'max', argvBytes: 256, callLogBytes: 2 ** 30 },
@@ -200,6 +207,9 @@ t.test('ladder shares, durations and dependency ids are checked', async (t) => {
   t.match(policyError(t, 'ladder:\n  freeze_at: 120%\n'), /ladder\.freeze_at: must be a percentage/);
   t.match(policyError(t, 'ladder:\n  deadline: 30\n'), /ladder\.deadline: must be a duration from 100ms to 60m/);
   t.match(policyError(t, 'ladder:\n  recheck: 5ms\n'), /ladder\.recheck: must be a duration/);
+  t.match(policyError(t, 'ladder:\n  reclaim_step: 4K\n'), /ladder\.reclaim_step: must be a size of at least 1M/);
+  t.match(policyError(t, 'tool:\n  swap_max: 50%\n'), /tool\.swap_max: must be a size in bytes \(0, 512M, 2G\) or max, got "50%"$/);
+  t.match(policyError(t, 'agent:\n  swap_max: -1\n'), /agent\.swap_max: must be a size in bytes/);
   t.match(policyError(t, 'depends_on: [../etc]\n'), /depends_on: must be container ids/);
 });
 

@@ -8,13 +8,21 @@ import type { Bytes } from '../../../src/limits.js';
 import type { ContainerRecord } from '../../../src/state/records.js';
 import type { Watched } from '../../../src/state/watched.js';
 import { FakeEvents } from '../../fixtures/fakeevents.js';
-import { FakeKernel } from '../../fixtures/fakekernel.js';
+import { FakeKernel, type KernelOptions } from '../../fixtures/fakekernel.js';
 
 const MiB = 1 << 20;
 const turn = () => new Promise((r) => setImmediate(r));
 
-function world(t: Test, opts: { noPsi?: boolean; sessionSeen?: (c: Watched, max: Bytes) => void } = {}) {
-  const kernel = new FakeKernel('/cg');
+interface WorldOptions {
+  noPsi?: boolean;
+  sessionSeen?: (c: Watched, max: Bytes) => void;
+  kernel?: KernelOptions;
+  /** /proc/meminfo's SwapFree, bytes; none by default. */
+  swapFree?: number;
+}
+
+function world(t: Test, opts: WorldOptions = {}) {
+  const kernel = new FakeKernel('/cg', undefined, opts.kernel);
   const fs = new Cgroupfs('/cg', kernel);
   fs.enableControllers('', ['memory', 'cpu', 'pids']);
   fs.create('pod');
@@ -45,21 +53,30 @@ function world(t: Test, opts: { noPsi?: boolean; sessionSeen?: (c: Watched, max:
   const log: string[] = [];
   const killed: string[] = [];
   const reasons: string[] = [];
+  const ladders: string[] = [];
+  const swap = opts.swapFree === undefined ? {} : { SwapTotal: opts.swapFree, SwapFree: opts.swapFree };
   const sup = new Supervisor(
     { ...DEFAULT_POLICY, ladder: { ...DEFAULT_POLICY.ladder, recheckMs: 60_000 } },
     {
       events,
-      meminfo: () => ({ MemTotal: 64_000 * MiB, MemAvailable: 60_000 * MiB }),
+      meminfo: () => ({ MemTotal: 64_000 * MiB, MemAvailable: 60_000 * MiB, ...swap }),
       containers: () => containers,
-      calls: { noteKill: (callId, reason) => (killed.push(`${callId}: ${reason}`), callId !== 'by-exec') },
-      store: { writeReason: (id, callId, reason) => reasons.push(`${id}/${callId}: ${reason}`) },
+      calls: {
+        noteKill: (callId, reason) => (killed.push(`${callId}: ${reason}`), callId !== 'by-exec'),
+        // Frozen time is the clock's (Tally's own tests count it): only what was given back is shown.
+        noteLadder: (callId, l) => (ladders.push(`${callId} ${l.reclaimedBytes / MiB}M`), callId !== 'by-exec'),
+      },
+      store: {
+        writeReason: (id, callId, reason) => reasons.push(`${id}/${callId}: ${reason}`),
+        writeLadder: (id, callId, l) => ladders.push(`file ${id}/${callId} ${l.reclaimedBytes / MiB}M`),
+      },
       log: { info: (l) => log.push(l), warn: (l) => log.push(`WARN ${l}`) },
       hostPressure: '/proc/pressure/memory',
       ...(opts.sessionSeen ? { sessionSeen: opts.sessionSeen } : {}),
     },
   );
   t.teardown(() => sup.stop());
-  return { kernel, fs, events, sup, add, call, log, killed, reasons };
+  return { kernel, fs, events, sup, add, call, log, killed, reasons, ladders };
 }
 
 /** One container, c1, in a pod budget at 99.5%: the ladder's kill rung. */
@@ -156,4 +173,92 @@ t.test("each look tells the resizer C's memory.max as it read it", async (t) => 
   w.sup.follow(c2);
   await turn();
   t.same(seen, [`c1 ${512 * MiB}`, 'c2 max']);
+});
+
+/**
+ * c1 in the pod budget at 99.5% with swap free: 'low' (priority 0, 300M) and 'high' (priority 2,
+ * 500M) running. The ladder freezes low rather than kill, then reclaims it.
+ */
+function shortWithSwap(t: Test, kernel: KernelOptions, lowCall = 'l') {
+  const w = world(t, { kernel, swapFree: 4096 * MiB });
+  w.sup.start();
+  const low = w.add('low');
+  (low.record as { priority: number }).priority = 0;
+  const high = w.add('high');
+  (high.record as { priority: number }).priority = 2;
+  w.kernel.setStat('pod', 'memory.current', String(995 * MiB));
+  const cgLow = w.call(low, lowCall, 300 * MiB);
+  const cgHigh = w.call(high, 'h', 500 * MiB);
+  return { w, low, high, cgLow, cgHigh };
+}
+
+/** Runs one look of the ladder now, and lets what it started (a reclaim on the thread pool) finish. */
+async function look(w: ReturnType<typeof world>, target: Watched): Promise<void> {
+  w.events.change(`/cg/${target.record.cgroup}/tools`);
+  for (let i = 0; i < 5; i++) await turn();
+}
+
+t.test('with swap, a short budget freezes and reclaims instead of killing, step by step until it is below freeze_at', async (t) => {
+  const { w, low, high, cgLow } = shortWithSwap(t, { memoryReclaim: true });
+  w.sup.follow(low);
+  w.sup.follow(high);
+  await look(w, low);
+  t.same(w.killed, [], 'no kill while reclaim may make room');
+  t.equal(w.fs.read(cgLow, 'cgroup.freeze').trim(), '1', 'the low-priority call is frozen');
+  await look(w, low);
+  // 995M: a step to 931M (still at freeze_at, 90%), another to 867M: below, so no third.
+  const steps = w.log.filter((l) => /container low: call l gave back 64M of 64M asked in \d+ ms: budget \/pod memory at \d+% of 1000M with calls frozen/.test(l));
+  t.equal(steps.length, 2, w.log.join('\n'));
+  t.equal(w.fs.read(cgLow, 'memory.current').trim(), String(172 * MiB), 'two 64M steps came out of it');
+  t.equal(w.fs.read(cgLow, 'cgroup.freeze').trim(), '1', 'still frozen: thaw waits for thaw_below');
+  t.same(w.ladders.at(-1), 'l 128M', 'its record is told: 128M reclaimed');
+  t.equal(w.sup.tally.call('low/l').reclaims, 2);
+  t.equal(w.sup.tally.call('low/l').reclaimedBytes, 128 * MiB);
+  t.same(w.killed, []);
+});
+
+t.test('a call that gives little back is dry: with nothing else to freeze, kill is the last resort', async (t) => {
+  const { w, low, high, cgLow } = shortWithSwap(t, { memoryReclaim: true, reclaimable: 0.01 });
+  w.sup.follow(low);
+  w.sup.follow(high);
+  for (let i = 0; i < 3; i++) await look(w, low);
+  t.match(w.log.join('\n'), /call l gave back 3M of 64M asked/, 'EAGAIN (short of the ask) is an answer, not a fault');
+  t.notMatch(w.log.join('\n'), /WARN/);
+  t.match(w.killed, [/^l: budget \/pod memory at \d+% of 1000M and freezing and reclaim did not relieve it$/]);
+  t.equal(w.kernel.whereIs(101), undefined, 'killed');
+  t.match(w.ladders.at(-1), /^l 3M$/, 'its record keeps what it gave');
+  t.ok(w.kernel.isDir(`/cg/${cgLow}`));
+});
+
+t.test('no memory.reclaim (before 5.19): said once, and the ladder kills as it did without the rung', async (t) => {
+  const { w, low, high } = shortWithSwap(t, {});
+  w.sup.follow(low);
+  w.sup.follow(high);
+  await look(w, low);
+  await look(w, low);
+  t.equal(w.log.filter((l) => /no memory\.reclaim/.test(l)).length, 1, w.log.join('\n'));
+  t.notMatch(w.log.join('\n'), /gave back/, 'nothing to report of a reclaim that could not begin');
+  await look(w, low);
+  await look(w, low);
+  t.match(w.killed, [/^l: budget \/pod memory at 100% of 1000M and freezing did not relieve it$/]);
+  t.equal(w.log.filter((l) => /no memory\.reclaim/.test(l)).length, 1, 'once');
+});
+
+t.test('a tool call of exec gets what the ladder did through the store, beside its marker', async (t) => {
+  const { w, low, high } = shortWithSwap(t, { memoryReclaim: true }, 'by-exec');
+  w.sup.follow(low);
+  w.sup.follow(high);
+  await look(w, low);
+  await look(w, low);
+  t.match(w.ladders.slice(0, 2), ['by-exec 64M', 'file low/by-exec 64M'], 'the call book does not have it: the store does');
+});
+
+t.test('swap.max of each call is read for the ladder: a call that may not swap is not bet on', async (t) => {
+  const { w, low, high, cgLow } = shortWithSwap(t, { memoryReclaim: true, swapAccounting: true });
+  w.fs.write(cgLow, 'memory.swap.max', '0');
+  w.fs.write(`${high.record.cgroup}/tools/h`, 'memory.swap.max', '0');
+  w.sup.follow(low);
+  w.sup.follow(high);
+  await look(w, low);
+  t.match(w.killed, [/^l: /], 'no call can swap: kill at once, as without swap');
 });

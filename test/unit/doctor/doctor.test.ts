@@ -46,8 +46,71 @@ t.test('swap devices by kind, and zswap: off, on without a device behind it, on 
   t.match(probe(report, 'zswap'), { ok: false, found: 'on, zstd, pool up to 20% of RAM; no swap device behind it, so it holds nothing' }, 'zram is not a device zswap writes back to');
   ({ report } = await doctorJson(t.testdir(unifiedHost())));
   t.match(probe(report, 'zswap'), { ok: false, found: 'not in this kernel' });
-  t.match(probe(report, 'swap')?.found, /a frozen tool call keeps all of its memory; see README, compressed swap/);
+  t.match(probe(report, 'swap')?.found, /a frozen tool call keeps its anonymous memory; see README, compressed swap/);
   t.equal(report.verdict.ready, true, 'neither decides readiness');
+});
+
+t.test('reclaim rung: what memory.reclaim can push out of a frozen call, by kernel, swap device and swap accounting', async (t) => {
+  const SWAPS = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n';
+  const zram = '/dev/zram0 partition 1048572 0 100\n';
+  const file = (priority: number) => `/swapfile file 2097148 0 ${priority}\n`;
+  const zswap = (enabled: string) => ({ module: { zswap: { parameters: { enabled, compressor: 'zstd\n', max_pool_percent: '20\n' } } } });
+  const slice = (host: ReturnType<typeof unifiedHost>) =>
+    ((host.sys as Record<string, unknown>).fs as Record<string, Record<string, Record<string, string>>>).cgroup!['system.slice']!;
+  const reclaim = async (host: ReturnType<typeof unifiedHost>) => probe((await doctorJson(t.testdir(host))).report, 'reclaim');
+
+  const none = await doctorJson(t.testdir(unifiedHost()));
+  t.match(probe(none.report, 'reclaim'), {
+    need: 'info',
+    ok: false,
+    found: "page cache only: frozen calls' anonymous memory stays; kill remains the last resort (no swap; see README, compressed swap)",
+    how: /memory\.reclaim seen at .*\/system\.slice\/memory\.reclaim/,
+  });
+  t.equal(none.report.verdict.ready, true, 'info: it does not decide readiness');
+  t.match((await doctor(t.testdir(unifiedHost()))).out, /\nreclaim rung \(frozen calls give memory back\) +- +page cache only: /, 'a row of the table');
+
+  const old = unifiedHost();
+  delete ((old.sys as Record<string, unknown>).fs as Record<string, Record<string, unknown>>).cgroup!['system.slice'];
+  (old.proc as Record<string, unknown>).sys = { kernel: { osrelease: '5.15.0-generic\n' } };
+  (old.proc as Record<string, unknown>).swaps = SWAPS + zram;
+  t.match(await reclaim(old), {
+    ok: false,
+    found: 'unavailable: no memory.reclaim (Linux 5.19; kernel 5.15.0-generic): frozen calls keep their memory, and kill is the only way to make room',
+    how: /^kernel 5\.15\.0-generic against Linux 5\.19/,
+  }, 'no child cgroup: by the kernel version, whatever the swap');
+  const lacking = unifiedHost();
+  delete slice(lacking)['memory.reclaim'];
+  t.match((await reclaim(lacking))?.found, /^unavailable: no memory\.reclaim \(Linux 5\.19; kernel 6\.1\.0-56-amd64\)/, 'a memory child without the file outweighs the version');
+
+  const onZram = unifiedHost();
+  (onZram.proc as Record<string, unknown>).swaps = SWAPS + zram + file(-2);
+  Object.assign(onZram.sys as Record<string, unknown>, zswap('Y\n'));
+  t.match(await reclaim(onZram), { ok: true, found: "frozen calls' memory goes to /dev/zram0 compressed in RAM (1.0 GiB)" }, 'zram first: the highest priority');
+
+  const onZswap = unifiedHost();
+  (onZswap.proc as Record<string, unknown>).swaps = SWAPS + zram.replace(' 100', ' -3') + file(-2);
+  Object.assign(onZswap.sys as Record<string, unknown>, zswap('Y\n'));
+  t.match(await reclaim(onZswap), { ok: true, found: "frozen calls' memory goes to /swapfile through zswap (zstd, pool up to 20% of RAM)" });
+
+  const onDisk = unifiedHost();
+  (onDisk.proc as Record<string, unknown>).swaps = SWAPS + file(-2);
+  Object.assign(onDisk.sys as Record<string, unknown>, zswap('N\n'));
+  t.match(await reclaim(onDisk), {
+    ok: true,
+    found: "frozen calls' memory goes to /swapfile on disk: it works, but a thawed call waits on the disk for each page it touches again (zram or zswap keep them in RAM; see README, compressed swap)",
+  });
+
+  const noAccounting = unifiedHost();
+  (noAccounting.proc as Record<string, unknown>).swaps = SWAPS + zram;
+  delete slice(noAccounting)['memory.swap.max'];
+  t.match((await reclaim(noAccounting))?.found, /^frozen calls' memory goes to \/dev\/zram0 compressed in RAM \(1\.0 GiB\); no memory\.swap\.max in .*\/system\.slice \(no swap accounting\): tool\.swap_max and agent\.swap_max cannot be applied, so the framework may be swapped out too$/);
+  (noAccounting.proc as Record<string, unknown>).cmdline = 'root=/dev/vda1 swapaccount=0 quiet\n';
+  t.match((await reclaim(noAccounting))?.found, /\(no swap accounting: swapaccount=0 on the kernel command line\): tool\.swap_max/);
+  delete ((noAccounting.sys as Record<string, unknown>).fs as Record<string, Record<string, unknown>>).cgroup!['system.slice'];
+  t.match((await reclaim(noAccounting))?.found, /; swapaccount=0 on the kernel command line: where the kernel honours it there is no memory\.swap\.max, and tool\.swap_max and agent\.swap_max cannot be applied$/, 'no child to look in: the boot option alone');
+  (noAccounting.proc as Record<string, unknown>).swaps = SWAPS;
+  t.match((await reclaim(noAccounting))?.found, /^page cache only: [^;]*; kill remains the last resort \(no swap; see README, compressed swap\)$/, 'without swap there is nothing to account');
+  t.notMatch((await reclaim(onZswap))?.found, /swap_max/, 'memory.swap.max seen: nothing to say');
 });
 
 t.test('hybrid host says in one line that memory is bound to cgroup v1 and exits non-zero', async (t) => {

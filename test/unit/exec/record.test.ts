@@ -1,5 +1,5 @@
 import t from 'tap';
-import { callNotice, cutOffRecord, finishedRecord } from '../../../src/exec/record.js';
+import { callNotice, cutOffRecord, finishedRecord, parseLadderRecord } from '../../../src/exec/record.js';
 import type { RunningCall } from '../../../src/state/records.js';
 
 const M = 1 << 20;
@@ -48,4 +48,21 @@ t.test('plain outcomes need no notice', async (t) => {
 t.test('a call cut off by teardown keeps its limits and has no stats', async (t) => {
   const rec = cutOffRecord('c', call, new Date('2026-01-01T00:00:10.000Z'));
   t.match(rec, { outcome: 'cut-off', exit: null, durationMs: 10_000, memory: { peak: null, high: 600 * M, max: 900 * M } });
+});
+
+t.test('a call the ladder froze: its record keeps how long and what it gave back, and the caller is told', async (t) => {
+  const stats = { peak: 300 * M, events: quiet, pressure: { someUs: 0, fullUs: 0 } };
+  const rec = finishedRecord(call, 'c', stats, end(0, null), undefined, { frozenMs: 12_340, reclaimedBytes: 192 * M });
+  t.same(rec.ladder, { frozenMs: 12_340, reclaimedBytes: 192 * M });
+  t.equal(callNotice(rec), 'agentcgroup: tool call "pytest" was frozen 12.3 s while memory was short, 192M of it swapped out meanwhile');
+  const throttled = finishedRecord(call, 'c', { ...stats, events: { ...quiet, high: 2 } }, end(0, null), undefined, { frozenMs: 1000, reclaimedBytes: 0 });
+  t.equal(callNotice(throttled), 'agentcgroup: tool call "pytest" was throttled at memory.high 600M (2 times, peak 300M), and was frozen 1.0 s while memory was short');
+  t.equal(finishedRecord(call, 'c', stats, end(0, null), undefined, { frozenMs: 0, reclaimedBytes: 0 }).ladder, undefined, 'nothing done: no entry');
+});
+
+t.test("parseLadderRecord: the daemon's file as exec reads it, anything but two counts is none", async (t) => {
+  t.same(parseLadderRecord('{"frozenMs":5,"reclaimedBytes":4096}\n'), { frozenMs: 5, reclaimedBytes: 4096 });
+  for (const bad of ['', 'null', '[]', '{"frozenMs":-1,"reclaimedBytes":0}', '{"frozenMs":1.5,"reclaimedBytes":0}', '{"frozenMs":"5","reclaimedBytes":0}', '{"frozenMs":5}']) {
+    t.equal(parseLadderRecord(bad), undefined, bad);
+  }
 });

@@ -63,7 +63,7 @@ function globMatches(pattern: string, s: string): boolean {
 }
 
 /** The README's "host-only" column, as it words it under "Host-only keys". */
-const HOST_ONLY = ['strict', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*', 'nri.*'];
+const HOST_ONLY = ['strict', 'agent.swap_max', 'tool.swap_max', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*', 'nri.*'];
 const hostOnly = (key: string) => HOST_ONLY.some((p) => globMatches(p, key));
 
 /** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
@@ -108,6 +108,13 @@ const bytesAtLeast =
     const r = size(v);
     return typeof r === 'number' && r >= min ? r : refuse(`not a size in bytes of at least ${min}`);
   };
+
+/** memory.swap.max (README "swap size"): `0`, a size in bytes or a binary unit, or max; no percentage. */
+const swapSize: Rule = (v) => {
+  if (v === 0 || (typeof v === 'string' && v.replace(BLANKS, '') === '0')) return 0;
+  const r = size(v);
+  return typeof r === 'number' || r === 'max' ? r : refuse('not 0, a size in bytes or max');
+};
 
 const share: Rule = (v) => {
   const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(v.replace(BLANKS, '')) : null;
@@ -181,9 +188,11 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['agent.memory_high', size],
   ['agent.memory_max', size],
   ['agent.cpu_weight', integer(1, 10000)],
+  ['agent.swap_max', swapSize],
   ['tool.memory_high', size],
   ['tool.memory_max', size],
   ['tool.cpu_weight', integer(1, 10000)],
+  ['tool.swap_max', swapSize],
   ['tool.pids_max', pidsMax],
   ['tool.oom_group', switchRule],
   ['tool.oom_score_adj_above', integer(0, 1000)],
@@ -192,6 +201,8 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['ladder.raise_step', share],
   ['ladder.freeze_at', share],
   ['ladder.thaw_below', share],
+  ['ladder.reclaim', switchRule],
+  ['ladder.reclaim_step', bytesAtLeast(1 << 20)],
   ['ladder.kill_at', share],
   ['ladder.deadline', duration],
   ['ladder.recheck', duration],
@@ -343,9 +354,11 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['agent.memory_high', (p) => sizeValue(p.agent.memoryHigh)],
   ['agent.memory_max', (p) => sizeValue(p.agent.memoryMax)],
   ['agent.cpu_weight', (p) => p.agent.cpuWeight],
+  ['agent.swap_max', (p) => p.agent.swapMax],
   ['tool.memory_high', (p) => sizeValue(p.tool.memoryHigh)],
   ['tool.memory_max', (p) => sizeValue(p.tool.memoryMax)],
   ['tool.cpu_weight', (p) => p.tool.cpuWeight],
+  ['tool.swap_max', (p) => p.tool.swapMax],
   ['tool.pids_max', (p) => p.tool.pidsMax],
   ['tool.oom_group', (p) => p.tool.oomGroup],
   ['tool.oom_score_adj_above', (p) => p.tool.oomScoreAdjAbove],
@@ -354,6 +367,8 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['ladder.raise_step', (p) => p.ladder.raiseStep],
   ['ladder.freeze_at', (p) => p.ladder.freezeAt],
   ['ladder.thaw_below', (p) => p.ladder.thawBelow],
+  ['ladder.reclaim', (p) => p.ladder.reclaim],
+  ['ladder.reclaim_step', (p) => p.ladder.reclaimStepBytes],
   ['ladder.kill_at', (p) => p.ladder.killAt],
   ['ladder.deadline', (p) => p.ladder.deadlineMs],
   ['ladder.recheck', (p) => p.ladder.recheckMs],

@@ -21,6 +21,7 @@ function tree(files: Record<string, string>): FsOps {
     writeFile: () => {
       throw new Error('read-only');
     },
+    writeFileAsync: () => Promise.reject(new Error('read-only')),
     mkdir: () => {},
     rmdir: () => {},
     watch: () => {
@@ -95,7 +96,7 @@ t.test('a container, its agent leaf and its calls, with names, states and counte
     },
     [marker],
   );
-  tally.noteAction({ kind: 'freeze', call: 'c1/frozen-1-bbbbbb', reason: 'r' });
+  tally.noteAction({ kind: 'freeze', call: 'c1/frozen-1-bbbbbb', reason: 'r' }, 0);
   const snap = new SnapshotCollector().collect(src, new Date('2025-01-01T00:00:01.000Z'));
   t.equal(snap.at, '2025-01-01T00:00:01.000Z');
   t.equal(snap.calls, 4);

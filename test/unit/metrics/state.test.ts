@@ -36,14 +36,16 @@ const stalledState = (keys: string[]): LadderState => ({ ...EMPTY_STATE, stalled
 
 t.test('Tally counts actions per call and per container', async (t) => {
   const tally = new Tally();
-  tally.noteAction({ kind: 'raise-high', call: 'c1/a', to: 5 });
-  tally.noteAction({ kind: 'raise-high', call: 'c1/a', to: 6 });
-  tally.noteAction({ kind: 'freeze', call: 'c1/b', reason: 'r' });
-  tally.noteAction({ kind: 'thaw', call: 'c1/b' });
-  tally.noteAction({ kind: 'kill', call: 'c2/x', reason: 'r' });
-  t.same(tally.call('c1/a'), { freezes: 0, thaws: 0, raises: 2, kills: 0, stalls: 0, stallsResolved: 0 });
-  t.same(tally.call('c1/b'), { freezes: 1, thaws: 1, raises: 0, kills: 0, stalls: 0, stallsResolved: 0 });
-  t.same(tally.container('c1'), { freezes: 1, thaws: 1, raises: 2, kills: 0, stalls: 0, stallsResolved: 0 });
+  tally.noteAction({ kind: 'raise-high', call: 'c1/a', to: 5 }, 0);
+  tally.noteAction({ kind: 'raise-high', call: 'c1/a', to: 6 }, 0);
+  tally.noteAction({ kind: 'freeze', call: 'c1/b', reason: 'r' }, 0);
+  tally.noteAction({ kind: 'thaw', call: 'c1/b' }, 0);
+  tally.noteAction({ kind: 'kill', call: 'c2/x', reason: 'r' }, 0);
+  tally.noteAction({ kind: 'reclaim', call: 'c1/b', bytes: 64, reason: 'r' }, 0);
+  const zero = { frozenMs: 0, reclaims: 0, reclaimedBytes: 0 };
+  t.same(tally.call('c1/a'), { freezes: 0, thaws: 0, raises: 2, kills: 0, stalls: 0, stallsResolved: 0, ...zero });
+  t.same(tally.call('c1/b'), { freezes: 1, thaws: 1, raises: 0, kills: 0, stalls: 0, stallsResolved: 0, ...zero, reclaims: 1 });
+  t.same(tally.container('c1'), { freezes: 1, thaws: 1, raises: 2, kills: 0, stalls: 0, stallsResolved: 0, ...zero, reclaims: 1 });
   t.equal(tally.container('c2').kills, 1);
   tally.container('c1').raises = 99;
   t.equal(tally.container('c1').raises, 2, 'callers get copies');
@@ -74,4 +76,18 @@ t.test('Tally: stalls begin and resolve from the ladder decisions', async (t) =>
   t.equal(tally.call('c/a').stalls, 0, 'a call gone from the decision takes its counters');
   t.equal(tally.call('c/b').stallsResolved, 1);
   t.equal(tally.container('c').stallsResolved, 2, 'the container keeps counting');
+});
+
+t.test('Tally counts the time a call stood frozen, up to now while the freeze lasts', async (t) => {
+  const tally = new Tally();
+  tally.noteAction({ kind: 'freeze', call: 'c1/a', reason: 'r' }, 1000);
+  t.same(tally.ladderOf('c1/a', 3500), { frozenMs: 2500, reclaimedBytes: 0 }, 'still frozen');
+  tally.noteReclaimed('c1/a', 64);
+  tally.noteAction({ kind: 'thaw', call: 'c1/a' }, 4000);
+  t.same(tally.ladderOf('c1/a', 9000), { frozenMs: 3000, reclaimedBytes: 64 }, 'thawed: the count stops');
+  tally.noteAction({ kind: 'freeze', call: 'c1/a', reason: 'r' }, 10_000);
+  tally.noteAction({ kind: 'kill', call: 'c1/a', reason: 'r' }, 10_500);
+  t.equal(tally.call('c1/a').frozenMs, 3500, 'a kill ends a freeze too');
+  t.equal(tally.container('c1').frozenMs, 3500);
+  t.same(tally.ladderOf('c1/never', 1), { frozenMs: 0, reclaimedBytes: 0 });
 });

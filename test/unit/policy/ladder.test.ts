@@ -3,7 +3,7 @@ import { type CallView, type LadderConfig, type LadderState, type Snapshot, EMPT
 import { effectivePriorities } from '../../../src/policy/priority.js';
 
 const M = 1 << 20;
-const cfg: LadderConfig = { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000 };
+const cfg: LadderConfig = { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, reclaim: false, reclaimStepBytes: 64 * M, deadlineMs: 30_000 };
 
 function call(key: string, session: string, over: Partial<CallView> = {}): CallView {
   return { key, session, current: 100 * M, high: 300 * M, max: 500 * M, fullStallUs: 0, frozen: false, ...over };

@@ -4,7 +4,7 @@ import { type BudgetView, type CallView, type LadderConfig, type LadderState, ty
 import { type Round, begin } from '../../../../src/policy/ladder/round.js';
 
 export const M = 1 << 20;
-export const cfg: LadderConfig = { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, deadlineMs: 30_000 };
+export const cfg: LadderConfig = { stallRatio: 0.5, raiseStep: 0.1, freezeAt: 0.9, thawBelow: 0.75, killAt: 0.98, reclaim: false, reclaimStepBytes: 64 * M, deadlineMs: 30_000 };
 
 export function call(key: string, session: string, over: Partial<CallView> = {}): CallView {
   return { key, session, current: 100 * M, high: 300 * M, max: 500 * M, fullStallUs: 0, frozen: false, ...over };
@@ -23,8 +23,8 @@ export function snap(nowMs: number, calls: CallView[], budgets: BudgetView[] = [
   return { nowMs, calls, sessions, budgets };
 }
 
-export function round(s: Snapshot, state: Partial<LadderState> = {}): Round {
-  return begin(s, { ...EMPTY_STATE, ...state }, cfg);
+export function round(s: Snapshot, state: Partial<LadderState> = {}, over: Partial<LadderConfig> = {}): Round {
+  return begin(s, { ...EMPTY_STATE, ...state }, { ...cfg, ...over });
 }
 
 /** `kind call` per action, for short assertions. */
