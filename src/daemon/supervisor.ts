@@ -69,6 +69,9 @@ export class Supervisor {
   /** Host-wide pressure wakes us too. */
   start(): void {
     this.sources.set(HOST, [this.psiTrigger(this.d.hostPressure)].filter((s): s is Closable => !!s));
+    if (this.policy.ladder.reclaim && this.swapTotal() === 0) {
+      this.log.info('no swap on this host: the reclaim rung can take only frozen calls\' page cache, so kill stays the last resort (doctor, README: compressed swap)');
+    }
   }
 
   follow(c: Watched): void {
@@ -213,8 +216,17 @@ export class Supervisor {
   }
 
   private swapFree(): number {
+    return this.meminfoField('SwapFree');
+  }
+
+  private swapTotal(): number {
+    return this.meminfoField('SwapTotal');
+  }
+
+  /** One /proc/meminfo figure; 0 when it cannot be read. */
+  private meminfoField(name: string): number {
     try {
-      return this.d.meminfo().SwapFree ?? 0;
+      return this.d.meminfo()[name] ?? 0;
     } catch {
       return 0;
     }

@@ -262,3 +262,12 @@ t.test('swap.max of each call is read for the ladder: a call that may not swap i
   await look(w, low);
   t.match(w.killed, [/^l: /], 'no call can swap: kill at once, as without swap');
 });
+
+t.test('a host without swap is told once at start what the reclaim rung can do', async (t) => {
+  const none = world(t);
+  none.sup.start();
+  t.match(none.log.join('\n'), /no swap on this host: the reclaim rung can take only frozen calls' page cache/);
+  const some = world(t, { swapFree: 1024 * MiB });
+  some.sup.start();
+  t.notMatch(some.log.join('\n'), /no swap/);
+});
