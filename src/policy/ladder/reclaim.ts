@@ -25,17 +25,19 @@ export function reclaimUnder(round: Round, b: BudgetView, shortBudgets: Readonly
 }
 
 /**
- * Whether kill should wait under this budget: with swap free, a reclaim in flight, a frozen call that
- * can still give memory to swap, or a running one that freezing could add (freeze never takes the
- * last) may yet make room. Without swap a reclaim takes page cache only, too little to bet a kill on.
+ * Whether kill should wait under this budget: only while swap is free and the calls frozen under it
+ * that can still give memory (a reclaim under way included) hold enough to bring it back below
+ * `freezeAt`. A guess that reclaim "may" help is not enough: while kill waits the budget sits full,
+ * and the kernel's OOM killer, not the ladder, picks a victim. Without swap a reclaim takes page
+ * cache only, too little to bet a kill on.
  */
 export function reclaimMayMakeRoom(round: Round, b: BudgetView): boolean {
-  if (!round.cfg.reclaim || (round.snap.swapFreeBytes ?? 0) <= 0) return false;
-  const under = callsUnder(round, b.id);
-  if (under.some((c) => reclaiming(round, c))) return true;
-  if (under.some((c) => reclaimable(round, c) && swappable(c))) return true;
-  const running = under.filter((c) => !c.frozen);
-  return running.length >= 2 && running.some(swappable);
+  const swapFree = round.snap.swapFreeBytes ?? 0;
+  if (!round.cfg.reclaim || swapFree <= 0) return false;
+  const giving = callsUnder(round, b.id).filter((c) => swappable(c) && (reclaiming(round, c) || reclaimable(round, c)));
+  const held = giving.reduce((sum, c) => sum + c.current, 0);
+  const over = b.current - round.cfg.freezeAt * b.limit;
+  return giving.length > 0 && Math.min(held, swapFree) >= over;
 }
 
 const reclaiming = (round: Round, c: CallView): boolean => round.next.reclaimingSinceMs[c.key] !== undefined;

@@ -66,7 +66,17 @@ t.test('kill waits while reclaim may make room, with swap free', async (t) => {
   const noSwap = call('l', 'low', { frozen: true, current: 300 * M, swapMax: 0 });
   t.equal(killOver(round(SWAP(snap(0, [noSwap, calls[1]!], [host(0.99)])), state, ON), host(0.99))?.call, 'l', 'its swap.max is 0: nothing to swap');
   const running = [call('a', 'low', { current: 300 * M }), call('b', 'high', { current: 300 * M })];
-  t.equal(killOver(round(SWAP(snap(0, running, [host(0.99)])), {}, ON), host(0.99)), undefined, 'two running: freezing one and reclaiming it may do');
+  t.equal(killOver(round(SWAP(snap(0, running, [host(0.99)])), {}, ON), host(0.99))?.call, 'a', 'nothing frozen yet: nothing reclaim can be counted on, kill as before');
+});
+
+t.test('kill waits only while the frozen calls hold enough to bring the budget below freeze_at', async (t) => {
+  const state = { frozenSinceMs: { l: 0 } };
+  const at = (current: number, swapFree = 1024 * M) =>
+    killOver(round(SWAP(snap(0, [call('l', 'low', { frozen: true, current: current * M }), call('run', 'high', { current: 400 * M })], [host(0.99)]), swapFree), state, ON), host(0.99));
+  // host at 990M of 1000M, freeze_at 90%: 90M over.
+  t.equal(at(90), undefined, '90M frozen: enough');
+  t.equal(at(89)?.call, 'l', '89M frozen: not enough, kill');
+  t.equal(at(300, 50 * M)?.call, 'l', 'enough frozen but only 50M of swap free: kill');
 });
 
 t.test('through decide: freeze, reclaim while short, kill only when reclaim gives nothing', async (t) => {
@@ -74,10 +84,10 @@ t.test('through decide: freeze, reclaim while short, kill only when reclaim give
   const sessions = [session('low', 0), session('high', 2)];
   const l = (over = {}) => call('l', 'low', { current: 300 * M, ...over });
   const h = call('h', 'high', { current: 500 * M });
-  let d = decide(SWAP(snap(0, [l(), h], [host(0.99)], sessions)), EMPTY_STATE, c);
-  t.same(brief(d.actions), ['freeze l'], 'at kill_at with swap and two running: freeze, not kill');
+  let d = decide(SWAP(snap(0, [l(), h], [host(0.92)], sessions)), EMPTY_STATE, c);
+  t.same(brief(d.actions), ['freeze l'], 'at freeze_at: freeze');
   d = decide(SWAP(snap(500, [l({ frozen: true }), h], [host(0.99)], sessions)), d.state, c);
-  t.same(brief(d.actions), ['reclaim l'], 'then reclaim the frozen one');
+  t.same(brief(d.actions), ['reclaim l'], 'at kill_at with a frozen call holding more than the overshoot: reclaim, not kill');
   t.ok(d.watching, 'a reclaim in flight is watched');
   d = decide(SWAP(snap(1000, [l({ frozen: true, current: 236 * M }), h], [host(0.93)], sessions)), d.state, c);
   t.same(brief(d.actions), [], 'nothing reported yet: no second reclaim, no thaw');
