@@ -5,14 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-die() {
-  echo "bpf/build.sh: $*" >&2
-  exit 1
-}
-
-command -v clang >/dev/null || die "clang not found: install the Debian package clang"
-command -v bpftool >/dev/null || die "bpftool not found: install the Debian package bpftool"
-[ -f /usr/include/bpf/bpf_helpers.h ] || die "libbpf headers not found (/usr/include/bpf): install the Debian package libbpf-dev"
+BUILD_NAME=bpf/build.sh
+. bpf/toolchain.sh
 hostcc=$(command -v cc || command -v clang)
 
 mkdir -p build/bpf dist

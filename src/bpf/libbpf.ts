@@ -43,6 +43,12 @@ interface Libbpf {
   ringFree: Fn<[rb: RingBufferPtr], void>;
   strerror: Fn<[err: number, buf: Buffer, size: number], number>;
   sampleFn: TypeObject;
+  // struct_ops (the sched_ext scheduler, src/bpf/sched.ts)
+  setMapFlags: Fn<[map: BpfMap, flags: number], number>;
+  setProgramFlags: Fn<[prog: BpfProgram, flags: number], number>;
+  attachStructOps: Fn<[map: BpfMap], BpfLink | null>;
+  disconnectLink: Fn<[link: BpfLink], void>;
+  linkCreate: Fn<[progFd: number, targetFd: number, attachType: number, opts: null], number>;
 }
 
 // Bound once, and a failure is kept: koffi type names cannot be declared twice.
@@ -107,6 +113,11 @@ function bind(so: LibraryHandle, libc: LibraryHandle): Libbpf {
     ringFree: f('void ring_buffer__free(ring_buffer *rb)'),
     strerror: f('int libbpf_strerror(int err, _Out_ void *buf, size_t size)'),
     sampleFn: koffi.proto('int agentcg_ring_buffer_sample(void *ctx, void *data, size_t size)'),
+    setMapFlags: f('int bpf_map__set_map_flags(bpf_map *map, uint32_t flags)'),
+    setProgramFlags: f('int bpf_program__set_flags(bpf_program *prog, uint32_t flags)'),
+    attachStructOps: f('bpf_link *bpf_map__attach_struct_ops(bpf_map *map)'),
+    disconnectLink: f('void bpf_link__disconnect(bpf_link *link)'),
+    linkCreate: f('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
   };
 }
 
@@ -206,6 +217,41 @@ export function mapDelete(map: BpfMap, name: string, key: Buffer): boolean {
 /** Reads a key's value into `value` (for per-CPU maps: one 8-byte-aligned slot per possible CPU). */
 export function mapLookup(map: BpfMap, name: string, key: Buffer, value: Buffer): void {
   status('bpf-map', `cannot read eBPF map ${name}`, () => libbpf().lookup(map, key, key.length, value, value.length, 0));
+}
+
+/** BPF_F_LINK (map flag): a struct_ops map registered only through a link, and unregistered with it. */
+export const BPF_F_LINK = 1 << 13;
+/** BPF_F_SLEEPABLE (program flag). */
+export const BPF_F_SLEEPABLE = 1 << 4;
+/** enum bpf_attach_type BPF_STRUCT_OPS (kernel 6.4+: bpf_link_create on a struct_ops map). */
+const BPF_STRUCT_OPS = 44;
+
+/** Sets a map's creation flags; before loadObject() only. */
+export function setMapFlags(map: BpfMap, name: string, flags: number): void {
+  status('bpf-map', `cannot set the flags of eBPF map ${name}`, () => libbpf().setMapFlags(map, flags));
+}
+
+/** Sets a program's load flags (e.g. BPF_F_SLEEPABLE, which libbpf 1.1 has no section name for); before loadObject() only. */
+export function setProgramFlags(obj: BpfObject, name: string, flags: number): void {
+  const prog = pointer('bpf-prog', `eBPF program ${name} not in the object`, () => libbpf().findProgram(obj, name));
+  status('bpf-prog', `cannot set the flags of eBPF program ${name}`, () => libbpf().setProgramFlags(prog, flags));
+}
+
+/**
+ * Registers a loaded struct_ops map created with BPF_F_LINK through a BPF link, and returns the link's
+ * file descriptor: closing it (closeSync, or the process dying, SIGKILL included) unregisters.
+ * libbpf 1.1 knows no struct_ops links: bpf_map__attach_struct_ops() stores the programs in the map
+ * (with BPF_F_LINK the kernel then only validates and keeps the value), and bpf_link_create(map_fd,
+ * 0, BPF_STRUCT_OPS) registers it. libbpf's own link object is only freed: its detach would delete
+ * the map's value, which a BPF_F_LINK map refuses anyway, and its fd is the map's.
+ */
+export function attachStructOpsLink(map: BpfMap, name: string): number {
+  const lib = libbpf();
+  const mapFd = status('bpf-attach', `eBPF map ${name} has no file descriptor`, () => lib.mapFd(map));
+  const stored = pointer('bpf-attach', `cannot store the programs of struct_ops map ${name}`, () => lib.attachStructOps(map));
+  lib.disconnectLink(stored);
+  lib.destroyLink(stored);
+  return status('bpf-attach', `cannot register struct_ops map ${name} through a link`, () => lib.linkCreate(mapFd, 0, BPF_STRUCT_OPS, null));
 }
 
 export function possibleCpus(): number {

@@ -1,0 +1,116 @@
+/**
+ * bench:sched's arithmetic, pure: the outputs of bench/sched/load.c parsed, rounds summed up per mode
+ * and the issue's bar applied. The CPU side ships a sched_ext scheduler only if it beats plain
+ * cpu.weight on the framework's p99 scheduling delay and costs tool calls at most 5% of throughput.
+ */
+import { stats, type Stats } from '../timing.js';
+
+export type SchedMode = 'none' | 'weight' | 'scx';
+
+export const SCHED_MODE_NAMES: Record<SchedMode, string> = {
+  none: '(a) no agentcgroup: framework and tool call share the container cgroup',
+  weight: "(b) today's carve: agent leaf and tool calls with cpu.weight",
+  scx: '(c) sched_ext: agent, tool call and priority classes by cgroup id',
+};
+
+export interface Probe {
+  wakes: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+/** `probe N P50 P99 MAX` (microseconds); undefined for anything else. */
+export function parseProbe(out: string): Probe | undefined {
+  const m = /^probe (\d+) (\d+) (\d+) (\d+)$/m.exec(out);
+  return m ? { wakes: Number(m[1]), p50Us: Number(m[2]), p99Us: Number(m[3]), maxUs: Number(m[4]) } : undefined;
+}
+
+/** `burn ITERATIONS_PER_SECOND`; undefined for anything else. */
+export function parseBurn(out: string): number | undefined {
+  const m = /^burn (\d+(?:\.\d+)?)$/m.exec(out);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** One measured interval of one mode: the framework's probe and every tool call's throughput. */
+export interface Round {
+  mode: SchedMode;
+  probe: Probe;
+  /** Iterations per second of each burner (tool call), by name: `same` (the framework's container), `other`. */
+  burn: Record<string, number>;
+}
+
+export interface ModeSummary {
+  mode: SchedMode;
+  rounds: number;
+  p50Us: Stats;
+  p99Us: Stats;
+  /** All tool calls' iterations per second together, per round. */
+  throughput: Stats;
+}
+
+export function summarize(rounds: readonly Round[]): ModeSummary[] {
+  const modes = [...new Set(rounds.map((r) => r.mode))];
+  return modes.map((mode) => {
+    const mine = rounds.filter((r) => r.mode === mode);
+    return {
+      mode,
+      rounds: mine.length,
+      p50Us: stats(mine.map((r) => r.probe.p50Us)),
+      p99Us: stats(mine.map((r) => r.probe.p99Us)),
+      throughput: stats(mine.map((r) => Object.values(r.burn).reduce((a, b) => a + b, 0))),
+    };
+  });
+}
+
+export interface Verdict {
+  /** p99(scx) / p99(weight), medians over rounds: below 1 is better. */
+  p99Ratio: number;
+  /** throughput(scx) / throughput(weight): at least 0.95 is the bar. */
+  throughputRatio: number;
+  ship: boolean;
+  why: string;
+}
+
+/** The issue's bar: better p99 than cpu.weight, at most 5% of tool-call throughput lost. */
+export function verdict(summaries: readonly ModeSummary[]): Verdict | undefined {
+  const b = summaries.find((s) => s.mode === 'weight');
+  const c = summaries.find((s) => s.mode === 'scx');
+  if (!b || !c) return undefined;
+  const p99Ratio = c.p99Us.median / b.p99Us.median;
+  const throughputRatio = c.throughput.median / b.throughput.median;
+  const better = p99Ratio < 1;
+  const cheap = throughputRatio >= 0.95;
+  const ship = better && cheap;
+  const cost = throughputRatio >= 1 ? `no throughput cost (tool calls ${((throughputRatio - 1) * 100).toFixed(1)}% faster)` : `${((1 - throughputRatio) * 100).toFixed(1)}% throughput cost`;
+  const why = ship
+    ? `sched_ext cut the framework's p99 delay to ${p99Ratio.toFixed(2)}x of cpu.weight's at ${cost}`
+    : `${better ? '' : `sched_ext's p99 is ${p99Ratio.toFixed(2)}x cpu.weight's (not better)`}${!better && !cheap ? '; ' : ''}${cheap ? '' : `tool calls lost ${((1 - throughputRatio) * 100).toFixed(1)}% of throughput (over 5%)`}`;
+  return { p99Ratio, throughputRatio, ship, why };
+}
+
+const range = (s: Stats, digits = 0) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}-${s.max.toFixed(digits)})`;
+
+export function markdown(summaries: readonly ModeSummary[], notes: readonly string[]): string {
+  const rows = summaries.map((s) => {
+    const base = summaries.find((x) => x.mode === 'weight');
+    const vs = base && base !== s ? ` (${(s.p99Us.median / base.p99Us.median).toFixed(2)}x)` : '';
+    const tvs = base && base !== s ? ` (${(s.throughput.median / base.throughput.median).toFixed(3)}x)` : '';
+    return `| ${SCHED_MODE_NAMES[s.mode]} | ${s.rounds} | ${range(s.p50Us)} | ${range(s.p99Us)}${vs} | ${range(s.throughput)}${tvs} |`;
+  });
+  const v = verdict(summaries);
+  return [
+    '# bench:sched: the framework\'s scheduling delay while tool calls burn CPU',
+    '',
+    '| mode | rounds | probe p50 µs | probe p99 µs (vs b) | tool-call iterations/s (vs b) |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'Medians over rounds, with (min-max). Modes ran interleaved round by round, so drift falls on all alike.',
+    '',
+    v ? `**Verdict:** ${v.ship ? 'ship (c) behind a policy key' : 'keep cpu.weight'}: ${v.why}.` : '**Verdict:** none (mode c did not run).',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}

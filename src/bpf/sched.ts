@@ -1,0 +1,247 @@
+/**
+ * The sched_ext agent scheduler (bpf/sched/agentsched.bpf.c, issue 21 prototype): loads it, gives
+ * cgroups their class (agent leaf, tool call by priority) and registers it as the system's scheduler
+ * through a BPF link, so that it goes away with the link's file descriptor: on detach(), close(), or
+ * when this process dies, SIGKILL included. The kernel's own watchdog reverts to the fair class too if
+ * the scheduler lets a task wait more than its timeout (5 s).
+ */
+import { closeSync, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { AgentcgroupError } from '../errors.js';
+import * as bpf from './libbpf.js';
+
+export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
+
+/** CLASS_* of bpf/sched/agentsched.h. */
+export const SCHED_CLASSES = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 } as const;
+export type SchedClass = keyof typeof SCHED_CLASSES;
+
+/** STAT_* of bpf/sched/agentsched.h, in slot order. */
+export const SCHED_STATS = [
+  'enqAgent',
+  'enqShared',
+  'direct',
+  'dispAgent',
+  'dispShared',
+  'guard',
+  'kick',
+  'classify',
+  'classed',
+  'keepAgent',
+  // nanoseconds run, by class
+  'runNsOther',
+  'runNsAgent',
+  'runNsToolHigh',
+  'runNsTool',
+  'runNsToolLow',
+] as const;
+export type SchedStats = Record<(typeof SCHED_STATS)[number], bigint>;
+
+/** struct agentsched_exit of bpf/sched/agentsched.h. */
+const EXIT_LAYOUT = { kind: 0, exitCode: 8, reason: 16, reasonLen: 128, msg: 144, msgLen: 256, size: 400 } as const;
+
+export interface SchedExit {
+  /** enum scx_exit_kind: 64 unregistered by user space (our detach), 1024+ an error (1026: a stall). */
+  kind: number;
+  exitCode: bigint;
+  reason: string;
+  msg: string;
+}
+
+/** What /sys/kernel/sched_ext says; every field undefined on a kernel without sched_ext. */
+export interface SchedExtStatus {
+  /** "enabled", "disabled", "enabling", "disabling"… */
+  state: string | undefined;
+  /** The running BPF scheduler's ops.name (root/ops), when one runs. */
+  ops: string | undefined;
+  /** 1: every task is on sched_ext (no SCX_OPS_SWITCH_PARTIAL). */
+  switchAll: string | undefined;
+  /** Times a BPF scheduler was enabled since boot. */
+  enableSeq: string | undefined;
+}
+
+const STRUCT_OPS_MAP = 'agentsched';
+const SLEEPABLE_PROGRAMS = ['agentsched_init'];
+export const SCHED_OPS_NAME = 'agentcgroup';
+
+/** The compiled scheduler: AGENTCGROUP_SCHED_OBJECT if set, else agentsched.bpf.o beside the running script. */
+export function schedObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
+  const override = env[SCHED_OBJECT_ENV];
+  let path: string;
+  if (override) {
+    path = resolve(override);
+  } else {
+    if (script === undefined) throw new AgentcgroupError('bpf-object', `cannot locate the sched_ext scheduler object: no script path; set ${SCHED_OBJECT_ENV}`);
+    let real: string;
+    try {
+      real = realpathSync(script);
+    } catch {
+      real = resolve(script);
+    }
+    path = join(dirname(real), 'agentsched.bpf.o');
+  }
+  if (!existsSync(path)) {
+    const how = override ? `(from ${SCHED_OBJECT_ENV})` : `(build it with bash bpf/sched/build.sh, or set ${SCHED_OBJECT_ENV})`;
+    throw new AgentcgroupError('bpf-object', `sched_ext scheduler object ${path} not found ${how}`);
+  }
+  return path;
+}
+
+function readTrimmed(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function schedExtStatus(sysfs = '/sys/kernel/sched_ext'): SchedExtStatus {
+  return {
+    state: readTrimmed(`${sysfs}/state`),
+    ops: readTrimmed(`${sysfs}/root/ops`),
+    switchAll: readTrimmed(`${sysfs}/switch_all`),
+    enableSeq: readTrimmed(`${sysfs}/enable_seq`),
+  };
+}
+
+/** True when our scheduler is the one running. */
+export function agentSchedulerRuns(sysfs = '/sys/kernel/sched_ext'): boolean {
+  const s = schedExtStatus(sysfs);
+  return s.state === 'enabled' && s.ops === SCHED_OPS_NAME;
+}
+
+function u64Key(id: bigint): Buffer {
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64LE(id);
+  return key;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function cString(buf: Buffer, offset: number, size: number): string {
+  const nul = buf.indexOf(0, offset);
+  return buf.toString('utf8', offset, nul < 0 || nul > offset + size ? offset + size : nul);
+}
+
+export class AgentScheduler {
+  #obj: bpf.BpfObject | undefined;
+  readonly #classes: bpf.BpfMap;
+  readonly #generation: bpf.BpfMap;
+  readonly #stats: bpf.BpfMap;
+  readonly #exitInfo: bpf.BpfMap;
+  readonly #ops: bpf.BpfMap;
+  readonly #cpus: number;
+  #gen = 0;
+  #linkFd: number | undefined;
+
+  private constructor(obj: bpf.BpfObject) {
+    this.#obj = obj;
+    this.#classes = bpf.findMap(obj, 'classes');
+    this.#generation = bpf.findMap(obj, 'generation');
+    this.#stats = bpf.findMap(obj, 'stats');
+    this.#exitInfo = bpf.findMap(obj, 'exit_info');
+    this.#ops = bpf.findMap(obj, STRUCT_OPS_MAP);
+    this.#cpus = bpf.possibleCpus();
+  }
+
+  /** Opens and loads (verifies) the scheduler without registering it; throws one line on failure. */
+  static open(objectPath: string = schedObjectPath()): AgentScheduler {
+    const obj = bpf.openObject(objectPath);
+    try {
+      bpf.setMapFlags(bpf.findMap(obj, STRUCT_OPS_MAP), STRUCT_OPS_MAP, bpf.BPF_F_LINK);
+      for (const name of SLEEPABLE_PROGRAMS) bpf.setProgramFlags(obj, name, bpf.BPF_F_SLEEPABLE);
+      bpf.loadObject(obj, objectPath);
+      return new AgentScheduler(obj);
+    } catch (err) {
+      bpf.closeObject(obj);
+      throw err;
+    }
+  }
+
+  /** Gives a cgroup (by id: its directory's inode number) and everything below it a class. */
+  setClass(cgroupId: bigint, cls: SchedClass): void {
+    this.#live();
+    bpf.mapUpdate(this.#classes, 'classes', u64Key(cgroupId), u32(SCHED_CLASSES[cls]));
+    this.#bump();
+  }
+
+  /** Forgets a cgroup's class (it falls back to its nearest classed ancestor's, or other); false if it had none. */
+  removeClass(cgroupId: bigint): boolean {
+    this.#live();
+    const had = bpf.mapDelete(this.#classes, 'classes', u64Key(cgroupId));
+    if (had) this.#bump();
+    return had;
+  }
+
+  /**
+   * Makes this the system's scheduler (all tasks, not only SCHED_EXT ones). It stays so until detach(),
+   * close() or this process's end, unless the kernel throws it out first (see exitInfo()).
+   */
+  attach(): void {
+    this.#live();
+    if (this.#linkFd !== undefined) throw new AgentcgroupError('bpf-attach', 'sched_ext scheduler already attached');
+    this.#linkFd = bpf.attachStructOpsLink(this.#ops, STRUCT_OPS_MAP);
+  }
+
+  get attached(): boolean {
+    return this.#linkFd !== undefined;
+  }
+
+  /** Unregisters: every task goes back to the fair class. Not attached: does nothing. */
+  detach(): void {
+    if (this.#linkFd === undefined) return;
+    const fd = this.#linkFd;
+    this.#linkFd = undefined;
+    closeSync(fd);
+  }
+
+  /** Counters since load, summed over CPUs. */
+  stats(): SchedStats {
+    this.#live();
+    const perCpu = Buffer.alloc(8 * this.#cpus);
+    const out = {} as SchedStats;
+    SCHED_STATS.forEach((name, slot) => {
+      bpf.mapLookup(this.#stats, 'stats', u32(slot), perCpu);
+      let sum = 0n;
+      for (let cpu = 0; cpu < this.#cpus; cpu++) sum += perCpu.readBigUInt64LE(cpu * 8);
+      out[name] = sum;
+    });
+    return out;
+  }
+
+  /** Why the scheduler last stopped (ops.exit), or undefined while it has never stopped. */
+  exitInfo(): SchedExit | undefined {
+    this.#live();
+    const buf = Buffer.alloc(EXIT_LAYOUT.size);
+    bpf.mapLookup(this.#exitInfo, 'exit_info', u32(0), buf);
+    const kind = buf.readInt32LE(EXIT_LAYOUT.kind);
+    if (kind === 0) return undefined;
+    return {
+      kind,
+      exitCode: buf.readBigInt64LE(EXIT_LAYOUT.exitCode),
+      reason: cString(buf, EXIT_LAYOUT.reason, EXIT_LAYOUT.reasonLen),
+      msg: cString(buf, EXIT_LAYOUT.msg, EXIT_LAYOUT.msgLen),
+    };
+  }
+
+  /** Detaches and frees everything; calling it again does nothing. */
+  close(): void {
+    this.detach();
+    if (this.#obj !== undefined) bpf.closeObject(this.#obj);
+    this.#obj = undefined;
+  }
+
+  /** Tells the scheduler `classes` changed: tasks' cached classes are looked up again. */
+  #bump(): void {
+    this.#gen = (this.#gen + 1) >>> 0;
+    bpf.mapUpdate(this.#generation, 'generation', u32(0), u32(this.#gen));
+  }
+
+  #live(): void {
+    if (this.#obj === undefined) throw new AgentcgroupError('bpf-closed', 'sched_ext scheduler used after close()');
+  }
+}

@@ -1,0 +1,28 @@
+import t from 'tap';
+import { type Round, markdown, parseBurn, parseProbe, summarize, verdict } from '../../../bench/sched/report.js';
+
+const round = (mode: Round['mode'], p99Us: number, same: number, other = same): Round => ({ mode, probe: { wakes: 100, p50Us: p99Us / 10, p99Us, maxUs: p99Us * 2 }, burn: { same, other } });
+
+t.test("load.c's lines are read, anything else is not", async (t) => {
+  t.same(parseProbe('probe 397 70 3957 11866\n'), { wakes: 397, p50Us: 70, p99Us: 3957, maxUs: 11866 });
+  t.equal(parseProbe('probe 1 2 3\n'), undefined);
+  t.equal(parseBurn('burn 9633.4\n'), 9633.4);
+  t.equal(parseBurn('burn x'), undefined);
+});
+
+t.test('per mode: medians over rounds, throughput summed over tool calls', async (t) => {
+  const s = summarize([round('weight', 1000, 50), round('weight', 3000, 60), round('weight', 2000, 55), round('none', 9000, 100)]);
+  t.same(s.map((m) => m.mode), ['weight', 'none']);
+  t.same(s[0]!.p99Us, { min: 1000, median: 2000, max: 3000 });
+  t.same(s[0]!.throughput, { min: 100, median: 110, max: 120 });
+});
+
+t.test("the bar: better p99 than cpu.weight and at most 5% of tool-call throughput", async (t) => {
+  const base = [round('weight', 2000, 100)];
+  t.match(verdict(summarize([...base, round('scx', 1000, 96)])), { ship: true, p99Ratio: 0.5, why: /at 4\.0% throughput cost$/ });
+  t.match(verdict(summarize([...base, round('scx', 1000, 105)])), { ship: true, why: /no throughput cost \(tool calls 5\.0% faster\)$/ });
+  t.match(verdict(summarize([...base, round('scx', 1000, 94)])), { ship: false, why: /lost 6\.0% of throughput \(over 5%\)/ });
+  t.match(verdict(summarize([...base, round('scx', 2500, 100)])), { ship: false, why: /1\.25x cpu\.weight's \(not better\)/ });
+  t.equal(verdict(summarize(base)), undefined, 'no (c): no verdict');
+  t.match(markdown(summarize([...base, round('none', 4000, 120)]), ['a note']), /\(a\) no agentcgroup.*\| 4000 \(4000-4000\) \(2\.00x\) \|[\s\S]*mode c did not run[\s\S]*- a note/);
+});
