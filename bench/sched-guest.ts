@@ -11,6 +11,7 @@ import { applySteps } from '../src/carve/apply.js';
 import { planCarve, planToolCgroup } from '../src/carve/plan.js';
 import { Cgroupfs } from '../src/cgroup/cgroupfs.js';
 import { DEFAULT_POLICY } from '../src/config/policy.js';
+import type { Policy } from '../src/config/types.js';
 import { hostMemoryBytes } from '../src/host/meminfo.js';
 import { AgentScheduler, type SchedClass, schedExtStatus } from '../src/bpf/sched.js';
 import { type Round, type SchedMode, markdown, parseBurn, parseProbe, summarize, verdict } from './sched/report.js';
@@ -45,7 +46,7 @@ interface Layout {
 }
 
 /** One container's cgroup, carved as the hook carves it (planCarve on the real tree), with one tool call. */
-function carved(C: string, inits: ChildProcess[]): { agent: string; call: string; made: string[] } {
+function carved(C: string, inits: ChildProcess[], policy: Policy): { agent: string; call: string; made: string[] } {
   fs.create(C);
   const init = runIn(C, ['sleep', '3600']);
   // Killed after the round: its end is expected, not a failure.
@@ -55,7 +56,7 @@ function carved(C: string, inits: ChildProcess[]): { agent: string; call: string
   for (let i = 0; i < 200 && fs.procs(C).length === 0; i++) spawnSync('sleep', ['0.05']);
   const plan = planCarve({
     cgroup: C,
-    policy: DEFAULT_POLICY,
+    policy,
     controllers: fs.controllers(C),
     children: [],
     sessionMax: 'max',
@@ -76,8 +77,10 @@ function layout(mode: SchedMode): Layout {
     for (const c of ['c1', 'c2']) fs.create(`${TOP}/${c}`);
     return { framework: `${TOP}/c1`, calls: { same: `${TOP}/c1`, other: `${TOP}/c2` }, inits, made: [`${TOP}/c1`, `${TOP}/c2`], classes: new Map() };
   }
-  const c1 = carved(`${TOP}/c1`, inits);
-  const c2 = carved(`${TOP}/c2`, inits);
+  // (b'): plain cpu.weight at its strongest for the framework, to weigh (c) against the best it can do.
+  const policy: Policy = mode === 'weightMax' ? { ...DEFAULT_POLICY, agent: { ...DEFAULT_POLICY.agent, cpuWeight: 10000 } } : DEFAULT_POLICY;
+  const c1 = carved(`${TOP}/c1`, inits, policy);
+  const c2 = carved(`${TOP}/c2`, inits, policy);
   const classes = new Map<string, SchedClass>([
     [c1.agent, 'agent'],
     [c2.agent, 'agent'],
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
     noScx = err instanceof Error ? err.message : String(err);
   }
   if (noScx) console.log(`mode (c) left out: ${noScx}`);
-  const modes: SchedMode[] = noScx ? ['none', 'weight'] : ['none', 'weight', 'scx'];
+  const modes: SchedMode[] = noScx ? ['none', 'weight', 'weightMax'] : ['none', 'weight', 'weightMax', 'scx'];
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Rotated each round: no mode always runs first, or always after another.

@@ -5,11 +5,12 @@
  */
 import { stats, type Stats } from '../timing.js';
 
-export type SchedMode = 'none' | 'weight' | 'scx';
+export type SchedMode = 'none' | 'weight' | 'weightMax' | 'scx';
 
 export const SCHED_MODE_NAMES: Record<SchedMode, string> = {
   none: '(a) no agentcgroup: framework and tool call share the container cgroup',
   weight: "(b) today's carve: agent leaf and tool calls with cpu.weight",
+  weightMax: "(b') the carve with agent.cpu_weight 10000, the most cpu.weight can favour the framework",
   scx: '(c) sched_ext: agent, tool call and priority classes by cgroup id',
 };
 
