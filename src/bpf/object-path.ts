@@ -5,28 +5,45 @@ import { seaAssetPath } from '../sea/assets.js';
 
 export const BPF_OBJECT_ENV = 'AGENTCGROUP_BPF_OBJECT';
 
+/** One compiled eBPF object: its file name, the variable that overrides where it is, how to build it. */
+export interface BpfObjectSpec {
+  file: string;
+  envVar: string;
+  /** As a message names it: "eBPF tracker object". */
+  what: string;
+  build: string;
+  /** The single executable carries it inside itself. */
+  embedded: boolean;
+}
+
+const TRACKER: BpfObjectSpec = { file: 'tracker.bpf.o', envVar: BPF_OBJECT_ENV, what: 'eBPF tracker object', build: 'bash bpf/build.sh', embedded: true };
+
 /**
- * The compiled tracker: AGENTCGROUP_BPF_OBJECT if set, else tracker.bpf.o beside the running script
- * (dist/agentcgroup.cjs and dist/tracker.bpf.o ship together). The script's real path counts, so a
- * symlink in /usr/local/bin still finds the object next to the file it points at.
+ * A compiled object: its variable if set, else the file beside the running script (dist/agentcgroup.cjs
+ * and dist/tracker.bpf.o ship together). The script's real path counts, so a symlink in
+ * /usr/local/bin still finds the object next to the file it points at.
  */
-export function trackerObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
-  const override = env[BPF_OBJECT_ENV];
-  // The single executable carries the object inside itself.
-  const embedded = override ? undefined : seaAssetPath('tracker.bpf.o');
+export function bpfObjectPath(spec: BpfObjectSpec, env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
+  const override = env[spec.envVar];
+  const embedded = override || !spec.embedded ? undefined : seaAssetPath(spec.file);
   if (embedded !== undefined) return embedded;
   let path: string;
   if (override) {
     path = resolve(override);
   } else {
-    if (script === undefined) throw new AgentcgroupError('bpf-object', `cannot locate the eBPF tracker object: no script path; set ${BPF_OBJECT_ENV}`);
-    path = join(dirname(realScript(script)), 'tracker.bpf.o');
+    if (script === undefined) throw new AgentcgroupError('bpf-object', `cannot locate the ${spec.what}: no script path; set ${spec.envVar}`);
+    path = join(dirname(realScript(script)), spec.file);
   }
   if (!existsSync(path)) {
-    const how = override ? `(from ${BPF_OBJECT_ENV})` : `(build it with bash bpf/build.sh, or set ${BPF_OBJECT_ENV})`;
-    throw new AgentcgroupError('bpf-object', `eBPF tracker object ${path} not found ${how}`);
+    const how = override ? `(from ${spec.envVar})` : `(build it with ${spec.build}, or set ${spec.envVar})`;
+    throw new AgentcgroupError('bpf-object', `${spec.what} ${path} not found ${how}`);
   }
   return path;
+}
+
+/** The compiled tracker: AGENTCGROUP_BPF_OBJECT, the single executable's own copy, or tracker.bpf.o beside the script. */
+export function trackerObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
+  return bpfObjectPath(TRACKER, env, script);
 }
 
 function realScript(script: string): string {

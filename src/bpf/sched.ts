@@ -5,10 +5,10 @@
  * when this process dies, SIGKILL included. The kernel's own watchdog reverts to the fair class too if
  * the scheduler lets a task wait more than its timeout (5 s).
  */
-import { closeSync, existsSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, readFileSync } from 'node:fs';
 import { AgentcgroupError } from '../errors.js';
 import * as bpf from './libbpf.js';
+import { type BpfObjectSpec, bpfObjectPath } from './object-path.js';
 
 export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
 
@@ -64,27 +64,11 @@ const STRUCT_OPS_MAP = 'agentsched';
 const SLEEPABLE_PROGRAMS = ['agentsched_init'];
 export const SCHED_OPS_NAME = 'agentcgroup';
 
+const SCHED_OBJECT: BpfObjectSpec = { file: 'agentsched.bpf.o', envVar: SCHED_OBJECT_ENV, what: 'sched_ext scheduler object', build: 'bash bpf/sched/build.sh', embedded: false };
+
 /** The compiled scheduler: AGENTCGROUP_SCHED_OBJECT if set, else agentsched.bpf.o beside the running script. */
 export function schedObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
-  const override = env[SCHED_OBJECT_ENV];
-  let path: string;
-  if (override) {
-    path = resolve(override);
-  } else {
-    if (script === undefined) throw new AgentcgroupError('bpf-object', `cannot locate the sched_ext scheduler object: no script path; set ${SCHED_OBJECT_ENV}`);
-    let real: string;
-    try {
-      real = realpathSync(script);
-    } catch {
-      real = resolve(script);
-    }
-    path = join(dirname(real), 'agentsched.bpf.o');
-  }
-  if (!existsSync(path)) {
-    const how = override ? `(from ${SCHED_OBJECT_ENV})` : `(build it with bash bpf/sched/build.sh, or set ${SCHED_OBJECT_ENV})`;
-    throw new AgentcgroupError('bpf-object', `sched_ext scheduler object ${path} not found ${how}`);
-  }
-  return path;
+  return bpfObjectPath(SCHED_OBJECT, env, script);
 }
 
 function readTrimmed(path: string): string | undefined {

@@ -66,7 +66,7 @@ export function carveContainer(target: CarveTarget, policy: Policy, store: State
   const sessionMax = controllers.includes('memory') ? parseLimit(fs.read(cgroup, 'memory.max')) : 'max';
   const plan = planCarve({
     oomGroup: controllers.includes('memory') && fs.read(cgroup, 'memory.oom.group').trim() === '1',
-    swapAccounting: controllers.includes('memory') && hasFile(fs, cgroup, 'memory.swap.max'),
+    swapAccounting: controllers.includes('memory') && fs.hasFile(cgroup, 'memory.swap.max'),
     oomScoreAdj: engineOomScoreAdj(host.procRoot, pid),
     cgroup,
     policy,
@@ -123,13 +123,3 @@ function engineOomScoreAdj(procRoot: string, pid: number): number {
   return adj;
 }
 
-/** Whether C has the file: memory.swap.max is there only while the kernel keeps swap accounting. */
-function hasFile(fs: Cgroupfs, cgroup: string, file: string): boolean {
-  try {
-    fs.read(cgroup, file);
-    return true;
-  } catch (err) {
-    if (err instanceof AgentcgroupError && err.code === 'cgroup-enoent') return false;
-    throw err;
-  }
-}

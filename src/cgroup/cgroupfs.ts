@@ -119,6 +119,22 @@ export class Cgroupfs {
     return this.ops.isDir(this.path(cgroup));
   }
 
+  /** Whether the cgroup has the file: one of a kernel version or option (memory.swap.max, memory.reclaim). */
+  hasFile(cgroup: string, file: string): boolean {
+    try {
+      this.read(cgroup, file);
+      return true;
+    } catch (err) {
+      if (err instanceof AgentcgroupError && err.code === 'cgroup-enoent') return false;
+      throw err;
+    }
+  }
+
+  /** `err` says a file of the cgroup is missing while the cgroup is there: the kernel lacks the file. */
+  lacksFile(cgroup: string, err: unknown): boolean {
+    return err instanceof AgentcgroupError && err.code === 'cgroup-enoent' && this.exists(cgroup);
+  }
+
   create(cgroup: string): void {
     try {
       this.ops.mkdir(this.path(cgroup));

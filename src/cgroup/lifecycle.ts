@@ -72,11 +72,6 @@ function* freezing(fs: Cgroupfs, cgroup: string, frozen: boolean): Steps {
   yield { cgroup, key: 'frozen', want: frozen ? 1 : 0, what: frozen ? 'freeze' : 'thaw' };
 }
 
-/** cgroup.kill is missing, not the cgroup: a kernel before 5.14. */
-function lacksKillFile(fs: Cgroupfs, cgroup: string, err: unknown): boolean {
-  return err instanceof AgentcgroupError && err.code === 'cgroup-enoent' && fs.exists(cgroup);
-}
-
 /**
  * Every process of `cgroup` and the cgroups below it, by pid. A 0 is a process outside our pid
  * namespace: it cannot be signalled from here, and kill(0) would hit our own process group.
@@ -116,7 +111,8 @@ function* killing(fs: Cgroupfs, cgroup: string): Steps {
     fs.write(cgroup, 'cgroup.kill', '1');
     return;
   } catch (err) {
-    if (!lacksKillFile(fs, cgroup, err)) throw err;
+    // cgroup.kill is missing, not the cgroup: a kernel before 5.14.
+    if (!fs.lacksFile(cgroup, err)) throw err;
   }
   yield* signalFrozen(fs, cgroup);
 }

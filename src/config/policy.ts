@@ -100,12 +100,7 @@ const int = (min: number, max: number) => (value: unknown, where: string): numbe
 // memory.swap.max: bytes (0 is never) or max; a share of the session has no meaning for swap.
 function swapSize(value: unknown, where: string): number | 'max' {
   if (value === 0 || (typeof value === 'string' && value.replace(/^[ \t]+|[ \t]+$/g, '') === '0')) return 0;
-  let s: Size | undefined;
-  try {
-    if (typeof value === 'string' || typeof value === 'number') s = parseSize(String(value), where);
-  } catch {
-    // reported below
-  }
+  const s = sizeOrNone(value, where);
   if (s?.kind === 'max') return 'max';
   if (s?.kind === 'bytes') return s.bytes;
   return fail(where, `must be a size in bytes (0, 512M, 2G) or max, got ${show(value)}`);
@@ -122,15 +117,19 @@ function size(value: unknown, where: string): Size {
   return fail(where, `must be a size (${SIZE_FORMS}), got ${show(value)}`);
 }
 
+// The size grammar's reading of a value, or none: for keys whose own message says what they take.
+function sizeOrNone(value: unknown, where: string): Size | undefined {
+  try {
+    return typeof value === 'string' || typeof value === 'number' ? parseSize(String(value), where) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 // A size with no session to be a share of: bytes or a binary unit only, so the one message says so
 // rather than the size grammar's, which offers percentages and max.
 const bytes = (min: number) => (value: unknown, where: string): number => {
-  let s: Size | undefined;
-  try {
-    if (typeof value === 'string' || typeof value === 'number') s = parseSize(String(value), where);
-  } catch {
-    // reported below
-  }
+  const s = sizeOrNone(value, where);
   if (s?.kind === 'bytes' && s.bytes >= min) return s.bytes;
   return fail(where, `must be a size of at least ${formatBytes(min)} (bytes, 800K, 16M), got ${show(value)}`);
 };

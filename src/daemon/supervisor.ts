@@ -69,7 +69,7 @@ export class Supervisor {
   /** Host-wide pressure wakes us too. */
   start(): void {
     this.sources.set(HOST, [this.psiTrigger(this.d.hostPressure)].filter((s): s is Closable => !!s));
-    if (this.policy.ladder.reclaim && this.swapTotal() === 0) {
+    if (this.policy.ladder.reclaim && (this.meminfo()?.SwapTotal ?? 0) === 0) {
       this.log.info('no swap on this host: the reclaim rung can take only frozen calls\' page cache, so kill stays the last resort (doctor, README: compressed swap)');
     }
   }
@@ -162,7 +162,9 @@ export class Supervisor {
     const watched = this.d.containers();
     const eff = effectivePriorities(watched.map((c) => ({ id: c.record.id, priority: c.record.priority, dependsOn: c.record.dependsOn })));
     const budgets = new Map<string, BudgetView>();
-    const host = this.hostBudget();
+    // Read once a look: the host's budget and its free swap come from the same /proc/meminfo.
+    const mem = this.meminfo();
+    const host = mem && hostBudget(mem);
     if (host) budgets.set(HOST, host);
     const sessions: SessionView[] = [];
     const calls: CallView[] = [];
@@ -189,8 +191,8 @@ export class Supervisor {
             continue; // Ended between the listing and the read.
           }
           const view: CallView = { key: `${c.record.id}/${cg.split('/').pop()}`, session: c.record.id, current: m.current, high: m.high, max: m.max, fullStallUs: m.pressure.full.totalUs, frozen: m.frozen };
-          const swapMax = this.swapMaxOf(c, cg);
-          if (swapMax !== undefined) view.swapMax = swapMax;
+          // What the carve's tool template gave every call (absent without swap accounting): no read needed.
+          if (c.record.tool.swapMax !== undefined) view.swapMax = c.record.tool.swapMax;
           own.push(view);
         }
         sessions.push(session);
@@ -203,32 +205,15 @@ export class Supervisor {
     }
     const reclaimed = this.reclaimed;
     this.reclaimed = [];
-    return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()], swapFreeBytes: this.swapFree(), reclaimed };
+    return { nowMs: Date.now(), calls, sessions, budgets: [...budgets.values()], swapFreeBytes: mem?.SwapFree ?? 0, reclaimed };
   }
 
-  /** memory.swap.max of a call; none where the kernel keeps no swap accounting (or the call just ended). */
-  private swapMaxOf(c: Watched, cg: string): Bytes | undefined {
+  /** /proc/meminfo in bytes; none when it cannot be read (the host is then no budget, and there is no swap to count on). */
+  private meminfo(): Record<string, number> | undefined {
     try {
-      return parseLimit(c.fs.read(cg, 'memory.swap.max'));
+      return this.d.meminfo();
     } catch {
       return undefined;
-    }
-  }
-
-  private swapFree(): number {
-    return this.meminfoField('SwapFree');
-  }
-
-  private swapTotal(): number {
-    return this.meminfoField('SwapTotal');
-  }
-
-  /** One /proc/meminfo figure; 0 when it cannot be read. */
-  private meminfoField(name: string): number {
-    try {
-      return this.d.meminfo()[name] ?? 0;
-    } catch {
-      return 0;
     }
   }
 
@@ -288,7 +273,7 @@ export class Supervisor {
       }
       // Short of the ask is EAGAIN, the kernel's word for "this is all I could take": not a fault.
       const code = err instanceof AgentcgroupError ? err.code : undefined;
-      const missing = code === 'cgroup-enoent' && c.fs.exists(cg);
+      const missing = c.fs.lacksFile(cg, err);
       this.reclaimed.push({ call: a.call, askedBytes: a.bytes, gotBytes: got });
       if (missing) {
         this.canReclaim = false;
@@ -335,18 +320,6 @@ export class Supervisor {
     return out;
   }
 
-  /** The host as a budget; none when /proc/meminfo cannot be read or lacks its lines. */
-  private hostBudget(): BudgetView | undefined {
-    let m: Record<string, number>;
-    try {
-      m = this.d.meminfo();
-    } catch {
-      return undefined;
-    }
-    if (m.MemTotal === undefined || m.MemAvailable === undefined) return undefined;
-    return { id: HOST, limit: m.MemTotal, current: m.MemTotal - m.MemAvailable };
-  }
-
   /**
    * A PSI trigger wakes the ladder on a stall. Without PSI (booted with psi=0) the ladder still runs
    * on the other events and every `recheck`: said once, not for each cgroup.
@@ -360,4 +333,10 @@ export class Supervisor {
       return undefined;
     }
   }
+}
+
+/** The host as a budget; none when /proc/meminfo lacks its lines. */
+function hostBudget(m: Record<string, number>): BudgetView | undefined {
+  if (m.MemTotal === undefined || m.MemAvailable === undefined) return undefined;
+  return { id: HOST, limit: m.MemTotal, current: m.MemTotal - m.MemAvailable };
 }

@@ -36,7 +36,7 @@ function world(t: Test, opts: WorldOptions = {}) {
     fs.create(`${C}/agent`);
     fs.create(`${C}/tools`);
     fs.enableControllers(`${C}/tools`, ['memory', 'cpu', 'pids']);
-    const record = { id, cgroup: C, pid: 1, priority: 1, dependsOn: [] } as unknown as ContainerRecord;
+    const record = { id, cgroup: C, pid: 1, priority: 1, dependsOn: [], tool: { memoryHigh: 'max', memoryMax: 'max', cpuWeight: 100 } } as unknown as ContainerRecord;
     const c: Watched = { record, fs, cgroupId: 1n, agentCgroupId: 2n };
     containers.push(c);
     return c;
@@ -255,10 +255,10 @@ t.test('a tool call of exec gets what the ladder did through the store, beside i
   t.match(w.ladders.slice(0, 2), ['by-exec 64M', 'file low/by-exec 64M'], 'the call book does not have it: the store does');
 });
 
-t.test('swap.max of each call is read for the ladder: a frozen call that may not swap is not bet on', async (t) => {
-  for (const swapMax of ['max', '0']) {
+t.test("each call's swap.max (the carve's tool template) is seen by the ladder: a frozen call that may not swap is not bet on", async (t) => {
+  for (const swapMax of ['max', 0] as const) {
     const { w, low, cgLow } = shortWithSwap(t, { memoryReclaim: true, swapAccounting: true });
-    w.fs.write(cgLow, 'memory.swap.max', swapMax);
+    low.record.tool.swapMax = swapMax;
     await look(w, low);
     t.equal(w.fs.read(cgLow, 'cgroup.freeze').trim(), '1');
     fill(w, 995);
