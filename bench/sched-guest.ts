@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   fs.enableControllers('', ['cpu', 'memory', 'pids']);
   if (!fs.exists(TOP)) fs.create(TOP);
   fs.enableControllers(TOP, ['cpu', 'memory', 'pids']);
-  // (c) where the kernel has sched_ext and the object is built (bpf/sched/build.sh).
+  // (c) where the kernel has sched_ext (the object, dist/agentsched.bpf.o, is copied beside this script).
   const ext = schedExtStatus();
   let noScx: string | undefined = ext.state === undefined ? 'this kernel has no sched_ext' : undefined;
   try {

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Builds the eBPF tracker: dist/tracker.bpf.o (CO-RE, so one object loads on any kernel with BTF) and
+# Builds the eBPF objects, CO-RE (one object loads on any kernel with BTF): dist/tracker.bpf.o, the
+# daemon's tracker; dist/agentsched.bpf.o, the sched_ext agent scheduler (it loads only on a kernel
+# with sched_ext, but builds anywhere: its kernel types are bpf/sched/kernel.h, not a vmlinux.h); and
 # build/bpf/layout.json, the host compiler's view of struct event and the ring's size, which a unit
 # test holds the TypeScript decoder to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD_NAME=bpf/build.sh
-. bpf/toolchain.sh
+die() {
+  echo "bpf/build.sh: $*" >&2
+  exit 1
+}
+# Each missing piece of the toolchain, with the Debian package to install.
+command -v clang >/dev/null || die "clang not found: install the Debian package clang"
+command -v bpftool >/dev/null || die "bpftool not found: install the Debian package bpftool"
+[ -f /usr/include/bpf/bpf_helpers.h ] || die "libbpf headers not found (/usr/include/bpf): install the Debian package libbpf-dev"
 hostcc=$(command -v cc || command -v clang)
 
 mkdir -p build/bpf dist
@@ -18,9 +26,11 @@ if [ ! -s build/bpf/vmlinux.h ]; then
   mv build/bpf/vmlinux.h.tmp build/bpf/vmlinux.h
 fi
 
-clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c bpf/tracker.bpf.c -o dist/tracker.bpf.o
+bpfcc=(clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86)
+"${bpfcc[@]}" -I build/bpf -c bpf/tracker.bpf.c -o dist/tracker.bpf.o
+"${bpfcc[@]}" -I bpf/sched -c bpf/sched/agentsched.bpf.c -o dist/agentsched.bpf.o
 # Test only: the unit tests hold libbpf's ring buffer reader to what src/bpf/batch.ts expects of it.
-clang -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 -I build/bpf -c test/fixtures/ringfill.bpf.c -o build/bpf/ringfill.bpf.o
+"${bpfcc[@]}" -I build/bpf -c test/fixtures/ringfill.bpf.c -o build/bpf/ringfill.bpf.o
 
 cat >build/bpf/layout.c <<'EOF'
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /**
- * Guest check of the sched_ext agent scheduler (issue 21 prototype): loads build/sched/agentsched.bpf.o
+ * Guest check of the sched_ext agent scheduler (issue 21 prototype): loads dist/agentsched.bpf.o
  * (or AGENTCGROUP_SCHED_OBJECT), attaches it, prints /sys/kernel/sched_ext, gives its own cgroup the
  * agent class, one busy child's cgroup the tool-call class and two busy children's cgroup the low
  * tool-call class, spins beside them for 2 s (printing who got how much CPU), and then:
@@ -78,7 +78,8 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-const objectPath = process.env[SCHED_OBJECT_ENV] ?? join(__dirname, 'agentsched.bpf.o');
+// The bundle is build/sched/try-load.cjs: the checkout's dist/ is two levels up.
+const objectPath = process.env[SCHED_OBJECT_ENV] ?? join(__dirname, '../../dist/agentsched.bpf.o');
 const inGuest = process.env.AGENTCGROUP_IN_GUEST === '1' && existsSync('/sys/kernel/sched_ext');
 
 async function main(): Promise<void> {

@@ -19,10 +19,11 @@
  * - The kernel's watchdog (timeout_ms) reverts everything to the fair class if a task waits too long,
  *   and closing the struct_ops link (the loader's process exiting, SIGKILL too) unloads us.
  *
- * Built against a vmlinux.h from a sched_ext kernel (bpf/sched/build.sh); kfuncs are declared here.
- * libbpf 1.1 (Debian 12) loads it: no ".struct_ops.link" or "struct_ops.s" sections, so the loader
- * sets BPF_F_LINK on the map and BPF_F_SLEEPABLE on agentsched_init itself (src/bpf/sched.ts). */
-#include "vmlinux.h"
+ * The kernel types it uses are in kernel.h (CO-RE, no vmlinux.h: any machine builds it, sched_ext or
+ * not; bpf/build.sh makes dist/agentsched.bpf.o); kfuncs are declared here. libbpf 1.1 (Debian 12)
+ * loads it: no ".struct_ops.link" or "struct_ops.s" sections, so the loader sets BPF_F_LINK on the
+ * map and BPF_F_SLEEPABLE on agentsched_init itself (src/bpf/sched.ts). */
+#include "kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>

@@ -64,9 +64,9 @@ const STRUCT_OPS_MAP = 'agentsched';
 const SLEEPABLE_PROGRAMS = ['agentsched_init'];
 export const SCHED_OPS_NAME = 'agentcgroup';
 
-const SCHED_OBJECT: BpfObjectSpec = { file: 'agentsched.bpf.o', envVar: SCHED_OBJECT_ENV, what: 'sched_ext scheduler object', build: 'bash bpf/sched/build.sh', embedded: false };
+const SCHED_OBJECT: BpfObjectSpec = { file: 'agentsched.bpf.o', envVar: SCHED_OBJECT_ENV, what: 'sched_ext scheduler object', build: 'bash bpf/build.sh', embedded: true };
 
-/** The compiled scheduler: AGENTCGROUP_SCHED_OBJECT if set, else agentsched.bpf.o beside the running script. */
+/** The compiled scheduler: AGENTCGROUP_SCHED_OBJECT, the single executable's own copy, or agentsched.bpf.o beside the script. */
 export function schedObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
   return bpfObjectPath(SCHED_OBJECT, env, script);
 }

@@ -1,8 +1,9 @@
 /**
  * Files the single executable carries inside itself (src/sea/sea-config.json's assets): koffi's native
- * module, the eBPF tracker and the native hook front (which install.sh has `agentcgroup hook-front`
- * write out). dlopen and libbpf want a real path, so an asset is written out on first need into one
- * private directory per process, removed again when the process exits.
+ * module, the eBPF objects (the tracker, the sched_ext scheduler) and the native hook front (which
+ * install.sh has `agentcgroup hook-front` write out). dlopen and libbpf want a real path, so an asset
+ * is written out on first need into one private directory per process, removed again when the
+ * process exits.
  */
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 // `npm run build:binary` (after `npm run build`): dist/agentcgroup, one executable that needs no node
 // and no node_modules. It is this machine's own node binary with a single-executable blob injected:
-// a second bundle of the CLI in which koffi's native module and the eBPF tracker come from assets
+// a second bundle of the CLI in which koffi's native module and the eBPF objects come from assets
 // embedded in the executable (src/sea/sea-config.json) instead of files beside the script.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';

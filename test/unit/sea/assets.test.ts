@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { dlopenBytes, inSea, makePrivateDir, privateDirBases, seaAsset, seaAssetPath } from '../../../src/sea/assets.js';
 import { trackerObjectPath } from '../../../src/bpf/object-path.js';
+import { schedObjectPath } from '../../../src/bpf/sched.js';
 
 const require = createRequire(import.meta.url);
 const KOFFI_PACKAGE = require.resolve('@koromix/koffi-linux-x64/package.json');
@@ -57,7 +58,15 @@ t.test('a module that does not load: the dynamic loader\'s own reason, nothing l
 t.test('outside the single executable nothing is unpacked', async (t) => {
   t.equal(inSea(), false);
   t.equal(seaAssetPath('tracker.bpf.o'), undefined);
+  t.equal(seaAssetPath('agentsched.bpf.o'), undefined);
   t.throws(() => seaAsset('koffi.node'), { code: 'sea-asset' });
-  const dir = t.testdir({ dist: { 'agentcgroup.cjs': '', 'tracker.bpf.o': 'ELF' } });
+  const dir = t.testdir({ dist: { 'agentcgroup.cjs': '', 'tracker.bpf.o': 'ELF', 'agentsched.bpf.o': 'ELF' } });
   t.equal(trackerObjectPath({}, join(dir, 'dist/agentcgroup.cjs')), join(dir, 'dist/tracker.bpf.o'), 'the tracker beside the script, as in src/bpf');
+  t.equal(schedObjectPath({}, join(dir, 'dist/agentcgroup.cjs')), join(dir, 'dist/agentsched.bpf.o'), 'the scheduler beside the script, as in src/bpf');
+});
+
+t.test('the single executable carries both eBPF objects, as bpf/build.sh writes them', async (t) => {
+  const { assets } = JSON.parse(readFileSync('src/sea/sea-config.json', 'utf8')) as { assets: Record<string, string> };
+  t.equal(assets['tracker.bpf.o'], 'dist/tracker.bpf.o');
+  t.equal(assets['agentsched.bpf.o'], 'dist/agentsched.bpf.o');
 });
