@@ -5,16 +5,18 @@
  * when this process dies, SIGKILL included. The kernel's own watchdog reverts to the fair class too if
  * the scheduler lets a task wait more than its timeout (5 s).
  */
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { AgentcgroupError } from '../errors.js';
+import type { SchedClass } from '../policy/schedclass.js';
 import * as bpf from './libbpf.js';
 import { type BpfObjectSpec, bpfObjectPath } from './object-path.js';
 
 export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
 
 /** CLASS_* of bpf/sched/agentsched.h. */
-export const SCHED_CLASSES = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 } as const;
-export type SchedClass = keyof typeof SCHED_CLASSES;
+export type { SchedClass };
+export { SCHED_OPS_NAME, type SchedExtStatus, agentSchedulerRuns, schedExtStatus } from '../host/schedext.js';
+export const SCHED_CLASSES: Readonly<Record<SchedClass, number>> = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 };
 
 /** STAT_* of bpf/sched/agentsched.h, in slot order. */
 export const SCHED_STATS = [
@@ -48,50 +50,14 @@ export interface SchedExit {
   msg: string;
 }
 
-/** What /sys/kernel/sched_ext says; every field undefined on a kernel without sched_ext. */
-export interface SchedExtStatus {
-  /** "enabled", "disabled", "enabling", "disabling"… */
-  state: string | undefined;
-  /** The running BPF scheduler's ops.name (root/ops), when one runs. */
-  ops: string | undefined;
-  /** 1: every task is on sched_ext (no SCX_OPS_SWITCH_PARTIAL). */
-  switchAll: string | undefined;
-  /** Times a BPF scheduler was enabled since boot. */
-  enableSeq: string | undefined;
-}
-
 const STRUCT_OPS_MAP = 'agentsched';
 const SLEEPABLE_PROGRAMS = ['agentsched_init'];
-export const SCHED_OPS_NAME = 'agentcgroup';
 
 const SCHED_OBJECT: BpfObjectSpec = { file: 'agentsched.bpf.o', envVar: SCHED_OBJECT_ENV, what: 'sched_ext scheduler object', build: 'bash bpf/build.sh', embedded: true };
 
 /** The compiled scheduler: AGENTCGROUP_SCHED_OBJECT, the single executable's own copy, or agentsched.bpf.o beside the script. */
 export function schedObjectPath(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
   return bpfObjectPath(SCHED_OBJECT, env, script);
-}
-
-function readTrimmed(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-export function schedExtStatus(sysfs = '/sys/kernel/sched_ext'): SchedExtStatus {
-  return {
-    state: readTrimmed(`${sysfs}/state`),
-    ops: readTrimmed(`${sysfs}/root/ops`),
-    switchAll: readTrimmed(`${sysfs}/switch_all`),
-    enableSeq: readTrimmed(`${sysfs}/enable_seq`),
-  };
-}
-
-/** True when our scheduler is the one running. */
-export function agentSchedulerRuns(sysfs = '/sys/kernel/sched_ext'): boolean {
-  const s = schedExtStatus(sysfs);
-  return s.state === 'enabled' && s.ops === SCHED_OPS_NAME;
 }
 
 function u64Key(id: bigint): Buffer {
@@ -173,6 +139,11 @@ export class AgentScheduler {
 
   get attached(): boolean {
     return this.#linkFd !== undefined;
+  }
+
+  /** The struct_ops link while attached: it polls EPOLLHUP once the kernel has stopped the scheduler. */
+  get linkFd(): number | undefined {
+    return this.#linkFd;
   }
 
   /** Unregisters: every task goes back to the fair class. Not attached: does nothing. */

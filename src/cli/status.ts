@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseSnapshot } from '../metrics/snapshot.js';
-import { describeFramework, describeNri, describeTracker, describeUncarved } from '../metrics/top.js';
+import { describeFramework, describeNri, describeScheduler, describeTracker, describeUncarved } from '../metrics/top.js';
 import { oneLine } from '../text.js';
 import { describeError } from '../errors.js';
 import { adminSocketFor, askDaemon } from './admin.js';
@@ -21,6 +21,8 @@ export function registerStatus(program: Command, ctx: CliContext, setExit: (code
           ctx.stdout(`${describeTracker(snap)}, ${snap.containers.length} container(s), ${snap.calls} tool call(s) running\n`);
           const nri = describeNri(snap);
           if (nri !== undefined) ctx.stdout(`${nri}\n`);
+          const sched = describeScheduler(snap);
+          if (sched !== undefined) ctx.stdout(`${sched}\n`);
           for (const line of describeUncarved(snap)) ctx.stdout(`${line}\n`);
           for (const c of snap.containers) {
             const calls = c.calls.length ? c.calls.map((k) => oneLine(k.id)).join(' ') : '-';

@@ -50,6 +50,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   metrics: { listen: null },
   shim: { always: false },
   nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
+  schedExt: { enable: false },
 });
 
 /** Priorities in order: the daemon freezes and kills the tool calls of lower ranks first. */
@@ -327,6 +328,8 @@ const SETTINGS: readonly Setting[] = [
     description: "the runtime's NRI socket" },
   { key: 'nri.carve', hostOnly: true, set: (p, v, w) => { p.nri.carve = nriCarve(v, w); },
     description: 'how the daemon carves a container it sees through NRI: daemon (itself, once the runtime has created it, before it starts), hooks (our OCI hooks added to the container) or auto (daemon for containerd, and for CRI-O unless strict; hooks otherwise)' },
+  { key: 'sched_ext.enable', hostOnly: true, set: (p, v, w) => { p.schedExt.enable = bool(v, w); },
+    description: "the daemon makes agentcgroup's sched_ext scheduler the system's scheduler while it runs (a kernel with sched_ext recent enough for it: 7.2 is, 6.12 is not): agents' frameworks run ahead of tool calls, tool calls share by priority; false: cpu.weight only" },
 ];
 
 /** Every policy key, in the order of the shipped policy file, for docs and help. */

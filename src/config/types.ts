@@ -155,6 +155,15 @@ export interface Policy {
      */
     carve: NriCarve;
   };
+  /**
+   * Host-only. agentcgroup's sched_ext scheduler (bpf/sched/agentsched.bpf.c; a kernel with sched_ext
+   * and the kfuncs it uses, which 7.2 has and 6.12 lacks): the framework's
+   * threads run ahead of tool calls, and tool calls share the CPU by their container's priority.
+   */
+  schedExt: {
+    /** Load it at daemon start (the system's scheduler until the daemon exits); false: cpu.weight only. */
+    enable: boolean;
+  };
 }
 
 export type NriEnable = 'auto' | boolean;

@@ -1,11 +1,13 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { trackerObjectPath } from '../bpf/object-path.js';
+import { AgentScheduler, SCHED_OPS_NAME, schedExtStatus } from '../bpf/sched.js';
 import { TrackerPump } from '../bpf/pump.js';
 import { Tracker } from '../bpf/tracker.js';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import type { Policy } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { TOOLS_PARENT } from '../layout.js';
 import { daemonReachable } from '../hook/daemoncheck.js';
 import type { HookSpec } from '../hook/register.js';
 import type { HostEnv } from '../host/env.js';
@@ -33,6 +35,7 @@ import { NriLink } from './nrilink.js';
 import { ContainerRegistry } from './registry.js';
 import { SessionResizer } from './resizer.js';
 import { TrackerRouter } from './router.js';
+import { SchedulerLink } from './scheduler.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
 import { FdWaiter } from './waiter.js';
@@ -66,6 +69,8 @@ export class Daemon {
   private admin: LineServer | undefined;
   private metrics: MetricsListener | undefined;
   private readonly nri: NriLink;
+  /** agentcgroup's sched_ext scheduler, while policy sched_ext.enable asks for it and the kernel can run it. */
+  private readonly scheduler: SchedulerLink;
   /** What a hook run for the native hook front needs (hookop.ts). */
   private readonly hookDeps: HookOpDeps;
 
@@ -90,6 +95,14 @@ export class Daemon {
     this.calls.flushEvents = () => this.drainTracker();
     this.calls.onEnded((_, c, logged) => logged && this.toolStats.note(c.record.id, logged));
     this.router = new TrackerRouter(this.calls, this.procs, log);
+    const cgroupId = (fs: Cgroupfs, cg: string) => statSync(fs.path(cg), { bigint: true }).ino;
+    this.scheduler = new SchedulerLink(policy.schedExt.enable, {
+      open: () => AgentScheduler.open(),
+      sysfs: () => schedExtStatus(),
+      toolsCgroupId: (c) => cgroupId(c.fs, `${c.record.cgroup}/${TOOLS_PARENT}`),
+      opsName: SCHED_OPS_NAME,
+      log,
+    });
     this.registry = new ContainerRegistry(
       {
         store: this.store,
@@ -97,7 +110,7 @@ export class Daemon {
         recordsDir: join(policy.paths.runDir, 'containers'),
         sweep: () => sweepStaleAsync(this.store, host),
         fsFor: (record) => new Cgroupfs(record.cgroupRoot, host.fsOps),
-        cgroupId: (fs, cg) => statSync(fs.path(cg), { bigint: true }).ino,
+        cgroupId,
         log,
       },
       { added: (c) => this.follow(c), removed: (c) => this.unfollow(c) },
@@ -151,6 +164,8 @@ export class Daemon {
       this.log.warn(`eBPF tracker unavailable, tool calls are separated only through agentcgroup exec: ${describeError(err)}`);
     }
     clearNoticeMarker(runDir);
+    // Before the registry: the containers it follows at start get their classes as it takes them up.
+    this.scheduler.start();
     this.supervisor.start();
     this.admin = await serveLines(
       adminSocketPath(runDir),
@@ -174,7 +189,8 @@ export class Daemon {
       }
     }
     const nri = this.nri.snapshot();
-    const ready = `agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}, NRI ${nri.state} (${nri.detail})`;
+    const sched = this.scheduler.snapshot().state;
+    const ready = `agentcgroup daemon ready: ${this.registry.list().length} container(s), tracker ${this.tracker ? 'on' : 'off'}, NRI ${nri.state} (${nri.detail}), sched_ext ${sched}`;
     this.log.info(ready);
     return ready;
   }
@@ -190,6 +206,8 @@ export class Daemon {
     for (const c of this.registry.list()) this.router.continueStranded(c);
     this.supervisor.stop();
     await this.registry.stop();
+    // After the registry: its unfollows no longer touch a map that is gone.
+    this.scheduler.stop();
     await this.calls.settled();
     await this.admin?.close();
     await this.metrics?.close();
@@ -213,6 +231,7 @@ export class Daemon {
         nri: () => this.nri.snapshot(),
         tools: (id) => this.toolStats.container(id),
         uncarved: () => this.uncarved(),
+        scheduler: () => this.scheduler.snapshot(),
       },
       new Date(),
     );
@@ -244,6 +263,7 @@ export class Daemon {
     this.calls.adoptRunning(c);
     this.router.sweep(c);
     this.supervisor.follow(c);
+    this.scheduler.follow(c);
     try {
       this.execServers.set(
         c.record.id,
@@ -267,6 +287,7 @@ export class Daemon {
     this.tracker?.unwatch(c.cgroupId);
     this.router.unfollow(c);
     this.supervisor.unfollow(c.record.id);
+    this.scheduler.unfollow(c.record.id);
     this.resizer.unfollow(c.record.id);
     this.toolStats.forgetContainer(c.record.id);
     this.calls.forget(c);

@@ -1,6 +1,8 @@
 import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
 import { describeNriStartup, nriStartup } from '../config/nri.js';
 import type { HostFacts, Read } from '../host/facts.js';
+import { SCHED_OPS_NAME } from '../host/schedext.js';
+import { oneLine } from '../text.js';
 import { CONTROLLERS } from '../layout.js';
 import { oomKillerProbes } from './oomkillers.js';
 
@@ -293,16 +295,34 @@ function tracefsProbe(facts: HostFacts): Probe {
   };
 }
 
+/**
+ * sched_ext and agentcgroup's scheduler (policy sched_ext.enable): whether the kernel has it, which
+ * scheduler runs now, whether ours loads here (kfuncs it needs that an older kernel lacks), and what
+ * the policy asks. Info only: cpu.weight shares the CPU where it does not run.
+ */
+function schedExtProbe(facts: HostFacts): Probe {
+  const base = { id: 'sched_ext', title: 'sched_ext', need: 'info' as const, how: `${facts.roots.sys}/kernel/sched_ext; policy sched_ext.enable` };
+  const s = facts.schedExt;
+  const policy = facts.schedEnable === undefined ? '' : `; policy sched_ext.enable ${String(facts.schedEnable)}`;
+  if (s.state === undefined) return { ...base, ok: false, found: `absent (kernel before 6.12 or built without it): cpu.weight shares the CPU${policy}` };
+  const running =
+    s.state === 'enabled' && s.ops === SCHED_OPS_NAME
+      ? "agentcgroup's scheduler runs (the daemon's)"
+      : s.state === 'enabled' && s.ops
+        ? `another scheduler runs (${oneLine(s.ops, 64)}): the daemon would not take over`
+        : `present, no BPF scheduler runs (${oneLine(s.state, 32)})`;
+  const load = facts.schedLoad === undefined ? '' : facts.schedLoad.ok ? `; ours ${facts.schedLoad.detail}` : `; ours cannot load here: ${facts.schedLoad.detail}`;
+  return {
+    ...base,
+    ok: facts.schedLoad?.ok ?? true,
+    found: `${running}${load}${policy}`,
+    how: `${base.how}${facts.schedLoad === undefined ? '' : '; opened and loaded the scheduler object (not attached), as root'}`,
+  };
+}
+
 function inKernelProbes(facts: HostFacts): Probe[] {
   return [
-    {
-      id: 'sched_ext',
-      title: 'sched_ext',
-      need: 'info',
-      ok: facts.schedExt,
-      found: facts.schedExt ? 'present (not used yet: cpu.weight does the CPU side)' : 'absent (kernel before 6.12 or built without it); cpu.weight does the CPU side',
-      how: `${facts.roots.sys}/kernel/sched_ext`,
-    },
+    schedExtProbe(facts),
     {
       id: 'memcg_bpf_ops',
       title: 'memcg BPF struct_ops',

@@ -9,6 +9,7 @@ import {
   parseUnifiedCgroupPath,
 } from '../cgroup/mountinfo.js';
 import type { NriEnable } from '../config/types.js';
+import { type SchedExtStatus, schedExtStatus } from './schedext.js';
 
 /** Where /proc and /sys are: the real ones, or fixture directories in tests. */
 export interface HostRoots {
@@ -65,8 +66,12 @@ export interface HostFacts {
   btf: boolean;
   /** Where tracefs is mounted, if anywhere (tp_btf programs do not need it). */
   tracefs: string | undefined;
-  /** /sys/kernel/sched_ext: BPF schedulers (6.12+, when built in). */
-  schedExt: boolean;
+  /** /sys/kernel/sched_ext: BPF schedulers (6.12+, when built in); state undefined without it. */
+  schedExt: SchedExtStatus;
+  /** agentcgroup's scheduler loaded (verified by the kernel, not attached), when doctor was allowed to try. */
+  schedLoad?: { ok: boolean; detail: string };
+  /** Policy sched_ext.enable, when the policy loaded. */
+  schedEnable?: boolean;
   /** A `memcg_bpf_ops` type in the kernel's BTF: memory-control struct_ops (an unmerged patch series). */
   memcgBpfOps: boolean;
   /** The live load of the tracker, when doctor was allowed to try it. */
@@ -199,7 +204,7 @@ export function gatherHostFacts(roots: HostRoots, uid: number): HostFacts {
     kernelRelease: readText(join(roots.proc, 'sys/kernel/osrelease')),
     uid,
     btf: existsSync(join(roots.sys, 'kernel/btf/vmlinux')),
-    schedExt: existsSync(join(roots.sys, 'kernel/sched_ext')),
+    schedExt: schedExtStatus(join(roots.sys, 'kernel/sched_ext')),
     memcgBpfOps: btfHasType(join(roots.sys, 'kernel/btf/vmlinux'), 'memcg_bpf_ops'),
     tracefs: mounts?.find((m) => m.fsType === 'tracefs')?.mountPoint,
     oomKillers: { running: findOomKillers(roots.proc) },

@@ -4,7 +4,7 @@ import { AGENT_LEAF, TOOLS_PARENT } from '../layout.js';
 import type { RunningCall } from '../state/records.js';
 import type { Watched } from '../state/watched.js';
 import type { LineageView } from '../policy/lineage.js';
-import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, NriStatus, TrackerCounts, UncarvedView } from './snapshot.js';
+import type { CallSnapshot, ContainerSnapshot, Counters, DaemonSnapshot, NriStatus, SchedulerStatus, TrackerCounts, UncarvedView } from './snapshot.js';
 import type { ToolSummary } from './toolstats.js';
 import { RiseWatch, stateOf } from './state.js';
 
@@ -27,6 +27,8 @@ export interface SnapshotSources {
   tools?: (container: string) => ToolSummary[];
   /** Containers running uncarved (state/uncarved.ts). */
   uncarved?: () => UncarvedView[];
+  /** The sched_ext scheduler's state (daemon/scheduler.ts). */
+  scheduler?: () => SchedulerStatus;
 }
 
 /** A call id is `<name>-<time>-<random>` (newCallId): its name, when no marker says better. */
@@ -101,6 +103,7 @@ export class SnapshotCollector {
       at: now.toISOString(),
       ...(src.nri ? { nri: src.nri() } : {}),
       ...(src.uncarved ? { uncarved: src.uncarved() } : {}),
+      ...(src.scheduler ? { scheduler: src.scheduler() } : {}),
     };
   }
 }

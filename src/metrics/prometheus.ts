@@ -10,7 +10,7 @@
 import type { Bytes } from '../limits.js';
 import type { MemoryStatus } from '../cgroup/stats.js';
 import { COMMIT, VERSION } from '../version.js';
-import { CALL_STATES, type CallState, type ContainerSnapshot, type Counters, type DaemonSnapshot, type TrackerCounts } from './snapshot.js';
+import { CALL_STATES, type CallState, type ContainerSnapshot, type Counters, type DaemonSnapshot, SCHED_CLASS_NAMES, type TrackerCounts } from './snapshot.js';
 import { DURATION_BUCKETS, type Histogram, OUTCOMES, PEAK_BUCKETS, type ToolSummary, foldTool } from './toolstats.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -159,6 +159,15 @@ export function renderPrometheus(snap: DaemonSnapshot): string {
   x.family('agentcgroup_tracker_up', 'gauge', '1 when the eBPF tracker runs (tool calls an agent starts on its own get their cgroup)', daemon, (s) => one(s.tracker ? 1 : 0));
   x.scoped('tracker', 'the eBPF tracker since the daemon opened it', TRACKER, snap.trackerCounts ? [{ labels: [], subject: snap.trackerCounts }] : []);
   x.family('agentcgroup_nri_up', 'gauge', "1 when the daemon is registered as the container runtime's NRI plugin", snap.nri ? daemon : [], (s) => one(s.nri?.state === 'connected' ? 1 : 0));
+  const sched = snap.scheduler;
+  x.family('agentcgroup_sched_ext_up', 'gauge', "1 while agentcgroup's sched_ext scheduler is the system's scheduler (policy sched_ext.enable)", sched ? daemon : [], () => one(sched?.state === 'running' ? 1 : 0));
+  x.family(
+    'agentcgroup_sched_ext_run_seconds_total',
+    'counter',
+    "CPU time run under agentcgroup's sched_ext scheduler since it was loaded, by class (agent: frameworks; toolHigh, tool, toolLow: tool calls by priority; other: the rest of the host)",
+    sched?.runSeconds ? daemon : [],
+    () => SCHED_CLASS_NAMES.map((c): Sample => [[['class', c]], sched?.runSeconds?.[c] ?? 0]),
+  );
   x.family('agentcgroup_containers', 'gauge', 'carved containers the daemon follows', daemon, (s) => one(s.containers.length));
   x.family('agentcgroup_tool_calls', 'gauge', 'tool calls running', daemon, (s) => one(s.calls));
   const uncarved = snap.uncarved ?? [];

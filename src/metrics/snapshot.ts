@@ -85,6 +85,25 @@ export interface NriStatus {
   detail: string;
 }
 
+/**
+ * agentcgroup's sched_ext scheduler (policy sched_ext.enable): off (not asked for, or the daemon
+ * stopped), running, unavailable (asked for, cannot run: `detail` says why) or ejected (the kernel
+ * stopped it: `detail` has its reason).
+ */
+export type SchedulerState = 'running' | 'off' | 'unavailable' | 'ejected';
+export const SCHEDULER_STATES: readonly SchedulerState[] = ['running', 'off', 'unavailable', 'ejected'];
+export const SCHED_CLASS_NAMES = ['agent', 'toolHigh', 'tool', 'toolLow', 'other'] as const;
+
+export interface SchedulerStatus {
+  state: SchedulerState;
+  /** One line: what it does, or why it does not run. */
+  detail: string;
+  /** cgroups the daemon gave a class (two per container followed). */
+  classes: number;
+  /** CPU time run by each class since it was loaded; null while it does not run. */
+  runSeconds: Record<(typeof SCHED_CLASS_NAMES)[number], number> | null;
+}
+
 export interface DaemonSnapshot {
   containers: ContainerSnapshot[];
   /** Tool calls running, over all containers. */
@@ -98,6 +117,8 @@ export interface DaemonSnapshot {
   nri?: NriStatus | null;
   /** Containers running uncarved; absent from an older daemon. */
   uncarved?: UncarvedView[];
+  /** The sched_ext scheduler; null from an older daemon, absent where no one asked. */
+  scheduler?: SchedulerStatus | null;
 }
 
 class Shape extends Error {}
@@ -167,6 +188,22 @@ function nriStatus(v: unknown, where: string): NriStatus | null {
   if (v === undefined || v === null) return null;
   const o = obj(v, where);
   return { state: oneOf(o, 'state', NRI_STATES, where), detail: str(o, 'detail', where) };
+}
+
+/** Absent from an older daemon's reply: no scheduler, not another version. */
+function schedulerStatus(v: unknown, where: string): SchedulerStatus | null {
+  if (v === undefined || v === null) return null;
+  const o = obj(v, where);
+  const run = o.runSeconds;
+  return {
+    state: oneOf(o, 'state', SCHEDULER_STATES, where),
+    detail: str(o, 'detail', where),
+    classes: num(o, 'classes', where),
+    runSeconds:
+      run === null || run === undefined
+        ? null
+        : (Object.fromEntries(SCHED_CLASS_NAMES.map((k) => [k, num(obj(run, `${where}.runSeconds`), k, `${where}.runSeconds`)])) as SchedulerStatus['runSeconds']),
+  };
 }
 
 /** Absent from an older daemon's reply: read as not counted, not as another version. */
@@ -248,6 +285,7 @@ export function parseSnapshot(reply: unknown): DaemonSnapshot {
       trackerCounts: trackerCounts(o.trackerCounts, 'reply.trackerCounts'),
       at: str(o, 'at', 'reply'),
       nri: nriStatus(o.nri, 'reply.nri'),
+      scheduler: schedulerStatus(o.scheduler, 'reply.scheduler'),
       ...(o.uncarved === undefined ? {} : { uncarved: list(o, 'uncarved', 'reply').map((u, i) => uncarved(u, `uncarved[${i}]`)) }),
     };
   } catch (err) {

@@ -64,6 +64,18 @@ export function describeNri(snap: Pick<DaemonSnapshot, 'nri'>): string | undefin
 }
 
 /**
+ * `sched_ext running (agentcgroup: …; 4 cgroups classed)`, `sched_ext unavailable (why)`, `sched_ext
+ * ejected (the kernel's reason)`; nothing while it is off or from a daemon without it: a host that
+ * never asked for it sees no line about it.
+ */
+export function describeScheduler(snap: Pick<DaemonSnapshot, 'scheduler'>): string | undefined {
+  const s = snap.scheduler;
+  if (!s || s.state === 'off') return undefined;
+  const classed = s.state === 'running' ? `; ${s.classes} cgroup${s.classes === 1 ? '' : 's'} classed` : '';
+  return `sched_ext ${s.state} (${oneLine(s.detail, 200)}${classed})`;
+}
+
+/**
  * One line per container running uncarved, its hook or the runtime shim having failed open:
  * `UNCARVED abc123 (createRuntime, 10:00:01): <reason>`. Ids and reasons are escaped: they may hold
  * what a container chose.
@@ -93,6 +105,7 @@ export function renderTop(snap: DaemonSnapshot, opts: FrameOptions = {}): string
   const title = [
     `agentcgroup top  ${time}`,
     describeTracker(snap),
+    ...(snap.scheduler && snap.scheduler.state !== 'off' ? [`sched_ext ${snap.scheduler.state}`] : []),
     `${snap.containers.length} container(s), ${snap.calls} tool call(s)`,
     ...(snap.uncarved?.length ? [`${snap.uncarved.length} UNCARVED`] : []),
     ...(opts.note ? [opts.note] : []),

@@ -221,6 +221,7 @@ t.test('host-only keys cannot be set by a container', async (t) => {
     'nri.enable',
     'nri.socket',
     'nri.carve',
+    'sched_ext.enable',
   ]);
   for (const name of hostOnly) {
     t.match(annotationError(t, { [P + name]: 'true' }, P + name, OPEN), /: host-only: only the host policy file may set it, not the container$/, 'even where the host allows everything');

@@ -64,6 +64,7 @@ t.test('DEFAULT_POLICY holds the agreed defaults and is frozen', async (t) => {
     metrics: { listen: null },
     shim: { always: false },
     nri: { enable: 'auto', socket: '/var/run/nri/nri.sock', carve: 'auto' },
+    schedExt: { enable: false },
   });
   t.equal(DEFAULT_POLICY_FILE, '/etc/agentcgroup/policy.yaml');
   t.ok(Object.isFrozen(DEFAULT_POLICY) && Object.isFrozen(DEFAULT_POLICY.tool.memoryMax), 'deeply frozen');
@@ -150,6 +151,8 @@ t.test('every key is read and merged over the defaults', async (t) => {
       '  enable: false',
       '  socket: /run/containerd/nri.sock',
       '  carve: hooks',
+      'sched_ext:',
+      '  enable: true',
     ].join('\n'),
     SRC,
   );
@@ -181,6 +184,7 @@ t.test('every key is read and merged over the defaults', async (t) => {
     metrics: { listen: { host: '127.0.0.1', port: 9464 } },
     shim: { always: true },
     nri: { enable: false, socket: '/run/containerd/nri.sock', carve: 'hooks' },
+    schedExt: { enable: true },
   } satisfies Policy);
 });
 

@@ -3,6 +3,7 @@ import { escapeHelp, escapeLabelValue, formatValue, renderPrometheus } from '../
 import { readFileSync } from 'node:fs';
 import { MAX_TOOLS, OTHER_TOOL, ToolStats } from '../../../src/metrics/toolstats.js';
 import type { CallRecord } from '../../../src/state/records.js';
+import type { DaemonSnapshot } from '../../../src/metrics/snapshot.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 interface Sample {
@@ -230,4 +231,24 @@ t.test('agentcgroup_nri_up: 1 while registered with the runtime, 0 otherwise, no
   t.same(up({ state: 'off', detail: 'x' }), ['agentcgroup_nri_up 0']);
   t.same(up(undefined), []);
   t.match(renderPrometheus(sampleSnapshot()), /^# TYPE agentcgroup_nri_up gauge$/m, 'the family is declared all the same');
+});
+
+t.test('agentcgroup_sched_ext_*: up while it runs, run seconds by class; nothing from a daemon without it', async (t) => {
+  const lines = (scheduler?: DaemonSnapshot['scheduler']) => {
+    const { scheduler: _, ...older } = sampleSnapshot();
+    return renderPrometheus(scheduler === undefined ? older : { ...older, scheduler })
+      .split('\n')
+      .filter((l) => l.startsWith('agentcgroup_sched_ext_'));
+  };
+  t.same(lines({ state: 'running', detail: 'x', classes: 2, runSeconds: { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3 } }), [
+    'agentcgroup_sched_ext_up 1',
+    'agentcgroup_sched_ext_run_seconds_total{class="agent"} 1.5',
+    'agentcgroup_sched_ext_run_seconds_total{class="toolHigh"} 0',
+    'agentcgroup_sched_ext_run_seconds_total{class="tool"} 0.25',
+    'agentcgroup_sched_ext_run_seconds_total{class="toolLow"} 0',
+    'agentcgroup_sched_ext_run_seconds_total{class="other"} 3',
+  ]);
+  t.same(lines({ state: 'ejected', detail: 'x', classes: 0, runSeconds: null }), ['agentcgroup_sched_ext_up 0']);
+  t.same(lines({ state: 'off', detail: 'x', classes: 0, runSeconds: null }), ['agentcgroup_sched_ext_up 0']);
+  t.same(lines(undefined), []);
 });

@@ -63,6 +63,21 @@ t.test('the NRI link: absent from an older daemon reads as none; present, its st
   t.throws(() => parseSnapshot(reply), /\(reply\.nri\.detail is not a string\)/);
 });
 
+t.test('the scheduler: absent from an older daemon reads as none; present, state, detail, classes and run seconds are checked', async (t) => {
+  const reply = asJson(sampleSnapshot());
+  delete reply.scheduler;
+  t.equal(parseSnapshot(reply).scheduler, null, 'absent');
+  const runSeconds = { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3 };
+  reply.scheduler = { state: 'running', detail: 'agentcgroup', classes: 4, runSeconds };
+  t.same(parseSnapshot(reply).scheduler, { state: 'running', detail: 'agentcgroup', classes: 4, runSeconds });
+  reply.scheduler = { state: 'unavailable', detail: 'no sched_ext', classes: 0, runSeconds: null };
+  t.same(parseSnapshot(reply).scheduler?.runSeconds, null);
+  reply.scheduler = { state: 'gone', detail: '', classes: 0, runSeconds: null };
+  t.throws(() => parseSnapshot(reply), /\(reply\.scheduler\.state is not one of running, off, unavailable, ejected\)/);
+  reply.scheduler = { state: 'running', detail: '', classes: 0, runSeconds: { agent: 1 } };
+  t.throws(() => parseSnapshot(reply), /\(reply\.scheduler\.runSeconds\.toolHigh is not a number\)/);
+});
+
 t.test('tools and uncarved read back; absent from an older daemon, wrong ones named', async (t) => {
   const snap = sampleSnapshot();
   const stats = new ToolStats();

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { type Terminal, runTop } from '../../../src/cli/top.js';
 import type { DaemonSnapshot } from '../../../src/metrics/snapshot.js';
-import { describeFramework, describeNri, describeTracker, renderTop } from '../../../src/metrics/top.js';
+import { describeFramework, describeNri, describeScheduler, describeTracker, renderTop } from '../../../src/metrics/top.js';
 import { sampleSnapshot } from '../../fixtures/snapshot.js';
 
 t.test('one frame: title, header, container, agent leaf and calls with their numbers', async (t) => {
@@ -132,4 +132,15 @@ t.test('describeNri: the state and its detail on one line; nothing without the l
   t.equal(describeNri({ nri: null }), undefined);
   t.equal(describeNri({}), undefined);
   t.equal(describeNri({ nri: { state: 'waiting', detail: 'x'.repeat(500) } })?.length, 'NRI waiting ()'.length + 161, 'cut');
+});
+
+t.test('describeScheduler: running with its classes, unavailable or ejected with why; nothing while off or absent', async (t) => {
+  t.equal(describeScheduler({ scheduler: { state: 'running', detail: 'agentcgroup: frameworks first', classes: 4, runSeconds: null } }), 'sched_ext running (agentcgroup: frameworks first; 4 cgroups classed)');
+  t.equal(describeScheduler({ scheduler: { state: 'unavailable', detail: 'this kernel has no sched_ext', classes: 0, runSeconds: null } }), 'sched_ext unavailable (this kernel has no sched_ext)');
+  t.equal(describeScheduler({ scheduler: { state: 'ejected', detail: 'the kernel stopped it: sysrq S\u001b', classes: 0, runSeconds: null } }), 'sched_ext ejected (the kernel stopped it: sysrq S\\u001b)');
+  t.equal(describeScheduler({ scheduler: { state: 'off', detail: 'sched_ext.enable is false', classes: 0, runSeconds: null } }), undefined);
+  t.equal(describeScheduler({ scheduler: null }), undefined);
+  t.equal(describeScheduler({}), undefined);
+  const frame = renderTop({ ...sampleSnapshot(), scheduler: { state: 'running', detail: 'x', classes: 2, runSeconds: null } });
+  t.match(frame[0], /rescans\)  sched_ext running  1 container/, 'top says so in its title');
 });
