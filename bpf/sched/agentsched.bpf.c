@@ -85,6 +85,16 @@ struct {
 	__type(value, struct agentsched_exit);
 } exit_info SEC(".maps");
 
+/*
+ * ops.exit also puts its record here: the ring's fd turns readable, so the daemon hears of an ejection
+ * (watchdog, sysrq S, an error) when it happens. The link's fd does not tell: it polls nothing when
+ * the kernel disables the scheduler (7.2, tried with sysrq S).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} exit_ring SEC(".maps");
+
 struct task_ctx {
 	u64 cgid; /* the cgroup the class was found for; 0: none yet */
 	u32 gen;
@@ -393,6 +403,7 @@ void BPF_STRUCT_OPS(agentsched_exit, struct scx_exit_info *ei)
 	e->exit_code = ei->exit_code;
 	bpf_probe_read_kernel_str(e->reason, sizeof(e->reason), ei->reason);
 	bpf_probe_read_kernel_str(e->msg, sizeof(e->msg), ei->msg);
+	bpf_ringbuf_output(&exit_ring, e, sizeof(*e), 0);
 }
 
 SEC(".struct_ops")

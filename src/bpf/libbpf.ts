@@ -237,6 +237,11 @@ export function setProgramFlags(obj: BpfObject, name: string, flags: number): vo
   status('bpf-prog', `cannot set the flags of eBPF program ${name}`, () => libbpf().setProgramFlags(prog, flags));
 }
 
+/** A loaded map's file descriptor (owned by the object: closed with it). */
+export function mapFd(map: BpfMap, name: string): number {
+  return status('bpf-map', `eBPF map ${name} has no file descriptor`, () => libbpf().mapFd(map));
+}
+
 /**
  * Registers a loaded struct_ops map created with BPF_F_LINK through a BPF link, and returns the link's
  * file descriptor: closing it (closeSync, or the process dying, SIGKILL included) unregisters.
@@ -247,11 +252,11 @@ export function setProgramFlags(obj: BpfObject, name: string, flags: number): vo
  */
 export function attachStructOpsLink(map: BpfMap, name: string): number {
   const lib = libbpf();
-  const mapFd = status('bpf-attach', `eBPF map ${name} has no file descriptor`, () => lib.mapFd(map));
+  const fd = mapFd(map, name);
   const stored = pointer('bpf-attach', `cannot store the programs of struct_ops map ${name}`, () => lib.attachStructOps(map));
   lib.disconnectLink(stored);
   lib.destroyLink(stored);
-  return status('bpf-attach', `cannot register struct_ops map ${name} through a link`, () => lib.linkCreate(mapFd, 0, BPF_STRUCT_OPS, null));
+  return status('bpf-attach', `cannot register struct_ops map ${name} through a link`, () => lib.linkCreate(fd, 0, BPF_STRUCT_OPS, null));
 }
 
 export function possibleCpus(): number {

@@ -7,15 +7,15 @@
  */
 import { closeSync } from 'node:fs';
 import { AgentcgroupError } from '../errors.js';
-import type { SchedClass } from '../policy/schedclass.js';
 import * as bpf from './libbpf.js';
 import { type BpfObjectSpec, bpfObjectPath } from './object-path.js';
 
 export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
 
 /** CLASS_* of bpf/sched/agentsched.h. */
-export type { SchedClass };
-export { SCHED_OPS_NAME, type SchedExtStatus, agentSchedulerRuns, schedExtStatus } from '../host/schedext.js';
+/** The scheduler's classes as the daemon names them (policy/schedclass.ts decides who gets which). */
+export type SchedClass = 'other' | 'agent' | 'toolHigh' | 'tool' | 'toolLow';
+export { SCHED_OPS_NAME, type SchedExtStatus, agentSchedulerRuns, schedExtStatus } from './schedext.js';
 export const SCHED_CLASSES: Readonly<Record<SchedClass, number>> = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 };
 
 /** STAT_* of bpf/sched/agentsched.h, in slot order. */
@@ -84,6 +84,7 @@ export class AgentScheduler {
   readonly #stats: bpf.BpfMap;
   readonly #exitInfo: bpf.BpfMap;
   readonly #ops: bpf.BpfMap;
+  readonly #exitFd: number;
   readonly #cpus: number;
   #gen = 0;
   #linkFd: number | undefined;
@@ -95,6 +96,7 @@ export class AgentScheduler {
     this.#stats = bpf.findMap(obj, 'stats');
     this.#exitInfo = bpf.findMap(obj, 'exit_info');
     this.#ops = bpf.findMap(obj, STRUCT_OPS_MAP);
+    this.#exitFd = bpf.mapFd(bpf.findMap(obj, 'exit_ring'), 'exit_ring');
     this.#cpus = bpf.possibleCpus();
   }
 
@@ -141,9 +143,13 @@ export class AgentScheduler {
     return this.#linkFd !== undefined;
   }
 
-  /** The struct_ops link while attached: it polls EPOLLHUP once the kernel has stopped the scheduler. */
-  get linkFd(): number | undefined {
-    return this.#linkFd;
+  /**
+   * Turns readable (EPOLLIN) when the scheduler stops, the kernel ejecting it included: ops.exit writes
+   * its record to a ring buffer. Owned by the object: stop watching it before close().
+   */
+  get exitFd(): number {
+    this.#live();
+    return this.#exitFd;
   }
 
   /** Unregisters: every task goes back to the fair class. Not attached: does nothing. */

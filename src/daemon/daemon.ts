@@ -101,6 +101,10 @@ export class Daemon {
       sysfs: () => schedExtStatus(),
       toolsCgroupId: (c) => cgroupId(c.fs, `${c.record.cgroup}/${TOOLS_PARENT}`),
       opsName: SCHED_OPS_NAME,
+      watch: (fd, onReady) => {
+        this.waiter.add(fd, EPOLLIN, onReady);
+        return { close: () => this.waiter.remove(fd) };
+      },
       log,
     });
     this.registry = new ContainerRegistry(

@@ -26,6 +26,8 @@ export interface SchedulerHandle {
   attach(): void;
   stats(): SchedStats;
   exitInfo(): SchedExit | undefined;
+  /** Readable once the scheduler stopped (ops.exit wrote its record); closed by close(). */
+  readonly exitFd: number;
   close(): void;
 }
 
@@ -38,6 +40,8 @@ export interface SchedulerDeps {
   toolsCgroupId(c: Watched): bigint;
   /** The ops.name our scheduler registers as, to tell it from another one in sysfs. */
   opsName: string;
+  /** Calls `onReady` when `fd` turns readable (the daemon's epoll set), until closed. */
+  watch(fd: number, onReady: () => void): { close(): void };
   log: Log;
 }
 
@@ -62,6 +66,7 @@ export function describeExit(e: SchedExit | undefined): string {
 
 export class SchedulerLink {
   #handle: SchedulerHandle | undefined;
+  #exitWatch: { close(): void } | undefined;
   #status: SchedulerStatus;
   /** The cgroup ids classed per followed container, to remove them when it goes. */
   readonly #classed = new Map<string, bigint[]>();
@@ -96,6 +101,8 @@ export class SchedulerLink {
       return;
     }
     this.#handle = handle;
+    // An ejection is then said when it happens, not at the next status; the look below finds it.
+    this.#exitWatch = this.d.watch(handle.exitFd, () => void this.#live());
     this.#status = { state: 'running', detail: `${this.d.opsName}: frameworks ahead of tool calls, tool calls by priority`, classes: 0, runSeconds: null };
     this.d.log.info(`sched_ext: agentcgroup's scheduler is the system's scheduler until the daemon stops`);
   }
@@ -150,10 +157,8 @@ export class SchedulerLink {
   /** Unloads it: every task goes back to the fair class. */
   stop(): void {
     const h = this.#handle;
-    this.#handle = undefined;
-    this.#classed.clear();
     if (h === undefined) return;
-    h.close();
+    this.#release(h);
     this.#status = { state: 'off', detail: 'the daemon stopped', classes: 0, runSeconds: null };
     this.d.log.info('sched_ext: scheduler unloaded, tasks are back on the fair class');
   }
@@ -171,12 +176,19 @@ export class SchedulerLink {
     } catch {
       exit = undefined;
     }
-    this.#handle = undefined;
-    this.#classed.clear();
-    h.close();
+    this.#release(h);
     this.#status = { state: 'ejected', detail: describeExit(exit), classes: 0, runSeconds: null };
     this.d.log.warn(`sched_ext: ${this.#status.detail}; tasks are back on the fair class, cpu.weight alone shares the CPU until the daemon restarts`);
     return undefined;
+  }
+
+  /** Forgets and frees the object: the fd watch first, as close() closes the fd it watches. */
+  #release(h: SchedulerHandle): void {
+    this.#exitWatch?.close();
+    this.#exitWatch = undefined;
+    this.#handle = undefined;
+    this.#classed.clear();
+    h.close();
   }
 
   #cannotRun(): string | undefined {

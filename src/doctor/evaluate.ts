@@ -1,7 +1,7 @@
 import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
 import { describeNriStartup, nriStartup } from '../config/nri.js';
 import type { HostFacts, Read } from '../host/facts.js';
-import { SCHED_OPS_NAME } from '../host/schedext.js';
+import { SCHED_OPS_NAME } from '../bpf/schedext.js';
 import { oneLine } from '../text.js';
 import { CONTROLLERS } from '../layout.js';
 import { oomKillerProbes } from './oomkillers.js';

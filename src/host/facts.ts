@@ -9,7 +9,7 @@ import {
   parseUnifiedCgroupPath,
 } from '../cgroup/mountinfo.js';
 import type { NriEnable } from '../config/types.js';
-import { type SchedExtStatus, schedExtStatus } from './schedext.js';
+import { type SchedExtStatus, schedExtStatus } from '../bpf/schedext.js';
 
 /** Where /proc and /sys are: the real ones, or fixture directories in tests. */
 export interface HostRoots {

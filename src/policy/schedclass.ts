@@ -4,10 +4,10 @@
  * priority. Classes go on these two directories only: a call's own cgroup inherits from `tools/`, so
  * calls come and go with no map update, and nothing a container makes below can change its class.
  */
+import type { SchedClass } from '../bpf/sched.js';
 import { PRIORITY_RANK } from '../config/policy.js';
 
-/** The scheduler's classes, as the loader names them (values: CLASS_* of agentsched.h). */
-export type SchedClass = 'other' | 'agent' | 'toolHigh' | 'tool' | 'toolLow';
+export type { SchedClass };
 
 /** The class of a container's tool calls, by its priority rank (records.ts ContainerRecord.priority). */
 export function toolClass(rank: number): SchedClass {

@@ -17,6 +17,7 @@ class FakeScheduler implements SchedulerHandle {
   closed = false;
   exit: SchedExit | undefined;
   failSet = false;
+  readonly exitFd = 42;
   constructor(private readonly sys: { status: SchedExtStatus }) {}
   setClass(id: bigint, cls: SchedClass): void {
     if (this.failSet) throw new AgentcgroupError('bpf-map', 'map update classes: No space left on device (E2BIG)');
@@ -56,6 +57,7 @@ function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => n
   const sys = { status: opts.status ?? { ...DISABLED } };
   const log: string[] = [];
   const handles: FakeScheduler[] = [];
+  const watches = new Map<number, () => void>();
   const link = new SchedulerLink(opts.enable ?? true, {
     open:
       opts.open ??
@@ -67,9 +69,13 @@ function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => n
     sysfs: () => sys.status,
     toolsCgroupId: (c) => c.agentCgroupId + 100n,
     opsName: 'agentcgroup',
+    watch: (fd, onReady) => {
+      watches.set(fd, onReady);
+      return { close: () => void watches.delete(fd) };
+    },
     log: { info: (l) => log.push(l), warn: (l) => log.push(`WARN ${l}`) },
   });
-  return { link, sys, log, handles };
+  return { link, sys, log, handles, watches };
 }
 
 t.test('classes: the agent leaf is agent, tools/ follows the priority rank', async (t) => {
@@ -97,7 +103,7 @@ t.test('off by policy: nothing is opened and status says why', async (t) => {
 });
 
 t.test('running: each container classed, counted, and its classes removed when it goes', async (t) => {
-  const { link, sys, log, handles } = setup();
+  const { link, sys, log, handles, watches } = setup();
   link.start();
   t.equal(sys.status.state, 'enabled');
   t.match(log, [/system's scheduler until the daemon stops/]);
@@ -119,6 +125,7 @@ t.test('running: each container classed, counted, and its classes removed when i
   t.equal(link.snapshot().classes, 2);
   link.stop();
   t.ok(h.closed, 'stop closes the object (the link with it)');
+  t.equal(watches.size, 0, 'the exit ring is no longer watched');
   t.equal(sys.status.state, 'disabled');
   t.equal(link.snapshot().state, 'off');
   link.follow(watched('c', 1, 30n));
@@ -157,11 +164,13 @@ t.test('unavailable: no sched_ext, another scheduler, a load or attach failure: 
       },
       stats: () => ({}) as SchedStats,
       exitInfo: () => undefined,
+      exitFd: 7,
       close: () => void closed.push(true),
     }),
     sysfs: () => DISABLED,
     toolsCgroupId: () => 1n,
     opsName: 'agentcgroup',
+    watch: () => ({ close() {} }),
     log: { info() {}, warn() {} },
   });
   busyLink.start();
@@ -190,6 +199,19 @@ t.test('ejected by the kernel: seen at the next look, its reason reported once, 
   t.equal(link.snapshot().state, 'ejected');
   link.stop();
   t.equal(link.snapshot().state, 'ejected', 'stop after an ejection keeps the reason');
+});
+
+t.test('an ejection is said when the exit ring turns readable, with no status asked', async (t) => {
+  const { link, sys, log, handles, watches } = setup();
+  link.start();
+  t.same([...watches.keys()], [42], "the scheduler's exit ring is watched while it runs");
+  sys.status = { ...sys.status, state: 'disabling' };
+  handles[0]!.exit = { kind: 1026, exitCode: 0n, reason: 'runnable task stall', msg: 'node[7] failed to run for 5.1s' };
+  watches.get(42)!();
+  t.match(log.at(-1), /^WARN sched_ext: the kernel stopped it: runnable task stall: node\[7\] failed to run for 5\.1s; tasks are back on the fair class/);
+  t.ok(handles[0]!.closed);
+  t.equal(watches.size, 0, 'unwatched before its fd is closed');
+  t.equal(link.snapshot().state, 'ejected');
 });
 
 t.test('a container whose classes cannot be set runs unclassed, with one warning', async (t) => {
