@@ -188,6 +188,28 @@ t.test('in-kernel memory paths are probed and reported, never required', async (
   t.equal(probe(r, 'sched_ext')?.ok, true);
 });
 
+t.test('sched_ext: which scheduler runs, what the policy asks; a fixture root is never loaded into', async (t) => {
+  const at = async (sched: Record<string, unknown>, policy?: string) => {
+    const host = unifiedHost();
+    ((host.sys as Record<string, unknown>).kernel as unknown) = { btf: { vmlinux: 'BTF' }, sched_ext: sched };
+    const dir = t.testdir({ ...host, ...(policy === undefined ? {} : { 'policy.yaml': policy }) });
+    const r = await doctor(dir, ['--json', ...(policy === undefined ? [] : ['--policy', join(dir, 'policy.yaml')])]);
+    return probe(JSON.parse(r.out) as DoctorReport, 'sched_ext');
+  };
+  t.match(await at({ state: 'enabled\n', root: { ops: 'agentcgroup\n' } }, 'sched_ext:\n  enable: true\n'), {
+    ok: true,
+    found: "agentcgroup's scheduler runs (the daemon's); policy sched_ext.enable true",
+  });
+  t.match(await at({ state: 'enabled', root: { ops: 'scx_lavd\u001b[2J' } }), {
+    ok: true,
+    found: /^another scheduler runs \(scx_lavd\\u001b\[2J\): the daemon would not take over/,
+  });
+  const idle = await at({ state: 'disabled' });
+  t.match(idle?.found, /^present, no BPF scheduler runs \(disabled\)/);
+  t.notMatch(idle?.how, /loaded the scheduler object/, 'not loaded against a fixture root');
+  t.match(await at({}, 'sched_ext:\n  enable: false\n'), { found: /policy sched_ext\.enable false$/ });
+});
+
 t.test('favordynmods: read from the cgroup2 super options, off with the remount that keeps the other options', async (t) => {
   const { code, report, out } = await doctorJson(t.testdir(unifiedHost()));
   t.equal(code, 0, 'recommended: the verdict stays ready');
