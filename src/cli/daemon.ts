@@ -15,7 +15,7 @@ export function registerDaemon(program: Command, ctx: CliContext, setExit: (code
   program
     .command('daemon')
     .description(
-      'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket; where the container runtime offers NRI (policy nri.enable, default auto: when /var/run/nri/nri.sock exists or appears), registers as its plugin and carves containers that opt in with no hook process. Stops on SIGTERM or SIGINT',
+      'run the supervisor in the foreground: follows carved containers, moves each tool call the eBPF tracker sees into its own cgroup, serves the admin socket (root only) and each container\'s exec socket; where the container runtime offers NRI (policy nri.enable, default auto: when /var/run/nri/nri.sock exists or appears), registers as its plugin and carves containers that opt in with no hook process; with policy sched_ext.enable, makes agentcgroup\'s sched_ext scheduler the system\'s scheduler until it stops. Stops on SIGTERM or SIGINT',
     )
     .option('--policy <file>', 'host policy YAML (default /etc/agentcgroup/policy.yaml if present)')
     .option(
