@@ -63,7 +63,7 @@ function globMatches(pattern: string, s: string): boolean {
 }
 
 /** The README's "host-only" column, as it words it under "Host-only keys". */
-const HOST_ONLY = ['strict', 'agent.swap_max', 'tool.swap_max', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*', 'nri.*'];
+const HOST_ONLY = ['strict', 'agent.swap_max', 'tool.swap_max', 'tool.oom_group', 'tool.oom_score_adj_above', 'ladder.*', 'tracker.hold', 'annotations.*', 'limits.*', 'paths.*', 'metrics.*', 'shim.*', 'nri.*', 'sched_ext.*'];
 const hostOnly = (key: string) => HOST_ONLY.some((p) => globMatches(p, key));
 
 /** `digits[.digits]` times `unit`, rounded down: exact, since a decimal of bytes is no float's business. */
@@ -223,6 +223,7 @@ const RULES: ReadonlyMap<string, Rule> = new Map<string, Rule>([
   ['nri.enable', choice('auto', true, false)],
   ['nri.socket', socketPath],
   ['nri.carve', choice('auto', 'daemon', 'hooks')],
+  ['sched_ext.enable', switchRule],
 ]);
 
 /**
@@ -389,6 +390,7 @@ const FROM_POLICY: ReadonlyMap<string, (p: Policy) => Value> = new Map<string, (
   ['nri.enable', (p) => p.nri.enable],
   ['nri.socket', (p) => p.nri.socket],
   ['nri.carve', (p) => p.nri.carve],
+  ['sched_ext.enable', (p) => p.schedExt.enable],
 ]);
 
 export const OBSERVED_KEYS: readonly string[] = [...FROM_POLICY.keys()];
