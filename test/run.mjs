@@ -3,11 +3,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-// Every guest of test/vm/tiers.json (AGENTCGROUP_GUESTS: only those), each into its own cache.
+// The kernel of every guest of test/vm/tiers.json (AGENTCGROUP_GUESTS: only those, by kernel or label),
+// each prepared once into its own cache, however many guests boot it.
 const { guests } = JSON.parse(readFileSync('test/vm/tiers.json', 'utf8'));
 const chosen = (process.env.AGENTCGROUP_GUESTS ?? '').split(/[\s,]+/).filter((n) => n !== '');
-for (const { kernel } of guests) {
-  if (chosen.length > 0 && !chosen.includes(kernel)) continue;
+const kernels = new Set(guests.filter((g) => chosen.length === 0 || chosen.includes(g.kernel) || chosen.includes(g.label)).map((g) => g.kernel));
+for (const kernel of kernels) {
   const prep = spawnSync('bash', ['test/vm/prepare.sh'], { stdio: 'inherit', env: { ...process.env, AGENTCGROUP_VM_KERNEL: kernel } });
   if (prep.status !== 0) console.error(`test: preparing the ${kernel} guest failed; its integration tests will count as failed`);
 }

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { CLI, SHELL_FRAMEWORK, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
 import { type CyclePlan, type Fault, planChaos } from './plan.js';
 import { type Leak, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
-import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, trackerPrograms } from './probe.js';
+import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, schedExtView, trackerPrograms } from './probe.js';
+import { type SchedExtRun, type SchedKill, describeSchedExt, runsOurs, schedExtProblems } from './schedext.js';
 
 const MiB = 1 << 20;
 
@@ -24,6 +25,14 @@ export interface ChaosOptions {
    * and running the CLI when it does not (killed, restarting); SIGKILLed as the hooks are otherwise.
    */
   front?: boolean;
+  /**
+   * The daemon runs with policy sched_ext.enable: its scheduler is the system's while it runs. Each
+   * daemon SIGKILL is then also a check that the kernel fell back to the fair class (state disabled)
+   * before the restart, and that the restarted daemon attached it again (schedext.ts).
+   */
+  schedExt?: boolean;
+  /** Share of cycles that SIGKILL the daemon, in percent (plan.ts; default 9). */
+  daemonKillPercent?: number;
   /** Progress lines. */
   say: (line: string) => void;
 }
@@ -50,6 +59,8 @@ export interface ChaosReport {
   /** Problems seen during the run itself (a killed daemon's BPF programs still loaded, a hang). */
   runProblems: string[];
   leaks: Leak[];
+  /** With schedExt: what sysfs showed at start, at each daemon kill and before the stop, and what went wrong. */
+  schedExt: (SchedExtRun & { problems: string[] }) | null;
 }
 
 /**
@@ -72,6 +83,9 @@ exec "$@"
 `;
 
 const LADDER = 'ladder:\n  recheck: 250ms\n  deadline: 20s\n  freeze_at: 70%\n  thaw_below: 50%\n  kill_at: 95%\n';
+const SCHED_EXT = 'sched_ext:\n  enable: true\n';
+/** How long the kernel gets to drop a SIGKILLed daemon's scheduler (it takes milliseconds; the guest is emulated). */
+const FALLBACK_DEADLINE_MS = 30_000;
 
 interface Ctx {
   s: Scratch;
@@ -150,31 +164,60 @@ class DaemonKeeper {
     this.logs.push(d.log);
   }
 
-  /** SIGKILL, check that the kernel dropped its BPF programs, stay down a while, restart. */
+  /**
+   * SIGKILL, check that the kernel dropped its BPF programs (with the scheduler: that it fell back to the
+   * fair class, before the restart can attach it again), stay down a while, restart.
+   */
   async kill(downS: number): Promise<void> {
     const ctx = this.ctx();
     if (this.busy || this.stopping || !this.child) return;
     this.busy = true;
     try {
-      this.child.kill('SIGKILL');
-      await exited(this.child);
+      const sched = ctx.report.schedExt;
+      const before = schedExtView();
+      // Not running when it should: the daemon knows why (an ejection's reason), until it is killed.
+      const daemonSaid = sched && !runsOurs(before) ? await schedulerStatus(ctx.s.policy) : undefined;
+      const child = this.child;
+      const gone = exited(child);
+      const killedAt = Date.now();
+      child.kill('SIGKILL');
+      let fellBackMs: number | null = null;
+      if (sched) {
+        // Polled closely from the signal on: the fall-back itself is what is timed (the daemon's exit is part of it).
+        while (fellBackMs === null && Date.now() < killedAt + FALLBACK_DEADLINE_MS) {
+          if (schedExtView()?.state === 'disabled') fellBackMs = Date.now() - killedAt;
+          else await sleep(10);
+        }
+      }
+      await gone;
       this.child = undefined;
       bump(ctx.report.kills, 'daemon');
-      ctx.log(`daemon SIGKILLed (restart in ${downS} s)`);
+      ctx.log(`daemon SIGKILLed (restart in ${downS} s)${sched ? `; sched_ext ${fellBackMs === null ? 'still not disabled' : `disabled after ${fellBackMs} ms`}` : ''}`);
       if (!(await eventually(() => trackerPrograms() === 0, 10_000))) {
         ctx.report.runProblems.push(`${trackerPrograms()} tracker programs still loaded 10 s after the daemon was SIGKILLed`);
       }
       await sleep(downS * 1000);
       await this.start();
       if (!(await eventually(() => trackerPrograms() === 3, 10_000))) ctx.report.runProblems.push(`${trackerPrograms()} tracker programs loaded after a restart, expected 3`);
+      if (sched) {
+        // The daemon attaches it before it says ready: this is at once, or never.
+        await eventually(() => runsOurs(schedExtView()), 10_000);
+        const kill: SchedKill = { before, fellBackMs, after: schedExtView(), ...(daemonSaid === undefined ? {} : { daemonSaid }) };
+        sched.kills.push(kill);
+      }
     } finally {
       this.busy = false;
     }
   }
 
-  async stop(): Promise<number | null> {
+  /** No more kills; resolves once a kill under way has restarted the daemon (it runs, and answers). */
+  async quiesce(): Promise<void> {
     this.stopping = true;
     while (this.busy) await sleep(100);
+  }
+
+  async stop(): Promise<number | null> {
+    await this.quiesce();
     if (!this.child) return null;
     this.child.kill('SIGTERM');
     return exited(this.child);
@@ -403,6 +446,22 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
   ctx.log(`${p.id}: ${p.runtime} ${p.fault}${p.hookKill === 'none' ? '' : `, ${p.hookKill} hook kill at ${p.hookKillAfterS} s`} done`);
 }
 
+/** The kernel log's lines about sched_ext, oldest first (dmesg). */
+function schedExtKernelLog(): string[] {
+  return run('dmesg', []).stdout.split('\n').filter((l) => /sched_ext/i.test(l));
+}
+
+/** What the running daemon's `status --json` says of its scheduler (undefined: no answer, or nothing about it). */
+async function schedulerStatus(policy: string): Promise<{ state: string; detail: string } | undefined> {
+  const r = await capture(process.execPath, [CLI, 'status', '--json', '--policy', policy]);
+  try {
+    const sched = (JSON.parse(r.out) as { scheduler?: { state: string; detail: string } | null }).scheduler;
+    return sched ? { state: sched.state, detail: sched.detail } : undefined;
+  } catch {
+    return { state: 'no answer', detail: r.out.slice(0, 300) };
+  }
+}
+
 function setUpBudget(name: string): void {
   writeFileSync(join(CGROUP_ROOT, 'cgroup.subtree_control'), '+memory +cpu +pids');
   mkdirSync(join(CGROUP_ROOT, name));
@@ -428,10 +487,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     runProblems: [],
     messages: [],
     leaks: [],
+    schedExt: o.schedExt ? { atStart: undefined, kills: [], beforeStop: undefined, problems: [] } : null,
   };
-  const s = scratch(LADDER);
+  const s = scratch(o.schedExt ? LADDER + SCHED_EXT : LADDER);
   const budget = `chaos-${o.seed}`;
-  const plans = planChaos({ cycles: o.cycles, seed: o.seed, prefix: budget });
+  const plans = planChaos({ cycles: o.cycles, seed: o.seed, prefix: budget, ...(o.daemonKillPercent === undefined ? {} : { daemonKillPercent: o.daemonKillPercent }) });
   const wrapper = join(s.dir, 'hook-wrapper.sh');
   writeFileSync(wrapper, HOOK_WRAPPER);
   const killLog = join(s.dir, 'hook-kills.log');
@@ -447,6 +507,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cgroupsBefore = cgroupTree();
   const bpfBefore = bpfIds();
   const pinnedBefore = pinned();
+  const schedExtBefore = schedExtView();
+  const kernelLogBefore = o.schedExt ? schedExtKernelLog().length : 0;
   setUpBudget(budget);
   const log = (line: string) => o.say(`${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const ctx: Ctx = { s, budget, wrapper, hookCommand, hookEnv, killLog, report, daemon: undefined as unknown as DaemonKeeper, log };
@@ -454,6 +516,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const markers = new MarkerWatch(join(s.runDir, 'calls'));
   markers.start();
   await ctx.daemon.start();
+  if (report.schedExt) {
+    await eventually(() => runsOurs(schedExtView()), 10_000);
+    report.schedExt.atStart = schedExtView();
+  }
 
   // A fixed number of slots, each taking the next cycle when its container is gone.
   let next = 0;
@@ -472,10 +538,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
   // The daemon finishes calls of gone containers on its own events: give it a moment, then stop it.
   await eventually(() => !listTree(s.runDir).some((p) => p.startsWith('containers/') && p !== 'containers/'), 30_000);
+  if (report.schedExt) {
+    // Asked of a daemon that runs: a kill's restart may still be under way as the last cycle ends.
+    await ctx.daemon.quiesce();
+    report.schedExt.beforeStop = await schedulerStatus(s.policy);
+  }
   const stopped = await ctx.daemon.stop();
   if (stopped !== 0) report.runProblems.push(`the daemon exited ${stopped} on SIGTERM`);
   markers.stop();
   await sleep(1000);
+  // The kernel switches back to the fair class off the daemon's exit path: a moment, not a leak.
+  if (report.schedExt) await eventually(() => schedExtView()?.state === 'disabled', 10_000);
   try {
     rmdirSync(join(CGROUP_ROOT, budget));
   } catch {
@@ -493,6 +566,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   }
   report.freezes = ctx.daemon.logs.reduce((n, l) => n + (readOr(l).match(/ frozen: /g)?.length ?? 0), 0);
   for (const line of readOr(killLog).split('\n').filter(Boolean)) bump(report.kills, `hook-${line.split(' ')[0]}`);
+  const schedExtNow = schedExtView();
   report.leaks = findLeaks({
     cgroupsBefore,
     cgroupsNow: cgroupTree(),
@@ -505,7 +579,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     callsBegun: [...markers.begun.values()],
     records,
     processes: processesMentioning([s.dir, CLI]),
+    ...(schedExtBefore === undefined ? {} : { schedExtBefore }),
+    ...(schedExtNow === undefined ? {} : { schedExtNow }),
   });
+  if (report.schedExt) {
+    report.schedExt.kernelLog = schedExtKernelLog().slice(kernelLogBefore);
+    report.schedExt.problems = schedExtProblems(report.schedExt, FALLBACK_DEADLINE_MS);
+  }
   // Our own command lines (`$ crun ...`) are not messages; the agent's FIFO reopening is busybox noise.
   const printed = plans.flatMap((p) => readOr(join(s.dir, `${p.id}.log`)).split('\n')).filter((l) => !/^[\d:.]+ \$ /.test(l) && !l.includes("can't open /ctl/fifo"));
   report.messages = tallyMessages(printed);
@@ -523,6 +603,8 @@ export function summary(r: ChaosReport): string {
     `by fault (cycles/calls sent/begun): ${Object.entries(r.perFault).map(([k, f]) => `${k} ${f.cycles}/${f.sent}/${f.begun}`).join(', ')}`,
     `runtime and hook messages: ${r.messages.length === 0 ? 'none' : r.messages.map(([m, n]) => `\n  ${n} x ${m}`).join('')}`,
     `run problems: ${r.runProblems.length === 0 ? 'none' : r.runProblems.join('; ')}`,
+    ...(r.schedExt ? [`sched_ext: ${describeSchedExt(r.schedExt)}; problems: ${r.schedExt.problems.length === 0 ? 'none' : r.schedExt.problems.join('; ')}`] : []),
+    ...(r.schedExt?.problems.length && r.schedExt.kernelLog?.length ? [`kernel on sched_ext:\n  ${r.schedExt.kernelLog.join('\n  ')}`] : []),
     `leaks: ${countByKind(r.leaks)}${r.leaks.length === 0 ? '' : `\n  ${r.leaks.map((l) => `${l.kind}: ${l.what}`).join('\n  ')}`}`,
   ].join('\n');
 }

@@ -34,9 +34,25 @@ export interface Observation {
   records: { container: string; id: string }[];
   /** Command lines of processes of ours still alive. */
   processes: string[];
+  /**
+   * /sys/kernel/sched_ext before the run and after the daemon stopped; absent on a kernel without
+   * sched_ext (nothing to compare).
+   */
+  schedExtBefore?: SchedExtView;
+  schedExtNow?: SchedExtView;
 }
 
-export type LeakKind = 'cgroup' | 'frozen' | 'bpf' | 'pinned' | 'run-state' | 'call-record-missing' | 'call-record-duplicate' | 'process';
+/** What /sys/kernel/sched_ext says: `state` (enabled, disabled...) and root/ops, the running BPF scheduler's name. */
+export interface SchedExtView {
+  state: string;
+  /** Empty when no BPF scheduler runs. */
+  ops: string;
+}
+
+/** The ops.name agentcgroup's scheduler registers as (src/bpf/sched.ts SCHED_OPS_NAME). */
+export const SCHED_OPS = 'agentcgroup';
+
+export type LeakKind = 'cgroup' | 'frozen' | 'bpf' | 'pinned' | 'run-state' | 'call-record-missing' | 'call-record-duplicate' | 'process' | 'sched-ext';
 
 export interface Leak {
   kind: LeakKind;
@@ -66,8 +82,28 @@ export function findLeaks(o: Observation): Leak[] {
     if (n > 1) leaks.push({ kind: 'call-record-duplicate', what: `${key} (${n} records)` });
   }
   for (const p of o.processes) leaks.push({ kind: 'process', what: p });
+  // A BPF scheduler still the system's once the daemon stopped: ours always is a leak, another one only
+  // if it was not there before the run (an admin's own scheduler is none of ours).
+  const now = o.schedExtNow;
+  if (now !== undefined && now.state !== 'disabled') {
+    const before = o.schedExtBefore;
+    if (now.ops === SCHED_OPS || before === undefined || before.state !== now.state || before.ops !== now.ops) {
+      leaks.push({ kind: 'sched-ext', what: `/sys/kernel/sched_ext/state ${now.state}${now.ops === '' ? '' : `, ops ${now.ops}`}` });
+    }
+  }
   return leaks;
 }
+
+/** The chaos scenarios' leak checks: the kinds each check covers, and what it says when none is found. */
+export const LEAK_CHECKS: readonly (readonly [readonly LeakKind[], string])[] = [
+  [['cgroup'], 'no cgroup of ours or of the containers is left'],
+  [['frozen'], 'no cgroup is left frozen'],
+  [['bpf', 'pinned'], 'no BPF program, link or map is left once the daemon stopped, and nothing is pinned'],
+  [['run-state'], 'no record, call marker or socket of a dead container is left in the run dir'],
+  [['call-record-missing', 'call-record-duplicate'], 'every call that began has exactly one record'],
+  [['process'], 'no hook, runtime or call process of ours is left'],
+  [['sched-ext'], 'no sched_ext scheduler of ours is left once the daemon stopped (state disabled)'],
+];
 
 /** `cgroup 2, run-state 1` or `none`. */
 export function countByKind(leaks: readonly Leak[]): string {

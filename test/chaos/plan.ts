@@ -44,6 +44,12 @@ export interface PlanOptions {
   seed: number;
   /** Container ids are `<prefix>-<index>`. */
   prefix: string;
+  /**
+   * Share of cycles that SIGKILL the daemon, in percent (default 9): more where the daemon's death is
+   * what is under test (the sched_ext run). The faults, hook kills and runtimes stay the seed's (the
+   * timings and calls drawn after a kill's moment do not).
+   */
+  daemonKillPercent?: number;
 }
 
 type Weights<K extends string> = Readonly<Record<K, number>>;
@@ -57,7 +63,7 @@ export const FAULT_WEIGHTS: Weights<Fault> = {
   'kill-runtime-delete': 10,
 };
 export const HOOK_KILL_WEIGHTS: Weights<HookKill> = { none: 82, createRuntime: 10, poststop: 8 };
-const DAEMON_KILL_WEIGHTS: Weights<'no' | 'yes'> = { no: 91, yes: 9 };
+export const DAEMON_KILL_PERCENT = 9;
 const RUNTIME_WEIGHTS: Weights<'crun' | 'runc'> = { crun: 75, runc: 25 };
 
 /**
@@ -86,11 +92,14 @@ export function deck<K extends string>(next: () => number, n: number, weights: W
 
 export function planChaos(o: PlanOptions): CyclePlan[] {
   if (!Number.isInteger(o.cycles) || o.cycles < 1) throw new Error(`cycles must be a positive integer, not ${o.cycles}`);
+  const killPercent = o.daemonKillPercent ?? DAEMON_KILL_PERCENT;
+  if (!(killPercent > 0 && killPercent < 100)) throw new Error(`daemonKillPercent must be above 0 and below 100, not ${killPercent}`);
   const next = rng(o.seed);
   const between = (lo: number, hi: number) => Math.round((lo + next() * (hi - lo)) * 100) / 100;
   const faults = deck(next, o.cycles, FAULT_WEIGHTS);
   const hookKills = deck(next, o.cycles, HOOK_KILL_WEIGHTS);
-  const daemonKills = deck(next, o.cycles, DAEMON_KILL_WEIGHTS);
+  // With both kinds weighed above 0 a deck takes as many draws whatever the weights: the decks after it stay the seed's.
+  const daemonKills = deck(next, o.cycles, { no: 100 - killPercent, yes: killPercent });
   const runtimes = deck(next, o.cycles, RUNTIME_WEIGHTS);
   return faults.map((fault, index) => {
     const calls = Array.from({ length: 1 + Math.floor(next() * 3) }, () => ({

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { BpfIds, BpfObject } from './leaks.js';
+import type { BpfIds, BpfObject, SchedExtView } from './leaks.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 const BPFFS = '/sys/fs/bpf';
@@ -60,6 +60,13 @@ export function bpfIds(): BpfIds {
 /** Loaded tracker programs: agentcg_fork, agentcg_exec and agentcg_exit while a daemon runs. */
 export function trackerPrograms(): number {
   return bpftool('prog').filter((p) => p.name.startsWith('agentcg_')).length;
+}
+
+/** /sys/kernel/sched_ext's state and running scheduler's name; undefined on a kernel without sched_ext. */
+export function schedExtView(sysfs = '/sys/kernel/sched_ext'): SchedExtView | undefined {
+  const state = read(join(sysfs, 'state'))?.trim();
+  if (state === undefined) return undefined;
+  return { state, ops: read(join(sysfs, 'root/ops'))?.trim() ?? '' };
 }
 
 /** Files under the BPF filesystem, where pinned objects live (empty when it is not mounted). */

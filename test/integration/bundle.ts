@@ -3,7 +3,7 @@
  * a policy that keeps our state in a scratch directory, and small process utilities.
  */
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { BindMount } from '../../src/exec/socketmount.js';
@@ -17,6 +17,15 @@ export const CLI = resolve('dist/agentcgroup.cjs');
  * `sh -c` it runs part of the framework too.)
  */
 export const SHELL_FRAMEWORK: Record<string, string> = { 'io.agentcgroup.tracker.launchers': 'tini,dumb-init,catatonit,env' };
+
+/**
+ * The sched_ext scheduler object a daemon started from here loads: AGENTCGROUP_SCHED_OBJECT if set,
+ * else agentsched.bpf.o beside the CLI (dist/, which `npm run build` fills); undefined when it is not there.
+ */
+export function schedObject(): string | undefined {
+  const path = process.env.AGENTCGROUP_SCHED_OBJECT || resolve(dirname(CLI), 'agentsched.bpf.o');
+  return existsSync(path) ? path : undefined;
+}
 
 export interface Scratch {
   dir: string;
@@ -201,8 +210,12 @@ export async function startDaemon(s: Scratch, logName = 'daemon.log'): Promise<{
   return { child, log };
 }
 
+/**
+ * The child's exit code (null when a signal ended it), once it has exited. A child a signal ended has
+ * exitCode null but signalCode set: it has exited too, and its 'exit' event will not come again.
+ */
 export function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
 /** One request line to a unix socket; the first reply line, or `error CODE`. */

@@ -8,16 +8,13 @@ import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CHECKOUT, runInGuest, type GuestResult } from '../vm/guest.js';
+import { type Tiers, guestScenarios, selects, tierProblems } from '../vm/tiers.js';
 import type { CheckRecord } from './harness.js';
 
-interface Tiers {
-  needsEngines: string[];
-  guests: { kernel: string; label: string; scenarios: 'all' | string[] }[];
-}
 const tiers = JSON.parse(readFileSync(join(CHECKOUT, 'test/vm/tiers.json'), 'utf8')) as Tiers;
 
 // AGENTCGROUP_SCENARIOS="ladder observe" runs only those (by hand, to try a few without the whole tier);
-// AGENTCGROUP_GUESTS="sid" only that guest's tier.
+// AGENTCGROUP_GUESTS="sid" only the tiers of guests of that kernel, "7.2-1cpu" only the guest of that label.
 const only = (process.env.AGENTCGROUP_SCENARIOS ?? '').split(/[\s,]+/).filter((n) => n !== '');
 const guests = (process.env.AGENTCGROUP_GUESTS ?? '').split(/[\s,]+/).filter((n) => n !== '');
 const all = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
@@ -25,15 +22,13 @@ const all = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
   .map((f) => basename(f, '.ts'))
   .sort();
 for (const n of only) if (!all.includes(n)) t.fail(`AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`);
-for (const g of tiers.guests) {
-  for (const n of g.scenarios === 'all' ? [] : g.scenarios) if (!all.includes(n)) t.fail(`test/vm/tiers.json names ${n} for ${g.label}, which is no scenario`);
-}
-for (const n of guests) if (!tiers.guests.some((g) => g.kernel === n)) t.fail(`AGENTCGROUP_GUESTS names ${n}, which is no guest of test/vm/tiers.json`);
+for (const problem of tierProblems(tiers, all)) t.fail(problem);
+for (const n of guests) if (!tiers.guests.some((g) => selects([n], g))) t.fail(`AGENTCGROUP_GUESTS names ${n}, which is no guest (kernel or label) of test/vm/tiers.json`);
 
 const tail = (output: string) => output.slice(-2000) || '(none)';
 
 /** One guest: boots it, runs its scenarios one by one, a subtest each. */
-async function tier(t: Test, kernel: string, scenarios: string[]): Promise<void> {
+async function tier(t: Test, kernel: string, cpus: number, scenarios: string[]): Promise<void> {
   // Each scenario gets its own time limit inside the guest, so one hang does not cost the others. The
   // limit catches hangs, not slowness: 600 s, over twice the longest scenario on a busy machine (ladder
   // ran past 300 s while other work shared the two cores). Its exit code lands in NAME.rc by rename, so
@@ -68,6 +63,7 @@ async function tier(t: Test, kernel: string, scenarios: string[]): Promise<void>
   const started = Date.now();
   const guestRun: Promise<GuestResult> = runInGuest({
     kernel,
+    cpus,
     script,
     keep: true,
     timeoutMs: 40 * 60_000,
@@ -133,16 +129,15 @@ async function tier(t: Test, kernel: string, scenarios: string[]): Promise<void>
   t.teardown(() => {
     if (guest.xfer !== '') rmSync(guest.xfer, { recursive: true, force: true });
   });
-  t.comment(`guest (${kernel}) ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
+  t.comment(`guest (${kernel}, ${cpus} vCPU) ran ${scenarios.length} scenarios in ${(guest.elapsedMs / 1000).toFixed(1)} s`);
   t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });
 }
 
 // One guest at a time: two emulated guests on this machine's cores would slow each other past the
 // scenarios' time limits.
 for (const g of tiers.guests) {
-  if (guests.length > 0 && !guests.includes(g.kernel)) continue;
-  const listed = g.scenarios === 'all' ? all.filter((n) => !tiers.needsEngines.includes(n) || g.kernel !== 'host') : g.scenarios;
-  const scenarios = listed.filter((n) => only.length === 0 || only.includes(n));
+  if (!selects(guests, g)) continue;
+  const scenarios = guestScenarios(tiers, g, all).filter((n) => only.length === 0 || only.includes(n));
   if (scenarios.length === 0) continue;
-  await t.test(`guest ${g.label}`, (t) => tier(t, g.kernel, scenarios));
+  await t.test(`guest ${g.label}`, (t) => tier(t, g.kernel, g.cpus, scenarios));
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type Observation, callIdOfMarker, countByKind, findLeaks, tallyMessages } from '../../chaos/leaks.js';
+import { LEAK_CHECKS, type Observation, callIdOfMarker, countByKind, findLeaks, tallyMessages } from '../../chaos/leaks.js';
 
 const clean: Observation = {
   cgroupsBefore: ['init.scope'],
@@ -50,6 +50,26 @@ t.test('each kind of leftover is found and named', async (t) => {
     ],
   );
   t.equal(countByKind(leaks), 'cgroup 2, frozen 1, bpf 3, pinned 1, run-state 2, call-record-missing 1, call-record-duplicate 1, process 1');
+});
+
+t.test('a sched_ext scheduler still running once the daemon stopped', async (t) => {
+  const off = { state: 'disabled', ops: '' };
+  const ours = { state: 'enabled', ops: 'agentcgroup' };
+  t.same(findLeaks({ ...clean, schedExtBefore: off, schedExtNow: off }), [], 'disabled before and after: none');
+  t.same(findLeaks({ ...clean, schedExtBefore: off }), [], 'a kernel without sched_ext (no schedExtNow): nothing to look at');
+  t.same(findLeaks({ ...clean, schedExtBefore: off, schedExtNow: ours }), [{ kind: 'sched-ext', what: '/sys/kernel/sched_ext/state enabled, ops agentcgroup' }]);
+  t.same(findLeaks({ ...clean, schedExtBefore: ours, schedExtNow: ours }).map((l) => l.kind), ['sched-ext'], 'ours is a leak even if a previous run left it');
+  t.same(findLeaks({ ...clean, schedExtBefore: off, schedExtNow: { state: 'disabling', ops: '' } }), [{ kind: 'sched-ext', what: '/sys/kernel/sched_ext/state disabling' }], 'still on its way out');
+  const rusty = { state: 'enabled', ops: 'rusty' };
+  t.same(findLeaks({ ...clean, schedExtBefore: rusty, schedExtNow: rusty }), [], "an admin's scheduler that ran before the run is none of ours");
+  t.same(findLeaks({ ...clean, schedExtBefore: off, schedExtNow: rusty }).map((l) => l.kind), ['sched-ext'], 'one that appeared during the run is');
+  t.equal(countByKind(findLeaks({ ...clean, schedExtNow: ours })), 'sched-ext 1');
+});
+
+t.test('the leak checks cover every kind, each once', async (t) => {
+  const kinds = LEAK_CHECKS.flatMap(([k]) => k);
+  t.equal(new Set(kinds).size, kinds.length);
+  t.same([...kinds].sort(), ['bpf', 'call-record-duplicate', 'call-record-missing', 'cgroup', 'frozen', 'pinned', 'process', 'run-state', 'sched-ext']);
 });
 
 t.test('a record of a call never seen to begin is no leak (it began while nobody watched)', async (t) => {

@@ -19,6 +19,20 @@ t.test('even a short run has every fault, both hook kills, a daemon kill and bot
   }
 });
 
+t.test('more daemon kills where asked for, the same faults, hook kills and runtimes', async (t) => {
+  const kills = (p: ReturnType<typeof planChaos>) => p.filter((c) => c.daemonKillAfterS !== null).length;
+  const base = planChaos({ cycles: 8, seed: 7, prefix: 'x' });
+  const more = planChaos({ cycles: 8, seed: 7, prefix: 'x', daemonKillPercent: 40 });
+  t.ok(kills(more) >= 2 && kills(more) > kills(base), `8 cycles, seed 7: ${kills(base)} daemon kills at 9%, ${kills(more)} at 40%`);
+  t.same(planChaos({ cycles: 8, seed: 7, prefix: 'x', daemonKillPercent: 9 }), base, '9% is the default');
+  const decks = (p: ReturnType<typeof planChaos>) => p.map((c) => [c.fault, c.hookKill, c.runtime]);
+  t.same(decks(more), decks(base), 'faults, hook kills and runtimes unchanged');
+  const long = planChaos({ cycles: 1000, seed: 3, prefix: 'x', daemonKillPercent: 40 });
+  t.ok(Math.abs(kills(long) / 1000 - 0.4) < 0.05, `1000 cycles at 40%: ${kills(long)}`);
+  t.throws(() => planChaos({ cycles: 8, seed: 7, prefix: 'x', daemonKillPercent: 0 }), /above 0 and below 100/);
+  t.throws(() => planChaos({ cycles: 8, seed: 7, prefix: 'x', daemonKillPercent: 100 }), /above 0 and below 100/);
+});
+
 t.test('a long run has the kinds roughly in proportion to their weights', async (t) => {
   const d = deck(rng(9), 10_000, { a: 70, b: 20, c: 10 });
   const share = (k: string) => d.filter((x) => x === k).length / d.length;
