@@ -14,7 +14,11 @@
  *   others still get GUARD_NS in every AGENT_RUN_NS + GUARD_NS (a third of each CPU).
  * - Everything else (tool calls and the rest of the host): one vtime-ordered SHARED_DSQ, charged
  *   runtime / (task weight x class factor): high-priority tool calls get 3x a normal task's share,
- *   low-priority ones a quarter; tool calls of normal priority and host tasks are alike.
+ *   low-priority ones a quarter; tool calls of normal priority and host tasks are alike. A task's
+ *   slice shrinks with its weight and one turn is charged at most one full slice, as the fair class
+ *   does: a low-weight task (nice 19, a kernel thread like khugepaged) runs less each turn, not seldom.
+ *   Charged in full (a nice-19 turn of 20 ms costs 100x that) it would wait for seconds behind a few
+ *   busy loops, and the kernel's watchdog (below) would throw the scheduler out.
  * - Idle CPUs are used at once (select_cpu puts a task found an idle CPU straight on it).
  * - The kernel's watchdog (timeout_ms) reverts everything to the fair class if a task waits too long,
  *   and closing the struct_ops link (the loader's process exiting, SIGKILL too) unloads us.
@@ -38,6 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AGENT_RUN_NS (40ULL * 1000 * 1000)
 #define AGENT_SLICE_NS (5ULL * 1000 * 1000)
 #define SHARED_SLICE_NS SCX_SLICE_DFL
+/* The shortest slice a low-weight task gets: below it, context switches cost more than the turn. */
+#define MIN_SLICE_NS (1ULL * 1000 * 1000)
 #define GUARD_NS SCX_SLICE_DFL
 
 /* sched_ext kfuncs (as in 7.2's BTF; the kernel supplies hidden arguments of the *_impl variants). */
@@ -162,6 +168,24 @@ static __always_inline u64 class_factor(u32 cls)
 	}
 }
 
+/* A shared-queue task's weight: its own (100 at nice 0) times its class's factor. */
+static __always_inline u64 task_weight(struct task_struct *p, u32 cls)
+{
+	u64 w = (u64)p->scx.weight * class_factor(cls) / 100;
+
+	return w ? w : 1;
+}
+
+/* Its slice: SHARED_SLICE_NS at weight 100 and above, shorter below it, at least MIN_SLICE_NS. */
+static __always_inline u64 shared_slice(u64 weight)
+{
+	u64 s = SHARED_SLICE_NS * weight / 100;
+
+	if (s < MIN_SLICE_NS)
+		return MIN_SLICE_NS;
+	return s > SHARED_SLICE_NS ? SHARED_SLICE_NS : s;
+}
+
 /* The class of cgroup `cgrp` (at depth `level`) or of its nearest ancestor in `classes`. */
 static __noinline u32 lookup_class(struct cgroup *cgrp, u64 own)
 {
@@ -241,7 +265,7 @@ s32 BPF_STRUCT_OPS(agentsched_select_cpu, struct task_struct *p, s32 prev_cpu, u
 		u32 cls = task_class(p);
 
 		stat_inc(STAT_DIRECT);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, cls == CLASS_AGENT ? AGENT_SLICE_NS : SHARED_SLICE_NS, 0);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, cls == CLASS_AGENT ? AGENT_SLICE_NS : shared_slice(task_weight(p, cls)), 0);
 	}
 	return cpu;
 }
@@ -271,7 +295,7 @@ void BPF_STRUCT_OPS(agentsched_enqueue, struct task_struct *p, u64 enq_flags)
 	if ((s64)(vtime - (vtime_now - SHARED_SLICE_NS)) < 0)
 		vtime = vtime_now - SHARED_SLICE_NS;
 	stat_inc(STAT_ENQ_SHARED);
-	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, SHARED_SLICE_NS, vtime, enq_flags);
+	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, shared_slice(task_weight(p, cls)), vtime, enq_flags);
 }
 
 /*
@@ -282,7 +306,7 @@ static __always_inline void charge(struct cpu_ctx *c, struct task_struct *p, u32
 {
 	u64 now = scx_bpf_now();
 	u64 used = now > c->started ? now - c->started : 0;
-	u64 weight;
+	u64 vt;
 
 	c->started = now;
 	stat_add(STAT_RUN_NS + (cls < NR_CLASSES ? cls : CLASS_OTHER), used);
@@ -292,10 +316,11 @@ static __always_inline void charge(struct cpu_ctx *c, struct task_struct *p, u32
 	}
 	if (c->guard_left)
 		c->guard_left = used < c->guard_left ? c->guard_left - used : 0;
-	weight = (u64)p->scx.weight * class_factor(cls) / 100;
-	if (weight == 0)
-		weight = 1;
-	scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * 100 / weight);
+	/* At most one full slice a charge: with the slice shrunk by weight, a turn costs every task alike. */
+	vt = used * 100 / task_weight(p, cls);
+	if (vt > SHARED_SLICE_NS)
+		vt = SHARED_SLICE_NS;
+	scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + vt);
 }
 
 /*

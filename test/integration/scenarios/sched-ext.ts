@@ -5,7 +5,7 @@
 // class; a restarted daemon loads it again and classes the container again; sysrq S ejects it and
 // the daemon reports it and runs on; SIGTERM unloads it and leaves no BPF object. With
 // sched_ext.enable false nothing of it is loaded and status says nothing about it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelEjections } from '../../chaos/schedext.js';
@@ -107,6 +107,27 @@ async function stateAfter(state: string, since: number): Promise<number | null> 
   return null;
 }
 
+/**
+ * A nice-19 busy loop beside three nice-0 ones, outside any container, for 20 s (load for a fixed time;
+ * what is checked is the kernel's verdict): a scheduler that charged a low-weight task's whole slice at
+ * its weight let it wait seconds behind the others, and the kernel's watchdog (5 s) threw the scheduler
+ * out ("sh[173] failed to run for 7.0s"; khugepaged runs at nice 19 on every host). The low one must
+ * run all along, and get less than each normal one.
+ */
+async function lowWeightNeighbours(c: Checker): Promise<void> {
+  const loops = [19, 0, 0, 0].map((n) => spawn('nice', ['-n', String(n), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  const logBefore = kernelLog().length;
+  await sleep(20_000);
+  const ticks = loops.map((l) => (l.pid === undefined ? NaN : utime(l.pid)));
+  const still = oursRuns();
+  for (const l of loops) l.kill('SIGKILL');
+  await Promise.all(loops.map((l) => exited(l)));
+  const log = kernelLog().slice(logBefore);
+  c.ok(still && kernelEjections(log).length === 0, 'a nice-19 busy loop beside three nice-0 ones for 20 s: the scheduler stays, no watchdog stall', { sysfs: sysfs(), log });
+  const [low, ...normal] = ticks as [number, ...number[]];
+  c.ok(low > 0 && normal.every((n) => n > low), 'the nice-19 loop ran, and less than each nice-0 loop (utime ticks)', { low, normal });
+}
+
 async function withScheduler(c: Checker, s: Scratch, ctl: string): Promise<{ C: string; seqAfter: number }> {
   const bundle = makeBundle(s, ID, { args: ['/bin/sh', '-c', AGENT], memoryLimit: 256 * MiB, binds: [{ source: ctl, destination: '/ctl' }], annotations: SHELL_FRAMEWORK });
   const seq0 = sysfs().enableSeq;
@@ -163,6 +184,8 @@ async function withScheduler(c: Checker, s: Scratch, ctl: string): Promise<{ C: 
     return st?.state === 'running' && st.classes >= 2 && (st.runSeconds?.tool ?? 0) > 0;
   }, 120_000);
   c.ok(again, 'status --json: running, the existing container classed again (classes >= 2), its tool call running as class tool', status(s).scheduler);
+
+  await lowWeightNeighbours(c);
 
   // sysrq S: the kernel ejects the BPF scheduler; the daemon reports it at the next look and runs on.
   writeFileSync('/proc/sysrq-trigger', 'S');
