@@ -93,7 +93,7 @@ function layout(mode: SchedMode): Layout {
 /** A cgroup's id, as the scheduler's map keys it: its directory's inode on cgroup2. */
 const cgroupId = (cg: string): bigint => statSync(fs.path(cg), { bigint: true }).ino;
 
-async function round(mode: SchedMode): Promise<Round> {
+async function round(mode: SchedMode, n: number): Promise<Round> {
   const l = layout(mode);
   // A fresh object each (c) round: with libbpf 1.1 a struct_ops map, once its link is gone, cannot be attached again (EBUSY).
   const sched = mode === 'scx' ? AgentScheduler.open() : undefined;
@@ -113,7 +113,7 @@ async function round(mode: SchedMode): Promise<Round> {
       burn[name] = v;
     }
     if (!p) throw new Error('the probe printed nothing to read');
-    return { mode, probe: p, burn };
+    return { mode, round: n, probe: p, burn };
   } finally {
     sched?.detach();
     sched?.close();
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     // Rotated each round: no mode always runs first, or always after another.
     for (let k = 0; k < modes.length; k++) {
       const mode = modes[(r + k) % modes.length]!;
-      const one = await round(mode);
+      const one = await round(mode, r);
       rounds.push(one);
       console.log(`round ${r + 1} ${mode}: probe p50 ${one.probe.p50Us} us, p99 ${one.probe.p99Us} us, max ${one.probe.maxUs} us; burn ${Object.entries(one.burn).map(([n, v]) => `${n} ${v.toFixed(0)}/s`).join(', ')}`);
     }

@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SchedulerStatus } from '../../../src/metrics/snapshot.js';
 import { kernelEjections } from '../../chaos/schedext.js';
 import { type Checker, scenario } from '../harness.js';
 import { CLI, SHELL_FRAMEWORK, type Scratch, eventually, exited, makeBundle, readOr, run, runDetached, scratch, schedObject, sleep, startDaemon } from '../bundle.js';
@@ -27,13 +28,6 @@ const AGENT = 'while :; do while read -r cmd; do env sh -c "$cmd" & done < /ctl/
  * to /ctl/count every 2000 rounds, and ends once /ctl/stop exists.
  */
 const BUSY = 'n=0; while :; do n=$((n+1)); if [ $((n % 2000)) -eq 0 ]; then echo $n > /ctl/count; [ -e /ctl/stop ] && exit 0; fi; done';
-
-interface SchedulerStatus {
-  state: string;
-  detail: string;
-  classes: number;
-  runSeconds: Record<'agent' | 'toolHigh' | 'tool' | 'toolLow' | 'other', number> | null;
-}
 
 interface Status {
   ok?: boolean;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { type Round, markdown, parseBurn, parseProbe, summarize, verdict } from '../../../bench/sched/report.js';
 
-const round = (mode: Round['mode'], p99Us: number, same: number, other = same): Round => ({ mode, probe: { wakes: 100, p50Us: p99Us / 10, p99Us, maxUs: p99Us * 2 }, burn: { same, other } });
+const round = (mode: Round['mode'], p99Us: number, same: number, other = same, n = 0): Round => ({ mode, round: n, probe: { wakes: 100, p50Us: p99Us / 10, p99Us, maxUs: p99Us * 2 }, burn: { same, other } });
 
 t.test("load.c's lines are read, anything else is not", async (t) => {
   t.same(parseProbe('probe 397 70 3957 11866\n'), { wakes: 397, p50Us: 70, p99Us: 3957, maxUs: 11866 });
@@ -11,10 +11,25 @@ t.test("load.c's lines are read, anything else is not", async (t) => {
 });
 
 t.test('per mode: medians over rounds, throughput summed over tool calls', async (t) => {
-  const s = summarize([round('weight', 1000, 50), round('weight', 3000, 60), round('weight', 2000, 55), round('none', 9000, 100)]);
+  const s = summarize([round('weight', 1000, 50, 50, 0), round('weight', 3000, 60, 60, 1), round('weight', 2000, 55, 55, 2), round('none', 9000, 100, 100, 0)]);
   t.same(s.map((m) => m.mode), ['weight', 'none']);
   t.same(s[0]!.p99Us, { min: 1000, median: 2000, max: 3000 });
   t.same(s[0]!.throughput, { min: 100, median: 110, max: 120 });
+  t.equal(s[0]!.vsWeight, null, '(b) is not compared with itself');
+  t.same(s[1]!.vsWeight, { p99: { min: 9, median: 9, max: 9 }, throughput: { min: 2, median: 2, max: 2 } }, 'against (b) of its own round only');
+});
+
+t.test('ratios against (b) pair rounds, so a drift over the run does not read as a difference', async (t) => {
+  // The machine speeds up 1.5x over the run; (c) is always 1.0x of (b) in its own round but ran in the
+  // slow rounds more often than (b): a ratio of medians would say 0.8x.
+  const rounds = [
+    round('scx', 1000, 40, 40, 0), round('weight', 2000, 40, 40, 0),
+    round('scx', 1000, 40, 40, 1), round('weight', 2000, 40, 40, 1),
+    round('weight', 2000, 60, 60, 2), round('scx', 1000, 60, 60, 2),
+    round('weight', 2000, 60, 60, 3),
+  ];
+  const v = verdict(summarize(rounds));
+  t.match(v, { p99Ratio: 0.5, throughputRatio: 1, ship: true });
 });
 
 t.test("the bar: better p99 than cpu.weight and at most 5% of tool-call throughput", async (t) => {
@@ -24,5 +39,5 @@ t.test("the bar: better p99 than cpu.weight and at most 5% of tool-call throughp
   t.match(verdict(summarize([...base, round('scx', 1000, 94)])), { ship: false, why: /lost 6\.0% of throughput \(over 5%\)/ });
   t.match(verdict(summarize([...base, round('scx', 2500, 100)])), { ship: false, why: /1\.25x cpu\.weight's \(not better\)/ });
   t.equal(verdict(summarize(base)), undefined, 'no (c): no verdict');
-  t.match(markdown(summarize([...base, round('none', 4000, 120)]), ['a note']), /\(a\) no agentcgroup.*\| 4000 \(4000-4000\) \(2\.00x\) \|[\s\S]*mode c did not run[\s\S]*- a note/);
+  t.match(markdown(summarize([...base, round('none', 4000, 120)]), ['a note']), /\(a\) no agentcgroup.*\| 4000 \(4000-4000\) \(2\.00 \(2\.00-2\.00\)x\) \|[\s\S]*mode c did not run[\s\S]*- a note/);
 });
