@@ -12,10 +12,10 @@ import { type BpfObjectSpec, bpfObjectPath } from './object-path.js';
 
 export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
 
-/** CLASS_* of bpf/sched/agentsched.h. */
 /** The scheduler's classes as the daemon names them (policy/schedclass.ts decides who gets which). */
 export type SchedClass = 'other' | 'agent' | 'toolHigh' | 'tool' | 'toolLow';
-export { SCHED_OPS_NAME, type SchedExtStatus, agentSchedulerRuns, schedExtStatus } from './schedext.js';
+export { SCHED_OPS_NAME, type SchedExtStatus, runsOurs, schedExtStatus } from './schedext.js';
+/** CLASS_* of bpf/sched/agentsched.h. */
 export const SCHED_CLASSES: Readonly<Record<SchedClass, number>> = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 };
 
 /** STAT_* of bpf/sched/agentsched.h, in slot order. */

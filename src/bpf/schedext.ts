@@ -38,8 +38,7 @@ export function schedExtStatus(sysfs = SCHED_EXT_SYSFS): SchedExtStatus {
   };
 }
 
-/** True when our scheduler is the one running. */
-export function agentSchedulerRuns(sysfs = SCHED_EXT_SYSFS): boolean {
-  const s = schedExtStatus(sysfs);
-  return s.state === 'enabled' && s.ops === SCHED_OPS_NAME;
+/** True when what sysfs said names our scheduler (or the one named `opsName`) as the one running. */
+export function runsOurs(s: Pick<SchedExtStatus, 'state' | 'ops'> | undefined, opsName = SCHED_OPS_NAME): boolean {
+  return s?.state === 'enabled' && s.ops === opsName;
 }

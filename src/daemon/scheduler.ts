@@ -12,6 +12,7 @@
  * a kernel without the kfuncs it needs) the daemon says why once and runs on cpu.weight alone.
  */
 import type { SchedExit, SchedExtStatus, SchedStats } from '../bpf/sched.js';
+import { runsOurs } from '../bpf/schedext.js';
 import { describeError } from '../errors.js';
 import type { SchedulerStatus } from '../metrics/snapshot.js';
 import { type SchedClass, containerClasses } from '../policy/schedclass.js';
@@ -168,7 +169,7 @@ export class SchedulerLink {
     const h = this.#handle;
     if (h === undefined) return undefined;
     const now = this.d.sysfs();
-    if (now.state === 'enabled' && now.ops === this.d.opsName) return h;
+    if (runsOurs(now, this.d.opsName)) return h;
     // "enabling" cannot be ours (attach returned after the switch); anything else means it is gone.
     let exit: SchedExit | undefined;
     try {

@@ -1,7 +1,7 @@
 import { kernelAtLeast, parseControllerList } from '../cgroup/mountinfo.js';
 import { describeNriStartup, nriStartup } from '../config/nri.js';
 import type { HostFacts, Read } from '../host/facts.js';
-import { SCHED_OPS_NAME } from '../bpf/schedext.js';
+import { runsOurs } from '../bpf/schedext.js';
 import { oneLine } from '../text.js';
 import { CONTROLLERS } from '../layout.js';
 import { oomKillerProbes } from './oomkillers.js';
@@ -306,7 +306,7 @@ function schedExtProbe(facts: HostFacts): Probe {
   const policy = facts.schedEnable === undefined ? '' : `; policy sched_ext.enable ${String(facts.schedEnable)}`;
   if (s.state === undefined) return { ...base, ok: false, found: `absent (kernel before 6.12 or built without it): cpu.weight shares the CPU${policy}` };
   const running =
-    s.state === 'enabled' && s.ops === SCHED_OPS_NAME
+    runsOurs(s)
       ? "agentcgroup's scheduler runs (the daemon's)"
       : s.state === 'enabled' && s.ops
         ? `another scheduler runs (${oneLine(s.ops, 64)}): the daemon would not take over`

@@ -2,6 +2,7 @@
  * The chaos verdict (pure): what a run left behind, from observations made after every container was
  * deleted and the daemon stopped. Anything of ours still there is a leak.
  */
+import { SCHED_OPS_NAME as SCHED_OPS } from '../../src/bpf/schedext.js';
 
 export interface BpfObject {
   id: number;
@@ -49,8 +50,8 @@ export interface SchedExtView {
   ops: string;
 }
 
-/** The ops.name agentcgroup's scheduler registers as (src/bpf/sched.ts SCHED_OPS_NAME). */
-export const SCHED_OPS = 'agentcgroup';
+/** The ops.name agentcgroup's scheduler registers as. */
+export { SCHED_OPS };
 
 export type LeakKind = 'cgroup' | 'frozen' | 'bpf' | 'pinned' | 'run-state' | 'call-record-missing' | 'call-record-duplicate' | 'process' | 'sched-ext';
 

@@ -5,6 +5,7 @@
  * restarted daemon must make it the system's scheduler again; and it must still run when the run ends
  * (the kernel's watchdog did not throw it out on the way).
  */
+import { runsOurs } from '../../src/bpf/schedext.js';
 import { SCHED_OPS, type SchedExtView } from './leaks.js';
 
 /** One daemon SIGKILL, as /sys/kernel/sched_ext showed it. */
@@ -45,7 +46,7 @@ export function kernelEjections(lines: readonly string[], opsName = SCHED_OPS): 
   return out;
 }
 
-export const runsOurs = (v: SchedExtView | undefined): boolean => v?.state === 'enabled' && v.ops === SCHED_OPS;
+export { runsOurs };
 
 const show = (v: SchedExtView | undefined): string => (v === undefined ? 'no /sys/kernel/sched_ext' : `state ${v.state}${v.ops === '' ? '' : `, ops ${v.ops}`}`);
 
