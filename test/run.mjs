@@ -17,15 +17,33 @@ const tap = spawn('node_modules/.bin/tap', ['-R', 'tap', ...process.argv.slice(2
 let summary;
 let buffered = '';
 // CI keeps only the end of the output, so the failures are named again just above the totals:
-// each `not ok` with the subtests it sits in (tap indents a nested subtest by four spaces).
+// each `not ok` with the subtests it sits in (tap indents a nested subtest by four spaces), and the
+// start of what its YAML block says (the leak, the actual value), not where in the test file it is.
 const open = [];
 const failures = [];
+const DETAIL_CHARS = 600;
+let diag; // right after a `not ok`: { index in failures, lines, open: inside its YAML block, done: past its detail }
 tap.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   buffered += chunk.toString();
   const lines = buffered.split('\n');
   buffered = lines.pop() ?? '';
   for (const line of lines) {
+    // A YAML block starts on the line right after its `not ok`, or there is none.
+    if (diag && !diag.open && !/^\s*---$/.test(line)) diag = undefined;
+    if (diag && !diag.open) {
+      diag.open = true;
+      continue;
+    }
+    if (diag) {
+      if (/^\s*\.\.\.$/.test(line)) {
+        const text = diag.lines.join(' ').replace(/\s+/g, ' ').trim();
+        if (text !== '' && diag.index >= 0) failures[diag.index] += ` -- ${text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS)}...` : text}`;
+        diag = undefined;
+      } else if (/^\s*(at|stack|source):/.test(line)) diag.done = true;
+      else if (!diag.done) diag.lines.push(line.trim());
+      continue;
+    }
     // The top-level summary is the one unindented `# { total: ... }` line tap prints last.
     const m = /^# \{ total: (\d+)(.*)\}$/.exec(line);
     if (m) summary = { total: Number(m[1]), rest: m[2] };
@@ -37,7 +55,10 @@ tap.stdout.on('data', (chunk) => {
       open.length = depth + 1;
       // A failed subtest also reports as `not ok` one level up; name only the innermost failure.
       const path = [...open.slice(0, depth), bad[2]].join(' > ');
-      if (!failures.some((f) => f.startsWith(`${path} > `))) failures.push(path);
+      const innermost = !failures.some((f) => f.startsWith(`${path} > `));
+      if (innermost) failures.push(path);
+      // Its YAML block (if any) follows at once; an outer subtest's is about the subtests, not needed.
+      diag = { index: innermost ? failures.length - 1 : -1, lines: [], open: false, done: false };
     }
   }
 });

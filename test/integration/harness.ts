@@ -9,7 +9,17 @@ export interface CheckRecord {
   check: string;
   ok: boolean;
   detail?: unknown;
+  /** Milliseconds since the scenario started: the host reports where a scenario's time went. */
+  ms?: number;
 }
+
+/** The last record a scenario writes; `ms` as in CheckRecord. */
+export interface DoneRecord {
+  done: true;
+  ms?: number;
+}
+
+const started = Date.now();
 
 export interface Checker {
   ok(cond: boolean, check: string, detail?: unknown): boolean;
@@ -17,9 +27,9 @@ export interface Checker {
   match(actual: string, pattern: RegExp, check: string, detail?: unknown): boolean;
 }
 
-function emit(record: CheckRecord | { done: true }): void {
+function emit(record: CheckRecord | DoneRecord): void {
   const out = process.env.AGENTCGROUP_RESULTS;
-  const line = `${JSON.stringify(record)}\n`;
+  const line = `${JSON.stringify({ ...record, ms: Date.now() - started })}\n`;
   if (out) appendFileSync(out, line);
   else process.stdout.write(line);
 }

@@ -50,3 +50,12 @@ t.test('"all", and picking guests by kernel or label', async (t) => {
     'test/vm/tiers.json lists sched in needsSchedExt but no guest names it',
   ]);
 });
+
+t.test('each guest has its own test file (tap times each file on its own), and each file a guest', async (t) => {
+  const files = readdirSync('test/integration').filter((f) => /^guest-.*\.test\.ts$/.test(f)).sort();
+  t.same(files, tiers.guests.map((g) => `guest-${g.label}.test.ts`).sort());
+  for (const f of files) {
+    const label = /^guest-(.*)\.test\.ts$/.exec(f)![1];
+    t.match(readFileSync(`test/integration/${f}`, 'utf8'), `runGuestTier('${label}')`, `${f} runs its own guest`);
+  }
+});

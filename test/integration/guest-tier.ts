@@ -1,15 +1,17 @@
-// The integration tier: boots each test guest of test/vm/tiers.json in turn (the host's kernel, then
-// another suite's kernel with that suite's engines), runs its compiled scenarios inside it, and turns
-// each scenario's recorded checks into tap assertions. Each scenario is reported as soon as it
-// finishes (its `.rc` file appears in the exchange share), not after the whole tier. A scenario with
-// no results (guest did not boot, bundle missing, crash, never reached) fails; nothing here is ever
-// skipped.
+// The integration tier, one guest of test/vm/tiers.json per test file (guest-<label>.test.ts), so each
+// guest has tap's per-file time limit to itself: boots the guest (the host's kernel, or another suite's
+// kernel with that suite's engines), runs its compiled scenarios inside it, and turns each scenario's
+// recorded checks into tap assertions. Each scenario is reported as soon as it finishes (its `.rc` file
+// appears in the exchange share), not after the whole guest. A scenario with no results (guest did not
+// boot, bundle missing, crash, never reached) fails; nothing is skipped unless AGENTCGROUP_GUESTS or
+// AGENTCGROUP_SCENARIOS leave a guest nothing to run.
 import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CHECKOUT, runInGuest, type GuestResult } from '../vm/guest.js';
 import { type Tiers, guestScenarios, selects, tierProblems } from '../vm/tiers.js';
-import type { CheckRecord } from './harness.js';
+import type { CheckRecord, DoneRecord } from './harness.js';
+import { describeSlowest } from './slowest.js';
 
 const tiers = JSON.parse(readFileSync(join(CHECKOUT, 'test/vm/tiers.json'), 'utf8')) as Tiers;
 
@@ -21,9 +23,6 @@ const all = readdirSync(join(CHECKOUT, 'test/integration/scenarios'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => basename(f, '.ts'))
   .sort();
-for (const n of only) if (!all.includes(n)) t.fail(`AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`);
-for (const problem of tierProblems(tiers, all)) t.fail(problem);
-for (const n of guests) if (!tiers.guests.some((g) => selects([n], g))) t.fail(`AGENTCGROUP_GUESTS names ${n}, which is no guest (kernel or label) of test/vm/tiers.json`);
 
 const tail = (output: string) => output.slice(-2000) || '(none)';
 
@@ -90,7 +89,7 @@ async function tier(t: Test, kernel: string, cpus: number, scenarios: string[]):
       settle.clear();
       return guest;
     });
-  function readResults(name: string): { checks: CheckRecord[]; done: boolean; output: string; rc: string } {
+  function readResults(name: string): { records: (CheckRecord | DoneRecord)[]; checks: CheckRecord[]; done: boolean; output: string; rc: string } {
     const read = (ext: string) => {
       const file = resultsDir === undefined ? undefined : join(resultsDir, `${name}.${ext}`);
       return file !== undefined && existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -98,8 +97,9 @@ async function tier(t: Test, kernel: string, cpus: number, scenarios: string[]):
     const records = read('jsonl')
       .split('\n')
       .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as CheckRecord | { done: true });
+      .map((l) => JSON.parse(l) as CheckRecord | DoneRecord);
     return {
+      records,
       checks: records.filter((r): r is CheckRecord => 'check' in r),
       done: records.some((r) => 'done' in r),
       output: read('out'),
@@ -110,7 +110,8 @@ async function tier(t: Test, kernel: string, cpus: number, scenarios: string[]):
   for (const name of scenarios) {
     t.test(name, async (t) => {
       const ended = await finished.get(name)!;
-      const { checks, done, output, rc } = readResults(name);
+      const { records, checks, done, output, rc } = readResults(name);
+      if (records.length > 0) t.comment(`slowest: ${describeSlowest(records, 3)}`);
       for (const c of checks) t.ok(c.ok, c.check, c.ok ? {} : { detail: c.detail });
       if (!ended) {
         const guest = await guestRun;
@@ -133,11 +134,24 @@ async function tier(t: Test, kernel: string, cpus: number, scenarios: string[]):
   t.ok(guest.error === undefined, 'the guest ran the tier and powered off', guest.error === undefined ? {} : { error: guest.error });
 }
 
-// One guest at a time: two emulated guests on this machine's cores would slow each other past the
-// scenarios' time limits.
-for (const g of tiers.guests) {
-  if (!selects(guests, g)) continue;
+/**
+ * The test file of the guest labelled `label`. Tap runs test/integration serially: one guest at a time,
+ * since two emulated guests on this machine's cores would slow each other past the scenarios' limits.
+ */
+export async function runGuestTier(label: string): Promise<void> {
+  const problems = [
+    ...only.filter((n) => !all.includes(n)).map((n) => `AGENTCGROUP_SCENARIOS names ${n}, which is no scenario`),
+    ...tierProblems(tiers, all),
+    ...guests.filter((n) => !tiers.guests.some((g) => selects([n], g))).map((n) => `AGENTCGROUP_GUESTS names ${n}, which is no guest (kernel or label) of test/vm/tiers.json`),
+  ];
+  const g = tiers.guests.find((x) => x.label === label);
+  if (g === undefined) problems.push(`${label} is no guest label of test/vm/tiers.json: this file's name is stale`);
+  for (const problem of problems) t.fail(problem);
+  if (g === undefined) return;
   const scenarios = guestScenarios(tiers, g, all).filter((n) => only.length === 0 || only.includes(n));
-  if (scenarios.length === 0) continue;
+  if (!selects(guests, g) || scenarios.length === 0) {
+    if (problems.length === 0) t.plan(0, `AGENTCGROUP_GUESTS or AGENTCGROUP_SCENARIOS leave guest ${label} nothing to run`);
+    return;
+  }
   await t.test(`guest ${g.label}`, (t) => tier(t, g.kernel, g.cpus, scenarios));
 }

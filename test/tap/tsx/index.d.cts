@@ -1,0 +1,3 @@
+export declare const importLoader: string;
+export declare const loader: string;
+export declare const testFileExtensions: string[];
