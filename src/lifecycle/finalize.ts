@@ -2,6 +2,8 @@
  * Finalizing a container that has ended: the hook's poststop does it for its own container, and both
  * the hook and the daemon sweep up containers whose poststop never came.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cgroupfs } from '../cgroup/cgroupfs.js';
 import { ASYNC_TIMEOUT_MS, killAndRemove, killAndRemoveAsync } from '../cgroup/lifecycle.js';
 import { parseFlatKeyed } from '../cgroup/stats.js';
@@ -15,6 +17,9 @@ import type { ContainerRecord, StateStore } from '../state/records.js';
 import { settleCall } from '../state/settle.js';
 import { listUncarved, removeUncarved } from '../state/uncarved.js';
 
+/** Looks for markers written late, before the run state goes: a container that has ended begins no calls for long. */
+const LATE_ROUNDS = 3;
+
 export interface TeardownOutcome {
   warnings: string[];
 }
@@ -27,6 +32,9 @@ interface Finalizing {
   cgroups: { fs: Cgroupfs; cgroup: string } | undefined;
   removeC: boolean;
   warnings: string[];
+  host: HostEnv;
+  /** Calls whose markers this finalizer has settled: a marker of one written again later is not a new call. */
+  settled: Set<string>;
 }
 
 /**
@@ -69,11 +77,25 @@ function begin(id: string, store: StateStore, host: HostEnv, runtime: 'deleted' 
   } catch (err) {
     warnings.push(describeError(err));
   }
-  const now = host.now();
-  // Calls still in flight when the container went away are logged as cut off.
-  for (const call of store.runningCalls(id)) settleCall(store, cutOffRecord(id, call, now), id, (line) => warnings.push(line));
   const cgroups = record && { fs: new Cgroupfs(record.cgroupRoot, host.fsOps), cgroup: record.cgroup };
-  return { id, store, cgroups, removeC: runtime === 'deleted', warnings };
+  const f: Finalizing = { id, store, cgroups, removeC: runtime === 'deleted', warnings, host, settled: new Set() };
+  // Calls still in flight when the container went away are logged as cut off.
+  settleMarked(f);
+  return f;
+}
+
+/**
+ * Every call marked running that this finalizer has not settled yet is logged as cut off; how many
+ * there were. A call is claimed (settle.ts), so its owner ending it meanwhile still makes one record.
+ */
+function settleMarked(f: Finalizing): number {
+  const now = f.host.now();
+  const calls = f.store.runningCalls(f.id).filter((call) => !f.settled.has(call.callId));
+  for (const call of calls) {
+    f.settled.add(call.callId);
+    settleCall(f.store, cutOffRecord(f.id, call, now), f.id, (line) => f.warnings.push(line));
+  }
+  return calls.length;
 }
 
 /**
@@ -110,10 +132,36 @@ function end(f: Finalizing, removeTools: boolean): TeardownOutcome {
       if (f.removeC && fs.exists(cgroup) && fs.children(cgroup).length === 0 && fs.procs(cgroup).length === 0) fs.remove(cgroup);
     });
   }
+  // A call may have begun since the first look (the daemon placing an exec it read late, while the
+  // stragglers above were waited for): its marker would go with the directory, unlogged, and its
+  // owner, finding it gone, would take it for claimed. Looked at again right before the removal, as
+  // long as new ones appear; a marker rewritten after its call was settled here is no new call.
+  for (let round = 0; round < LATE_ROUNDS; round++) if (settleMarked(f) === 0) break;
+  settleOrphanClaims(f);
   f.store.removeContainer(f.id);
   removeIfExists(execSocketDir(f.store.runDir, f.id));
   removeUncarved(f.store.runDir, f.id);
   return { warnings: f.warnings };
+}
+
+/**
+ * A claimer killed between its claim and its record (the daemon SIGKILLed as it ended a call) left
+ * its claim behind, which would go with the directory, the call unlogged: it is logged here, cut off,
+ * unless the record made it. A claimer still alive writes its own. (Its pid is read in this /proc: a
+ * claimer in another pid namespace would look dead, and its call could get a second record.)
+ */
+function settleOrphanClaims(f: Finalizing): void {
+  const alive = (pid: number) => pid === process.pid || existsSync(join(f.host.procRoot, String(pid)));
+  for (const claim of f.store.orphanClaims(f.id, alive)) {
+    if (claim.call && !f.store.hasCallRecord(f.id, claim.callId)) {
+      try {
+        f.store.appendCall(f.id, cutOffRecord(f.id, claim.call, f.host.now()));
+      } catch (err) {
+        f.warnings.push(`call ${claim.callId}: cannot write the call log ${f.store.callLog(f.id)}: ${describeError(err)}`);
+      }
+    }
+    f.store.dropClaim(f.id, claim);
+  }
 }
 
 function attempt(f: Finalizing, what: () => void): void {

@@ -1,4 +1,4 @@
-import { readdirSync, renameSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes, Limits } from '../limits.js';
 import { DEFAULT_POLICY } from '../config/policy.js';
@@ -154,6 +154,17 @@ export interface LadderRecord {
 /** What the store keeps of what a container controls (policy `limits`). */
 export type StoreLimits = Pick<Policy['limits'], 'argvBytes' | 'callLogBytes'>;
 
+/** A claim a claimer left (StateStore.orphanClaims). */
+export interface OrphanClaim {
+  callId: string;
+  pid: number;
+  call: RunningCall | undefined;
+}
+
+/** A claimed marker: `<call>.ending.<pid of the claimer>`. */
+const CLAIM = /^([a-z0-9_][a-z0-9_.-]*)\.ending\.(\d+)$/;
+const claimName = (callId: string, pid: number) => `${callId}.ending.${pid}`;
+
 export class StateStore {
   constructor(
     readonly runDir: string,
@@ -216,6 +227,8 @@ export class StateStore {
 
   clearRunning(container: string, callId: string): void {
     removeIfExists(join(this.callsDir(container), `${callId}.json`));
+    removeIfExists(join(this.callsDir(container), claimName(callId, process.pid)));
+    // An older version's claim had no pid.
     removeIfExists(join(this.callsDir(container), `${callId}.ending`));
     removeIfExists(this.ladderFile(container, callId));
   }
@@ -223,16 +236,70 @@ export class StateStore {
   /**
    * A call gets exactly one record, though several may want to write it (exec or the daemon when it
    * ends, poststop or a sweep when its container went first): the one that renames the marker away
-   * writes it. False when another got there first.
+   * writes it. False when another got there first. The claim names its claimer's pid: one killed
+   * before it wrote the record leaves a claim that a teardown finds (orphanClaims) and logs.
    */
   claimRunning(container: string, callId: string): boolean {
     const marker = join(this.callsDir(container), `${callId}.json`);
     try {
-      renameSync(marker, join(this.callsDir(container), `${callId}.ending`));
+      renameSync(marker, join(this.callsDir(container), claimName(callId, process.pid)));
       return true;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code !== 'ENOENT';
     }
+  }
+
+  /**
+   * Claims whose claimer is no longer `alive` (killed between its claim and its record): the call, and
+   * what its marker said (undefined when unreadable).
+   */
+  orphanClaims(container: string, alive: (pid: number) => boolean): OrphanClaim[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.callsDir(container));
+    } catch {
+      return [];
+    }
+    const out: OrphanClaim[] = [];
+    for (const n of names) {
+      const m = CLAIM.exec(n);
+      if (!m || alive(Number(m[2]))) continue;
+      let call: RunningCall | undefined;
+      try {
+        const c = readJsonIfExists(join(this.callsDir(container), n)) as RunningCall | undefined;
+        if (c && typeof c.callId === 'string') call = c;
+      } catch {
+        // unreadable: the claim still goes
+      }
+      out.push({ callId: m[1]!, pid: Number(m[2]), call });
+    }
+    return out;
+  }
+
+  dropClaim(container: string, claim: OrphanClaim): void {
+    removeIfExists(join(this.callsDir(container), claimName(claim.callId, claim.pid)));
+  }
+
+  /** Whether the call log `key` (or the one it rotated to `.1`) holds a record of the call. */
+  hasCallRecord(key: string, callId: string): boolean {
+    const quoted = JSON.stringify(callId);
+    for (const path of [this.callLog(key), `${this.callLog(key)}.1`]) {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        if (!line.includes(quoted)) continue;
+        try {
+          if ((JSON.parse(line) as { id?: unknown }).id === callId) return true;
+        } catch {
+          // a torn line is no record
+        }
+      }
+    }
+    return false;
   }
 
   /** Container ids with a record, for the daemon's start-up scan. */

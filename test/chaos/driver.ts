@@ -5,11 +5,11 @@
  * gone, the daemon is stopped, and whatever of ours is left is a leak (see leaks.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, watch, writeFileSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { type FSWatcher, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, statSync, watch, writeFileSync, writeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { CLI, SHELL_FRAMEWORK, type Scratch, eventually, exited, makeBundle, readOr, run, scratch, sleep, startDaemon } from '../integration/bundle.js';
 import { type CyclePlan, type Fault, planChaos } from './plan.js';
-import { type Leak, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
+import { type Leak, type LogText, callEvidence, callIdOfMarker, countByKind, findLeaks, tallyMessages } from './leaks.js';
 import { CGROUP_ROOT, bpfIds, callRecords, cgroupTree, frozenCgroups, listTree, pinned, processesMentioning, schedExtView, trackerPrograms } from './probe.js';
 import { type SchedExtRun, type SchedKill, describeSchedExt, runsOurs, schedExtProblems } from './schedext.js';
 
@@ -100,6 +100,9 @@ interface Ctx {
   log: (line: string) => void;
 }
 
+/** The time of day as the container logs' command lines give it (runAsync): what the explanations of a leak line up by. */
+const clock = () => new Date().toISOString().slice(11, 23);
+
 function bump(counts: Record<string, number>, key: string, by = 1): void {
   counts[key] = (counts[key] ?? 0) + by;
 }
@@ -116,7 +119,7 @@ interface Ran {
  */
 function runAsync(cmd: string, args: string[], logFile: string, opts: { killAfterS?: number; timeoutS?: number } = {}): Promise<Ran & { killed: boolean }> {
   const fd = openSync(logFile, 'a');
-  writeSync(fd, `${new Date().toISOString().slice(11, 23)} $ ${cmd} ${args.join(' ')}\n`);
+  writeSync(fd, `${clock()} $ ${cmd} ${args.join(' ')}\n`);
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let killed = false;
@@ -155,11 +158,16 @@ class DaemonKeeper {
   private busy = false;
   private stopping = false;
   readonly logs: string[] = [];
+  /** When each daemon was started, was ready and was SIGKILLed (clock()): a call begun or settled about then is suspect. */
+  readonly timeline: string[] = [];
 
   constructor(private readonly ctx: () => Ctx) {}
 
   async start(): Promise<void> {
-    const d = await startDaemon(this.ctx().s, `daemon-${this.generation++}.log`);
+    const name = `daemon-${this.generation++}.log`;
+    this.timeline.push(`${clock()} ${name}: started`);
+    const d = await startDaemon(this.ctx().s, name);
+    this.timeline.push(`${clock()} ${name}: ready`);
     this.child = d.child;
     this.logs.push(d.log);
   }
@@ -181,6 +189,7 @@ class DaemonKeeper {
       const gone = exited(child);
       const killedAt = Date.now();
       child.kill('SIGKILL');
+      this.timeline.push(`${clock()} ${basename(this.logs.at(-1) ?? 'daemon')}: SIGKILLed`);
       let fellBackMs: number | null = null;
       if (sched) {
         // Polled closely from the signal on: the fall-back itself is what is timed (the daemon's exit is part of it).
@@ -227,11 +236,16 @@ class DaemonKeeper {
 /**
  * Every running-call marker that appears (<runDir>/calls/<container>/<call>.json): the calls that
  * began, each of which must end up with exactly one record. A directory that appears is scanned as
- * its watch is added, so markers written before that are not missed.
+ * its watch is added, so markers written before that are not missed; one removed and made again (a
+ * marker written after its container's state went) is watched afresh. What each call's marker went
+ * through is kept, with the time, to explain a call-record leak.
  */
 class MarkerWatch {
   readonly begun = new Map<string, { container: string; call: string }>();
-  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly watchers = new Map<string, { w: FSWatcher; ino: number }>();
+  private readonly history = new Map<string, string[]>();
+  /** When each container's calls directory was seen to go (its teardown's removal). */
+  private readonly dirGone = new Map<string, string[]>();
   private top: FSWatcher | undefined;
 
   constructor(private readonly dir: string) {}
@@ -243,6 +257,12 @@ class MarkerWatch {
     this.scanTop();
   }
 
+  /** The marker's story (appeared, claimed, gone, with what it said) and its directory's removals, for a leak's detail. */
+  story(container: string, call: string): string[] {
+    const seen = this.history.get(`${container}/${call}`) ?? [];
+    return [...seen, ...(this.dirGone.get(container) ?? []).map((at) => `${at} calls/${container}/ gone`)].sort();
+  }
+
   private scanTop(): void {
     let names: string[];
     try {
@@ -250,17 +270,48 @@ class MarkerWatch {
     } catch {
       return;
     }
-    for (const container of names) if (!this.watchers.has(container)) this.watchContainer(container);
+    const present = new Set(names);
+    for (const [container, { w }] of this.watchers) {
+      if (present.has(container)) continue;
+      w.close();
+      this.watchers.delete(container);
+      this.noteDirGone(container);
+    }
+    for (const container of names) {
+      let ino: number;
+      try {
+        ino = statSync(join(this.dir, container)).ino;
+      } catch {
+        continue;
+      }
+      const had = this.watchers.get(container);
+      if (had?.ino === ino) continue;
+      if (had) {
+        had.w.close();
+        this.noteDirGone(container);
+      }
+      this.watchContainer(container, ino);
+    }
   }
 
-  private watchContainer(container: string): void {
+  private noteDirGone(container: string): void {
+    const list = this.dirGone.get(container) ?? [];
+    if (list.length < 4) list.push(clock());
+    this.dirGone.set(container, list);
+  }
+
+  private watchContainer(container: string, ino: number): void {
     const dir = join(this.dir, container);
     try {
       const w = watch(dir, (_event, name) => name && this.note(container, String(name)));
       w.on('error', () => {
         w.close();
+        // Looked at again on the next change in the calls directory.
+        if (this.watchers.get(container)?.w !== w) return;
+        this.watchers.delete(container);
+        this.noteDirGone(container);
       });
-      this.watchers.set(container, w);
+      this.watchers.set(container, { w, ino });
     } catch {
       return;
     }
@@ -274,11 +325,40 @@ class MarkerWatch {
   private note(container: string, name: string): void {
     const call = callIdOfMarker(name);
     if (call) this.begun.set(`${container}/${call}`, { container, call });
+    const claim = /^([a-z0-9_][a-z0-9_.-]*)\.ending(?:\.\d+)?$/.exec(name);
+    const id = call ?? claim?.[1];
+    if (id) this.remember(container, id, name);
+  }
+
+  /** One line per change of a marker or its claim (.ending.<claimer's pid>): appeared (with what the marker says) or gone. */
+  private remember(container: string, call: string, name: string): void {
+    const key = `${container}/${call}`;
+    const lines = this.history.get(key) ?? [];
+    if (lines.length >= 12) return;
+    const path = join(this.dir, container, name);
+    let what: string;
+    if (!existsSync(path)) what = `${name} gone`;
+    else if (/\.ending(\.\d+)?$/.test(name)) what = `${name} appeared (claimed)`;
+    else what = `${name} appeared (${describeMarker(path)})`;
+    if (lines.at(-1)?.slice(13) === what) return;
+    lines.push(`${clock()} ${what}`);
+    this.history.set(key, lines);
   }
 
   stop(): void {
     this.top?.close();
-    for (const w of this.watchers.values()) w.close();
+    for (const { w } of this.watchers.values()) w.close();
+  }
+}
+
+/** What a marker says of its call, in a few words: who owns it, its leader and argv, whether it was placed. */
+function describeMarker(path: string): string {
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { owner?: string; leader?: number; argv?: string[]; placement?: unknown; start?: string };
+    const argv = (m.argv ?? []).slice(0, 3).join(' ').slice(0, 80);
+    return `owner ${m.owner ?? '?'}, leader ${m.leader ?? '-'}, argv ${JSON.stringify(argv)}, ${m.placement ? 'placed' : 'no placement'}, start ${m.start?.slice(11, 23) ?? '?'}`;
+  } catch {
+    return 'unreadable';
   }
 }
 
@@ -546,14 +626,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const stopped = await ctx.daemon.stop();
   if (stopped !== 0) report.runProblems.push(`the daemon exited ${stopped} on SIGTERM`);
   markers.stop();
-  await sleep(1000);
-  // The kernel switches back to the fair class off the daemon's exit path: a moment, not a leak.
+  // The kernel frees a closed program, link or map from deferred work, and switches back to the fair
+  // class off the daemon's exit path: waited for (a busy emulated machine took over a second), each
+  // with a generous deadline; what is still there then is a leak.
+  const bpfHad = new Set((['prog', 'link', 'map'] as const).flatMap((k) => bpfBefore[k].map((b) => `${k} ${b.id}`)));
+  await eventually(() => {
+    const now = bpfIds();
+    return (['prog', 'link', 'map'] as const).every((k) => now[k].every((b) => bpfHad.has(`${k} ${b.id}`)));
+  }, 30_000);
   if (report.schedExt) await eventually(() => schedExtView()?.state === 'disabled', 10_000);
-  try {
-    rmdirSync(join(CGROUP_ROOT, budget));
-  } catch {
-    // Left for the verdict: a cgroup under it survived.
-  }
+  // The budget goes once its last container cgroup has (rmdir fails while one is there: left for the verdict).
+  await eventually(() => {
+    try {
+      rmdirSync(join(CGROUP_ROOT, budget));
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }, 15_000);
 
   const records = callRecords(s.callDir);
   for (const r of records) bump(report.outcomes, r.outcome);
@@ -582,6 +672,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ...(schedExtBefore === undefined ? {} : { schedExtBefore }),
     ...(schedExtNow === undefined ? {} : { schedExtNow }),
   });
+  explainCallLeaks(report.leaks, markers, ctx.daemon, [...ctx.daemon.logs, ...plans.map((p) => join(s.dir, `${p.id}.log`)), killLog]);
   if (report.schedExt) {
     report.schedExt.kernelLog = schedExtKernelLog().slice(kernelLogBefore);
     report.schedExt.problems = schedExtProblems(report.schedExt, FALLBACK_DEADLINE_MS);
@@ -592,6 +683,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   report.elapsedS = Math.round((Date.now() - startedAt) / 1000);
   o.say(summary(report));
   return report;
+}
+
+/**
+ * A call that began with no record (or two) explains itself: what its marker went through, when the
+ * daemons came and went, and what the logs say of the call and its container (leaks.ts callEvidence).
+ */
+function explainCallLeaks(leaks: Leak[], markers: MarkerWatch, daemon: DaemonKeeper, logFiles: string[]): void {
+  const callLeaks = leaks.filter((l) => l.call !== undefined);
+  if (callLeaks.length === 0) return;
+  const logs: LogText[] = logFiles.map((f) => ({ name: basename(f), text: readOr(f) }));
+  for (const l of callLeaks) {
+    const { container, call } = l.call!;
+    l.detail = [
+      ...markers.story(container, call).map((line) => `marker: ${line}`),
+      ...daemon.timeline.slice(0, 15).map((line) => `daemons: ${line}`),
+      ...callEvidence(container, call, logs),
+    ];
+  }
 }
 
 export function summary(r: ChaosReport): string {
@@ -605,6 +714,6 @@ export function summary(r: ChaosReport): string {
     `run problems: ${r.runProblems.length === 0 ? 'none' : r.runProblems.join('; ')}`,
     ...(r.schedExt ? [`sched_ext: ${describeSchedExt(r.schedExt)}; problems: ${r.schedExt.problems.length === 0 ? 'none' : r.schedExt.problems.join('; ')}`] : []),
     ...(r.schedExt?.problems.length && r.schedExt.kernelLog?.length ? [`kernel on sched_ext:\n  ${r.schedExt.kernelLog.join('\n  ')}`] : []),
-    `leaks: ${countByKind(r.leaks)}${r.leaks.length === 0 ? '' : `\n  ${r.leaks.map((l) => `${l.kind}: ${l.what}`).join('\n  ')}`}`,
+    `leaks: ${countByKind(r.leaks)}${r.leaks.length === 0 ? '' : `\n  ${r.leaks.map((l) => `${l.kind}: ${l.what}${(l.detail ?? []).map((d) => `\n      ${d}`).join('')}`).join('\n  ')}`}`,
   ].join('\n');
 }

@@ -58,6 +58,10 @@ export type LeakKind = 'cgroup' | 'frozen' | 'bpf' | 'pinned' | 'run-state' | 'c
 export interface Leak {
   kind: LeakKind;
   what: string;
+  /** Call-record leaks: the call, which the driver explains from what it kept (detail). */
+  call?: { container: string; call: string };
+  /** What the marker watch, the daemons' restarts and the run's logs show of that call (callEvidence). */
+  detail?: string[];
 }
 
 /** Host-wide, not per container: the "daemon not running" notice, said once. */
@@ -77,10 +81,12 @@ export function findLeaks(o: Observation): Leak[] {
   for (const p of o.runDir) if (!RUN_DIR_ALLOWED.has(p)) leaks.push({ kind: 'run-state', what: p });
   const logged = new Map<string, number>();
   for (const r of o.records) logged.set(`${r.container}/${r.id}`, (logged.get(`${r.container}/${r.id}`) ?? 0) + 1);
-  for (const key of new Set(o.callsBegun.map((c) => `${c.container}/${c.call}`))) {
+  const begun = new Map(o.callsBegun.map((c) => [`${c.container}/${c.call}`, c]));
+  for (const [key, c] of begun) {
     const n = logged.get(key) ?? 0;
-    if (n === 0) leaks.push({ kind: 'call-record-missing', what: key });
-    if (n > 1) leaks.push({ kind: 'call-record-duplicate', what: `${key} (${n} records)` });
+    const call = { container: c.container, call: c.call };
+    if (n === 0) leaks.push({ kind: 'call-record-missing', what: key, call });
+    if (n > 1) leaks.push({ kind: 'call-record-duplicate', what: `${key} (${n} records)`, call });
   }
   for (const p of o.processes) leaks.push({ kind: 'process', what: p });
   // A BPF scheduler still the system's once the daemon stopped: ours always is a leak, another one only
@@ -113,9 +119,58 @@ export function countByKind(leaks: readonly Leak[]): string {
   return counts.size === 0 ? 'none' : [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
 }
 
-/** A running-call marker's file name (or its temporary) gives the call id; anything else gives nothing. */
+/**
+ * A running-call marker's file name gives the call id; anything else gives nothing. Not its temporary
+ * (`.<call>.json.<16 hex digits>.tmp`, sys/atomicfile.ts): a write under way is no call begun, and one
+ * whose writer was killed before the rename never becomes one (a restarted daemon begins that
+ * process's call afresh, under a new id). Call ids never start with a dot (oci/ids.ts safeName).
+ */
 export function callIdOfMarker(name: string): string | undefined {
-  return /^([a-z0-9_.-]+?)\.json(?:\.\d+\.tmp)?$/.exec(name)?.[1];
+  return /^([a-z0-9_][a-z0-9_.-]*)\.json$/.exec(name)?.[1];
+}
+
+/** A log the chaos run kept: its file name (daemon-1.log, chaos-7-14.log) and its text. */
+export interface LogText {
+  name: string;
+  text: string;
+}
+
+/** At most this many log lines explain a call-record leak. */
+export const EVIDENCE_LINES = 20;
+const EVIDENCE_WIDTH = 300;
+
+/**
+ * What the run's logs say of a call that has no record, or two, each line with its log's name: first
+ * every line that names the call, then the lines of the daemons' and the other containers' logs that
+ * name its container (a hook's sweep of ended containers prints in the log of the container whose
+ * poststop ran it), then the container's own log (its runtime commands, with their times). At most
+ * `limit` lines in all. A call a teardown removed unlogged leaves no line of its own: what happened
+ * to its container around then is the clue.
+ */
+export function callEvidence(container: string, call: string, logs: readonly LogText[], limit = EVIDENCE_LINES): string[] {
+  const escaped = container.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // chaos-7-1 is not chaos-7-14: no id character may go on either side.
+  const namesContainer = new RegExp(`(?<![\\w.-])${escaped}(?![\\w-])`);
+  const own = `${container}.log`;
+  const picks: ((log: LogText, line: string) => boolean)[] = [
+    (_, line) => line.includes(call),
+    (log, line) => log.name !== own && namesContainer.test(line),
+    (log) => log.name === own,
+  ];
+  const out: string[] = [];
+  const taken = new Set<string>();
+  for (const pick of picks) {
+    for (const log of logs) {
+      for (const line of log.text.split('\n')) {
+        if (out.length >= limit) return out;
+        const key = `${log.name}\0${line}`;
+        if (line.trim() === '' || taken.has(key) || !pick(log, line)) continue;
+        taken.add(key);
+        out.push(`${log.name}: ${line.length > EVIDENCE_WIDTH ? `${line.slice(0, EVIDENCE_WIDTH)}...` : line}`);
+      }
+    }
+  }
+  return out;
 }
 
 /**
