@@ -644,6 +644,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       return (err as NodeJS.ErrnoException).code === 'ENOENT';
     }
   }, 15_000);
+  // The hook wrapper's own killer (a subshell under the wrapper's command line) outlives the hook it
+  // aims at by up to its delay (2.5 s) when the hook ends first: the test's process, not ours.
+  await eventually(() => processesMentioning([wrapper]).length === 0, 10_000);
 
   const records = callRecords(s.callDir);
   for (const r of records) bump(report.outcomes, r.outcome);
