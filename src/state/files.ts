@@ -106,6 +106,11 @@ const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | con
  * would take past that many bytes is first renamed to `<path>.1`, replacing the generation before: a
  * log grows to about twice `rotateAt` on disk, never more.
  */
+/** Where a full log goes when appendJsonLine starts a fresh one (the one generation kept). */
+export function rotatedLog(path: string): string {
+  return `${path}.1`;
+}
+
 export function appendJsonLine(path: string, value: unknown, root: string, rotateAt?: number): void {
   ensurePrivateDir(dirname(path), root);
   const line = `${JSON.stringify(value)}\n`;
@@ -139,7 +144,7 @@ function openForAppend(path: string, adding: number, rotateAt: number | undefine
   if (!full) return fd;
   closeSync(fd);
   try {
-    renameSync(path, `${path}.1`);
+    renameSync(path, rotatedLog(path));
   } catch (err) {
     // Rotated by another writer since the check.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -6,7 +6,7 @@ import { isSize } from '../config/size.js';
 import type { MemorySizes, Policy } from '../config/types.js';
 import { AgentcgroupError } from '../errors.js';
 import { keepArgv } from './argv.js';
-import { appendJsonLine, ensurePrivateDir, readJsonIfExists, removeIfExists, replacePrivateFile, writeJsonAtomic } from './files.js';
+import { appendJsonLine, ensurePrivateDir, rotatedLog, readJsonIfExists, removeIfExists, replacePrivateFile, writeJsonAtomic } from './files.js';
 
 /**
  * What a carve leaves behind for later stages and for `exec`: where C is and the limits that were
@@ -283,7 +283,7 @@ export class StateStore {
   /** Whether the call log `key` (or the one it rotated to `.1`) holds a record of the call. */
   hasCallRecord(key: string, callId: string): boolean {
     const quoted = JSON.stringify(callId);
-    for (const path of [this.callLog(key), `${this.callLog(key)}.1`]) {
+    for (const path of [this.callLog(key), rotatedLog(this.callLog(key))]) {
       let text: string;
       try {
         text = readFileSync(path, 'utf8');
