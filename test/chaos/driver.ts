@@ -49,6 +49,15 @@ export interface ChaosReport {
   /** Tool calls sent to agents or run through exec, begun (a marker appeared) and logged, by outcome. */
   callsSent: number;
   callsBegun: number;
+  /**
+   * The control cycle's call, after the chaos: a container with no fault and a daemon that runs, its
+   * one call's record's outcome (or why there is none). Calls begin only while a daemon runs, and on
+   * one emulated vCPU a daemon restarted under the run's load took 15-30 s to be ready, so the faulted
+   * cycles may begin none at all; this one shows that calls are still placed and logged afterwards.
+   */
+  control: { id: string; outcome: string };
+  /** Seconds each daemon start took to "daemon ready" (the first at the run's start, then restarts). */
+  daemonReadyS: number[];
   /** Per fault: cycles, calls sent and begun (a call the agent forks while no daemon runs, or that dies first, never begins). */
   perFault: Record<string, { cycles: number; sent: number; begun: number }>;
   outcomes: Record<string, number>;
@@ -72,14 +81,16 @@ const AGENT = 'while :; do while read -r cmd; do env sh -c "$cmd" & done < /ctl/
 /**
  * Runs the hook, SIGKILLed after $1 seconds unless that is 0; a kill that lands is written to $3 as
  * $2. The killer aims at the wrapper's own pid, which exec makes the hook's: no `wait` here, since a
- * runtime runs hooks with SIGCHLD blocked and a shell's wait would never return.
+ * runtime runs hooks with SIGCHLD blocked and a shell's wait would never return. The hook's stderr
+ * goes to $4 (the container's log): crun and runc show a hook's stderr only when it fails, and a hook
+ * fails open with exit 0 and one line saying why.
  */
-const HOOK_WRAPPER = `d=$1 tag=$2 log=$3; shift 3
+const HOOK_WRAPPER = `d=$1 tag=$2 log=$3 err=$4; shift 4
 if [ "$d" != 0 ]; then
   me=$$
   (sleep "$d"; grep -q agentcgroup "/proc/$me/cmdline" && kill -KILL "$me" && echo "$tag" >> "$log") </dev/null >/dev/null 2>&1 &
 fi
-exec "$@"
+exec "$@" 2>>"$err"
 `;
 
 const LADDER = 'ladder:\n  recheck: 250ms\n  deadline: 20s\n  freeze_at: 70%\n  thaw_below: 50%\n  kill_at: 95%\n';
@@ -155,31 +166,49 @@ function capture(cmd: string, args: string[]): Promise<Ran> {
 class DaemonKeeper {
   private child: ChildProcess | undefined;
   private generation = 0;
-  private busy = false;
-  private stopping = false;
+  /** Kills one after another: each waits for the restart of the one before. */
+  private kills: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<Promise<void>>();
   readonly logs: string[] = [];
   /** When each daemon was started, was ready and was SIGKILLed (clock()): a call begun or settled about then is suspect. */
   readonly timeline: string[] = [];
+  /** Seconds from each start to "daemon ready": calls begin only while a daemon runs. */
+  readonly readyS: number[] = [];
 
   constructor(private readonly ctx: () => Ctx) {}
 
   async start(): Promise<void> {
     const name = `daemon-${this.generation++}.log`;
+    const at = Date.now();
     this.timeline.push(`${clock()} ${name}: started`);
     const d = await startDaemon(this.ctx().s, name);
+    this.readyS.push(Math.round((Date.now() - at) / 100) / 10);
     this.timeline.push(`${clock()} ${name}: ready`);
     this.child = d.child;
     this.logs.push(d.log);
   }
 
   /**
+   * A kill the plan asks for, `afterS` from now. Each lands: one due while another kill's restart is
+   * under way waits for it (a restart under load takes many seconds), so a seed always kills as
+   * often as it says, and quiesce() waits for them all.
+   */
+  killAfter(afterS: number, downS: number): void {
+    const due = sleep(afterS * 1000).then(() => {
+      this.kills = this.kills.then(() => this.kill(downS));
+      return this.kills;
+    });
+    this.pending.add(due);
+    void due.finally(() => this.pending.delete(due));
+  }
+
+  /**
    * SIGKILL, check that the kernel dropped its BPF programs (with the scheduler: that it fell back to the
    * fair class, before the restart can attach it again), stay down a while, restart.
    */
-  async kill(downS: number): Promise<void> {
+  private async kill(downS: number): Promise<void> {
     const ctx = this.ctx();
-    if (this.busy || this.stopping || !this.child) return;
-    this.busy = true;
+    if (!this.child) return;
     try {
       const sched = ctx.report.schedExt;
       const before = schedExtView();
@@ -214,15 +243,15 @@ class DaemonKeeper {
         const kill: SchedKill = { before, fellBackMs, after: schedExtView(), ...(daemonSaid === undefined ? {} : { daemonSaid }) };
         sched.kills.push(kill);
       }
-    } finally {
-      this.busy = false;
+    } catch (err) {
+      ctx.report.runProblems.push(`daemon kill: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
-  /** No more kills; resolves once a kill under way has restarted the daemon (it runs, and answers). */
+  /** Resolves once every planned kill has landed and its restart is done: the daemon runs, and answers. */
   async quiesce(): Promise<void> {
-    this.stopping = true;
-    while (this.busy) await sleep(100);
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.kills;
   }
 
   async stop(): Promise<number | null> {
@@ -475,7 +504,7 @@ function bundleFor(ctx: Ctx, p: CyclePlan): { bundle: string; ctl: string } {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks: Record<string, { path: string; args: string[]; env: string[] }[]> };
   const hook = (stage: 'createRuntime' | 'poststop') => {
     const after = p.hookKill === stage ? String(p.hookKillAfterS) : '0';
-    return [{ path: '/bin/sh', args: ['sh', ctx.wrapper, after, `${stage} ${p.id}`, ctx.killLog, ...ctx.hookCommand, 'hook', '--policy', ctx.s.policy], env: ctx.hookEnv }];
+    return [{ path: '/bin/sh', args: ['sh', ctx.wrapper, after, `${stage} ${p.id}`, ctx.killLog, join(ctx.s.dir, `${p.id}.log`), ...ctx.hookCommand, 'hook', '--policy', ctx.s.policy], env: ctx.hookEnv }];
   };
   config.hooks = { createRuntime: hook('createRuntime'), poststop: hook('poststop') };
   writeFileSync(configPath, JSON.stringify(config, null, 1));
@@ -486,8 +515,7 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
   const logFile = join(ctx.s.dir, `${p.id}.log`);
   const { bundle, ctl } = bundleFor(ctx, p);
   if (p.daemonKillAfterS !== null) {
-    const { daemonKillAfterS, daemonDownS } = p;
-    setTimeout(() => void ctx.daemon.kill(daemonDownS), daemonKillAfterS * 1000);
+    ctx.daemon.killAfter(p.daemonKillAfterS, p.daemonDownS);
   }
   const started = await runAsync(p.runtime, ['run', '-d', '--bundle', bundle, p.id], logFile);
   if (started.status !== 0) {
@@ -526,6 +554,42 @@ async function cycle(ctx: Ctx, p: CyclePlan): Promise<void> {
   ctx.log(`${p.id}: ${p.runtime} ${p.fault}${p.hookKill === 'none' ? '' : `, ${p.hookKill} hook kill at ${p.hookKillAfterS} s`} done`);
 }
 
+/**
+ * One container with no fault, started once the daemon runs and no more kills come: its one forked
+ * call must begin and be logged. Returns the record's outcome, or why there is none.
+ */
+async function controlCycle(ctx: Ctx, id: string): Promise<string> {
+  const call = { sleepS: 0.2, mib: 32, count: 4, viaExec: false };
+  const p: CyclePlan = {
+    index: -1,
+    id,
+    runtime: 'crun',
+    hookKill: 'none',
+    hookKillAfterS: 0,
+    calls: [call],
+    fault: 'none',
+    faultAfterS: 0,
+    runtimeKillAfterS: 0,
+    daemonKillAfterS: null,
+    daemonDownS: 0,
+  };
+  const logFile = join(ctx.s.dir, `${id}.log`);
+  const { bundle, ctl } = bundleFor(ctx, p);
+  const started = await runAsync(p.runtime, ['run', '-d', '--bundle', bundle, id], logFile);
+  let outcome: string;
+  if (started.status !== 0) outcome = `crun run failed (${started.status ?? started.signal})`;
+  else if (!(await eventually(() => writeCall(ctl, callScript(call)), 60_000))) outcome = 'the agent never read its FIFO';
+  else {
+    ctx.report.callsSent++;
+    const records = () => callRecords(ctx.s.callDir).filter((r) => r.container === id);
+    // The daemon writes the record when the call exits: seconds under emulation, minutes at worst.
+    outcome = (await eventually(() => records().length > 0, 180_000)) ? records().map((r) => r.outcome).join(', ') : 'no record within 180 s';
+  }
+  await remove(ctx, p, logFile);
+  ctx.log(`${id}: control call ${outcome}`);
+  return outcome;
+}
+
 /** The kernel log's lines about sched_ext, oldest first (dmesg). */
 function schedExtKernelLog(): string[] {
   return run('dmesg', []).stdout.split('\n').filter((l) => /sched_ext/i.test(l));
@@ -561,6 +625,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     kills: {},
     callsSent: 0,
     callsBegun: 0,
+    control: { id: `chaos-${o.seed}-control`, outcome: 'not run' },
+    daemonReadyS: [],
     perFault: {},
     outcomes: {},
     freezes: 0,
@@ -615,14 +681,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, slot));
+  // No more kills: a kill under way has restarted the daemon when this returns.
+  await ctx.daemon.quiesce();
+  try {
+    report.control.outcome = await controlCycle(ctx, report.control.id);
+  } catch (err) {
+    report.runProblems.push(`${report.control.id}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 
   // The daemon finishes calls of gone containers on its own events: give it a moment, then stop it.
   await eventually(() => !listTree(s.runDir).some((p) => p.startsWith('containers/') && p !== 'containers/'), 30_000);
-  if (report.schedExt) {
-    // Asked of a daemon that runs: a kill's restart may still be under way as the last cycle ends.
-    await ctx.daemon.quiesce();
-    report.schedExt.beforeStop = await schedulerStatus(s.policy);
-  }
+  // Asked of a daemon that runs (quiesced above).
+  if (report.schedExt) report.schedExt.beforeStop = await schedulerStatus(s.policy);
   const stopped = await ctx.daemon.stop();
   if (stopped !== 0) report.runProblems.push(`the daemon exited ${stopped} on SIGTERM`);
   markers.stop();
@@ -651,6 +721,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const records = callRecords(s.callDir);
   for (const r of records) bump(report.outcomes, r.outcome);
   report.callsBegun = markers.begun.size;
+  report.daemonReadyS = ctx.daemon.readyS;
   for (const p of plans) {
     const f = (report.perFault[p.fault] ??= { cycles: 0, sent: 0, begun: 0 });
     f.cycles++;
@@ -675,13 +746,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ...(schedExtBefore === undefined ? {} : { schedExtBefore }),
     ...(schedExtNow === undefined ? {} : { schedExtNow }),
   });
-  explainCallLeaks(report.leaks, markers, ctx.daemon, [...ctx.daemon.logs, ...plans.map((p) => join(s.dir, `${p.id}.log`)), killLog]);
+  const containerLogs = [...plans.map((p) => p.id), report.control.id].map((id) => join(s.dir, `${id}.log`));
+  explainCallLeaks(report.leaks, markers, ctx.daemon, [...ctx.daemon.logs, ...containerLogs, killLog]);
   if (report.schedExt) {
     report.schedExt.kernelLog = schedExtKernelLog().slice(kernelLogBefore);
     report.schedExt.problems = schedExtProblems(report.schedExt, FALLBACK_DEADLINE_MS);
   }
   // Our own command lines (`$ crun ...`) are not messages; the agent's FIFO reopening is busybox noise.
-  const printed = plans.flatMap((p) => readOr(join(s.dir, `${p.id}.log`)).split('\n')).filter((l) => !/^[\d:.]+ \$ /.test(l) && !l.includes("can't open /ctl/fifo"));
+  const printed = containerLogs.flatMap((f) => readOr(f).split('\n')).filter((l) => !/^[\d:.]+ \$ /.test(l) && !l.includes("can't open /ctl/fifo"));
   report.messages = tallyMessages(printed);
   report.elapsedS = Math.round((Date.now() - startedAt) / 1000);
   o.say(summary(report));
@@ -712,6 +784,7 @@ export function summary(r: ChaosReport): string {
     `chaos: seed ${r.seed}, ${r.cycles} cycles in ${r.elapsedS} s: ${r.started} containers started, ${r.startFailed} starts failed`,
     `kills injected: ${kv(r.kills)}`,
     `tool calls: ${r.callsSent} sent, ${r.callsBegun} begun; records by outcome: ${kv(r.outcomes)}; ladder freezes: ${r.freezes}`,
+    `daemon ready after (start, then each restart): ${r.daemonReadyS.map((t) => `${t} s`).join(', ')}; control call ${r.control.id}: ${r.control.outcome}`,
     `by fault (cycles/calls sent/begun): ${Object.entries(r.perFault).map(([k, f]) => `${k} ${f.cycles}/${f.sent}/${f.begun}`).join(', ')}`,
     `runtime and hook messages: ${r.messages.length === 0 ? 'none' : r.messages.map(([m, n]) => `\n  ${n} x ${m}`).join('')}`,
     `run problems: ${r.runProblems.length === 0 ? 'none' : r.runProblems.join('; ')}`,

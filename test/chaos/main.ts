@@ -9,7 +9,7 @@ import { parseFlags } from './options.js';
 
 async function main(): Promise<void> {
   const r = await runChaos({ ...parseFlags(process.argv.slice(2)), say: (l) => console.log(l) });
-  if (r.leaks.length > 0 || r.runProblems.length > 0 || (r.schedExt?.problems.length ?? 0) > 0) process.exitCode = 1;
+  if (r.leaks.length > 0 || r.runProblems.length > 0 || r.control.outcome !== 'ok' || (r.schedExt?.problems.length ?? 0) > 0) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

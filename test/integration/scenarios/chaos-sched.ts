@@ -16,7 +16,8 @@ scenario(async (c) => {
   const summary = lines.at(-1)?.split('\n');
   const sched = r.schedExt!;
   c.equal(r.runProblems.length, 0, 'the chaos run went as planned (no hang, no stale tracker after a daemon kill)', r.runProblems);
-  c.ok(r.started > 0 && r.callsBegun > 0, 'containers started and tool calls began', summary);
+  c.ok(r.started > 0, 'containers started', summary);
+  c.equal(r.control.outcome, 'ok', "after the chaos, a new container's tool call was placed and logged (outcome ok)", summary);
   c.ok(runsOurs(sched.atStart), "the daemon made agentcgroup's scheduler the system's at start", sched.atStart);
   c.ok((r.kills.daemon ?? 0) >= 2, 'the daemon was SIGKILLed and restarted, more than once', r.kills);
   c.equal(sched.kills.length, r.kills.daemon ?? 0, 'each daemon kill was watched in /sys/kernel/sched_ext', sched.kills);
