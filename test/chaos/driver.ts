@@ -52,7 +52,7 @@ export interface ChaosReport {
   /**
    * The control cycle's call, after the chaos: a container with no fault and a daemon that runs, its
    * one call's record's outcome (or why there is none). Calls begin only while a daemon runs, and on
-   * one emulated vCPU a daemon restarted under the run's load took 15-30 s to be ready, so the faulted
+   * one emulated vCPU a daemon restarted under the run's load took 15-36 s to be ready, so the faulted
    * cycles may begin none at all; this one shows that calls are still placed and logged afterwards.
    */
   control: { id: string; outcome: string };
