@@ -1,7 +1,9 @@
 // The guest half of `npm run bench:sched` (issue 21, measure first): the framework's scheduling delay
 // and the tool calls' throughput while tool calls in its own container and in another burn every CPU,
 // (a) without agentcgroup, (b) with today's carve (cpu.weight on the agent leaf and each tool call, as
-// planCarve writes it), (c) with the sched_ext scheduler (when built and the kernel has sched_ext).
+// planCarve writes it), (c) with the sched_ext scheduler (when built and the kernel has sched_ext), the
+// daemon in its supervisor class, and (c-) the same with the daemon left a host task. A second probe in
+// a host cgroup outside the containers stands in for the daemon (tool calls wait on it to be placed).
 // Modes run interleaved round by round. Needs root and cgroup v2: run it in the test guest.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const INTERVAL_US = Number(process.env.BENCH_INTERVAL_US ?? 5000);
 const LOAD = resolve(process.env.BENCH_LOAD ?? 'build/sched/load');
 const TOP = 'bench-sched';
+/** The daemon stand-in's cgroup: a sibling of the containers' parent, as a service's is on a node. */
+const HOST = 'bench-sched-host';
 const fs = new Cgroupfs('/sys/fs/cgroup');
 
 /** A program started inside `cgroup` (it moves itself in before exec), and its whole stdout (at 'close': 'exit' may come before the last of it). */
@@ -96,7 +100,7 @@ const cgroupId = (cg: string): bigint => statSync(fs.path(cg), { bigint: true })
 async function round(mode: SchedMode, n: number): Promise<Round> {
   const l = layout(mode);
   // A fresh object each (c) round: with libbpf 1.1 a struct_ops map, once its link is gone, cannot be attached again (EBUSY).
-  const sched = mode === 'scx' ? AgentScheduler.open() : undefined;
+  const sched = mode === 'scx' || mode === 'scxHost' ? AgentScheduler.open() : undefined;
   try {
     if (sched) {
       for (const [cg, cls] of l.classes) sched.setClass(cgroupId(cg), cls);
@@ -104,16 +108,20 @@ async function round(mode: SchedMode, n: number): Promise<Round> {
     }
     const threads = String(cpus().length);
     const probe = runIn(l.framework, [LOAD, 'probe', String(INTERVAL_US), String(SECONDS)]);
+    const daemon = runIn(HOST, [LOAD, 'probe', String(INTERVAL_US), String(SECONDS)]);
+    // Its pid is the program's (sh execs it), as the daemon registers its own at start.
+    if (mode === 'scx') sched!.addSupervisor(daemon.child.pid!);
     const burners = Object.entries(l.calls).map(([name, cg]) => [name, runIn(cg, [LOAD, 'burn', threads, String(SECONDS)])] as const);
     const p = parseProbe(await probe.out);
+    const d = parseProbe(await daemon.out);
     const burn: Record<string, number> = {};
     for (const [name, b] of burners) {
       const v = parseBurn(await b.out);
       if (v === undefined) throw new Error(`burner ${name} printed nothing to read`);
       burn[name] = v;
     }
-    if (!p) throw new Error('the probe printed nothing to read');
-    return { mode, round: n, probe: p, burn };
+    if (!p || !d) throw new Error(`the ${p ? "daemon's stand-in" : "framework's"} probe printed nothing to read`);
+    return { mode, round: n, probe: p, daemon: d, burn };
   } finally {
     sched?.detach();
     sched?.close();
@@ -134,6 +142,7 @@ async function main(): Promise<void> {
   if (!existsSync(LOAD)) throw new Error(`${LOAD} missing: npm run bench:sched builds it`);
   fs.enableControllers('', ['cpu', 'memory', 'pids']);
   if (!fs.exists(TOP)) fs.create(TOP);
+  if (!fs.exists(HOST)) fs.create(HOST);
   fs.enableControllers(TOP, ['cpu', 'memory', 'pids']);
   // (c) where the kernel has sched_ext (the object, dist/agentsched.bpf.o, is copied beside this script).
   const ext = schedExtStatus();
@@ -144,7 +153,7 @@ async function main(): Promise<void> {
     noScx = err instanceof Error ? err.message : String(err);
   }
   if (noScx) console.log(`mode (c) left out: ${noScx}`);
-  const modes: SchedMode[] = noScx ? ['none', 'weight', 'weightMax'] : ['none', 'weight', 'weightMax', 'scx'];
+  const modes: SchedMode[] = noScx ? ['none', 'weight', 'weightMax'] : ['none', 'weight', 'weightMax', 'scx', 'scxHost'];
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     // Rotated each round: no mode always runs first, or always after another.
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
       const mode = modes[(r + k) % modes.length]!;
       const one = await round(mode, r);
       rounds.push(one);
-      console.log(`round ${r + 1} ${mode}: probe p50 ${one.probe.p50Us} us, p99 ${one.probe.p99Us} us, max ${one.probe.maxUs} us; burn ${Object.entries(one.burn).map(([n, v]) => `${n} ${v.toFixed(0)}/s`).join(', ')}`);
+      console.log(`round ${r + 1} ${mode}: probe p50 ${one.probe.p50Us} us, p99 ${one.probe.p99Us} us, max ${one.probe.maxUs} us; daemon p99 ${one.daemon.p99Us} us; burn ${Object.entries(one.burn).map(([n, v]) => `${n} ${v.toFixed(0)}/s`).join(', ')}`);
     }
   }
   const summaries = summarize(rounds);
@@ -161,7 +170,8 @@ async function main(): Promise<void> {
     `Kernel ${kernel}, ${cpus().length} CPUs (qemu TCG: software emulation, so absolute delays are large; compare modes, not numbers with a real machine).`,
     `Probe: wakes every ${INTERVAL_US} us on an absolute timer, ~50 us of work per wake, for ${SECONDS} s a round; delay = how late each wake-up ran.`,
     `Load: a busy loop per CPU in a tool call of the framework's container and one in another container's tool call.`,
-    ...(noScx ? [`(c) not run: ${noScx}.`] : ['(c): bpf/sched/agentsched.bpf.c loaded and attached for each of its rounds, detached and closed after (classes: both agent leaves agent, both tool calls tool of normal priority).']),
+    `The daemon's stand-in: the same probe in ${HOST}, a cgroup beside the containers' parent (cpu.weight 100 each), as the daemon runs in a service's cgroup; in (c) its pid is in the scheduler's supervisor class, in (c-) it is a host task.`,
+    ...(noScx ? [`(c) not run: ${noScx}.`] : ['(c) and (c-): bpf/sched/agentsched.bpf.c loaded and attached for each of their rounds, detached and closed after (classes: both agent leaves agent, both tool calls tool of normal priority).']),
     `cpu.weight as the carve writes it: agent ${DEFAULT_POLICY.agent.cpuWeight}, each tool call ${DEFAULT_POLICY.tool.cpuWeight}; the containers' own weights left at the kernel's 100.`,
   ];
   const md = markdown(summaries, notes);

@@ -7,6 +7,11 @@
  *   cgroup or of the nearest ancestor in the map (so a tool call cannot change class by making
  *   sub-cgroups), else CLASS_OTHER. A per-task cache keyed by (cgroup id, `generation`) keeps this
  *   off the hot path; the daemon bumps `generation` after changing `classes`.
+ * - The daemon puts its own tgid in `supervisors`: its threads are CLASS_SUPERVISOR, queued and
+ *   guarded like agent tasks. A tool call's exec waits for the daemon to place it, and the ladder
+ *   must act within the burst it answers; as a host task it would share the guard's third of a CPU
+ *   with every busy tool call. Keyed by tgid, not cgroup: the daemon's cgroup (a service's, or the
+ *   root) may hold other host tasks.
  * - Agent-leaf tasks: FIFO AGENT_DSQ with short slices, consumed first by every CPU; a waking agent
  *   task preempts a non-agent task on its CPU. Starvation guard: a CPU that ran agent tasks for
  *   AGENT_RUN_NS while others waited gives the shared queue GUARD_NS of running time next (whoever in
@@ -69,7 +74,15 @@ struct {
 	__type(value, u32);
 } classes SEC(".maps");
 
-/* Bumped by the daemon after it changes `classes`: cached task classes older than it are redone. */
+/* tgid -> 1: the daemon's own process (see CLASS_SUPERVISOR). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8);
+	__type(key, u32);
+	__type(value, u32);
+} supervisors SEC(".maps");
+
+/* Bumped by the daemon after it changes `classes` or `supervisors`: cached task classes older than it are redone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -155,6 +168,12 @@ static __always_inline struct cpu_ctx *cpu_ctx(s32 cpu)
 	return bpf_map_lookup_elem(&cpus, &key);
 }
 
+/* Classes queued on AGENT_DSQ, ahead of the shared queue (within the starvation guard). */
+static __always_inline bool ahead(u32 cls)
+{
+	return cls == CLASS_AGENT || cls == CLASS_SUPERVISOR;
+}
+
 /* Share factor, in percent of a normal task's, by class. */
 static __always_inline u64 class_factor(u32 cls)
 {
@@ -213,7 +232,7 @@ static __noinline u32 lookup_class(struct cgroup *cgrp, u64 own)
 	return CLASS_OTHER;
 }
 
-/* A task's class, from its cache when neither its cgroup nor `classes` changed since. */
+/* A task's class, from its cache when neither its cgroup nor `classes`/`supervisors` changed since. */
 static __always_inline u32 task_class(struct task_struct *p)
 {
 	struct cgroup *cgrp = BPF_CORE_READ(p, cgroups, dfl_cgrp);
@@ -234,7 +253,11 @@ static __always_inline u32 task_class(struct task_struct *p)
 		return tc->cls;
 
 	stat_inc(STAT_CLASSIFY);
-	cls = lookup_class(cgrp, cgid);
+	u32 tgid = BPF_CORE_READ(p, tgid);
+	if (bpf_map_lookup_elem(&supervisors, &tgid))
+		cls = CLASS_SUPERVISOR;
+	else
+		cls = lookup_class(cgrp, cgid);
 	if (cls >= NR_CLASSES)
 		cls = CLASS_OTHER;
 	if (cls != CLASS_OTHER)
@@ -265,7 +288,7 @@ s32 BPF_STRUCT_OPS(agentsched_select_cpu, struct task_struct *p, s32 prev_cpu, u
 		u32 cls = task_class(p);
 
 		stat_inc(STAT_DIRECT);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, cls == CLASS_AGENT ? AGENT_SLICE_NS : shared_slice(task_weight(p, cls)), 0);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, ahead(cls) ? AGENT_SLICE_NS : shared_slice(task_weight(p, cls)), 0);
 	}
 	return cpu;
 }
@@ -274,14 +297,14 @@ void BPF_STRUCT_OPS(agentsched_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	u32 cls = task_class(p);
 
-	if (cls == CLASS_AGENT) {
+	if (ahead(cls)) {
 		stat_inc(STAT_ENQ_AGENT);
 		scx_bpf_dsq_insert(p, AGENT_DSQ, AGENT_SLICE_NS, enq_flags);
 		if (enq_flags & SCX_ENQ_WAKEUP) {
 			s32 cpu = scx_bpf_task_cpu(p);
 			struct cpu_ctx *c = cpu_ctx(cpu);
 
-			if (c && c->cls != CLASS_AGENT && !c->guard_left) {
+			if (c && !ahead(c->cls) && !c->guard_left) {
 				stat_inc(STAT_KICK);
 				scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 			}
@@ -310,7 +333,7 @@ static __always_inline void charge(struct cpu_ctx *c, struct task_struct *p, u32
 
 	c->started = now;
 	stat_add(STAT_RUN_NS + (cls < NR_CLASSES ? cls : CLASS_OTHER), used);
-	if (cls == CLASS_AGENT) {
+	if (ahead(cls)) {
 		c->agent_ns += used;
 		return;
 	}
@@ -339,7 +362,7 @@ void BPF_STRUCT_OPS(agentsched_dispatch, s32 cpu, struct task_struct *prev)
 
 		if (c)
 			charge(c, prev, cls);
-		keep_prev = (prev->scx.flags & SCX_TASK_QUEUED) && cls == CLASS_AGENT;
+		keep_prev = (prev->scx.flags & SCX_TASK_QUEUED) && ahead(cls);
 	}
 	if (c && !c->guard_left && c->agent_ns >= AGENT_RUN_NS) {
 		if (scx_bpf_dsq_move_to_local(SHARED_DSQ)) {
@@ -382,7 +405,7 @@ void BPF_STRUCT_OPS(agentsched_running, struct task_struct *p)
 		c->started = scx_bpf_now();
 		c->cls = cls;
 	}
-	if (cls != CLASS_AGENT && (s64)(p->scx.dsq_vtime - vtime_now) > 0)
+	if (!ahead(cls) && (s64)(p->scx.dsq_vtime - vtime_now) > 0)
 		vtime_now = p->scx.dsq_vtime;
 }
 

@@ -82,6 +82,7 @@ struct sched_ext_entity {
 struct task_struct {
 	struct sched_ext_entity scx;
 	struct css_set *cgroups;
+	int tgid;
 } __attribute__((preserve_access_index));
 
 struct scx_init_task_args {

@@ -13,10 +13,10 @@ import { type BpfObjectSpec, bpfObjectPath } from './object-path.js';
 export const SCHED_OBJECT_ENV = 'AGENTCGROUP_SCHED_OBJECT';
 
 /** The scheduler's classes as the daemon names them (policy/schedclass.ts decides who gets which). */
-export type SchedClass = 'other' | 'agent' | 'toolHigh' | 'tool' | 'toolLow';
+export type SchedClass = 'other' | 'agent' | 'toolHigh' | 'tool' | 'toolLow' | 'supervisor';
 export { SCHED_OPS_NAME, type SchedExtStatus, runsOurs, schedExtStatus } from './schedext.js';
 /** CLASS_* of bpf/sched/agentsched.h. */
-export const SCHED_CLASSES: Readonly<Record<SchedClass, number>> = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4 };
+export const SCHED_CLASSES: Readonly<Record<SchedClass, number>> = { other: 0, agent: 1, toolHigh: 2, tool: 3, toolLow: 4, supervisor: 5 };
 
 /** STAT_* of bpf/sched/agentsched.h, in slot order. */
 export const SCHED_STATS = [
@@ -36,6 +36,7 @@ export const SCHED_STATS = [
   'runNsToolHigh',
   'runNsTool',
   'runNsToolLow',
+  'runNsSupervisor',
 ] as const;
 export type SchedStats = Record<(typeof SCHED_STATS)[number], bigint>;
 
@@ -80,6 +81,7 @@ function cString(buf: Buffer, offset: number, size: number): string {
 export class AgentScheduler {
   #obj: bpf.BpfObject | undefined;
   readonly #classes: bpf.BpfMap;
+  readonly #supervisors: bpf.BpfMap;
   readonly #generation: bpf.BpfMap;
   readonly #stats: bpf.BpfMap;
   readonly #exitInfo: bpf.BpfMap;
@@ -92,6 +94,7 @@ export class AgentScheduler {
   private constructor(obj: bpf.BpfObject) {
     this.#obj = obj;
     this.#classes = bpf.findMap(obj, 'classes');
+    this.#supervisors = bpf.findMap(obj, 'supervisors');
     this.#generation = bpf.findMap(obj, 'generation');
     this.#stats = bpf.findMap(obj, 'stats');
     this.#exitInfo = bpf.findMap(obj, 'exit_info');
@@ -127,6 +130,17 @@ export class AgentScheduler {
     const had = bpf.mapDelete(this.#classes, 'classes', u64Key(cgroupId));
     if (had) this.#bump();
     return had;
+  }
+
+  /**
+   * Puts a process (all its threads: by tgid) in the supervisor class, queued with the agent tasks:
+   * the daemon, which tool calls wait on. Its cgroup is not used, as it may hold other host tasks.
+   */
+  addSupervisor(tgid: number): void {
+    this.#live();
+    if (!Number.isSafeInteger(tgid) || tgid <= 0 || tgid > 0xffffffff) throw new AgentcgroupError('bpf-map', `not a process id: ${tgid}`);
+    bpf.mapUpdate(this.#supervisors, 'supervisors', u32(tgid), u32(1));
+    this.#bump();
   }
 
   /**
@@ -196,7 +210,7 @@ export class AgentScheduler {
     this.#obj = undefined;
   }
 
-  /** Tells the scheduler `classes` changed: tasks' cached classes are looked up again. */
+  /** Tells the scheduler `classes` or `supervisors` changed: tasks' cached classes are looked up again. */
   #bump(): void {
     this.#gen = (this.#gen + 1) >>> 0;
     bpf.mapUpdate(this.#generation, 'generation', u32(0), u32(this.#gen));

@@ -100,6 +100,7 @@ export class Daemon {
       open: () => AgentScheduler.open(),
       sysfs: () => schedExtStatus(),
       toolsCgroupId: (c) => cgroupId(c.fs, `${c.record.cgroup}/${TOOLS_PARENT}`),
+      pid: process.pid,
       opsName: SCHED_OPS_NAME,
       watch: (fd, onReady) => {
         this.waiter.add(fd, EPOLLIN, onReady);

@@ -23,6 +23,8 @@ import type { Log } from './calls.js';
 /** What the daemon needs of the loaded scheduler: AgentScheduler (src/bpf/sched.ts), or a fake. */
 export interface SchedulerHandle {
   setClass(cgroupId: bigint, cls: SchedClass): void;
+  /** Queues a process's threads with the agent tasks (the daemon's own: tool calls wait on it). */
+  addSupervisor(tgid: number): void;
   removeClass(cgroupId: bigint): boolean;
   attach(): void;
   stats(): SchedStats;
@@ -39,6 +41,8 @@ export interface SchedulerDeps {
   sysfs(): SchedExtStatus;
   /** The id of a container's tools/ cgroup; throws if it is gone. */
   toolsCgroupId(c: Watched): bigint;
+  /** The daemon's own process id: the scheduler's supervisor class. */
+  pid: number;
   /** The ops.name our scheduler registers as, to tell it from another one in sysfs. */
   opsName: string;
   /** Calls `onReady` when `fd` turns readable (the daemon's epoll set), until closed. */
@@ -52,6 +56,7 @@ const RUN_NS: Readonly<Record<SchedClass, keyof SchedStats>> = {
   toolHigh: 'runNsToolHigh',
   tool: 'runNsTool',
   toolLow: 'runNsToolLow',
+  supervisor: 'runNsSupervisor',
 };
 
 /** enum scx_exit_kind values that are the same on every sched_ext kernel (those between moved in 6.13+). */
@@ -94,6 +99,14 @@ export class SchedulerLink {
       this.#unavailable(`cannot load it: ${describeError(err)}`);
       return;
     }
+    // Before attach: the daemon is never a host task under this scheduler, not even for a moment.
+    let self = 'frameworks and this daemon ahead of tool calls';
+    try {
+      handle.addSupervisor(this.d.pid);
+    } catch (err) {
+      self = 'frameworks ahead of tool calls, this daemon scheduled as a host task';
+      this.d.log.warn(`sched_ext: cannot put the daemon in the supervisor class, it waits with tool calls for CPU: ${describeError(err)}`);
+    }
     try {
       handle.attach();
     } catch (err) {
@@ -104,7 +117,7 @@ export class SchedulerLink {
     this.#handle = handle;
     // An ejection is then said when it happens, not at the next status; the look below finds it.
     this.#exitWatch = this.d.watch(handle.exitFd, () => void this.#live());
-    this.#status = { state: 'running', detail: `${this.d.opsName}: frameworks ahead of tool calls, tool calls by priority`, classes: 0, runSeconds: null };
+    this.#status = { state: 'running', detail: `${this.d.opsName}: ${self}, tool calls by priority`, classes: 0, runSeconds: null };
     this.d.log.info(`sched_ext: agentcgroup's scheduler is the system's scheduler until the daemon stops`);
   }
 

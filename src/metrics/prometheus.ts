@@ -164,7 +164,7 @@ export function renderPrometheus(snap: DaemonSnapshot): string {
   x.family(
     'agentcgroup_sched_ext_run_seconds_total',
     'counter',
-    "CPU time run under agentcgroup's sched_ext scheduler since it was loaded, by class (agent: frameworks; toolHigh, tool, toolLow: tool calls by priority; other: the rest of the host)",
+    "CPU time run under agentcgroup's sched_ext scheduler since it was loaded, by class (agent: frameworks; toolHigh, tool, toolLow: tool calls by priority; supervisor: the daemon itself; other: the rest of the host)",
     sched?.runSeconds ? daemon : [],
     () => SCHED_CLASS_NAMES.map((c): Sample => [[['class', c]], sched?.runSeconds?.[c] ?? 0]),
   );

@@ -92,7 +92,9 @@ export interface NriStatus {
  */
 export type SchedulerState = 'running' | 'off' | 'unavailable' | 'ejected';
 export const SCHEDULER_STATES: readonly SchedulerState[] = ['running', 'off', 'unavailable', 'ejected'];
-export const SCHED_CLASS_NAMES = ['agent', 'toolHigh', 'tool', 'toolLow', 'other'] as const;
+export const SCHED_CLASS_NAMES = ['agent', 'toolHigh', 'tool', 'toolLow', 'other', 'supervisor'] as const;
+/** Classes an older daemon's reply may lack: read as 0 (it had no such class), not as another version. */
+const SCHED_CLASSES_ADDED: ReadonlySet<string> = new Set(['supervisor']);
 
 export interface SchedulerStatus {
   state: SchedulerState;
@@ -202,7 +204,12 @@ function schedulerStatus(v: unknown, where: string): SchedulerStatus | null {
     runSeconds:
       run === null || run === undefined
         ? null
-        : (Object.fromEntries(SCHED_CLASS_NAMES.map((k) => [k, num(obj(run, `${where}.runSeconds`), k, `${where}.runSeconds`)])) as SchedulerStatus['runSeconds']),
+        : (Object.fromEntries(
+            SCHED_CLASS_NAMES.map((k) => {
+              const r = obj(run, `${where}.runSeconds`);
+              return [k, r[k] === undefined && SCHED_CLASSES_ADDED.has(k) ? 0 : num(r, k, `${where}.runSeconds`)];
+            }),
+          ) as SchedulerStatus['runSeconds']),
   };
 }
 

@@ -141,11 +141,12 @@ async function withScheduler(c: Checker, s: Scratch, ctl: string): Promise<{ C: 
   c.ok(await eventually(() => (busy = toolPids(C)[0]) !== undefined, 60_000), 'the busy-loop tool call runs in its own tools/ cgroup', readdirSync(join('/sys/fs/cgroup', C, 'tools')));
   const ran = await eventually(() => {
     const r = status(s).scheduler?.runSeconds;
-    return r != null && r.agent > 0 && r.tool > 0;
+    return r != null && r.agent > 0 && r.tool > 0 && r.supervisor > 0;
   }, 120_000);
   const running = status(s).scheduler;
-  c.ok(ran, 'status --json: CPU run under the scheduler by class agent and by class tool (runSeconds > 0)', running);
+  c.ok(ran, 'status --json: CPU run under the scheduler by class agent, tool and supervisor (the daemon by its pid; runSeconds > 0)', running);
   c.equal(running?.state, 'running', 'status --json: scheduler state running', running);
+  c.match(running?.detail ?? '', /this daemon ahead of tool calls/, 'status --json: the detail says the daemon is ahead of tool calls', running);
   if (busy !== undefined) c.equal(onExt(busy), '1', 'the tool call is on sched_ext (/proc/PID/sched ext.enabled 1)', readOr(`/proc/${busy}/sched`).split('\n').filter((l) => l.startsWith('ext.')));
 
   const text = metrics(s);

@@ -13,6 +13,9 @@ import type { Watched } from '../../../src/state/watched.js';
 
 class FakeScheduler implements SchedulerHandle {
   classes = new Map<bigint, SchedClass>();
+  /** Supervisor tgids, each with whether the scheduler was attached when it was added. */
+  supervisors: [number, boolean][] = [];
+  failSupervisor = false;
   attached = false;
   closed = false;
   exit: SchedExit | undefined;
@@ -26,6 +29,10 @@ class FakeScheduler implements SchedulerHandle {
   removeClass(id: bigint): boolean {
     return this.classes.delete(id);
   }
+  addSupervisor(tgid: number): void {
+    if (this.failSupervisor) throw new AgentcgroupError('bpf-map', 'cannot update eBPF map supervisors: Operation not permitted (EPERM)');
+    this.supervisors.push([tgid, this.attached]);
+  }
   attach(): void {
     this.attached = true;
     this.sys.status = { state: 'enabled', ops: 'agentcgroup', switchAll: '1', enableSeq: '1' };
@@ -34,6 +41,7 @@ class FakeScheduler implements SchedulerHandle {
     const s = Object.fromEntries(SCHED_STATS.map((k) => [k, 0n])) as SchedStats;
     s.runNsAgent = 1_500_000_000n;
     s.runNsTool = 250_000_000n;
+    s.runNsSupervisor = 50_000_000n;
     return s;
   }
   exitInfo(): SchedExit | undefined {
@@ -53,7 +61,7 @@ function watched(id: string, priority: number, agent: bigint): Watched {
   return { record, fs: undefined as unknown as Watched['fs'], cgroupId: agent - 1n, agentCgroupId: agent };
 }
 
-function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => never } = {}) {
+function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => never; failSupervisor?: boolean } = {}) {
   const sys = { status: opts.status ?? { ...DISABLED } };
   const log: string[] = [];
   const handles: FakeScheduler[] = [];
@@ -63,11 +71,13 @@ function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => n
       opts.open ??
       (() => {
         const h = new FakeScheduler(sys);
+        h.failSupervisor = opts.failSupervisor ?? false;
         handles.push(h);
         return h;
       }),
     sysfs: () => sys.status,
     toolsCgroupId: (c) => c.agentCgroupId + 100n,
+    pid: 4242,
     opsName: 'agentcgroup',
     watch: (fd, onReady) => {
       watches.set(fd, onReady);
@@ -119,7 +129,9 @@ t.test('running: each container classed, counted, and its classes removed when i
   const s = link.snapshot();
   t.equal(s.state, 'running');
   t.equal(s.classes, 4);
-  t.same(s.runSeconds, { other: 0, agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0 });
+  t.same(s.runSeconds, { other: 0, agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, supervisor: 0.05 });
+  t.same(h.supervisors, [[4242, false]], "the daemon's own pid is the supervisor, before the scheduler runs");
+  t.equal(s.detail, 'agentcgroup: frameworks and this daemon ahead of tool calls, tool calls by priority');
   link.unfollow('a');
   t.same([...h.classes.keys()], [20n, 120n]);
   t.equal(link.snapshot().classes, 2);
@@ -158,6 +170,7 @@ t.test('unavailable: no sched_ext, another scheduler, a load or attach failure: 
   const busyLink = new SchedulerLink(true, {
     open: () => ({
       setClass() {},
+      addSupervisor() {},
       removeClass: () => false,
       attach() {
         throw new AgentcgroupError('bpf-attach', 'bpf_link_create: Device or resource busy (EBUSY)');
@@ -169,6 +182,7 @@ t.test('unavailable: no sched_ext, another scheduler, a load or attach failure: 
     }),
     sysfs: () => DISABLED,
     toolsCgroupId: () => 1n,
+    pid: 1,
     opsName: 'agentcgroup',
     watch: () => ({ close() {} }),
     log: { info() {}, warn() {} },
@@ -230,4 +244,13 @@ t.test("describeExit: the kernel's reason and message, bounded and escaped; else
   t.equal(describeExit({ kind: 9999, exitCode: 0n, reason: '', msg: '' }), 'the kernel stopped it: exit kind 9999');
   t.equal(describeExit({ kind: 1024, exitCode: 0n, reason: 'x\ny', msg: '' }), 'the kernel stopped it: x\\u000ay');
   t.equal(describeExit({ kind: 1026, exitCode: 0n, reason: '', msg: '' }), 'the kernel stopped it: a task stalled', 'no reason: the kind, where it is the same on every kernel');
+});
+
+t.test('the daemon cannot be put in the supervisor class: one warning, status says so, the scheduler runs', async (t) => {
+  const { link, log, handles } = setup({ failSupervisor: true });
+  link.start();
+  t.equal(handles[0]!.attached, true, 'attached all the same');
+  t.equal(link.snapshot().state, 'running');
+  t.equal(link.snapshot().detail, 'agentcgroup: frameworks ahead of tool calls, this daemon scheduled as a host task, tool calls by priority');
+  t.match(log, [/^WARN sched_ext: cannot put the daemon in the supervisor class, it waits with tool calls for CPU: cannot update eBPF map supervisors: Operation not permitted \(EPERM\)$/, /system's scheduler until the daemon stops/]);
 });

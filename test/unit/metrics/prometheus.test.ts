@@ -240,13 +240,14 @@ t.test('agentcgroup_sched_ext_*: up while it runs, run seconds by class; nothing
       .split('\n')
       .filter((l) => l.startsWith('agentcgroup_sched_ext_'));
   };
-  t.same(lines({ state: 'running', detail: 'x', classes: 2, runSeconds: { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3 } }), [
+  t.same(lines({ state: 'running', detail: 'x', classes: 2, runSeconds: { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3, supervisor: 0.5 } }), [
     'agentcgroup_sched_ext_up 1',
     'agentcgroup_sched_ext_run_seconds_total{class="agent"} 1.5',
     'agentcgroup_sched_ext_run_seconds_total{class="toolHigh"} 0',
     'agentcgroup_sched_ext_run_seconds_total{class="tool"} 0.25',
     'agentcgroup_sched_ext_run_seconds_total{class="toolLow"} 0',
     'agentcgroup_sched_ext_run_seconds_total{class="other"} 3',
+    'agentcgroup_sched_ext_run_seconds_total{class="supervisor"} 0.5',
   ]);
   t.same(lines({ state: 'ejected', detail: 'x', classes: 0, runSeconds: null }), ['agentcgroup_sched_ext_up 0']);
   t.same(lines({ state: 'off', detail: 'x', classes: 0, runSeconds: null }), ['agentcgroup_sched_ext_up 0']);

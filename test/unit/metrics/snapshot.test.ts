@@ -67,9 +67,14 @@ t.test('the scheduler: absent from an older daemon reads as none; present, state
   const reply = asJson(sampleSnapshot());
   delete reply.scheduler;
   t.equal(parseSnapshot(reply).scheduler, null, 'absent');
-  const runSeconds = { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3 };
+  const runSeconds = { agent: 1.5, toolHigh: 0, tool: 0.25, toolLow: 0, other: 3, supervisor: 0.5 };
   reply.scheduler = { state: 'running', detail: 'agentcgroup', classes: 4, runSeconds };
   t.same(parseSnapshot(reply).scheduler, { state: 'running', detail: 'agentcgroup', classes: 4, runSeconds });
+  const { supervisor: _, ...older } = runSeconds;
+  reply.scheduler = { state: 'running', detail: 'agentcgroup', classes: 4, runSeconds: older };
+  t.same(parseSnapshot(reply).scheduler?.runSeconds, { ...older, supervisor: 0 }, "an older daemon's reply, without the supervisor class: 0 for it");
+  reply.scheduler = { state: 'running', detail: '', classes: 0, runSeconds: { ...runSeconds, supervisor: 'x' } };
+  t.throws(() => parseSnapshot(reply), /\(reply\.scheduler\.runSeconds\.supervisor is not a number\)/, 'present, it must be a number');
   reply.scheduler = { state: 'unavailable', detail: 'no sched_ext', classes: 0, runSeconds: null };
   t.same(parseSnapshot(reply).scheduler?.runSeconds, null);
   reply.scheduler = { state: 'gone', detail: '', classes: 0, runSeconds: null };
