@@ -36,6 +36,7 @@ import { ContainerRegistry } from './registry.js';
 import { SessionResizer } from './resizer.js';
 import { TrackerRouter } from './router.js';
 import { SchedulerLink } from './scheduler.js';
+import { kernelPid } from '../sys/kernelpid.js';
 import { type LineServer, serveLines } from './sockets.js';
 import { Supervisor } from './supervisor.js';
 import { FdWaiter } from './waiter.js';
@@ -100,7 +101,7 @@ export class Daemon {
       open: () => AgentScheduler.open(),
       sysfs: () => schedExtStatus(),
       toolsCgroupId: (c) => cgroupId(c.fs, `${c.record.cgroup}/${TOOLS_PARENT}`),
-      pid: process.pid,
+      pid: () => kernelPid(),
       opsName: SCHED_OPS_NAME,
       watch: (fd, onReady) => {
         this.waiter.add(fd, EPOLLIN, onReady);

@@ -41,8 +41,8 @@ export interface SchedulerDeps {
   sysfs(): SchedExtStatus;
   /** The id of a container's tools/ cgroup; throws if it is gone. */
   toolsCgroupId(c: Watched): bigint;
-  /** The daemon's own process id: the scheduler's supervisor class. */
-  pid: number;
+  /** The daemon's own pid as BPF sees it (the host's pid namespace), for the supervisor class; throws one line where it cannot be known. */
+  pid(): number;
   /** The ops.name our scheduler registers as, to tell it from another one in sysfs. */
   opsName: string;
   /** Calls `onReady` when `fd` turns readable (the daemon's epoll set), until closed. */
@@ -102,7 +102,7 @@ export class SchedulerLink {
     // Before attach: the daemon is never a host task under this scheduler, not even for a moment.
     let self = 'frameworks and this daemon ahead of tool calls';
     try {
-      handle.addSupervisor(this.d.pid);
+      handle.addSupervisor(this.d.pid());
     } catch (err) {
       self = 'frameworks ahead of tool calls, this daemon scheduled as a host task';
       this.d.log.warn(`sched_ext: cannot put the daemon in the supervisor class, it waits with tool calls for CPU: ${describeError(err)}`);

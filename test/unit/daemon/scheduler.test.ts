@@ -61,7 +61,7 @@ function watched(id: string, priority: number, agent: bigint): Watched {
   return { record, fs: undefined as unknown as Watched['fs'], cgroupId: agent - 1n, agentCgroupId: agent };
 }
 
-function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => never; failSupervisor?: boolean } = {}) {
+function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => never; failSupervisor?: boolean; failPid?: boolean } = {}) {
   const sys = { status: opts.status ?? { ...DISABLED } };
   const log: string[] = [];
   const handles: FakeScheduler[] = [];
@@ -77,7 +77,10 @@ function setup(opts: { enable?: boolean; status?: SchedExtStatus; open?: () => n
       }),
     sysfs: () => sys.status,
     toolsCgroupId: (c) => c.agentCgroupId + 100n,
-    pid: 4242,
+    pid: () => {
+      if (opts.failPid) throw new AgentcgroupError('pid-ns', 'this process runs in a pid namespace of its own (pid:[4026532201]), not the host\'s');
+      return 4242;
+    },
     opsName: 'agentcgroup',
     watch: (fd, onReady) => {
       watches.set(fd, onReady);
@@ -182,7 +185,7 @@ t.test('unavailable: no sched_ext, another scheduler, a load or attach failure: 
     }),
     sysfs: () => DISABLED,
     toolsCgroupId: () => 1n,
-    pid: 1,
+    pid: () => 1,
     opsName: 'agentcgroup',
     watch: () => ({ close() {} }),
     log: { info() {}, warn() {} },
@@ -247,10 +250,19 @@ t.test("describeExit: the kernel's reason and message, bounded and escaped; else
 });
 
 t.test('the daemon cannot be put in the supervisor class: one warning, status says so, the scheduler runs', async (t) => {
-  const { link, log, handles } = setup({ failSupervisor: true });
-  link.start();
-  t.equal(handles[0]!.attached, true, 'attached all the same');
-  t.equal(link.snapshot().state, 'running');
-  t.equal(link.snapshot().detail, 'agentcgroup: frameworks ahead of tool calls, this daemon scheduled as a host task, tool calls by priority');
-  t.match(log, [/^WARN sched_ext: cannot put the daemon in the supervisor class, it waits with tool calls for CPU: cannot update eBPF map supervisors: Operation not permitted \(EPERM\)$/, /system's scheduler until the daemon stops/]);
+  const cases: [string, { failSupervisor?: boolean; failPid?: boolean }, RegExp][] = [
+    ['the map refuses it', { failSupervisor: true }, /cannot update eBPF map supervisors: Operation not permitted \(EPERM\)$/],
+    ['its own pid is unknown to BPF (a pid namespace of its own)', { failPid: true }, /runs in a pid namespace of its own \(pid:\[4026532201\]\), not the host's$/],
+  ];
+  for (const [what, opts, why] of cases) {
+    const { link, log, handles } = setup(opts);
+    link.start();
+    t.equal(handles[0]!.attached, true, `${what}: attached all the same`);
+    t.same(handles[0]!.supervisors, [], `${what}: no supervisor`);
+    t.equal(link.snapshot().state, 'running');
+    t.equal(link.snapshot().detail, 'agentcgroup: frameworks ahead of tool calls, this daemon scheduled as a host task, tool calls by priority');
+    t.equal(log.length, 2);
+    t.match(log[0], /^WARN sched_ext: cannot put the daemon in the supervisor class, it waits with tool calls for CPU: /, what);
+    t.match(log[0], why, what);
+  }
 });
