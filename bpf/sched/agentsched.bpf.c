@@ -6,7 +6,7 @@
  * - The daemon fills `classes` (cgroup id -> CLASS_* of agentsched.h); a task's class is that of its
  *   cgroup or of the nearest ancestor in the map (so a tool call cannot change class by making
  *   sub-cgroups), else CLASS_OTHER. A per-task cache keyed by (cgroup id, `generation`) keeps this
- *   off the hot path; the daemon bumps `generation` after changing `classes`.
+ *   off the hot path; the daemon bumps `generation` after changing `classes` or `supervisors`.
  * - The daemon puts its own tgid in `supervisors`: its threads are CLASS_SUPERVISOR, queued and
  *   guarded like agent tasks. A tool call's exec waits for the daemon to place it, and the ladder
  *   must act within the burst it answers; as a host task it would share the guard's third of a CPU

@@ -196,21 +196,19 @@ function nriStatus(v: unknown, where: string): NriStatus | null {
 function schedulerStatus(v: unknown, where: string): SchedulerStatus | null {
   if (v === undefined || v === null) return null;
   const o = obj(v, where);
-  const run = o.runSeconds;
   return {
     state: oneOf(o, 'state', SCHEDULER_STATES, where),
     detail: str(o, 'detail', where),
     classes: num(o, 'classes', where),
-    runSeconds:
-      run === null || run === undefined
-        ? null
-        : (Object.fromEntries(
-            SCHED_CLASS_NAMES.map((k) => {
-              const r = obj(run, `${where}.runSeconds`);
-              return [k, r[k] === undefined && SCHED_CLASSES_ADDED.has(k) ? 0 : num(r, k, `${where}.runSeconds`)];
-            }),
-          ) as SchedulerStatus['runSeconds']),
+    runSeconds: runSeconds(o.runSeconds, `${where}.runSeconds`),
   };
+}
+
+/** CPU seconds by class; null while the scheduler does not run. */
+function runSeconds(v: unknown, where: string): SchedulerStatus['runSeconds'] {
+  if (v === null || v === undefined) return null;
+  const run = obj(v, where);
+  return Object.fromEntries(SCHED_CLASS_NAMES.map((k) => [k, run[k] === undefined && SCHED_CLASSES_ADDED.has(k) ? 0 : num(run, k, where)])) as SchedulerStatus['runSeconds'];
 }
 
 /** Absent from an older daemon's reply: read as not counted, not as another version. */
